@@ -1,0 +1,52 @@
+// Lint rules that keep the architecture honest: core/ and workflows/ are deterministic and
+// may not import Node built-ins, activities, or client libraries (they run in Temporal's
+// workflow sandbox, or are pure domain logic imported by it).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import { builtinModules } from 'node:module';
+
+const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
+const forbiddenInDeterministicCode = {
+  paths: nodeBuiltins.map((name) => ({
+    name,
+    message: 'core/ and workflows/ must stay deterministic: no Node built-ins. Move effects to activities/.',
+  })),
+  patterns: [
+    { group: ['**/activities/*', '**/activities'], allowTypeImports: true,
+      message: 'Workflows may import activities as types only (import type ...).' },
+    { group: ['**/api/*', '**/cli/*', '**/worker/*', '**/testbed/*'],
+      message: 'core/ and workflows/ may not depend on entry points.' },
+    { group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@temporalio/testing',
+              '@kubernetes/*', 'octokit', '@octokit/*', 'simple-git', 'fastify', 'pino', 'commander', 'yaml'],
+      message: 'No client or I/O libraries in core/ or workflows/: they belong in activities/, api/, cli/ or worker/.' },
+  ],
+};
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['core/**/*.ts', 'workflows/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', forbiddenInDeterministicCode] },
+  },
+  {
+    files: ['core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        ...forbiddenInDeterministicCode,
+        patterns: [...forbiddenInDeterministicCode.patterns,
+          { group: ['@temporalio/*', '**/workflows/*'], message: 'core/ is pure domain logic: no Temporal imports.' }],
+      }],
+    },
+  },
+  { files: ['**/*.js'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
+);
