@@ -1,0 +1,243 @@
+// The application's release configuration (gantry.yaml in the application's repository):
+// schema, validation with path-and-hint errors, and resolution (replicas spread over cells, group
+// plans checked). Pure: callers read the file; this module only parses text and objects.
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+import { planGroups, spreadReplicas, type GroupStep, type PodCount } from './plan.js';
+import type { CheckSpec } from './analysis.js';
+import type { ApproverPolicy } from './approval.js';
+
+const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const name = (what: string) => z.string().max(63).regex(dnsLabel, {
+  error: `${what} must be a lowercase DNS label (a-z, 0-9, '-'; at most 63 characters)`,
+});
+const duration = z.string().refine((v) => parseDuration(v) !== undefined, { error: 'not a duration' });
+
+const podCount = z.union([
+  z.number().int().positive(),
+  z.string().regex(/^(100|[1-9]?[0-9](\.[0-9]+)?)%$/).refine((v) => Number(v.slice(0, -1)) > 0),
+  z.literal('rest'),
+], { error: 'pods must be a positive count (2), a percentage of the cell\'s replicas (\'25%\') or \'rest\'' });
+
+const confirm = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('auto') }),
+  z.strictObject({ type: z.literal('pause'), duration }),
+  z.strictObject({
+    type: z.literal('manual'),
+    timeout: duration.optional(),
+    onTimeout: z.enum(['rollback', 'hold']).default('rollback'),
+  }),
+], { error: 'confirm.type must be one of auto, pause, manual' });
+
+const group = z.strictObject({
+  name: z.string().min(1).optional(),
+  pods: podCount,
+  confirm: confirm.default({ type: 'auto' }),
+});
+
+const check = z.strictObject({
+  name: name('check name'),
+  provider: z.literal('prometheus').default('prometheus'),
+  query: z.string().min(1),
+  min: z.number().optional(),
+  max: z.number().optional(),
+}).refine((c) => c.min !== undefined || c.max !== undefined, { error: 'a check needs a threshold', path: ['max'] });
+
+const cell = z.strictObject({
+  name: name('cell name'),
+  context: z.string().min(1).optional(),
+  namespace: name('namespace').optional(),
+  replicas: z.number().int().nonnegative().optional(),
+});
+
+const environment = z.strictObject({
+  name: name('environment name'),
+  replicas: z.number().int().nonnegative().optional(),
+  cells: z.array(cell).min(1),
+  groups: z.array(group).min(1),
+  analysis: z.array(check).default([]),
+  approvers: z.strictObject({
+    users: z.array(z.string().min(1)).default([]),
+    groups: z.array(z.string().min(1)).default([]),
+    required: z.number().int().positive().default(1),
+    allowStarter: z.boolean().default(false),
+  }).default({ users: [], groups: [], required: 1, allowStarter: false }),
+  deadlines: z.strictObject({
+    progress: duration.default('10m'),
+    analysis: duration.default('5m'),
+  }).default({ progress: '10m', analysis: '5m' }),
+  bake: duration.default('0s'),
+});
+
+export const configSchema = z.strictObject({
+  version: z.literal(1).default(1),
+  app: z.strictObject({
+    name: name('app name'),
+    image: z.string().min(1).regex(/^[^@\s]+$/, { error: 'image is the repository without a tag or digest; releases deploy by digest' }),
+  }),
+  environments: z.array(environment).min(1),
+});
+
+export type RawConfig = z.input<typeof configSchema>;
+type ParsedConfig = z.output<typeof configSchema>;
+
+export type ConfirmPolicy = { type: 'auto' } | { type: 'pause'; duration: string } | { type: 'manual'; timeout?: string; onTimeout: 'rollback' | 'hold' };
+
+export interface CellConfig { name: string; context?: string; namespace: string; replicas: number }
+export interface GroupConfig { name: string; pods: PodCount; confirm: ConfirmPolicy }
+
+/** One environment, resolved: replicas known per cell, plan validated. */
+export interface EnvironmentConfig {
+  name: string;
+  cells: CellConfig[];
+  groups: GroupConfig[];
+  analysis: CheckSpec[];
+  approvers: ApproverPolicy;
+  deadlines: { progress: string; analysis: string };
+  bake: string;
+}
+
+export interface GantryConfig { version: 1; app: { name: string; image: string }; environments: EnvironmentConfig[] }
+
+/** One problem in a config: where (a path like `environments[1].groups[0].pods`), what, and how to fix it. */
+export interface ConfigError { path: string; message: string; hint: string }
+
+export type ConfigResult = { ok: true; config: GantryConfig } | { ok: false; errors: ConfigError[] };
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `${out ? '.' : ''}${String(p)}`;
+  return out || '(top level)';
+}
+
+const hints: Record<string, string> = {
+  pods: "use a count (2), a percentage of each cell's replicas ('25%'), or 'rest'",
+  duration: "use a duration with a unit: '30s', '10m', '48h', '3d'",
+  timeout: "use a duration with a unit: '30s', '10m', '48h', '3d'",
+  progress: "use a duration with a unit: '30s', '10m'",
+  analysis: "a list of checks: [{ name, query, max }], or for deadlines a duration like '5m'",
+  bake: "use a duration with a unit, or '0s' for no bake time",
+  type: 'one of: auto (continue when checks pass), pause (wait a duration), manual (wait for approval)',
+  onTimeout: 'one of: rollback, hold',
+  replicas: 'a whole number of pods, 0 or more',
+  required: 'how many distinct approvers must approve, at least 1',
+  image: 'the image repository, e.g. registry.example.com/team/app (no tag: releases deploy by digest)',
+  name: "a lowercase DNS label such as 'zone-a' or 'production'",
+  namespace: "a lowercase DNS label such as 'shop'",
+  query: 'a PromQL instant query returning one number',
+  max: 'give min, max or both: the bounds a passing value stays within',
+  min: 'give min, max or both: the bounds a passing value stays within',
+  cells: 'at least one cell: [{ name: zone-a, replicas: 5 }]',
+  groups: "at least one group; the last is usually { pods: rest }",
+  environments: 'at least one environment, in release order: staging first, production last',
+  version: 'the config format version: 1',
+};
+
+function hintFor(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `remove ${issue.keys.join(', ')} or check the spelling (see the config reference in README.md)`;
+  const key = [...issue.path].reverse().find((p) => typeof p === 'string');
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `add ${String(key ?? 'it')}: ${hints[String(key)] ?? 'it is required'}`;
+  return (key !== undefined && hints[String(key)]) || 'see the config reference in README.md';
+}
+
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+  if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
+  return issue.message;
+}
+
+/** Validates and resolves a parsed config object. Every problem is reported, not just the first. */
+export function parseConfig(input: unknown): ConfigResult {
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    return { ok: false, errors: parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: issueMessage(i), hint: hintFor(i) })) };
+  }
+  return resolve(parsed.data);
+}
+
+/** Parses gantry.yaml text, then validates it. */
+export function parseConfigText(text: string): ConfigResult {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? `line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '(document)';
+    return { ok: false, errors: [{ path: where, message: `not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`, hint: 'fix the YAML syntax (indentation, quotes, colons)' }] };
+  }
+  if (doc === null || doc === undefined) return { ok: false, errors: [{ path: '(document)', message: 'the file is empty', hint: 'start from the example in README.md' }] };
+  return parseConfig(doc);
+}
+
+function resolve(raw: ParsedConfig): ConfigResult {
+  const errors: ConfigError[] = [];
+  const dup = (items: readonly { name: string }[], base: string, what: string) => {
+    const seen = new Map<string, number>();
+    items.forEach((it, i) => {
+      const first = seen.get(it.name);
+      if (first !== undefined) errors.push({ path: `${base}[${i}].name`, message: `duplicate ${what} '${it.name}' (also ${base}[${first}])`, hint: `give each ${what} a unique name` });
+      else seen.set(it.name, i);
+    });
+  };
+  dup(raw.environments, 'environments', 'environment');
+
+  const environments: EnvironmentConfig[] = raw.environments.map((env, ei) => {
+    const base = `environments[${ei}]`;
+    dup(env.cells, `${base}.cells`, 'cell');
+    const explicit = env.cells.map((c) => c.replicas);
+    let replicas: number[];
+    if (explicit.every((r) => r !== undefined)) {
+      replicas = explicit as number[];
+      const sum = replicas.reduce((a, b) => a + b, 0);
+      if (env.replicas !== undefined && env.replicas !== sum) {
+        errors.push({ path: `${base}.replicas`, message: `replicas is ${env.replicas} but the cells add up to ${sum}`, hint: 'give the total or per-cell replicas, not both; or make them agree' });
+      }
+    } else if (explicit.some((r) => r !== undefined)) {
+      errors.push({ path: `${base}.cells`, message: 'some cells give replicas and some do not', hint: 'give replicas on every cell, or only the environment total (spread evenly over the cells)' });
+      replicas = explicit.map((r) => r ?? 0);
+    } else if (env.replicas !== undefined) {
+      replicas = spreadReplicas(env.replicas, env.cells.length);
+    } else {
+      errors.push({ path: `${base}.replicas`, message: 'is required when the cells give no replicas', hint: 'give the total, e.g. replicas: 10 (spread evenly over the cells), or replicas on each cell' });
+      replicas = env.cells.map(() => 0);
+    }
+    const cells: CellConfig[] = env.cells.map((c, ci) => ({
+      name: c.name, ...(c.context ? { context: c.context } : {}), namespace: c.namespace ?? raw.app.name, replicas: replicas[ci] ?? 0,
+    }));
+    const plan = planGroups(cells, env.groups as { pods: PodCount }[]);
+    if (!plan.ok) {
+      for (const e of plan.errors) errors.push({ path: e.group !== undefined ? `${base}.groups[${e.group}].pods` : `${base}.groups`, message: e.message, hint: e.hint });
+    }
+    const a = env.approvers;
+    if (a.required > 1 && a.users.length > 0 && a.groups.length === 0 && a.required > a.users.length) {
+      errors.push({ path: `${base}.approvers.required`, message: `${a.required} approvals required but only ${a.users.length} approvers listed`, hint: 'list more approvers or lower required' });
+    }
+    return {
+      name: env.name,
+      cells,
+      groups: env.groups.map((g, gi) => ({ name: g.name ?? `group ${gi}`, pods: g.pods as PodCount, confirm: g.confirm })),
+      analysis: env.analysis.map((c) => ({ name: c.name, query: c.query, ...(c.min !== undefined ? { min: c.min } : {}), ...(c.max !== undefined ? { max: c.max } : {}) })),
+      approvers: { users: a.users, groups: a.groups, required: a.required, allowStarter: a.allowStarter },
+      deadlines: env.deadlines,
+      bake: env.bake,
+    };
+  });
+  if (errors.length) return { ok: false, errors };
+  return { ok: true, config: { version: 1, app: raw.app, environments } };
+}
+
+/** The group plan of an already-validated environment. */
+export function environmentPlan(env: EnvironmentConfig): GroupStep[] {
+  const plan = planGroups(env.cells, env.groups);
+  if (!plan.ok) throw new Error(`invalid plan for ${env.name}: ${plan.errors.map((e) => e.message).join('; ')}`);
+  return plan.groups;
+}
+
+export function formatConfigErrors(errors: readonly ConfigError[]): string {
+  return errors.map((e) => `  ${e.path}: ${e.message}\n    hint: ${e.hint}`).join('\n');
+}
+
+/** JSON Schema of gantry.yaml, for editors (`npm run schema`). */
+export function configJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}

@@ -1,0 +1,27 @@
+// Durations in config use the same strings Temporal accepts ('30s', '10m', '48h', '3d', '2 days'),
+// parsed by the same library (ms), so a value valid in gantry.yaml is valid for a Temporal timer.
+import ms from 'ms';
+
+/** Milliseconds for a duration string or a number of ms; undefined when it is not a duration. */
+export function parseDuration(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
+  const trimmed = value.trim();
+  if (trimmed === '0' || trimmed === '0s') return 0;
+  // ms() accepts bare numbers as milliseconds; config durations must carry a unit.
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return undefined;
+  const n = ms(trimmed);
+  return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+/** Like parseDuration but throws; for values already validated by the config schema. */
+export function durationMs(value: string | number): number {
+  const n = parseDuration(value);
+  if (n === undefined) throw new Error(`invalid duration ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Short human form: 3d, 48h, 10m, 30s, 250ms. */
+export function formatDuration(msValue: number): string {
+  if (msValue < 1000) return `${Math.round(msValue)}ms`;
+  return ms(Math.round(msValue));
+}

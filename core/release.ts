@@ -1,0 +1,406 @@
+// The release state machine, pure: what the release does next (decideNext), how each result and
+// each human decision changes its state (the record* functions and applyDecision), whether a
+// decision is allowed now (checkDecision), and what `status` shows. The release workflow is a loop
+// over decideNext; every decision about a release is made here, and table-tested.
+import { assessAnalysis, summarizeAnalysis, type AnalysisResult, type Measurement } from './analysis.js';
+import { Action, isApprover, mayDecide, quorumReached, type Channel, type Identity, type PolicyAnswer } from './approval.js';
+import type { ConfirmPolicy, EnvironmentConfig } from './config.js';
+import { durationMs, formatDuration } from './duration.js';
+import { type GroupStep } from './plan.js';
+
+/** An immutable version of the application: deployed by digest when known. */
+export interface Revision {
+  image: string;
+  digest?: string;
+  sha?: string;
+  author?: string;
+  message?: string;
+}
+
+export function revisionRef(r: Revision): string {
+  return r.digest ? `${r.image}@${r.digest}` : r.image;
+}
+
+export type GroupStage = 'pending' | 'applied' | 'healthy' | 'analysed' | 'confirmed';
+
+export type StopCause = 'abort' | 'rejected' | 'health' | 'analysis' | 'deadline' | 'cancelled' | 'rollback';
+
+export interface Decision {
+  action: Action;
+  by: string;
+  channel: Channel;
+  at: string;
+  comment?: string;
+  group?: number;
+}
+
+export interface HistoryEvent { at: string; type: string; message: string; group?: number }
+
+export type Outcome = 'succeeded' | 'rolled-back' | 'failed';
+
+export interface ReleaseState {
+  id: string;
+  app: string;
+  environment: string;
+  kind: 'release' | 'rollback';
+  revision: Revision;
+  previous?: Revision;
+  startedBy: { id: string; channel: Channel };
+  startedAt: string;
+  plan: GroupStep[];
+  /** Index of the group in progress (-1 before the first is applied). */
+  group: number;
+  stage: GroupStage;
+  /** When the current stage began (ms since epoch, workflow time). */
+  stageSince: number;
+  analysis?: AnalysisResult;
+  /** Identities that approved the current group. */
+  approvals: string[];
+  /** A person accepted an inconclusive analysis for the current group. */
+  inconclusiveAccepted: boolean;
+  paused?: Decision;
+  promoted?: Decision;
+  stop?: { cause: StopCause; reason: string; by?: string; at: string };
+  outcome?: { result: Outcome; reason: string; at: string };
+  decisions: Decision[];
+  events: HistoryEvent[];
+  /** Bumped on every change, so waits can wake on "anything happened". */
+  rev: number;
+}
+
+export interface ReleaseSpec {
+  id: string;
+  app: string;
+  environment: EnvironmentConfig;
+  kind?: 'release' | 'rollback';
+  revision: Revision;
+  previous?: Revision;
+  startedBy: { id: string; channel: Channel };
+  plan: GroupStep[];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function newReleaseState(spec: ReleaseSpec, now: number): ReleaseState {
+  const s: ReleaseState = {
+    id: spec.id, app: spec.app, environment: spec.environment.name, kind: spec.kind ?? 'release',
+    revision: spec.revision, ...(spec.previous ? { previous: spec.previous } : {}),
+    startedBy: spec.startedBy, startedAt: iso(now), plan: spec.plan,
+    group: -1, stage: 'confirmed', stageSince: now, approvals: [], inconclusiveAccepted: false,
+    decisions: [], events: [], rev: 0,
+  };
+  event(s, now, 'started', `${s.kind} of ${revisionRef(spec.revision)} to ${s.environment} started by ${spec.startedBy.id} via ${spec.startedBy.channel}: ${spec.plan.length} group${spec.plan.length === 1 ? '' : 's'} over ${spec.plan[0]?.perCell.length ?? 0} cell(s)`);
+  return s;
+}
+
+function event(s: ReleaseState, now: number, type: string, message: string, group?: number): void {
+  s.events.push({ at: iso(now), type, message, ...(group !== undefined ? { group } : {}) });
+  s.rev++;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What to do next
+
+export type Step =
+  | { kind: 'apply'; group: number }
+  | { kind: 'verify'; group: number; deadlineMs: number }
+  | { kind: 'analyse'; group: number }
+  | { kind: 'wait-timer'; group: number; until: number; reason: string; who: string }
+  | { kind: 'wait-approval'; group: number; reason: string; until?: number; who: string }
+  | { kind: 'hold'; group: number; reason: string; who: string }
+  | { kind: 'confirm'; group: number; reason: string }
+  | { kind: 'complete' }
+  | { kind: 'rollback'; cause: StopCause; reason: string }
+  | { kind: 'done' };
+
+function approverText(env: EnvironmentConfig, s: ReleaseState): string {
+  const a = env.approvers;
+  const list = [...a.users, ...a.groups.map((g) => `group:${g}`)].join(', ') || 'any authenticated user';
+  const excluded = [s.revision.author, a.allowStarter ? undefined : s.startedBy.id].filter((x): x is string => !!x);
+  const have = new Set(s.approvals).size;
+  return `approvers: ${list}${excluded.length ? ` (not ${[...new Set(excluded)].join(', ')})` : ''}; ${have} of ${a.required} approval${a.required === 1 ? '' : 's'}`;
+}
+
+/** The next step of a release, from its state, its environment's config, and the current time. */
+export function decideNext(s: ReleaseState, env: EnvironmentConfig, now: number): Step {
+  if (s.outcome) return { kind: 'done' };
+  if (s.stop) return { kind: 'rollback', cause: s.stop.cause, reason: s.stop.reason };
+  const last = s.plan.length - 1;
+  const g = s.group;
+  if (s.paused) return { kind: 'hold', group: g, reason: `paused by ${s.paused.by}${s.paused.comment ? `: ${s.paused.comment}` : ''}`, who: 'approvers, the author or the starter (resume)' };
+
+  switch (s.stage) {
+    case 'pending':
+      return { kind: 'apply', group: g };
+    case 'applied':
+      return { kind: 'verify', group: g, deadlineMs: durationMs(env.deadlines.progress) };
+    case 'healthy':
+      if (env.analysis.length > 0) return { kind: 'analyse', group: g };
+      return confirmation(s, env, now);
+    case 'analysed':
+      return confirmation(s, env, now);
+    case 'confirmed': {
+      if (g < last) return { kind: 'apply', group: g + 1 };
+      const bake = durationMs(env.bake);
+      if (bake > 0 && !s.promoted && now < s.stageSince + bake) {
+        return { kind: 'wait-timer', group: g, until: s.stageSince + bake, reason: `baking for ${formatDuration(bake)} before the release is final (rollback still possible)`, who: 'an approver (promote) to finish now' };
+      }
+      return { kind: 'complete' };
+    }
+  }
+}
+
+function confirmation(s: ReleaseState, env: EnvironmentConfig, now: number): Step {
+  const g = s.group;
+  const policy: ConfirmPolicy = env.groups[g]?.confirm ?? { type: 'auto' };
+  const verdict = s.analysis?.verdict ?? 'pass';
+  if (verdict === 'inconclusive' && !s.inconclusiveAccepted) {
+    return { kind: 'wait-approval', group: g, reason: `${summarizeAnalysis(s.analysis!)}: a person decides (approve continues, reject rolls back)`, who: approverText(env, s) };
+  }
+  if (s.promoted) return { kind: 'confirm', group: g, reason: `promoted by ${s.promoted.by}` };
+  switch (policy.type) {
+    case 'auto':
+      return { kind: 'confirm', group: g, reason: env.analysis.length ? 'checks passed' : 'healthy' };
+    case 'pause': {
+      const until = s.stageSince + durationMs(policy.duration);
+      if (now >= until) return { kind: 'confirm', group: g, reason: `paused ${policy.duration}` };
+      return { kind: 'wait-timer', group: g, until, reason: `pausing ${policy.duration} after group ${g}`, who: 'an approver (promote) to skip the pause' };
+    }
+    case 'manual': {
+      if (quorumReached(s.approvals, env.approvers) || (verdict === 'inconclusive' && s.inconclusiveAccepted && quorumReached(s.approvals, env.approvers))) {
+        return { kind: 'confirm', group: g, reason: `approved by ${[...new Set(s.approvals)].join(', ')}` };
+      }
+      const until = policy.timeout ? s.stageSince + durationMs(policy.timeout) : undefined;
+      if (until !== undefined && now >= until) {
+        if (policy.onTimeout === 'rollback') return { kind: 'rollback', cause: 'deadline', reason: `no approval for group ${g} within ${policy.timeout}` };
+        return { kind: 'wait-approval', group: g, reason: `approval for group ${g} overdue (timeout ${policy.timeout}, holding)`, who: approverText(env, s) };
+      }
+      return { kind: 'wait-approval', group: g, reason: `waiting for approval of group ${g}`, ...(until !== undefined ? { until } : {}), who: approverText(env, s) };
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recording results (called by the workflow after each step's effect)
+
+export function recordApplied(s: ReleaseState, group: number, now: number): void {
+  s.group = group;
+  s.stage = 'applied';
+  s.stageSince = now;
+  s.approvals = [];
+  s.inconclusiveAccepted = false;
+  delete s.analysis;
+  const step = s.plan[group];
+  event(s, now, 'applied', `group ${group} applied: ${step?.perCell.map((c) => `${c.cell} +${c.add} (${c.canary} new, ${c.stable} old)`).join(', ')}`, group);
+}
+
+export function recordHealth(s: ReleaseState, healthy: boolean, reason: string, now: number): void {
+  if (healthy) {
+    s.stage = 'healthy';
+    s.stageSince = now;
+    event(s, now, 'healthy', `group ${s.group} healthy: ${reason}`, s.group);
+  } else {
+    s.stop = { cause: 'health', reason: `group ${s.group} not healthy: ${reason}`, at: iso(now) };
+    event(s, now, 'unhealthy', s.stop.reason, s.group);
+  }
+}
+
+export function recordAnalysis(s: ReleaseState, env: EnvironmentConfig, measurements: readonly Measurement[], now: number): AnalysisResult {
+  const result = assessAnalysis(env.analysis, measurements);
+  s.analysis = result;
+  s.stage = 'analysed';
+  s.stageSince = now;
+  event(s, now, `analysis-${result.verdict}`, `group ${s.group}: ${summarizeAnalysis(result)}`, s.group);
+  if (result.verdict === 'fail') s.stop = { cause: 'analysis', reason: `group ${s.group}: ${summarizeAnalysis(result)}`, at: iso(now) };
+  return result;
+}
+
+export function recordConfirmed(s: ReleaseState, reason: string, now: number): void {
+  s.stage = 'confirmed';
+  s.stageSince = now;
+  event(s, now, 'confirmed', `group ${s.group} confirmed: ${reason}`, s.group);
+}
+
+export function recordRollbackStarted(s: ReleaseState, cause: StopCause, reason: string, now: number): void {
+  s.stop ??= { cause, reason, at: iso(now) };
+  event(s, now, 'rollback-started', `rolling back (${s.stop.cause}): ${s.stop.reason}`);
+}
+
+export function recordOutcome(s: ReleaseState, result: Outcome, reason: string, now: number): void {
+  s.outcome = { result, reason, at: iso(now) };
+  event(s, now, result, reason);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Human decisions
+
+export interface DecisionRequest {
+  identity: Identity;
+  channel: Channel;
+  comment?: string;
+}
+
+/** Whether `action` by this caller is allowed now: policy first, then the release's state. */
+export function checkDecision(s: ReleaseState, env: EnvironmentConfig, action: Action, req: DecisionRequest, now: number): PolicyAnswer {
+  if (s.outcome) {
+    return { allowed: false, reason: `the release already ended (${s.outcome.result}: ${s.outcome.reason})${action === Action.Rollback ? '; a finished release is rolled back by a new rollback release (gantry rollback)' : ''}` };
+  }
+  const policy = mayDecide(req.identity, action, env.approvers, { author: s.revision.author, startedBy: s.startedBy.id });
+  if (!policy.allowed) return policy;
+  if (s.stop && action !== Action.Pause) return { allowed: false, reason: `the release is already rolling back (${s.stop.cause}: ${s.stop.reason})` };
+  const step = decideNext(s, env, now);
+  switch (action) {
+    case Action.Approve:
+      if (step.kind !== 'wait-approval') return { allowed: false, reason: `nothing to approve: the release is ${describeStep(step)}` };
+      if (s.approvals.includes(req.identity.id)) return { allowed: false, reason: `${req.identity.id} already approved group ${s.group}; another approver is needed` };
+      return { allowed: true };
+    case Action.Reject:
+      if (step.kind !== 'wait-approval') return { allowed: false, reason: `nothing to reject: the release is ${describeStep(step)}; use abort to stop it` };
+      return { allowed: true };
+    case Action.Pause:
+      if (s.stop) return { allowed: false, reason: 'the release is rolling back; a rollback cannot be paused' };
+      if (s.paused) return { allowed: false, reason: `already paused by ${s.paused.by}` };
+      return { allowed: true };
+    case Action.Resume:
+      if (!s.paused) return { allowed: false, reason: 'the release is not paused' };
+      return { allowed: true };
+    case Action.Promote:
+      if (s.promoted) return { allowed: false, reason: `already promoted by ${s.promoted.by}` };
+      return { allowed: true };
+    case Action.Abort:
+    case Action.Rollback:
+      return { allowed: true };
+  }
+}
+
+export function describeStep(step: Step): string {
+  switch (step.kind) {
+    case 'apply': return `applying group ${step.group}`;
+    case 'verify': return `verifying the health of group ${step.group}`;
+    case 'analyse': return `analysing group ${step.group}`;
+    case 'wait-timer': return `waiting: ${step.reason}`;
+    case 'wait-approval': return `waiting for approval: ${step.reason}`;
+    case 'hold': return step.reason;
+    case 'confirm': return `confirming group ${step.group}`;
+    case 'complete': return 'completing';
+    case 'rollback': return `rolling back: ${step.reason}`;
+    case 'done': return 'finished';
+  }
+}
+
+/** Applies an allowed decision to the state and records it in the audit trail. */
+export function applyDecision(s: ReleaseState, action: Action, req: DecisionRequest, now: number): Decision {
+  const d: Decision = { action, by: req.identity.id, channel: req.channel, at: iso(now), group: s.group, ...(req.comment ? { comment: req.comment } : {}) };
+  s.decisions.push(d);
+  const note = `${req.identity.id} via ${req.channel}${req.comment ? `: ${req.comment}` : ''}`;
+  switch (action) {
+    case Action.Approve:
+      s.approvals.push(req.identity.id);
+      if (s.analysis?.verdict === 'inconclusive') s.inconclusiveAccepted = true;
+      event(s, now, 'approved', `group ${s.group} approved by ${note}`, s.group);
+      break;
+    case Action.Reject:
+      s.stop = { cause: 'rejected', reason: `group ${s.group} rejected by ${note}`, by: req.identity.id, at: d.at };
+      event(s, now, 'rejected', s.stop.reason, s.group);
+      break;
+    case Action.Pause:
+      s.paused = d;
+      event(s, now, 'paused', `paused by ${note}`, s.group);
+      break;
+    case Action.Resume:
+      delete s.paused;
+      event(s, now, 'resumed', `resumed by ${note}`, s.group);
+      break;
+    case Action.Promote:
+      s.promoted = d;
+      event(s, now, 'promoted', `promoted by ${note}: remaining pauses and approvals skipped`, s.group);
+      break;
+    case Action.Abort:
+    case Action.Rollback:
+      s.stop = { cause: action === Action.Abort ? 'abort' : 'rollback', reason: `${action} by ${note}`, by: req.identity.id, at: d.at };
+      delete s.paused;
+      event(s, now, action === Action.Abort ? 'aborted' : 'rollback-requested', s.stop.reason, s.group);
+      break;
+  }
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status
+
+export type Phase =
+  | 'applying' | 'verifying' | 'analysing' | 'confirming' | 'waiting' | 'waiting-approval' | 'paused'
+  | 'completing' | 'rolling-back' | 'succeeded' | 'rolled-back' | 'failed';
+
+export interface CellStatus { cell: string; replicas: number; canary: number; stable: number }
+
+export interface ReleaseStatus {
+  id: string;
+  app: string;
+  environment: string;
+  kind: 'release' | 'rollback';
+  phase: Phase;
+  summary: string;
+  revision: Revision;
+  previous?: Revision;
+  startedBy: string;
+  startedAt: string;
+  /** 1-based group number in progress, and the count. */
+  group: { current: number; of: number; name?: string };
+  cells: CellStatus[];
+  waiting?: { on: 'timer' | 'approval' | 'resume'; reason: string; since: string; until?: string; who: string };
+  analysis?: AnalysisResult;
+  outcome?: ReleaseState['outcome'];
+  stop?: ReleaseState['stop'];
+  decisions: Decision[];
+  events: HistoryEvent[];
+}
+
+export function phaseOf(step: Step, s: ReleaseState): Phase {
+  switch (step.kind) {
+    case 'apply': return 'applying';
+    case 'verify': return 'verifying';
+    case 'analyse': return 'analysing';
+    case 'confirm': return 'confirming';
+    case 'wait-timer': return 'waiting';
+    case 'wait-approval': return 'waiting-approval';
+    case 'hold': return 'paused';
+    case 'complete': return 'completing';
+    case 'rollback': return 'rolling-back';
+    case 'done': return s.outcome?.result ?? 'failed';
+  }
+}
+
+export function releaseStatus(s: ReleaseState, env: EnvironmentConfig, now: number, opts: { events?: number } = {}): ReleaseStatus {
+  const step = decideNext(s, env, now);
+  const phase = phaseOf(step, s);
+  const shownGroup = step.kind === 'apply' ? step.group : Math.max(s.group, 0);
+  const done = s.group >= 0 ? s.plan[s.group] : undefined;
+  const rolledBack = s.outcome?.result === 'rolled-back';
+  const cells: CellStatus[] = (s.plan[0]?.perCell ?? []).map((c, i) => {
+    const replicas = c.canary + c.stable;
+    const canary = rolledBack ? 0 : done?.perCell[i]?.canary ?? 0;
+    return { cell: c.cell, replicas, canary, stable: replicas - canary };
+  });
+  let waiting: ReleaseStatus['waiting'];
+  if (step.kind === 'wait-timer') waiting = { on: 'timer', reason: step.reason, since: iso(s.stageSince), until: iso(step.until), who: step.who };
+  if (step.kind === 'wait-approval') waiting = { on: 'approval', reason: step.reason, since: iso(s.stageSince), ...(step.until !== undefined ? { until: iso(step.until) } : {}), who: step.who };
+  if (step.kind === 'hold') waiting = { on: 'resume', reason: step.reason, since: s.paused?.at ?? iso(now), who: step.who };
+  const keep = opts.events ?? 50;
+  return {
+    id: s.id, app: s.app, environment: s.environment, kind: s.kind, phase,
+    summary: s.outcome ? `${s.outcome.result}: ${s.outcome.reason}` : describeStep(step),
+    revision: s.revision, ...(s.previous ? { previous: s.previous } : {}),
+    startedBy: s.startedBy.id, startedAt: s.startedAt,
+    group: { current: shownGroup + 1, of: s.plan.length, ...(env.groups[shownGroup]?.name ? { name: env.groups[shownGroup]!.name } : {}) },
+    cells,
+    ...(waiting ? { waiting } : {}),
+    ...(s.analysis ? { analysis: s.analysis } : {}),
+    ...(s.outcome ? { outcome: s.outcome } : {}),
+    ...(s.stop ? { stop: s.stop } : {}),
+    decisions: s.decisions,
+    events: keep > 0 ? s.events.slice(-keep) : s.events,
+  };
+}
+
+export { isApprover };

@@ -1,0 +1,61 @@
+// The activities the workflows call, declared as interfaces. Implementations live in activities/
+// (the simulated cluster today; the Kubernetes implementation in the cluster issue). Every
+// activity is idempotent: it converges the world to a described state, so a retry after a crash
+// changes nothing that was already done.
+import type { Measurement, CheckSpec } from '../core/analysis.js';
+import type { Revision } from '../core/release.js';
+
+export interface CellTarget { name: string; context?: string; namespace: string; replicas: number }
+
+export interface Target { app: string; environment: string; cells: CellTarget[] }
+
+export interface DescribeTargetRequest { target: Target }
+export interface DescribeTargetResult { stable?: Revision }
+
+export interface ApplyGroupRequest {
+  releaseId: string;
+  target: Target;
+  revision: Revision;
+  stable?: Revision;
+  group: number;
+  /** Desired new-revision pods per cell after this group (cumulative, not a delta: idempotent). */
+  canary: Record<string, number>;
+}
+export interface ApplyGroupResult { changed: boolean }
+
+export interface WaitHealthyRequest {
+  releaseId: string;
+  target: Target;
+  revision: Revision;
+  group: number;
+  canary: Record<string, number>;
+  deadlineMs: number;
+}
+export interface HealthResult { healthy: boolean; reason: string }
+
+export interface MeasureRequest { releaseId: string; target: Target; revision: Revision; group: number; checks: CheckSpec[] }
+
+export interface RollbackRequest { releaseId: string; target: Target; revision: Revision; stable?: Revision; reason: string }
+export interface FinalizeRequest { releaseId: string; target: Target; revision: Revision }
+
+export interface ReleaseActivities {
+  /** What revision serves the target now (the stable one a rollback returns to). */
+  describeTarget(req: DescribeTargetRequest): Promise<DescribeTargetResult>;
+  /** Moves pods to the new revision until each cell has `canary` new pods; drains before change. */
+  applyGroup(req: ApplyGroupRequest): Promise<ApplyGroupResult>;
+  /** Waits until the group's new pods are ready and serving, or the deadline passes. */
+  waitHealthy(req: WaitHealthyRequest): Promise<HealthResult>;
+  /** Runs the analysis queries once and returns raw measurements (the verdict is core's). */
+  measure(req: MeasureRequest): Promise<Measurement[]>;
+  /** Capacity first, then traffic, then removes the new pods: back to `stable`. */
+  rollback(req: RollbackRequest): Promise<void>;
+  /** The new revision becomes the stable one. */
+  finalize(req: FinalizeRequest): Promise<void>;
+}
+
+/** Failure types an activity may throw that retrying cannot fix (ApplicationFailure.type). */
+export const NonRetryable = {
+  InvalidTarget: 'InvalidTarget',
+  Forbidden: 'Forbidden',
+  ImageNotFound: 'ImageNotFound',
+} as const;

@@ -1,0 +1,55 @@
+// Messages of the release and pipeline workflows, defined once and shared with every client
+// (API, CLI, chat). Every human decision is an Update with a validator: a refused caller gets an
+// immediate, clear answer, and nothing is written to history.
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { Action, Channel, Identity } from '../core/approval.js';
+import type { Decision, ReleaseStatus } from '../core/release.js';
+import type { PipelineStatus } from '../core/pipeline.js';
+
+export const TASK_QUEUE = 'gantry';
+
+export interface DecisionArgs {
+  /** Who decides: set by the authenticated entry point (API, chat), never taken from a request body. */
+  identity: Identity;
+  channel: Channel;
+  comment?: string;
+}
+
+export interface DecisionResult { decision: Decision; summary: string }
+
+export const approveUpdate = defineUpdate<DecisionResult, [DecisionArgs]>('approve');
+export const rejectUpdate = defineUpdate<DecisionResult, [DecisionArgs]>('reject');
+export const pauseUpdate = defineUpdate<DecisionResult, [DecisionArgs]>('pause');
+export const resumeUpdate = defineUpdate<DecisionResult, [DecisionArgs]>('resume');
+export const promoteUpdate = defineUpdate<DecisionResult, [DecisionArgs]>('promote');
+export const abortUpdate = defineUpdate<DecisionResult, [DecisionArgs]>('abort');
+export const rollbackUpdate = defineUpdate<DecisionResult, [DecisionArgs]>('rollback');
+
+export const decisionUpdates = {
+  approve: approveUpdate, reject: rejectUpdate, pause: pauseUpdate, resume: resumeUpdate,
+  promote: promoteUpdate, abort: abortUpdate, rollback: rollbackUpdate,
+} as const satisfies Record<Action, unknown>;
+
+export interface StatusOptions { events?: number }
+
+export const statusQuery = defineQuery<ReleaseStatus, [StatusOptions?]>('status');
+export const pipelineStatusQuery = defineQuery<PipelineStatus>('pipelineStatus');
+
+/** ApplicationFailure types the workflows use; clients branch on these. */
+export const FailureType = {
+  Refused: 'Refused',
+  BadRequest: 'BadRequest',
+  RolledBack: 'RolledBack',
+  RollbackFailed: 'RollbackFailed',
+  StageFailed: 'StageFailed',
+} as const;
+
+/** One release per app and environment: a second concurrent one is impossible by construction. */
+export function releaseWorkflowId(app: string, environment: string): string {
+  return `release/${app}/${environment}`;
+}
+
+/** One pipeline per repository and commit: a duplicate trigger finds the one already running. */
+export function pipelineWorkflowId(repo: string, sha: string): string {
+  return `pipeline/${repo}/${sha}`;
+}

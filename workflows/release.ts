@@ -1,0 +1,166 @@
+// The release workflow: one per app and environment. It reads like the runbook: ask core/ what
+// to do next, do it (an activity, a timer, or a wait for a person), record the result, repeat.
+// On failure, abort, rejection or cancellation it rolls back inside a non-cancellable scope.
+import {
+  ActivityFailure, ApplicationFailure, CancellationScope, condition, isCancellation, log, proxyActivities,
+  setHandler, workflowInfo, allHandlersFinished,
+} from '@temporalio/workflow';
+import { Action } from '../core/approval.js';
+import { environmentPlan, type EnvironmentConfig } from '../core/config.js';
+import {
+  applyDecision, checkDecision, decideNext, newReleaseState, recordAnalysis, recordApplied, recordConfirmed,
+  recordHealth, recordOutcome, recordRollbackStarted, releaseStatus, revisionRef,
+  type ReleaseState, type ReleaseStatus, type Revision, type StopCause,
+} from '../core/release.js';
+import { canaryTargets } from '../core/plan.js';
+import type { Channel } from '../core/approval.js';
+import type { ReleaseActivities, Target } from './activity-types.js';
+import { NonRetryable } from './activity-types.js';
+import { decisionUpdates, FailureType, statusQuery, type DecisionArgs } from './messages.js';
+
+export interface ReleaseInput {
+  app: string;
+  environment: EnvironmentConfig;
+  revision: Revision;
+  /** The revision to return to on rollback; observed from the target when not given. */
+  previous?: Revision;
+  kind?: 'release' | 'rollback';
+  startedBy: { id: string; channel: Channel };
+}
+
+export interface ReleaseResult { outcome: 'succeeded'; status: ReleaseStatus }
+
+const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: Object.values(NonRetryable) };
+
+const cluster = proxyActivities<ReleaseActivities>({
+  startToCloseTimeout: '10m', heartbeatTimeout: '10s', scheduleToCloseTimeout: '30m', retry,
+});
+const analysis = proxyActivities<ReleaseActivities>({
+  startToCloseTimeout: '5m', heartbeatTimeout: '30s', scheduleToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 5 },
+});
+/** Rollback keeps trying: a half-rolled-back environment is worse than a slow rollback. */
+const rescue = proxyActivities<ReleaseActivities>({ startToCloseTimeout: '10m', heartbeatTimeout: '10s', retry });
+
+function validateArgs(args: DecisionArgs | undefined): void {
+  if (!args || typeof args !== 'object' || !args.identity || typeof args.identity.id !== 'string' || !args.identity.id) {
+    throw ApplicationFailure.nonRetryable('a decision needs an authenticated identity', FailureType.BadRequest);
+  }
+  if (!Array.isArray(args.identity.groups)) throw ApplicationFailure.nonRetryable('identity.groups must be a list', FailureType.BadRequest);
+  if (args.comment !== undefined && (typeof args.comment !== 'string' || args.comment.length > 2000)) {
+    throw ApplicationFailure.nonRetryable('comment must be text of at most 2000 characters', FailureType.BadRequest);
+  }
+}
+
+function targetOf(input: ReleaseInput): Target {
+  return { app: input.app, environment: input.environment.name, cells: input.environment.cells.map((c) => ({ ...c })) };
+}
+
+export async function release(input: ReleaseInput): Promise<ReleaseResult> {
+  const env = input.environment;
+  const id = workflowInfo().workflowId;
+  const plan = environmentPlan(env);
+  const s: ReleaseState = newReleaseState({
+    id, app: input.app, environment: env, kind: input.kind ?? 'release', revision: input.revision,
+    ...(input.previous ? { previous: input.previous } : {}), startedBy: input.startedBy, plan,
+  }, Date.now());
+
+  setHandler(statusQuery, (opts) => releaseStatus(s, env, Date.now(), opts ?? {}));
+  for (const action of Object.values(Action)) {
+    setHandler(decisionUpdates[action], (args: DecisionArgs) => {
+      const decision = applyDecision(s, action, args, Date.now());
+      return { decision, summary: releaseStatus(s, env, Date.now(), { events: 0 }).summary };
+    }, {
+      validator: (args: DecisionArgs) => {
+        validateArgs(args);
+        const answer = checkDecision(s, env, action, args, Date.now());
+        if (!answer.allowed) throw ApplicationFailure.nonRetryable(answer.reason, FailureType.Refused);
+      },
+    });
+  }
+
+  const target = targetOf(input);
+  try {
+    if (!s.previous) {
+      const observed = await cluster.describeTarget({ target });
+      if (observed.stable) s.previous = observed.stable;
+    }
+    await runGroups(s, env, target);
+  } catch (err) {
+    if (s.outcome) throw err;
+    const cancelled = isCancellation(err);
+    const cause: StopCause = cancelled ? 'cancelled' : s.stop?.cause ?? 'abort';
+    const reason = cancelled ? 'the release was cancelled' : `an error stopped the release: ${errorMessage(err)}`;
+    await rollBack(s, target, cause, reason);
+    if (cancelled) throw err;
+  }
+  await condition(allHandlersFinished);
+  if (s.outcome?.result === 'succeeded') return { outcome: 'succeeded', status: releaseStatus(s, env, Date.now(), { events: 0 }) };
+  const st = releaseStatus(s, env, Date.now(), { events: 0 });
+  throw ApplicationFailure.create({
+    message: `${s.outcome?.result ?? 'failed'}: ${s.outcome?.reason ?? 'unknown'}`,
+    type: s.outcome?.result === 'rolled-back' ? FailureType.RolledBack : FailureType.RollbackFailed,
+    nonRetryable: true, details: [st],
+  });
+}
+
+async function runGroups(s: ReleaseState, env: EnvironmentConfig, target: Target): Promise<void> {
+  for (;;) {
+    const step = decideNext(s, env, Date.now());
+    switch (step.kind) {
+      case 'apply':
+        await cluster.applyGroup({ releaseId: s.id, target, revision: s.revision, ...(s.previous ? { stable: s.previous } : {}), group: step.group, canary: canaryTargets(s.plan, step.group) });
+        recordApplied(s, step.group, Date.now());
+        break;
+      case 'verify': {
+        const h = await cluster.waitHealthy({ releaseId: s.id, target, revision: s.revision, group: step.group, canary: canaryTargets(s.plan, step.group), deadlineMs: step.deadlineMs });
+        recordHealth(s, h.healthy, h.reason, Date.now());
+        break;
+      }
+      case 'analyse': {
+        const measurements = await analysis.measure({ releaseId: s.id, target, revision: s.revision, group: step.group, checks: env.analysis });
+        recordAnalysis(s, env, measurements, Date.now());
+        break;
+      }
+      case 'confirm':
+        recordConfirmed(s, step.reason, Date.now());
+        break;
+      case 'wait-timer':
+      case 'wait-approval':
+      case 'hold': {
+        const rev = s.rev;
+        const until = step.kind === 'hold' ? undefined : step.until;
+        log.info('release waiting', { release: s.id, step: step.kind, reason: step.reason });
+        if (until === undefined) await condition(() => s.rev !== rev);
+        else await condition(() => s.rev !== rev, Math.max(1, until - Date.now()));
+        break;
+      }
+      case 'complete':
+        await cluster.finalize({ releaseId: s.id, target, revision: s.revision });
+        recordOutcome(s, 'succeeded', `${revisionRef(s.revision)} serves ${s.environment} on every pod`, Date.now());
+        return;
+      case 'rollback':
+        await rollBack(s, target, step.cause, step.reason);
+        return;
+      case 'done':
+        return;
+    }
+  }
+}
+
+/** Rolls back without being cancellable: an operator's cancel must not leave a half-released environment. */
+async function rollBack(s: ReleaseState, target: Target, cause: StopCause, reason: string): Promise<void> {
+  recordRollbackStarted(s, cause, reason, Date.now());
+  try {
+    await CancellationScope.nonCancellable(() => rescue.rollback({
+      releaseId: s.id, target, revision: s.revision, ...(s.previous ? { stable: s.previous } : {}), reason: s.stop!.reason,
+    }));
+    recordOutcome(s, 'rolled-back', `${s.stop!.reason}; ${s.previous ? `back to ${revisionRef(s.previous)}` : 'new pods removed'}`, Date.now());
+  } catch (err) {
+    recordOutcome(s, 'failed', `rollback failed: ${errorMessage(err)} (after: ${s.stop!.reason})`, Date.now());
+  }
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return `${err.activityType}: ${err.cause.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
