@@ -1,0 +1,2 @@
+// Activity implementations registered by the worker.
+export { createSimClusterActivities, readEffects, type SimOptions, type SimEffect } from './sim-cluster.js';

@@ -1,0 +1,154 @@
+// A SIMULATED cluster: the release activities against a JSON state file (or memory) instead of
+// Kubernetes. It exists so the release core can run end to end (npm start, workflow tests, the
+// benchmark) before the Kubernetes activities land; it moves numbers, not pods. Every effect is
+// appended to an effects log so tests can prove that no group was applied twice.
+import fs from 'node:fs';
+import path from 'node:path';
+import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Measurement } from '../core/analysis.js';
+import type { Revision } from '../core/release.js';
+import type {
+  ApplyGroupRequest, ApplyGroupResult, DescribeTargetRequest, DescribeTargetResult, FinalizeRequest, HealthResult,
+  MeasureRequest, ReleaseActivities, RollbackRequest, Target, WaitHealthyRequest,
+} from '../workflows/activity-types.js';
+import { NonRetryable } from '../workflows/activity-types.js';
+
+interface CellState { stable: number; canary: number }
+interface TargetState { stable?: Revision; canaryRevision?: Revision; cells: Record<string, CellState> }
+interface SimState { targets: Record<string, TargetState> }
+
+export interface SimEffect { at: string; kind: 'apply' | 'apply-start' | 'rollback' | 'finalize'; releaseId: string; runAttempt: number; group?: number; target: string; cells?: Record<string, CellState> }
+
+export interface SimOptions {
+  /** Persist state here (survives worker restarts); memory only when absent. */
+  stateFile?: string;
+  /** Append every effect here as JSON lines. */
+  effectsFile?: string;
+  /** How long applying a group takes (heartbeating meanwhile). */
+  applyDelayMs?: number;
+  /** How long new pods take to become ready. */
+  readyDelayMs?: number;
+  /** Revisions whose pods never become ready. Default: images or digests containing "broken". */
+  neverReady?: (r: Revision) => boolean;
+  /** Analysis measurements; default: values from `<stateFile dir>/sim-metrics.json` ({ "<check>": number }), else no data. */
+  metrics?: (check: string, req: MeasureRequest) => number | undefined;
+  /** Called on every effect (tests count them in memory). */
+  onEffect?: (e: SimEffect) => void;
+}
+
+export function createSimClusterActivities(opts: SimOptions = {}): ReleaseActivities & { state(): SimState } {
+  let memory: SimState = { targets: {} };
+  const load = (): SimState => {
+    if (!opts.stateFile) return memory;
+    try { return JSON.parse(fs.readFileSync(opts.stateFile, 'utf8')) as SimState; } catch { return { targets: {} }; }
+  };
+  const save = (s: SimState): void => {
+    if (!opts.stateFile) { memory = s; return; }
+    fs.mkdirSync(path.dirname(opts.stateFile), { recursive: true });
+    const tmp = `${opts.stateFile}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(s, null, 1));
+    fs.renameSync(tmp, opts.stateFile);
+  };
+  const key = (t: Target) => `${t.app}/${t.environment}`;
+  const effect = (e: Omit<SimEffect, 'at' | 'runAttempt'>): void => {
+    const full: SimEffect = { at: new Date().toISOString(), runAttempt: safeAttempt(), ...e };
+    if (opts.effectsFile) {
+      fs.mkdirSync(path.dirname(opts.effectsFile), { recursive: true });
+      fs.appendFileSync(opts.effectsFile, `${JSON.stringify(full)}\n`);
+    }
+    opts.onEffect?.(full);
+  };
+  const targetState = (s: SimState, t: Target): TargetState => {
+    for (const c of t.cells) if (c.replicas < 0) throw ApplicationFailure.nonRetryable(`cell ${c.name} has negative replicas`, NonRetryable.InvalidTarget);
+    const ts = (s.targets[key(t)] ??= { cells: {} });
+    for (const c of t.cells) ts.cells[c.name] ??= { stable: c.replicas, canary: 0 };
+    return ts;
+  };
+  const neverReady = opts.neverReady ?? ((r: Revision) => `${r.image}@${r.digest ?? ''}`.includes('broken'));
+
+  return {
+    state: () => structuredClone(load()),
+
+    async describeTarget(req: DescribeTargetRequest): Promise<DescribeTargetResult> {
+      const ts = load().targets[key(req.target)];
+      return ts?.stable ? { stable: ts.stable } : {};
+    },
+
+    async applyGroup(req: ApplyGroupRequest): Promise<ApplyGroupResult> {
+      const s = load();
+      const ts = targetState(s, req.target);
+      const done = req.target.cells.every((c) => ts.cells[c.name]!.canary === (req.canary[c.name] ?? 0));
+      if (done) return { changed: false };
+      effect({ kind: 'apply-start', releaseId: req.releaseId, group: req.group, target: key(req.target) });
+      // Simulated drain + replace time; heartbeats so a dead worker is noticed and the retry resumes.
+      const delay = opts.applyDelayMs ?? 0;
+      for (let waited = 0; waited < delay; waited += 200) { heartbeat({ group: req.group }); await sleep(Math.min(200, delay - waited)); }
+      const fresh = load();
+      const fts = targetState(fresh, req.target);
+      if (req.target.cells.every((c) => fts.cells[c.name]!.canary === (req.canary[c.name] ?? 0))) return { changed: false };
+      fts.canaryRevision = req.revision;
+      for (const c of req.target.cells) {
+        const canary = req.canary[c.name] ?? 0;
+        fts.cells[c.name] = { canary, stable: c.replicas - canary };
+      }
+      save(fresh);
+      effect({ kind: 'apply', releaseId: req.releaseId, group: req.group, target: key(req.target), cells: structuredClone(fts.cells) });
+      return { changed: true };
+    },
+
+    async waitHealthy(req: WaitHealthyRequest): Promise<HealthResult> {
+      const bad = neverReady(req.revision);
+      const wait = bad ? req.deadlineMs : Math.min(opts.readyDelayMs ?? 0, req.deadlineMs);
+      for (let waited = 0; waited < wait; waited += 500) { heartbeat(); await sleep(Math.min(500, wait - waited)); }
+      const ts = load().targets[key(req.target)];
+      const total = Object.values(req.canary).reduce((a, b) => a + b, 0);
+      if (bad) return { healthy: false, reason: `new pods not ready within ${req.deadlineMs} ms (simulated: revision marked broken)` };
+      const cells = req.target.cells.map((c) => `${c.name} ${ts?.cells[c.name]?.canary ?? 0}/${req.canary[c.name] ?? 0}`).join(', ');
+      return { healthy: true, reason: `${total} new pod(s) ready and serving (${cells}) [simulated]` };
+    },
+
+    async measure(req: MeasureRequest): Promise<Measurement[]> {
+      const fromFile = (): Record<string, number> => {
+        if (!opts.stateFile) return {};
+        try { return JSON.parse(fs.readFileSync(path.join(path.dirname(opts.stateFile), 'sim-metrics.json'), 'utf8')) as Record<string, number>; } catch { return {}; }
+      };
+      const file = opts.metrics ? {} : fromFile();
+      return req.checks.map((c) => {
+        const v = opts.metrics ? opts.metrics(c.name, req) : file[c.name];
+        return v === undefined ? { check: c.name } : { check: c.name, value: v };
+      });
+    },
+
+    async rollback(req: RollbackRequest): Promise<void> {
+      const s = load();
+      const ts = targetState(s, req.target);
+      // Capacity first: stable back to full size; then the new pods go.
+      for (const c of req.target.cells) ts.cells[c.name] = { stable: c.replicas, canary: 0 };
+      delete ts.canaryRevision;
+      if (req.stable) ts.stable = req.stable;
+      save(s);
+      effect({ kind: 'rollback', releaseId: req.releaseId, target: key(req.target), cells: structuredClone(ts.cells) });
+    },
+
+    async finalize(req: FinalizeRequest): Promise<void> {
+      const s = load();
+      const ts = targetState(s, req.target);
+      ts.stable = req.revision;
+      delete ts.canaryRevision;
+      for (const c of req.target.cells) ts.cells[c.name] = { stable: c.replicas, canary: 0 };
+      save(s);
+      effect({ kind: 'finalize', releaseId: req.releaseId, target: key(req.target) });
+    },
+  };
+}
+
+function safeAttempt(): number {
+  try { return activityInfo().attempt; } catch { return 0; }
+}
+
+export function readEffects(file: string): SimEffect[] {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SimEffect);
+  } catch { return []; }
+}

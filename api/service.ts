@@ -1,0 +1,199 @@
+// The command service: the one place that turns a request (from the HTTP API, chat, or a schedule)
+// into Temporal starts, Updates and Queries, with the same validation and error mapping for all.
+import {
+  WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError,
+  type Client, type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { Action, type Channel, type Identity } from '../core/approval.js';
+import { parseConfig, parseConfigText, type EnvironmentConfig, type GantryConfig } from '../core/config.js';
+import type { PipelineStatus } from '../core/pipeline.js';
+import type { ReleaseStatus, Revision } from '../core/release.js';
+import {
+  decisionUpdates, FailureType, pipelineStatusQuery, pipelineWorkflowId, releaseWorkflowId, statusQuery, TASK_QUEUE,
+  type DecisionResult,
+} from '../workflows/messages.js';
+import type { ReleaseInput } from '../workflows/release.js';
+import type { PipelineInput } from '../workflows/pipeline.js';
+import { GantryError } from './errors.js';
+
+export interface Caller { identity: Identity; channel: Channel }
+
+export interface StartReleaseRequest {
+  /** gantry.yaml as text, or as an already-parsed object. */
+  config: string | unknown;
+  environment: string;
+  revision: { image?: string; digest?: string; sha?: string; author?: string; message?: string };
+  previous?: Revision;
+}
+
+export interface StartPipelineRequest {
+  config: string | unknown;
+  repo: string;
+  sha: string;
+  ref?: string;
+  revision: { image?: string; digest?: string; author?: string; message?: string };
+}
+
+export interface Started { workflowId: string; runId: string; existing: boolean }
+
+export interface ReleaseSummary { workflowId: string; app: string; environment: string; status: string; startTime: string; closeTime?: string }
+
+const digestRe = /^sha256:[a-f0-9]{64}$/;
+const shaRe = /^[0-9a-f]{7,64}$/;
+
+export function loadConfig(config: string | unknown): GantryConfig {
+  const result = typeof config === 'string' ? parseConfigText(config) : parseConfig(config);
+  if (!result.ok) throw new GantryError('bad_request', `invalid gantry.yaml (${result.errors.length} problem${result.errors.length === 1 ? '' : 's'})`, result.errors.map((e) => ({ path: `config.${e.path}`, message: e.message, hint: e.hint })));
+  return result.config;
+}
+
+function pickEnvironment(config: GantryConfig, name: string): EnvironmentConfig {
+  const env = config.environments.find((e) => e.name === name);
+  if (!env) throw new GantryError('bad_request', `unknown environment '${name}'`, [{ path: 'environment', message: `not in gantry.yaml`, hint: `one of: ${config.environments.map((e) => e.name).join(', ')}` }]);
+  return env;
+}
+
+function checkRevision(config: GantryConfig, r: StartReleaseRequest['revision'], base: string): Revision {
+  const details = [];
+  if (r.digest !== undefined && !digestRe.test(r.digest)) details.push({ path: `${base}.digest`, message: 'not an image digest', hint: 'sha256: followed by 64 hex digits, as the registry reports it' });
+  if (r.sha !== undefined && !shaRe.test(r.sha)) details.push({ path: `${base}.sha`, message: 'not a commit sha', hint: '7 to 64 lowercase hex digits' });
+  const image = r.image ?? config.app.image;
+  if (image !== config.app.image) details.push({ path: `${base}.image`, message: `image ${image} is not the app's image ${config.app.image}`, hint: 'release the image gantry.yaml names; give the version as a digest' });
+  if (details.length) throw new GantryError('bad_request', 'invalid revision', details);
+  return { image, ...(r.digest ? { digest: r.digest } : {}), ...(r.sha ? { sha: r.sha } : {}), ...(r.author ? { author: r.author } : {}), ...(r.message ? { message: r.message.slice(0, 500) } : {}) };
+}
+
+function sameRevision(a: Revision | undefined, b: Revision): boolean {
+  return !!a && a.image === b.image && a.digest === b.digest && a.sha === b.sha;
+}
+
+interface ReleaseMemo { app: string; environment: EnvironmentConfig; revision: Revision; previous?: Revision }
+
+export class GantryService {
+  constructor(readonly client: Client, readonly taskQueue: string = TASK_QUEUE) {}
+
+  async startRelease(req: StartReleaseRequest, caller: Caller): Promise<Started> {
+    const config = loadConfig(req.config);
+    const env = pickEnvironment(config, req.environment);
+    const revision = checkRevision(config, req.revision ?? {}, 'revision');
+    return this.startReleaseWorkflow({ app: config.app.name, environment: env, revision, ...(req.previous ? { previous: req.previous } : {}), startedBy: { id: caller.identity.id, channel: caller.channel } });
+  }
+
+  private async startReleaseWorkflow(input: ReleaseInput): Promise<Started> {
+    const workflowId = releaseWorkflowId(input.app, input.environment.name);
+    const memo: ReleaseMemo = { app: input.app, environment: input.environment, revision: input.revision, ...(input.previous ? { previous: input.previous } : {}) };
+    try {
+      const h = await this.client.workflow.start('release', {
+        workflowId, taskQueue: this.taskQueue, args: [input], memo: memo as unknown as Record<string, unknown>,
+        workflowIdConflictPolicy: 'FAIL', workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      });
+      return { workflowId, runId: h.firstExecutionRunId, existing: false };
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      const running = await this.client.workflow.getHandle(workflowId).describe();
+      const m = running.memo as unknown as ReleaseMemo | undefined;
+      if (sameRevision(m?.revision, input.revision)) return { workflowId, runId: running.runId, existing: true };
+      throw new GantryError('conflict', `a release of ${input.app} to ${input.environment.name} is already running (${m?.revision.digest ?? m?.revision.image ?? 'another revision'})`, [], 'wait for it to finish, or abort it: gantry abort ' + `${input.app} ${input.environment.name}`);
+    }
+  }
+
+  async startPipeline(req: StartPipelineRequest, caller: Caller): Promise<Started> {
+    const config = loadConfig(req.config);
+    if (!shaRe.test(req.sha ?? '')) throw new GantryError('bad_request', 'invalid commit', [{ path: 'sha', message: 'not a commit sha', hint: '7 to 64 lowercase hex digits' }]);
+    if (!req.repo || typeof req.repo !== 'string') throw new GantryError('bad_request', 'missing repository', [{ path: 'repo', message: 'is required', hint: 'owner/name or the repository URL' }]);
+    const revision = checkRevision(config, { ...(req.revision ?? {}), sha: req.sha }, 'revision');
+    const workflowId = pipelineWorkflowId(req.repo, req.sha);
+    const input: PipelineInput = { repo: req.repo, sha: req.sha, ...(req.ref ? { ref: req.ref } : {}), config, revision, startedBy: { id: caller.identity.id, channel: caller.channel } };
+    const h = await this.client.workflow.start('pipeline', {
+      workflowId, taskQueue: this.taskQueue, args: [input],
+      // A duplicate trigger finds the running pipeline; a finished one is not started again.
+      workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    }).catch((err: unknown) => {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return undefined;
+      throw err;
+    });
+    if (!h) return { workflowId, runId: (await this.client.workflow.getHandle(workflowId).describe()).runId, existing: true };
+    return { workflowId, runId: h.firstExecutionRunId, existing: false };
+  }
+
+  private releaseHandle(app: string, environment: string): WorkflowHandle {
+    return this.client.workflow.getHandle(releaseWorkflowId(app, environment));
+  }
+
+  async status(app: string, environment: string, events = 50): Promise<ReleaseStatus> {
+    try {
+      return await this.releaseHandle(app, environment).query(statusQuery, { events });
+    } catch (err) {
+      throw mapNotFound(err, `no release of ${app} to ${environment}`, 'start one with: gantry release start');
+    }
+  }
+
+  async pipelineStatus(repo: string, sha: string): Promise<PipelineStatus> {
+    try {
+      return await this.client.workflow.getHandle(pipelineWorkflowId(repo, sha)).query(pipelineStatusQuery);
+    } catch (err) {
+      throw mapNotFound(err, `no pipeline for ${repo}@${sha}`, 'start one with: gantry pipeline start');
+    }
+  }
+
+  /**
+   * Sends a human decision as the workflow Update; refusals come back as `refused`. A rollback of a
+   * release that already succeeded starts a rollback release to the revision it replaced.
+   */
+  async decide(app: string, environment: string, action: Action, caller: Caller, comment?: string): Promise<DecisionResult & { started?: Started }> {
+    const handle = this.releaseHandle(app, environment);
+    let desc;
+    try {
+      desc = await handle.describe();
+    } catch (err) {
+      throw mapNotFound(err, `no release of ${app} to ${environment}`, 'list releases with: gantry release list');
+    }
+    if (desc.status.name !== 'RUNNING') {
+      if (action === Action.Rollback && desc.status.name === 'COMPLETED') return this.rollbackFinished(app, environment, caller, comment);
+      throw new GantryError('conflict', `the release of ${app} to ${environment} is not running (${desc.status.name.toLowerCase()})`, [], action === Action.Rollback ? 'only a release that succeeded can be rolled back once finished' : undefined);
+    }
+    try {
+      return await handle.executeUpdate(decisionUpdates[action], { args: [{ identity: caller.identity, channel: caller.channel, ...(comment ? { comment } : {}) }] });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+        if (err.cause.type === FailureType.Refused) throw new GantryError('refused', err.cause.message);
+        if (err.cause.type === FailureType.BadRequest) throw new GantryError('bad_request', err.cause.message);
+      }
+      throw mapNotFound(err, `no running release of ${app} to ${environment}`);
+    }
+  }
+
+  private async rollbackFinished(app: string, environment: string, caller: Caller, comment?: string): Promise<DecisionResult & { started: Started }> {
+    const last = await this.releaseHandle(app, environment).describe();
+    const m = last.memo as unknown as ReleaseMemo | undefined;
+    const status = await this.status(app, environment, 0);
+    const previous = status.previous ?? m?.previous;
+    if (!m || !previous) throw new GantryError('conflict', `the last release of ${app} to ${environment} recorded no previous revision to return to`);
+    const envCfg = { ...m.environment, groups: m.environment.groups.map((g) => ({ ...g, confirm: { type: 'auto' as const } })) };
+    const started = await this.startReleaseWorkflow({ app, environment: envCfg, revision: previous, previous: status.revision, kind: 'rollback', startedBy: { id: caller.identity.id, channel: caller.channel } });
+    const at = new Date().toISOString();
+    return { decision: { action: Action.Rollback, by: caller.identity.id, channel: caller.channel, at, ...(comment ? { comment } : {}) }, summary: `rollback release to ${previous.digest ?? previous.image} started (${started.workflowId})`, started };
+  }
+
+  async list(limit = 50): Promise<ReleaseSummary[]> {
+    const out: ReleaseSummary[] = [];
+    for await (const w of this.client.workflow.list({ query: `WorkflowType = 'release'` })) {
+      const m = w.memo as unknown as ReleaseMemo | undefined;
+      out.push({ workflowId: w.workflowId, app: m?.app ?? '?', environment: m?.environment?.name ?? '?', status: w.status.name.toLowerCase(), startTime: w.startTime.toISOString(), ...(w.closeTime ? { closeTime: w.closeTime.toISOString() } : {}) });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** Waits for a release to end; returns its final status whether it succeeded or rolled back. */
+  async waitForRelease(app: string, environment: string): Promise<ReleaseStatus> {
+    try { await this.releaseHandle(app, environment).result(); } catch (err) { if (!(err instanceof WorkflowFailedError)) throw err; }
+    return this.status(app, environment, 0);
+  }
+}
+
+function mapNotFound(err: unknown, message: string, hint?: string): unknown {
+  if (err instanceof WorkflowNotFoundError || (err instanceof Error && /not found/i.test(err.message))) return new GantryError('not_found', message, [], hint);
+  return err;
+}

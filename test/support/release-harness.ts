@@ -1,0 +1,53 @@
+// A worker (in this process, simulated cluster in memory) plus the command service, on the run's
+// real Temporal dev server. Counts every simulated effect so tests can assert "applied once".
+import type { Client, Connection } from '@temporalio/client';
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import { createSimClusterActivities, type SimEffect, type SimOptions } from '../../activities/index.js';
+import { GantryService, type Caller } from '../../api/service.js';
+import type { ReleaseStatus } from '../../core/release.js';
+import { createWorker } from '../../worker/worker.js';
+import { connectClient, connectNative, unique } from './temporal.js';
+
+export interface Harness {
+  client: Client;
+  service: GantryService;
+  effects: SimEffect[];
+  sim: ReturnType<typeof createSimClusterActivities>;
+  taskQueue: string;
+  close(): Promise<void>;
+}
+
+export async function startHarness(simOptions: SimOptions = {}): Promise<Harness> {
+  const { client, connection } = await connectClient();
+  const native: NativeConnection = await connectNative();
+  const effects: SimEffect[] = [];
+  const sim = createSimClusterActivities({ ...simOptions, onEffect: (e) => effects.push(e) });
+  const taskQueue = unique('tq');
+  const worker: Worker = await createWorker({ connection: native, taskQueue, activities: sim });
+  const running = worker.run();
+  const service = new GantryService(client, taskQueue);
+  return {
+    client, service, effects, sim, taskQueue,
+    async close() {
+      worker.shutdown();
+      await running;
+      await native.close();
+      await (connection as Connection).close();
+    },
+  };
+}
+
+export const caller = (id: string, groups: string[] = []): Caller => ({ identity: { id, groups }, channel: 'api' });
+
+export async function waitForStatus(service: GantryService, app: string, env: string, until: (s: ReleaseStatus) => boolean, timeoutMs = 30_000): Promise<ReleaseStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: ReleaseStatus | undefined;
+  for (;;) {
+    try {
+      last = await service.status(app, env);
+      if (until(last)) return last;
+    } catch { /* not started yet */ }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for release status; last: ${last ? `${last.phase} ${last.summary}` : 'none'}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
