@@ -19,7 +19,10 @@ async function main(): Promise<void> {
     readyDelayMs: Number(process.env.GANTRY_SIM_READY_DELAY_MS ?? 1000),
   });
   const connection = await NativeConnection.connect({ address });
-  const worker = await createWorker({ connection, activities, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default', identity: `gantry-worker@${process.pid}` });
+  const worker = await createWorker({
+    connection, activities, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default', identity: `gantry-worker@${process.pid}`,
+    ...(process.env.GANTRY_TASK_QUEUE ? { taskQueue: process.env.GANTRY_TASK_QUEUE } : {}),
+  });
   console.log(`gantry worker: task queue ${worker.options.taskQueue} on ${address}, cluster: simulated (${simDir})`);
   const stop = () => worker.shutdown();
   process.once('SIGINT', stop);

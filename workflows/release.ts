@@ -100,6 +100,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     message: `${s.outcome?.result ?? 'failed'}: ${s.outcome?.reason ?? 'unknown'}`,
     type: s.outcome?.result === 'rolled-back' ? FailureType.RolledBack : FailureType.RollbackFailed,
     nonRetryable: true, details: [st],
+    // A rollback is the system working as designed: log it as benign, not as an error.
+    ...(s.outcome?.result === 'rolled-back' ? { category: 'BENIGN' as const } : {}),
   });
 }
 
