@@ -4,7 +4,8 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
-import { planGroups, spreadReplicas, type GroupStep, type PodCount } from './plan.js';
+import { planGroups, spreadReplicas, type PodCount } from './plan.js';
+export { environmentPlan } from './plan.js';
 import type { CheckSpec } from './analysis.js';
 import type { ApproverPolicy } from './approval.js';
 
@@ -14,11 +15,13 @@ const name = (what: string) => z.string().max(63).regex(dnsLabel, {
 });
 const duration = z.string().refine((v) => parseDuration(v) !== undefined, { error: 'not a duration' });
 
+const podsMessage = 'pods must be a positive count (2), a percentage of the cell\'s replicas (\'25%\') or \'rest\'';
 const podCount = z.union([
   z.number().int().positive(),
-  z.string().regex(/^(100|[1-9]?[0-9](\.[0-9]+)?)%$/).refine((v) => Number(v.slice(0, -1)) > 0),
+  // abort + messages: a bad string gives one error saying what pods may be (not a regex dump plus 'Invalid input').
+  z.string().regex(/^(100|[1-9]?[0-9](\.[0-9]+)?)%$/, { error: podsMessage, abort: true }).refine((v) => Number(v.slice(0, -1)) > 0, { error: podsMessage }),
   z.literal('rest'),
-], { error: 'pods must be a positive count (2), a percentage of the cell\'s replicas (\'25%\') or \'rest\'' });
+], { error: podsMessage });
 
 const confirm = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('auto') }),
@@ -74,7 +77,8 @@ export const configSchema = z.strictObject({
   version: z.literal(1).default(1),
   app: z.strictObject({
     name: name('app name'),
-    image: z.string().min(1).regex(/^[^@\s]+$/, { error: 'image is the repository without a tag or digest; releases deploy by digest' }),
+    // No '@digest', and no ':tag' after the last '/' (a ':port' on the registry host is fine).
+    image: z.string().min(1).regex(/^(?!.*:[^/]*$)[^@\s]+$/, { error: 'image is the repository without a tag or digest; releases deploy by digest' }),
   }),
   environments: z.array(environment).min(1),
 });
@@ -149,7 +153,9 @@ function issueMessage(issue: z.core.$ZodIssue): string {
 
 /** Validates and resolves a parsed config object. Every problem is reported, not just the first. */
 export function parseConfig(input: unknown): ConfigResult {
-  const parsed = configSchema.safeParse(input);
+  // reportInput: zod 4 leaves issue.input out by default, and hintFor/issueMessage tell "missing" from
+  // "wrong type" by it; without it every wrong-type value was reported as "is required".
+  const parsed = configSchema.safeParse(input, { reportInput: true });
   if (!parsed.success) {
     return { ok: false, errors: parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: issueMessage(i), hint: hintFor(i) })) };
   }
@@ -224,13 +230,6 @@ function resolve(raw: ParsedConfig): ConfigResult {
   });
   if (errors.length) return { ok: false, errors };
   return { ok: true, config: { version: 1, app: raw.app, environments } };
-}
-
-/** The group plan of an already-validated environment. */
-export function environmentPlan(env: EnvironmentConfig): GroupStep[] {
-  const plan = planGroups(env.cells, env.groups);
-  if (!plan.ok) throw new Error(`invalid plan for ${env.name}: ${plan.errors.map((e) => e.message).join('; ')}`);
-  return plan.groups;
 }
 
 export function formatConfigErrors(errors: readonly ConfigError[]): string {

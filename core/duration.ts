@@ -7,9 +7,14 @@ export function parseDuration(value: string | number): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
   const trimmed = value.trim();
   if (trimmed === '0' || trimmed === '0s') return 0;
-  // ms() accepts bare numbers as milliseconds; config durations must carry a unit.
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return undefined;
-  const n = ms(trimmed);
+  // ms() accepts bare numbers ('10', '.5', '-0') as milliseconds; config durations must carry a unit.
+  if (/^[-+]?\d*\.?\d+$/.test(trimmed)) return undefined;
+  let n: number;
+  try {
+    n = ms(trimmed); // throws (rather than returning NaN) on '' and on strings over 100 characters
+  } catch {
+    return undefined;
+  }
   return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 

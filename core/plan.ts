@@ -101,3 +101,13 @@ export function canaryTargets(groups: readonly GroupStep[], groupIndex: number):
   if (g) for (const c of g.perCell) out[c.cell] = c.canary;
   return out;
 }
+
+/**
+ * The group plan of an already-validated environment. Lives here rather than in config.ts so the
+ * workflow bundle does not carry the schema library.
+ */
+export function environmentPlan(env: { name: string; cells: readonly CellSize[]; groups: readonly { pods: PodCount }[] }): GroupStep[] {
+  const plan = planGroups(env.cells, env.groups);
+  if (!plan.ok) throw new Error(`invalid plan for ${env.name}: ${plan.errors.map((e) => e.message).join('; ')}`);
+  return plan.groups;
+}

@@ -102,6 +102,8 @@ export async function upTemporal(log: (m: string) => void = console.log): Promis
     // Update-with-start and friends; the defaults of recent servers, stated for older ones.
     '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
     '--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true',
+    // Eager activity dispatch: a workflow task that schedules an activity gets it back in the same reply.
+    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
   ]);
   await poll(() => temporalHealthy(address), { timeoutMs: 60_000, what: `Temporal dev server at ${address}`, logName: NAME });
   log(`temporal: serving at ${address}, UI http://${embeddedTemporal.host}:${embeddedTemporal.uiPort}`);

@@ -1,13 +1,14 @@
 // The worker process: `npm run worker`. Connects to TEMPORAL_ADDRESS (or the embedded dev server),
 // runs the release and pipeline workflows and the cluster activities.
 import path from 'node:path';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { createSimClusterActivities } from '../activities/index.js';
 import { createWorker } from './worker.js';
 import { temporalAddress } from '../testbed/temporal.js';
 import { stateDir } from '../testbed/paths.js';
 
 async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger((process.env.GANTRY_LOG_LEVEL ?? 'INFO').toUpperCase() as LogLevel) });
   const address = temporalAddress();
   const cluster = process.env.GANTRY_CLUSTER ?? 'sim';
   if (cluster !== 'sim') throw new Error(`GANTRY_CLUSTER=${cluster}: only 'sim' (the simulated cluster) exists until the Kubernetes activities land`);

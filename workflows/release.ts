@@ -6,13 +6,13 @@ import {
   setHandler, workflowInfo, allHandlersFinished,
 } from '@temporalio/workflow';
 import { Action } from '../core/approval.js';
-import { environmentPlan, type EnvironmentConfig } from '../core/config.js';
+import type { EnvironmentConfig } from '../core/config.js';
 import {
   applyDecision, checkDecision, decideNext, newReleaseState, recordAnalysis, recordApplied, recordConfirmed,
   recordHealth, recordOutcome, recordRollbackStarted, releaseStatus, revisionRef,
   type ReleaseState, type ReleaseStatus, type Revision, type StopCause,
 } from '../core/release.js';
-import { canaryTargets } from '../core/plan.js';
+import { canaryTargets, environmentPlan } from '../core/plan.js';
 import type { Channel } from '../core/approval.js';
 import type { ReleaseActivities, Target } from './activity-types.js';
 import { NonRetryable } from './activity-types.js';
@@ -131,7 +131,7 @@ async function runGroups(s: ReleaseState, env: EnvironmentConfig, target: Target
       case 'hold': {
         const rev = s.rev;
         const until = step.kind === 'hold' ? undefined : step.until;
-        log.info('release waiting', { release: s.id, step: step.kind, reason: step.reason });
+        log.debug('release waiting', { release: s.id, step: step.kind, reason: step.reason });
         if (until === undefined) await condition(() => s.rev !== rev);
         else await condition(() => s.rev !== rev, Math.max(1, until - Date.now()));
         break;

@@ -1,0 +1,141 @@
+// Benchmarks (npm run bench). Each prints `BENCH <name> <value> <unit>` lines.
+//  1. Orchestration overhead per step: a release of 200 groups with no-op activities through a real
+//     dev server; one step = one group (apply + health activities, three workflow tasks, decisions).
+//  2. Paused releases one worker holds: 1,000 releases waiting for approval on one worker process;
+//     its RSS. Targets (from the issue): < 15 ms per step; 1,000 paused releases < 1 GB.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { createSimClusterActivities, readEffects } from '../activities/index.js';
+import { GantryService } from '../api/service.js';
+import { parseConfig, type GantryConfig, type RawConfig } from '../core/config.js';
+import { startEphemeralTemporal } from '../testbed/ephemeral-temporal.js';
+import { createWorker } from '../worker/worker.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const DIGEST = `sha256:${'c'.repeat(64)}`;
+const who = { identity: { id: 'bench', groups: [] }, channel: 'api' as const };
+
+function bench(name: string, value: number, unit: string): void {
+  console.log(`BENCH ${name} ${Number.isInteger(value) ? value : value.toFixed(2)} ${unit}`);
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+function config(app: string, raw: Omit<RawConfig['environments'][number], 'name'>): GantryConfig {
+  const r = parseConfig({ app: { name: app, image: 'registry.local/bench/app' }, environments: [{ name: 'prod', ...raw }] });
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.config;
+}
+
+async function stepOverhead(client: Client, native: NativeConnection, steps: number): Promise<void> {
+  const stamps: number[] = [];
+  const activities = createSimClusterActivities({ onEffect: (e) => { if (e.kind === 'apply') stamps.push(performance.now()); } });
+  const worker = await createWorker({ connection: native, taskQueue: 'bench-steps', activities });
+  const running = worker.run();
+  const service = new GantryService(client, 'bench-steps');
+  const groups = [...Array.from({ length: steps - 1 }, () => ({ pods: 1 })), { pods: 'rest' as const }];
+  // Warm-up (bundle loaded, connections up), then the measured release.
+  await service.startRelease({ config: config('warmup', { cells: [{ name: 'c', replicas: 5 }], groups: [{ pods: 1 }, { pods: 'rest' }] }), environment: 'prod', revision: { digest: DIGEST } }, who);
+  await service.waitForRelease('warmup', 'prod');
+  stamps.length = 0;
+  const t0 = performance.now();
+  await service.startRelease({ config: config('steps', { cells: [{ name: 'c', replicas: steps }], groups }), environment: 'prod', revision: { digest: DIGEST } }, who);
+  const final = await service.waitForRelease('steps', 'prod');
+  const total = performance.now() - t0;
+  if (final.phase !== 'succeeded' || stamps.length !== steps) throw new Error(`step benchmark: ${final.phase}, ${stamps.length} groups applied`);
+  const deltas = stamps.slice(1).map((t, i) => t - stamps[i]!).sort((a, b) => a - b);
+  bench('release_step_ms_p50', percentile(deltas, 50), 'ms');
+  bench('release_step_ms_p99', percentile(deltas, 99), 'ms');
+  bench('release_step_ms_mean', total / steps, 'ms');
+  bench('release_200_steps_total_ms', total, 'ms');
+  worker.shutdown();
+  await running;
+}
+
+function rssKb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+async function pausedReleases(client: Client, address: string, count: number): Promise<void> {
+  const simDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-bench-'));
+  const taskQueue = 'bench-paused';
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'worker', 'main.ts')], {
+    cwd: root, stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, TEMPORAL_ADDRESS: address, GANTRY_TASK_QUEUE: taskQueue, GANTRY_SIM_DIR: simDir, GANTRY_LOG_LEVEL: 'WARN', GANTRY_SIM_APPLY_DELAY_MS: '0', GANTRY_SIM_READY_DELAY_MS: '0' },
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('gantry worker:')) resolve(); });
+      child.once('exit', (c) => reject(new Error(`bench worker exited ${c}`)));
+    });
+    const service = new GantryService(client, taskQueue);
+    const cfg = (i: number) => config(`paused-${i}`, { cells: [{ name: 'a', replicas: 2 }, { name: 'b', replicas: 2 }], groups: [{ pods: 1, confirm: { type: 'manual' } }, { pods: 'rest' }] });
+    // Warm the worker with one release, then take the baseline.
+    await service.startRelease({ config: cfg(-1), environment: 'prod', revision: { digest: DIGEST } }, who);
+    await waitAll(service, [-1]);
+    const baseline = rssKb(child.pid!);
+    const t0 = performance.now();
+    const ids = Array.from({ length: count }, (_, i) => i);
+    for (let i = 0; i < ids.length; i += 50) {
+      await Promise.all(ids.slice(i, i + 50).map((n) => service.startRelease({ config: cfg(n), environment: 'prod', revision: { digest: DIGEST } }, who)));
+    }
+    await waitAll(service, ids);
+    const elapsed = performance.now() - t0;
+    const rss = rssKb(child.pid!);
+    const applied = readEffects(path.join(simDir, 'effects.jsonl')).filter((e) => e.kind === 'apply').length;
+    if (applied !== count + 1) throw new Error(`expected ${count + 1} applied groups, saw ${applied}`);
+    bench('paused_releases', count, 'releases');
+    bench('paused_releases_worker_rss_mb', rss / 1024, 'MB');
+    bench('paused_releases_rss_delta_per_1000_mb', ((rss - baseline) / 1024) * (1000 / count), 'MB');
+    bench('paused_releases_start_to_waiting_ms', elapsed, 'ms');
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+async function waitAll(service: GantryService, ids: number[]): Promise<void> {
+  let pending = ids;
+  const deadline = Date.now() + 600_000;
+  while (pending.length) {
+    const still: number[] = [];
+    for (let i = 0; i < pending.length; i += 50) {
+      const batch = pending.slice(i, i + 50);
+      const states = await Promise.all(batch.map((n) => service.status(`paused-${n}`, 'prod', 0).then((s) => s.phase).catch(() => 'starting')));
+      states.forEach((p, j) => { if (p !== 'waiting-approval') still.push(batch[j]!); });
+    }
+    pending = still;
+    if (pending.length && Date.now() > deadline) throw new Error(`${pending.length} releases never reached waiting-approval`);
+    if (pending.length) await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const server = await startEphemeralTemporal();
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+  const native = await NativeConnection.connect({ address: server.address });
+  try {
+    console.log(`# Temporal dev server ${server.address}; ${os.cpus().length} cores; node ${process.version}`);
+    await stepOverhead(client, native, Number(process.env.BENCH_STEPS ?? 200));
+    await pausedReleases(client, server.address, Number(process.env.BENCH_PAUSED ?? 1000));
+  } finally {
+    await native.close();
+    await connection.close();
+    server.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,58 @@
+// A throwaway, in-memory Temporal dev server on free loopback ports: one per test run or benchmark,
+// so they never see each other's workflows. Same pinned binary as the embedded server.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { temporalBin } from './paths.js';
+import { poll } from './proc.js';
+import { temporalHealthy } from './temporal.js';
+
+export interface EphemeralTemporal { address: string; pid: number; log: string; stop(): void }
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+export function killGroup(pid: number): void {
+  try { process.kill(-pid, 'SIGKILL'); } catch { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+}
+
+export async function startEphemeralTemporal(extraArgs: string[] = []): Promise<EphemeralTemporal> {
+  if (!fs.existsSync(temporalBin)) {
+    throw new Error(`Temporal dev server binary missing at ${temporalBin}: run \`npm run testbed -- install\``);
+  }
+  const port = await freePort();
+  const uiPort = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const log = path.join(os.tmpdir(), `gantry-temporal-${port}.log`);
+  const out = fs.openSync(log, 'w');
+  const child = spawn(temporalBin, ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort),
+    '--headless', '--namespace', 'default', '--log-level', 'warn',
+    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
+    '--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true',
+    // Eager activity dispatch: a workflow task that schedules an activity gets it back in the same reply.
+    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
+    ...extraArgs,
+  ], { detached: true, stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  child.unref();
+  const pid = child.pid!;
+  let exited = false;
+  child.once('exit', () => { exited = true; });
+  await poll(async () => {
+    if (exited) throw new Error(`Temporal dev server exited at start; log ${log}:\n${fs.readFileSync(log, 'utf8').slice(-2000)}`);
+    return temporalHealthy(address);
+  }, { timeoutMs: 60_000, what: `Temporal dev server at ${address} (log: ${log})` }).catch((err: unknown) => {
+    killGroup(pid);
+    throw err;
+  });
+  return { address, pid, log, stop: () => killGroup(pid) };
+}
