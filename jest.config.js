@@ -14,4 +14,5 @@ export default {
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 120_000,
   verbose: true,
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.cjs'],
 };
