@@ -1,0 +1,108 @@
+// `npm start`: Gantry on the embedded Temporal dev server (or TEMPORAL_ADDRESS): the worker and the
+// HTTP API in one process. Until the Kubernetes activities land, releases go to the SIMULATED
+// cluster (a JSON file under the state dir), and the output says so.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { createSimClusterActivities } from '../activities/index.js';
+import { startApi } from '../api/main.js';
+import { createWorker } from '../worker/worker.js';
+import { stateDir } from './paths.js';
+import { upTemporal } from './temporal.js';
+
+interface DemoIdentity { id: string; groups: string[] }
+const demoPeople: DemoIdentity[] = [
+  { id: 'alice', groups: ['sre'] },
+  { id: 'bob', groups: ['sre'] },
+  { id: 'carol', groups: ['dev'] },
+];
+
+/** Demo tokens, made once per machine (random, stored 0600 in the state dir), unless the user configured tokens. */
+function demoTokens(): Record<string, DemoIdentity> {
+  const file = path.join(stateDir, 'demo-tokens.json');
+  try { return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, DemoIdentity>; } catch { /* make them */ }
+  const tokens = Object.fromEntries(demoPeople.map((p) => [`${p.id}-${crypto.randomBytes(12).toString('hex')}`, p]));
+  fs.mkdirSync(stateDir, { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(tokens, null, 2), { mode: 0o600 });
+  return tokens;
+}
+
+const exampleConfig = `# An example gantry.yaml: the seed's 10 pods over 2 zones, in groups of 1, 2 and the rest per zone.
+app:
+  name: shop
+  image: registry.local/shop/web
+environments:
+  - name: staging
+    replicas: 4
+    cells: [{ name: zone-a }, { name: zone-b }]
+    groups:
+      - { pods: 1, confirm: { type: auto } }
+      - { pods: rest }
+  - name: production
+    replicas: 10
+    cells: [{ name: zone-a }, { name: zone-b }]
+    groups:
+      - { pods: 1, confirm: { type: pause, duration: 30s } }
+      - { pods: 2, confirm: { type: manual, timeout: 48h } }
+      - { pods: rest }
+    approvers: { groups: [sre] }
+    deadlines: { progress: 5m }
+`;
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const t = await upTemporal((m) => console.log(`  ${m}`));
+  const simDir = path.join(stateDir, 'sim');
+  const connection = await NativeConnection.connect({ address: t.address });
+  const worker = await createWorker({
+    connection,
+    activities: createSimClusterActivities({ stateFile: path.join(simDir, 'cluster.json'), effectsFile: path.join(simDir, 'effects.jsonl'), applyDelayMs: 1500, readyDelayMs: 1500 }),
+    identity: `gantry-start@${process.pid}`,
+  });
+  const running = worker.run();
+
+  let tokens: Record<string, DemoIdentity> | undefined;
+  if (!process.env.GANTRY_TOKENS && !process.env.GANTRY_SERVER_CONFIG) {
+    tokens = demoTokens();
+    process.env.GANTRY_TOKENS = JSON.stringify(tokens);
+  }
+  const api = await startApi({ temporalAddress: t.address, logger: false });
+  const example = path.join(stateDir, 'example', 'gantry.yaml');
+  fs.mkdirSync(path.dirname(example), { recursive: true });
+  fs.writeFileSync(example, exampleConfig);
+
+  const tokenOf = (id: string) => Object.entries(tokens ?? {}).find(([, v]) => v.id === id)?.[0] ?? '<token>';
+  console.log(`
+Gantry is running.
+  Temporal   ${t.address}${t.embedded ? ` (embedded dev server)  UI: ${t.uiUrl}` : ' (TEMPORAL_ADDRESS)'}
+  API        ${api.url}
+  Cluster    SIMULATED (${simDir}): the Kubernetes activities are not built yet; releases move numbers, not pods.
+${tokens ? `  Tokens     ${Object.entries(tokens).map(([tok, p]) => `${p.id} (${p.groups.join(',')}): ${tok}`).join('\n             ')}\n             (demo identities, stored in ${path.join(stateDir, 'demo-tokens.json')})` : '  Tokens     from GANTRY_TOKENS / GANTRY_SERVER_CONFIG'}
+
+Try it (in another terminal):
+  export GANTRY_API=${api.url}
+  GANTRY_TOKEN=${tokenOf('carol')} npm run --silent gantry -- release start -f ${example} -e production --digest sha256:${'1'.repeat(64)} --author carol
+  GANTRY_TOKEN=${tokenOf('carol')} npm run --silent gantry -- release watch shop production
+  GANTRY_TOKEN=${tokenOf('alice')} npm run --silent gantry -- approve shop production -m "looks good"
+
+Ctrl-C stops Gantry (releases in flight are durable: they continue on the next start).`);
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    console.log('stopping Gantry (the Temporal dev server keeps running: npm run testbed -- down stops it)');
+    await api.close();
+    worker.shutdown();
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+  await running;
+  await connection.close();
+}
+
+main().catch((err: unknown) => {
+  console.error('gantry: failed to start:', err instanceof Error ? err.message : err);
+  process.exit(1);
+});
