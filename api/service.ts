@@ -107,8 +107,9 @@ export class GantryService {
     const input: PipelineInput = { repo: req.repo, sha: req.sha, ...(req.ref ? { ref: req.ref } : {}), config, revision, startedBy: { id: caller.identity.id, channel: caller.channel } };
     const h = await this.client.workflow.start('pipeline', {
       workflowId, taskQueue: this.taskQueue, args: [input],
-      // A duplicate trigger finds the running pipeline; a finished one is not started again.
-      workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      // A duplicate trigger finds the pipeline already started, running or finished: it is not started
+      // again. (Not USE_EXISTING: the SDK then returns the running one without saying it was not new.)
+      workflowIdConflictPolicy: 'FAIL', workflowIdReusePolicy: 'REJECT_DUPLICATE',
     }).catch((err: unknown) => {
       if (err instanceof WorkflowExecutionAlreadyStartedError) return undefined;
       throw err;

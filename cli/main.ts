@@ -1,0 +1,421 @@
+// The gantry CLI. Everything but `config validate|schema` goes through the HTTP API (never straight
+// to Temporal), authenticated with $GANTRY_TOKEN, so the CLI is just another client with the same
+// rules as the rest: the server decides who may do what.
+//
+//   gantry config validate [-f gantry.yaml]        gantry config schema
+//   gantry release start -e <env> --digest sha256:… [-f gantry.yaml] [--sha …] [--author …] [--watch]
+//   gantry release list | status <app> <env> [--json] | history <app> <env> | watch <app> <env>
+//   gantry approve|reject|pause|resume|promote|abort|rollback <app> <env> [-m comment]
+//   gantry pipeline start --repo … --sha … --digest … [-f gantry.yaml]   gantry pipeline status --repo … --sha …
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import type { ReleaseStatus } from '../core/release.js';
+import type { PipelineStatus } from '../core/pipeline.js';
+
+export const DEFAULT_API = 'http://127.0.0.1:8080';
+const ACTIONS = ['approve', 'reject', 'pause', 'resume', 'promote', 'abort', 'rollback'] as const;
+const FINAL = new Set(['succeeded', 'rolled-back', 'failed']);
+
+export interface CliIO {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  fetch: typeof fetch;
+  sleep(ms: number): Promise<void>;
+  now(): Date;
+}
+
+function defaultIO(): CliIO {
+  return {
+    stdout: (t) => { process.stdout.write(t); },
+    stderr: (t) => { process.stderr.write(t); },
+    env: process.env,
+    cwd: process.cwd(),
+    fetch: (...args) => fetch(...args),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    now: () => new Date(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors: everything the user should read ends up as a CliError (message, hint, details).
+
+interface Detail { path: string; message: string; hint?: string }
+
+export class CliError extends Error {
+  constructor(message: string, readonly hint?: string, readonly details: Detail[] = [], readonly status?: number) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+function formatError(err: CliError): string {
+  const lines = [`error: ${err.message}`];
+  for (const d of err.details) lines.push(`  ${d.path}: ${d.message}${d.hint ? `\n    hint: ${d.hint}` : ''}`);
+  if (err.hint) lines.push(`hint: ${err.hint}`);
+  return `${lines.join('\n')}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The API client
+
+interface ApiErrorBody { error?: string; message?: string; hint?: string; details?: Detail[]; requestId?: string }
+
+class Api {
+  constructor(private readonly base: string, private readonly token: string | undefined, private readonly io: CliIO) {}
+
+  async request<T>(method: 'GET' | 'POST', route: string, body?: unknown, timeoutMs = 60_000): Promise<{ status: number; body: T }> {
+    const url = `${this.base}${route}`;
+    const headers: Record<string, string> = { accept: 'application/json', 'x-gantry-channel': 'cli' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await this.io.fetch(url, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(timeoutMs) });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const why = (err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000}s` : cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new CliError(`cannot reach the Gantry API at ${this.base} (${why})`,
+        'start it with `npm start` (worker and API) or `npm run api`, or point --api / GANTRY_API at a running Gantry API', [], 0);
+    }
+    const raw = await res.text();
+    let parsed: unknown;
+    try { parsed = raw ? JSON.parse(raw) : undefined; } catch { parsed = undefined; }
+    if (!res.ok) {
+      const e = (parsed ?? {}) as ApiErrorBody;
+      let hint = e.hint;
+      if (res.status === 401 && !this.token) hint = 'GANTRY_TOKEN is not set: export GANTRY_TOKEN=<your API token>';
+      if (e.requestId) hint = `${hint ? `${hint}; ` : ''}request id ${e.requestId}`;
+      throw new CliError(e.message ?? `${method} ${route}: HTTP ${res.status}${raw ? `: ${raw.slice(0, 200)}` : ''}`, hint, Array.isArray(e.details) ? e.details : [], res.status);
+    }
+    return { status: res.status, body: parsed as T };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+const seg = (s: string) => encodeURIComponent(s);
+const short = (d?: string) => (d && d.startsWith('sha256:') ? `${d.slice(0, 19)}…` : d);
+
+function revisionText(r: ReleaseStatus['revision'] | undefined): string {
+  if (!r) return '-';
+  const extra = [r.sha ? `sha ${r.sha}` : '', r.author ? `author ${r.author}` : ''].filter(Boolean).join(', ');
+  return `${r.image}${r.digest ? `@${short(r.digest)}` : ''}${extra ? ` (${extra})` : ''}`;
+}
+
+function cellsText(s: ReleaseStatus): string {
+  return s.cells.map((c) => `${c.cell} ${c.canary}/${c.replicas} new`).join(', ');
+}
+
+function groupText(s: ReleaseStatus): string {
+  const named = s.group.name && !/^group \d+$/.test(s.group.name) ? ` (${s.group.name})` : '';
+  return `group ${s.group.current}/${s.group.of}${named}`;
+}
+
+/** The command that moves a waiting release on, when a person is needed. */
+function nextCommand(s: ReleaseStatus): string | undefined {
+  const target = `${s.app} ${s.environment}`;
+  if (s.phase === 'waiting-approval') return `gantry approve ${target}   (or: gantry reject ${target})`;
+  if (s.phase === 'paused') return `gantry resume ${target}`;
+  if (s.phase === 'waiting' && s.waiting?.who.includes('promote')) return `gantry promote ${target}   (to skip the wait)`;
+  return undefined;
+}
+
+export function progressLine(s: ReleaseStatus, at: Date): string {
+  const why = s.waiting ? `${s.waiting.reason}${s.waiting.who ? ` (${s.waiting.who})` : ''}` : s.summary;
+  return `[${at.toTimeString().slice(0, 8)}] ${groupText(s)} ${cellsText(s)} — ${s.phase}: ${why}`;
+}
+
+function time(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n');
+}
+
+function statusText(s: ReleaseStatus): string {
+  const out = [`${s.kind === 'rollback' ? 'rollback of ' : ''}${s.app} → ${s.environment}: ${s.phase}`, `  ${s.summary}`];
+  out.push(`  revision   ${revisionText(s.revision)}`);
+  if (s.previous) out.push(`  previous   ${revisionText(s.previous)}`);
+  out.push(`  started    ${time(s.startedAt)} by ${s.startedBy}`);
+  out.push(`  progress   ${groupText(s)}: ${cellsText(s)}`);
+  if (s.waiting) {
+    out.push(`  waiting    on ${s.waiting.on} since ${time(s.waiting.since)}${s.waiting.until ? ` (until ${time(s.waiting.until)})` : ''}: ${s.waiting.reason}`);
+    out.push(`             ${s.waiting.who}`);
+  }
+  const next = nextCommand(s);
+  if (next) out.push(`  next       ${next}`);
+  if (s.analysis) out.push(`  analysis   ${s.analysis.verdict}`);
+  if (s.stop) out.push(`  stopped    ${s.stop.cause}: ${s.stop.reason}`);
+  if (s.outcome) out.push(`  outcome    ${s.outcome.result} at ${time(s.outcome.at)}: ${s.outcome.reason}`);
+  if (s.decisions.length) {
+    out.push('  decisions');
+    for (const d of s.decisions) out.push(`    ${time(d.at)}  ${d.action} by ${d.by} via ${d.channel}${d.comment ? `: ${d.comment}` : ''}`);
+  }
+  if (s.events.length) {
+    out.push('  recent events');
+    for (const e of s.events) out.push(`    ${time(e.at)}  ${e.message}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function releaseTarget(workflowId: string): { app: string; env: string } | undefined {
+  const m = /^release\/([^/]+)\/([^/]+)$/.exec(workflowId);
+  return m ? { app: m[1]!, env: m[2]! } : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface Started { workflowId: string; runId: string; existing: boolean }
+interface Listed { workflowId: string; app: string; environment: string; status: string; phase?: string; summary?: string; startTime: string; closeTime?: string }
+interface History { app: string; environment: string; phase: string; summary: string; decisions: ReleaseStatus['decisions']; events: ReleaseStatus['events'] }
+
+function readFile(io: CliIO, file: string): string {
+  const full = path.resolve(io.cwd, file);
+  try {
+    return fs.readFileSync(full, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CliError(`cannot read ${file} (${code ?? String(err)})`, code === 'ENOENT' ? `run gantry in the application's repository, or pass -f <path to gantry.yaml>` : undefined);
+  }
+}
+
+async function watch(api: Api, io: CliIO, app: string, env: string, intervalMs: number): Promise<number> {
+  let lastKey = '';
+  const seen = new Set<string>();
+  let first = true;
+  let failures = 0;
+  for (;;) {
+    let s: ReleaseStatus;
+    try {
+      s = (await api.request<ReleaseStatus>('GET', `/v1/releases/${seg(app)}/${seg(env)}?events=20`, undefined, 15_000)).body;
+      failures = 0;
+    } catch (err) {
+      // A hiccup of the API or Temporal while watching is retried; a refusal or unknown release is not.
+      if (err instanceof CliError && (err.status === 0 || (err.status ?? 0) >= 500) && ++failures < 20) {
+        if (failures === 1) io.stderr(`[${io.now().toTimeString().slice(0, 8)}] ${err.message}; retrying\n`);
+        await io.sleep(intervalMs);
+        continue;
+      }
+      throw err;
+    }
+    const now = io.now();
+    for (const e of s.events) {
+      const k = `${e.at}|${e.type}|${e.message}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      if (!first) io.stdout(`[${now.toTimeString().slice(0, 8)}]   · ${e.message}\n`);
+    }
+    first = false;
+    const key = JSON.stringify([s.phase, s.group, s.cells, s.waiting ? [s.waiting.on, s.waiting.reason, s.waiting.who] : null]);
+    if (key !== lastKey) {
+      lastKey = key;
+      io.stdout(`${progressLine(s, now)}\n`);
+      const next = nextCommand(s);
+      if (next) io.stdout(`           → ${next}\n`);
+    }
+    if (FINAL.has(s.phase)) {
+      io.stdout(`${s.phase === 'succeeded' ? '✓' : '✗'} ${s.app} → ${s.environment} ${s.summary}\n`);
+      return s.phase === 'succeeded' ? 0 : 1;
+    }
+    await io.sleep(intervalMs);
+  }
+}
+
+export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
+  const program = new Command('gantry')
+    .description('Gantry: gradual, observable, reversible releases (talks to the Gantry HTTP API)')
+    .addOption(new Option('--api <url>', `Gantry API base URL (env GANTRY_API, default ${DEFAULT_API})`))
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: (t) => io.stdout(t), writeErr: (t) => io.stderr(t) });
+
+  const api = (): Api => {
+    const base = (program.opts<{ api?: string }>().api ?? io.env.GANTRY_API ?? DEFAULT_API).replace(/\/+$/, '');
+    if (!/^https?:\/\/[^/\s]+/.test(base)) throw new CliError(`--api ${base} is not an http(s) URL`, `e.g. ${DEFAULT_API}`);
+    return new Api(base, io.env.GANTRY_TOKEN?.trim() || undefined, io);
+  };
+  const print = (t: string) => io.stdout(t.endsWith('\n') ? t : `${t}\n`);
+  const json = (v: unknown) => print(JSON.stringify(v, null, 2));
+
+  // --- config (local) -------------------------------------------------------------------------
+  const config = program.command('config').description('check gantry.yaml locally');
+  config.command('validate')
+    .description('validate gantry.yaml: every problem, with its path and a hint')
+    .option('-f, --file <path>', 'the config file', 'gantry.yaml')
+    .action(async (o: { file: string }) => {
+      const { parseConfigText } = await import('../core/config.js');
+      const r = parseConfigText(readFile(io, o.file));
+      if (!r.ok) {
+        io.stderr(`${o.file}: ${r.errors.length} problem${r.errors.length === 1 ? '' : 's'}\n`);
+        for (const e of r.errors) io.stderr(`  ${e.path}: ${e.message}\n    hint: ${e.hint}\n`);
+        setExit(1);
+        return;
+      }
+      const envs = r.config.environments.map((e) => `${e.name} (${e.cells.length} cell${e.cells.length === 1 ? '' : 's'}, ${e.cells.reduce((a, c) => a + c.replicas, 0)} replicas, ${e.groups.length} group${e.groups.length === 1 ? '' : 's'})`);
+      print(`${o.file}: valid — app ${r.config.app.name} (${r.config.app.image}); environments: ${envs.join(', ')}`);
+    });
+  config.command('schema')
+    .description('print the JSON Schema of gantry.yaml (for editors)')
+    .action(async () => {
+      const { configJsonSchema } = await import('../core/config.js');
+      json(configJsonSchema());
+    });
+
+  // --- release --------------------------------------------------------------------------------
+  const release = program.command('release').description('start, list, inspect and watch releases');
+  release.command('start')
+    .description('start a release of one revision to one environment')
+    .requiredOption('-e, --env <environment>', 'environment name from gantry.yaml')
+    .requiredOption('--digest <digest>', 'image digest to release (sha256:…)')
+    .option('-f, --file <path>', 'the config file', 'gantry.yaml')
+    .option('--sha <sha>', 'commit sha of the revision')
+    .option('--author <id>', 'author of the change (may not approve it: four-eyes)')
+    .option('--message <text>', 'commit message')
+    .option('--image <image>', "image repository (default: gantry.yaml's app.image)")
+    .option('-w, --watch', 'watch the release after starting it')
+    .action(async (o: { env: string; digest: string; file: string; sha?: string; author?: string; message?: string; image?: string; watch?: boolean }) => {
+      const revision = { digest: o.digest, ...(o.sha ? { sha: o.sha } : {}), ...(o.author ? { author: o.author } : {}), ...(o.message ? { message: o.message } : {}), ...(o.image ? { image: o.image } : {}) };
+      const { body } = await api().request<Started>('POST', '/v1/releases', { config: readFile(io, o.file), environment: o.env, revision });
+      const t = releaseTarget(body.workflowId);
+      print(`${body.existing ? 'already running' : 'started'}: ${body.workflowId} (run ${body.runId})`);
+      if (!t) return;
+      if (o.watch) { setExit(await watch(api(), io, t.app, t.env, 500)); return; }
+      print(`  watch it:  gantry release watch ${t.app} ${t.env}`);
+    });
+
+  release.command('list')
+    .description('list releases (most recent first)')
+    .option('--limit <n>', 'how many', '50')
+    .option('--json', 'print JSON')
+    .action(async (o: { limit: string; json?: boolean }) => {
+      const { body } = await api().request<{ releases: Listed[] }>('GET', `/v1/releases?limit=${seg(o.limit)}`);
+      if (o.json) { json(body.releases); return; }
+      if (!body.releases.length) { print('no releases yet; start one with: gantry release start -e <env> --digest sha256:…'); return; }
+      print(table([['APP', 'ENV', 'STATE', 'STARTED', 'SUMMARY'], ...body.releases.map((r) => [r.app, r.environment, r.phase ?? r.status, time(r.startTime), r.summary ?? ''])]));
+    });
+
+  release.command('status')
+    .description('the state of the latest release of <app> to <env>')
+    .argument('<app>').argument('<env>')
+    .option('--json', 'print the status as JSON')
+    .option('--events <n>', 'recent events to show (0: all)', '10')
+    .action(async (app: string, env: string, o: { json?: boolean; events: string }) => {
+      const { body } = await api().request<ReleaseStatus>('GET', `/v1/releases/${seg(app)}/${seg(env)}?events=${seg(o.events)}`);
+      if (o.json) json(body); else print(statusText(body));
+    });
+
+  release.command('history')
+    .description('every decision and event of the latest release of <app> to <env>')
+    .argument('<app>').argument('<env>')
+    .option('--json', 'print JSON')
+    .action(async (app: string, env: string, o: { json?: boolean }) => {
+      const { body } = await api().request<History>('GET', `/v1/releases/${seg(app)}/${seg(env)}/history`);
+      if (o.json) { json(body); return; }
+      const out = [`${body.app} → ${body.environment}: ${body.phase} — ${body.summary}`, '', 'decisions:'];
+      if (!body.decisions.length) out.push('  (none)');
+      for (const d of body.decisions) out.push(`  ${time(d.at)}  ${d.action.padEnd(8)} by ${d.by} via ${d.channel}${d.group !== undefined ? ` (group ${d.group})` : ''}${d.comment ? `: ${d.comment}` : ''}`);
+      out.push('', 'events:');
+      for (const e of body.events) out.push(`  ${time(e.at)}  ${e.type.padEnd(18)} ${e.message}`);
+      print(out.join('\n'));
+    });
+
+  release.command('watch')
+    .description('follow a release live; exits 0 when it succeeds, 1 when it rolls back or fails')
+    .argument('<app>').argument('<env>')
+    .option('--interval <ms>', 'polling interval', '500')
+    .action(async (app: string, env: string, o: { interval: string }) => {
+      const interval = Number(o.interval);
+      if (!Number.isFinite(interval) || interval < 50) throw new CliError(`--interval ${o.interval}: expected milliseconds, at least 50`);
+      setExit(await watch(api(), io, app, env, interval));
+    });
+
+  // --- decisions ------------------------------------------------------------------------------
+  const describe: Record<(typeof ACTIONS)[number], string> = {
+    approve: 'approve the group waiting for approval',
+    reject: 'reject the group waiting for approval (rolls back)',
+    pause: 'pause the release where it is',
+    resume: 'resume a paused release',
+    promote: 'skip the remaining pauses and approvals',
+    abort: 'stop the release and roll back',
+    rollback: 'roll back (a running release, or a finished one to the revision it replaced)',
+  };
+  for (const action of ACTIONS) {
+    program.command(action)
+      .description(describe[action])
+      .argument('<app>').argument('<env>')
+      .option('-m, --message <comment>', 'a comment for the audit trail')
+      .action(async (app: string, env: string, o: { message?: string }) => {
+        const { body } = await api().request<{ decision: { action: string; by: string; channel: string }; summary: string; started?: Started }>(
+          'POST', `/v1/releases/${seg(app)}/${seg(env)}/${action}`, o.message ? { comment: o.message } : {});
+        print(`${action} by ${body.decision.by} recorded: ${body.summary}`);
+        if (body.started) print(`  watch it:  gantry release watch ${app} ${env}`);
+      });
+  }
+
+  // --- pipeline -------------------------------------------------------------------------------
+  const pipeline = program.command('pipeline').description('one commit through every environment, in order');
+  pipeline.command('start')
+    .description('start the pipeline of a commit (a second start of the same commit finds the first)')
+    .requiredOption('--repo <repo>', 'repository, owner/name')
+    .requiredOption('--sha <sha>', 'commit sha')
+    .requiredOption('--digest <digest>', 'image digest built from that commit (sha256:…)')
+    .option('-f, --file <path>', 'the config file', 'gantry.yaml')
+    .option('--ref <ref>', 'branch or tag')
+    .option('--author <id>', 'author of the change')
+    .option('--message <text>', 'commit message')
+    .action(async (o: { repo: string; sha: string; digest: string; file: string; ref?: string; author?: string; message?: string }) => {
+      const revision = { digest: o.digest, ...(o.author ? { author: o.author } : {}), ...(o.message ? { message: o.message } : {}) };
+      const { body } = await api().request<Started>('POST', '/v1/pipelines', { config: readFile(io, o.file), repo: o.repo, sha: o.sha, ...(o.ref ? { ref: o.ref } : {}), revision });
+      print(`${body.existing ? 'already started' : 'started'}: ${body.workflowId} (run ${body.runId})`);
+      print(`  follow it:  gantry pipeline status --repo ${o.repo} --sha ${o.sha}`);
+    });
+  pipeline.command('status')
+    .description('the stages of a commit\'s pipeline')
+    .requiredOption('--repo <repo>', 'repository, owner/name')
+    .requiredOption('--sha <sha>', 'commit sha')
+    .option('--json', 'print JSON')
+    .action(async (o: { repo: string; sha: string; json?: boolean }) => {
+      const { body } = await api().request<PipelineStatus>('GET', `/v1/pipelines?repo=${seg(o.repo)}&sha=${seg(o.sha)}`);
+      if (o.json) { json(body); return; }
+      const out = [`${body.repo}@${body.sha}${body.ref ? ` (${body.ref})` : ''}: ${body.state}${body.reason ? ` — ${body.reason}` : ''}`];
+      out.push(table(body.stages.map((s) => [`  ${s.name}`, s.state, s.durationMs !== undefined ? `${(s.durationMs / 1000).toFixed(1)}s` : '', s.reason ?? ''])));
+      const running = body.stages.find((s) => s.state === 'running' && s.environment);
+      if (running?.workflowId) {
+        const t = releaseTarget(running.workflowId);
+        if (t) out.push(`  watch the running release:  gantry release watch ${t.app} ${t.env}`);
+      }
+      print(out.join('\n'));
+    });
+
+  return program;
+}
+
+/** Runs the CLI with user arguments (no node/script); returns the exit code. Never calls process.exit. */
+export async function run(args: readonly string[], ioOverrides: Partial<CliIO> = {}): Promise<number> {
+  const io: CliIO = { ...defaultIO(), ...ioOverrides };
+  let code = 0;
+  const program = buildProgram(io, (c) => { code = c; });
+  if (args.length === 0) { program.outputHelp(); return 0; }
+  try {
+    await program.parseAsync([...args], { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : err.exitCode || 1;
+    if (err instanceof CliError) { io.stderr(formatError(err)); return 1; }
+    io.stderr(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+const entry = process.argv[1] ? path.resolve(process.argv[1]) : '';
+if (entry === fileURLToPath(import.meta.url)) {
+  process.exitCode = await run(process.argv.slice(2));
+}
