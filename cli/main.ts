@@ -321,7 +321,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
       if (o.json) { json(body); return; }
       const out = [`${body.app} → ${body.environment}: ${body.phase} — ${body.summary}`, '', 'decisions:'];
       if (!body.decisions.length) out.push('  (none)');
-      for (const d of body.decisions) out.push(`  ${time(d.at)}  ${d.action.padEnd(8)} by ${d.by} via ${d.channel}${d.group !== undefined ? ` (group ${d.group})` : ''}${d.comment ? `: ${d.comment}` : ''}`);
+      for (const d of body.decisions) out.push(`  ${time(d.at)}  ${d.action.padEnd(8)} by ${d.by} via ${d.channel}${d.group !== undefined && d.group >= 0 ? ` (group ${d.group + 1})` : ''}${d.comment ? `: ${d.comment}` : ''}`);
       out.push('', 'events:');
       for (const e of body.events) out.push(`  ${time(e.at)}  ${e.type.padEnd(18)} ${e.message}`);
       print(out.join('\n'));

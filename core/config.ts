@@ -8,6 +8,8 @@ import { planGroups, spreadReplicas, type PodCount } from './plan.js';
 export { environmentPlan } from './plan.js';
 import type { CheckSpec } from './analysis.js';
 import type { ApproverPolicy } from './approval.js';
+import { buildSpecProblems, defaultBuild, type BuildSpec } from './build.js';
+import { isAllowedEnvName, isSafeRelativePath, parseSize, type GateSpec } from './gates.js';
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const name = (what: string) => z.string().max(63).regex(dnsLabel, {
@@ -45,7 +47,8 @@ const check = z.strictObject({
   query: z.string().min(1),
   min: z.number().optional(),
   max: z.number().optional(),
-}).refine((c) => c.min !== undefined || c.max !== undefined, { error: 'a check needs a threshold', path: ['max'] });
+}).refine((c) => c.min !== undefined || c.max !== undefined, { error: 'a check needs a threshold', path: ['max'] })
+  .refine((c) => c.min === undefined || c.max === undefined || c.min <= c.max, { error: 'min is greater than max: no value could pass', path: ['min'] });
 
 const cell = z.strictObject({
   name: name('cell name'),
@@ -73,6 +76,32 @@ const environment = z.strictObject({
   bake: duration.default('0s'),
 });
 
+// Build and quality gates (optional sections; the build issue). Paths are inside the repository.
+const relPath = z.string().refine(isSafeRelativePath, { error: 'must be a path inside the repository (relative, no ..)' });
+const argv = z.array(z.string().min(1)).min(1, { error: 'run is an argv array: [program, arg, ...] (no shell string)' });
+const envName = z.string().refine(isAllowedEnvName, { error: 'not an allowed environment variable name' });
+const gateBase = {
+  name: name('gate name'), run: argv.optional(), cwd: relPath.optional(),
+  env: z.record(envName, z.string()).optional(), passEnv: z.array(envName).optional(), timeout: duration.optional(),
+};
+const gate = z.discriminatedUnion('type', [
+  z.strictObject({ ...gateBase, type: z.literal('command'), run: argv }),
+  z.strictObject({ ...gateBase, type: z.literal('junit'), reports: z.array(relPath).min(1) }),
+  z.strictObject({ ...gateBase, type: z.literal('coverage'), report: relPath, format: z.enum(['lcov', 'cobertura']).optional(), min: z.number().min(0).max(100) }),
+  z.strictObject({ ...gateBase, type: z.literal('hadolint'), dockerfile: relPath, failOn: z.enum(['error', 'warning', 'info', 'style']).optional(), ignore: z.array(z.string().regex(/^[A-Z]+\d+$/)).optional() }),
+  z.strictObject({ ...gateBase, type: z.literal('image-size'), max: z.string().refine((v) => parseSize(v) !== undefined, { error: "not a size: use '200MB', '1.5GiB'" }) }),
+], { error: 'gate type must be one of command, junit, coverage, hadolint, image-size' });
+const build = z.strictObject({
+  context: relPath.default('.'),
+  dockerfile: relPath.default('Dockerfile'),
+  target: z.string().min(1).optional(),
+  args: z.record(z.string(), z.string()).default({}),
+  secrets: z.array(z.strictObject({ id: z.string().min(1), env: envName })).default([]),
+  cache: z.string().min(1).optional(),
+  timeout: duration.default('30m'),
+  tag: z.strictObject({ name: z.string().min(1), after: name('environment name').optional() }).optional(),
+}).superRefine((b, ctx) => { for (const message of buildSpecProblems(b as BuildSpec)) ctx.addIssue({ code: 'custom', message }); });
+
 export const configSchema = z.strictObject({
   version: z.literal(1).default(1),
   app: z.strictObject({
@@ -81,6 +110,8 @@ export const configSchema = z.strictObject({
     image: z.string().min(1).regex(/^(?!.*:[^/]*$)[^@\s]+$/, { error: 'image is the repository without a tag or digest; releases deploy by digest' }),
   }),
   environments: z.array(environment).min(1),
+  build: build.optional(),
+  gates: z.array(gate).optional(),
 });
 
 export type RawConfig = z.input<typeof configSchema>;
@@ -102,7 +133,7 @@ export interface EnvironmentConfig {
   bake: string;
 }
 
-export interface GantryConfig { version: 1; app: { name: string; image: string }; environments: EnvironmentConfig[] }
+export interface GantryConfig { version: 1; app: { name: string; image: string }; environments: EnvironmentConfig[]; build?: BuildSpec; gates?: GateSpec[] }
 
 /** One problem in a config: where (a path like `environments[1].groups[0].pods`), what, and how to fix it. */
 export interface ConfigError { path: string; message: string; hint: string }
@@ -136,6 +167,13 @@ const hints: Record<string, string> = {
   groups: "at least one group; the last is usually { pods: rest }",
   environments: 'at least one environment, in release order: staging first, production last',
   version: 'the config format version: 1',
+  run: 'an argv array, e.g. [npm, test] (no shell string)',
+  reports: 'JUnit XML report paths inside the repository, e.g. [reports/junit.xml]',
+  report: 'the coverage report path inside the repository (lcov.info or cobertura.xml)',
+  dockerfile: 'a path inside the repository, e.g. Dockerfile',
+  context: "a directory inside the repository, e.g. '.'",
+  secrets: 'a list of { id, env }: env names a variable on the worker that holds the value',
+  gates: 'a list of gates: [{ name, type: command|junit|coverage|hadolint|image-size, ... }]',
 };
 
 function hintFor(issue: z.core.$ZodIssue): string {
@@ -221,15 +259,20 @@ function resolve(raw: ParsedConfig): ConfigResult {
     return {
       name: env.name,
       cells,
-      groups: env.groups.map((g, gi) => ({ name: g.name ?? `group ${gi}`, pods: g.pods as PodCount, confirm: g.confirm })),
+      groups: env.groups.map((g, gi) => ({ name: g.name ?? `group ${gi + 1}`, pods: g.pods as PodCount, confirm: g.confirm })),
       analysis: env.analysis.map((c) => ({ name: c.name, query: c.query, ...(c.min !== undefined ? { min: c.min } : {}), ...(c.max !== undefined ? { max: c.max } : {}) })),
       approvers: { users: a.users, groups: a.groups, required: a.required, allowStarter: a.allowStarter },
       deadlines: env.deadlines,
       bake: env.bake,
     };
   });
+  if (raw.build?.tag?.after && !environments.some((e) => e.name === raw.build?.tag?.after)) {
+    errors.push({ path: 'build.tag.after', message: `unknown environment '${raw.build.tag.after}'`, hint: `one of: ${environments.map((e) => e.name).join(', ')}` });
+  }
+  if (raw.gates) dup(raw.gates, 'gates', 'gate');
   if (errors.length) return { ok: false, errors };
-  return { ok: true, config: { version: 1, app: raw.app, environments } };
+  const extra = { ...(raw.build ? { build: { ...defaultBuild, ...raw.build } as BuildSpec } : {}), ...(raw.gates ? { gates: raw.gates as GateSpec[] } : {}) };
+  return { ok: true, config: { version: 1, app: raw.app, environments, ...extra } };
 }
 
 export function formatConfigErrors(errors: readonly ConfigError[]): string {

@@ -155,7 +155,12 @@ function confirmation(s: ReleaseState, env: EnvironmentConfig, now: number): Ste
   const policy: ConfirmPolicy = env.groups[g]?.confirm ?? { type: 'auto' };
   const verdict = s.analysis?.verdict ?? 'pass';
   if (verdict === 'inconclusive' && !s.inconclusiveAccepted) {
-    return { kind: 'wait-approval', group: g, reason: `${summarizeAnalysis(s.analysis!)}: a person decides (approve continues, reject rolls back)`, who: approverText(env, s) };
+    // The group's approval deadline, if it has one, also bounds the wait for a person here.
+    const deadline = policy.type === 'manual' && policy.timeout ? s.stageSince + durationMs(policy.timeout) : undefined;
+    if (deadline !== undefined && now >= deadline && policy.type === 'manual' && policy.onTimeout === 'rollback') {
+      return { kind: 'rollback', cause: 'deadline', reason: `no decision on the inconclusive analysis of group ${g + 1} within ${policy.timeout}` };
+    }
+    return { kind: 'wait-approval', group: g, reason: `${summarizeAnalysis(s.analysis!)}: a person decides (approve continues, reject rolls back)`, ...(deadline !== undefined && now < deadline ? { until: deadline } : {}), who: approverText(env, s) };
   }
   if (s.promoted) return { kind: 'confirm', group: g, reason: `promoted by ${s.promoted.by}` };
   switch (policy.type) {
@@ -164,18 +169,18 @@ function confirmation(s: ReleaseState, env: EnvironmentConfig, now: number): Ste
     case 'pause': {
       const until = s.stageSince + durationMs(policy.duration);
       if (now >= until) return { kind: 'confirm', group: g, reason: `paused ${policy.duration}` };
-      return { kind: 'wait-timer', group: g, until, reason: `pausing ${policy.duration} after group ${g}`, who: 'an approver (promote) to skip the pause' };
+      return { kind: 'wait-timer', group: g, until, reason: `pausing ${policy.duration} after group ${g + 1}`, who: 'an approver (promote) to skip the pause' };
     }
     case 'manual': {
-      if (quorumReached(s.approvals, env.approvers) || (verdict === 'inconclusive' && s.inconclusiveAccepted && quorumReached(s.approvals, env.approvers))) {
+      if (quorumReached(s.approvals, env.approvers)) {
         return { kind: 'confirm', group: g, reason: `approved by ${[...new Set(s.approvals)].join(', ')}` };
       }
       const until = policy.timeout ? s.stageSince + durationMs(policy.timeout) : undefined;
       if (until !== undefined && now >= until) {
-        if (policy.onTimeout === 'rollback') return { kind: 'rollback', cause: 'deadline', reason: `no approval for group ${g} within ${policy.timeout}` };
-        return { kind: 'wait-approval', group: g, reason: `approval for group ${g} overdue (timeout ${policy.timeout}, holding)`, who: approverText(env, s) };
+        if (policy.onTimeout === 'rollback') return { kind: 'rollback', cause: 'deadline', reason: `no approval for group ${g + 1} within ${policy.timeout}` };
+        return { kind: 'wait-approval', group: g, reason: `approval for group ${g + 1} overdue (timeout ${policy.timeout}, holding)`, who: approverText(env, s) };
       }
-      return { kind: 'wait-approval', group: g, reason: `waiting for approval of group ${g}`, ...(until !== undefined ? { until } : {}), who: approverText(env, s) };
+      return { kind: 'wait-approval', group: g, reason: `waiting for approval of group ${g + 1}`, ...(until !== undefined ? { until } : {}), who: approverText(env, s) };
     }
   }
 }
@@ -191,16 +196,16 @@ export function recordApplied(s: ReleaseState, group: number, now: number): void
   s.inconclusiveAccepted = false;
   delete s.analysis;
   const step = s.plan[group];
-  event(s, now, 'applied', `group ${group} applied: ${step?.perCell.map((c) => `${c.cell} +${c.add} (${c.canary} new, ${c.stable} old)`).join(', ')}`, group);
+  event(s, now, 'applied', `group ${group + 1} applied: ${step?.perCell.map((c) => `${c.cell} +${c.add} (${c.canary} new, ${c.stable} old)`).join(', ')}`, group);
 }
 
 export function recordHealth(s: ReleaseState, healthy: boolean, reason: string, now: number): void {
   if (healthy) {
     s.stage = 'healthy';
     s.stageSince = now;
-    event(s, now, 'healthy', `group ${s.group} healthy: ${reason}`, s.group);
+    event(s, now, 'healthy', `group ${s.group + 1} healthy: ${reason}`, s.group);
   } else {
-    s.stop = { cause: 'health', reason: `group ${s.group} not healthy: ${reason}`, at: iso(now) };
+    s.stop = { cause: 'health', reason: `group ${s.group + 1} not healthy: ${reason}`, at: iso(now) };
     event(s, now, 'unhealthy', s.stop.reason, s.group);
   }
 }
@@ -210,15 +215,15 @@ export function recordAnalysis(s: ReleaseState, env: EnvironmentConfig, measurem
   s.analysis = result;
   s.stage = 'analysed';
   s.stageSince = now;
-  event(s, now, `analysis-${result.verdict}`, `group ${s.group}: ${summarizeAnalysis(result)}`, s.group);
-  if (result.verdict === 'fail') s.stop = { cause: 'analysis', reason: `group ${s.group}: ${summarizeAnalysis(result)}`, at: iso(now) };
+  event(s, now, `analysis-${result.verdict}`, `group ${s.group + 1}: ${summarizeAnalysis(result)}`, s.group);
+  if (result.verdict === 'fail') s.stop = { cause: 'analysis', reason: `group ${s.group + 1}: ${summarizeAnalysis(result)}`, at: iso(now) };
   return result;
 }
 
 export function recordConfirmed(s: ReleaseState, reason: string, now: number): void {
   s.stage = 'confirmed';
   s.stageSince = now;
-  event(s, now, 'confirmed', `group ${s.group} confirmed: ${reason}`, s.group);
+  event(s, now, 'confirmed', `group ${s.group + 1} confirmed: ${reason}`, s.group);
 }
 
 export function recordRollbackStarted(s: ReleaseState, cause: StopCause, reason: string, now: number): void {
@@ -252,7 +257,7 @@ export function checkDecision(s: ReleaseState, env: EnvironmentConfig, action: A
   switch (action) {
     case Action.Approve:
       if (step.kind !== 'wait-approval') return { allowed: false, reason: `nothing to approve: the release is ${describeStep(step)}` };
-      if (s.approvals.includes(req.identity.id)) return { allowed: false, reason: `${req.identity.id} already approved group ${s.group}; another approver is needed` };
+      if (s.approvals.includes(req.identity.id)) return { allowed: false, reason: `${req.identity.id} already approved group ${s.group + 1}; another approver is needed` };
       return { allowed: true };
     case Action.Reject:
       if (step.kind !== 'wait-approval') return { allowed: false, reason: `nothing to reject: the release is ${describeStep(step)}; use abort to stop it` };
@@ -266,6 +271,9 @@ export function checkDecision(s: ReleaseState, env: EnvironmentConfig, action: A
       return { allowed: true };
     case Action.Promote:
       if (s.promoted) return { allowed: false, reason: `already promoted by ${s.promoted.by}` };
+      if (s.stage === 'analysed' && s.analysis?.verdict === 'inconclusive' && !s.inconclusiveAccepted) {
+        return { allowed: false, reason: 'the analysis of this group is inconclusive: approve to continue or reject to roll back (promote never skips analysis)' };
+      }
       return { allowed: true };
     case Action.Abort:
     case Action.Rollback:
@@ -275,13 +283,13 @@ export function checkDecision(s: ReleaseState, env: EnvironmentConfig, action: A
 
 export function describeStep(step: Step): string {
   switch (step.kind) {
-    case 'apply': return `applying group ${step.group}`;
-    case 'verify': return `verifying the health of group ${step.group}`;
-    case 'analyse': return `analysing group ${step.group}`;
+    case 'apply': return `applying group ${step.group + 1}`;
+    case 'verify': return `verifying the health of group ${step.group + 1}`;
+    case 'analyse': return `analysing group ${step.group + 1}`;
     case 'wait-timer': return `waiting: ${step.reason}`;
     case 'wait-approval': return `waiting for approval: ${step.reason}`;
     case 'hold': return step.reason;
-    case 'confirm': return `confirming group ${step.group}`;
+    case 'confirm': return `confirming group ${step.group + 1}`;
     case 'complete': return 'completing';
     case 'rollback': return `rolling back: ${step.reason}`;
     case 'done': return 'finished';
@@ -290,17 +298,17 @@ export function describeStep(step: Step): string {
 
 /** Applies an allowed decision to the state and records it in the audit trail. */
 export function applyDecision(s: ReleaseState, action: Action, req: DecisionRequest, now: number): Decision {
-  const d: Decision = { action, by: req.identity.id, channel: req.channel, at: iso(now), group: s.group, ...(req.comment ? { comment: req.comment } : {}) };
+  const d: Decision = { action, by: req.identity.id, channel: req.channel, at: iso(now), ...(s.group >= 0 ? { group: s.group } : {}), ...(req.comment ? { comment: req.comment } : {}) };
   s.decisions.push(d);
   const note = `${req.identity.id} via ${req.channel}${req.comment ? `: ${req.comment}` : ''}`;
   switch (action) {
     case Action.Approve:
       s.approvals.push(req.identity.id);
       if (s.analysis?.verdict === 'inconclusive') s.inconclusiveAccepted = true;
-      event(s, now, 'approved', `group ${s.group} approved by ${note}`, s.group);
+      event(s, now, 'approved', `group ${s.group + 1} approved by ${note}`, s.group);
       break;
     case Action.Reject:
-      s.stop = { cause: 'rejected', reason: `group ${s.group} rejected by ${note}`, by: req.identity.id, at: d.at };
+      s.stop = { cause: 'rejected', reason: `group ${s.group + 1} rejected by ${note}`, by: req.identity.id, at: d.at };
       event(s, now, 'rejected', s.stop.reason, s.group);
       break;
     case Action.Pause:
@@ -308,6 +316,9 @@ export function applyDecision(s: ReleaseState, action: Action, req: DecisionRequ
       event(s, now, 'paused', `paused by ${note}`, s.group);
       break;
     case Action.Resume:
+      // The current stage's clock stops while paused: a pause timer or an approval deadline does
+      // not run out because a person paused the release.
+      if (s.paused) s.stageSince += Math.max(0, now - Date.parse(s.paused.at));
       delete s.paused;
       event(s, now, 'resumed', `resumed by ${note}`, s.group);
       break;

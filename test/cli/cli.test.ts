@@ -100,7 +100,7 @@ describe('gantry CLI (real API server, real Temporal dev server)', () => {
 
     const watch = spawnGantry(['release', 'watch', app, 'production'], 'eve');
     await until('watch to show the approval wait', () => (watch.out.stdout.includes(`→ gantry approve ${app} production`) ? true : undefined), 30_000);
-    expect(watch.out.stdout).toMatch(/^\[\d\d:\d\d:\d\d\] group 2\/3 zone-a 3\/5 new, zone-b 3\/5 new — waiting-approval: waiting for approval of group 1 \(approvers: alice, bob, carol, group:sre \(not carol, dave\); 0 of 1 approval\)$/m);
+    expect(watch.out.stdout).toMatch(/^\[\d\d:\d\d:\d\d\] group 2\/3 zone-a 3\/5 new, zone-b 3\/5 new — waiting-approval: waiting for approval of group 2 \(approvers: alice, bob, carol, group:sre \(not carol, dave\); 0 of 1 approval\)$/m);
 
     const refused = await gantry(['approve', app, 'production'], 'carol');
     expect(refused.code).toBe(1);
@@ -113,7 +113,7 @@ describe('gantry CLI (real API server, real Temporal dev server)', () => {
     const watched = await watch.done;
     expect(watched.stderr).toBe('');
     expect(watched.code).toBe(0);
-    expect(watched.stdout).toMatch(/\] {3}· group 1 approved by alice via cli: lgtm\n/);
+    expect(watched.stdout).toMatch(/\] {3}· group 2 approved by alice via cli: lgtm\n/);
     expect(watched.stdout).toMatch(/^\[\d\d:\d\d:\d\d\] group 3\/3 zone-a 5\/5 new, zone-b 5\/5 new — succeeded: /m);
     expect(watched.stdout).toMatch(new RegExp(`✓ ${app} → production succeeded: .*\\n$`));
     // Progress lines come only on change: the approval wait is printed once.
@@ -121,7 +121,7 @@ describe('gantry CLI (real API server, real Temporal dev server)', () => {
 
     const history = await cli(['release', 'history', app, 'production'], 'eve');
     expect(history.code).toBe(0);
-    expect(history.stdout).toMatch(/approve\s+by alice via cli \(group 1\): lgtm/);
+    expect(history.stdout).toMatch(/approve\s+by alice via cli \(group 2\): lgtm/);
     expect(history.stdout).toMatch(/succeeded\s+/);
     const status = await cli(['release', 'status', app, 'production', '--json'], 'eve');
     expect(JSON.parse(status.stdout)).toMatchObject({ phase: 'succeeded', startedBy: 'dave', revision: { digest: DIGEST_A, author: 'carol' } });

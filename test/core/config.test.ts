@@ -37,7 +37,7 @@ describe('parseConfig: valid configs', () => {
       environments: [{
         name: 'production',
         cells: [{ name: 'zone-a', namespace: 'shop', replicas: 5 }, { name: 'zone-b', namespace: 'shop', replicas: 5 }],
-        groups: [{ name: 'group 0', pods: 1, confirm: { type: 'auto' } }, { name: 'group 1', pods: 'rest', confirm: { type: 'auto' } }],
+        groups: [{ name: 'group 1', pods: 1, confirm: { type: 'auto' } }, { name: 'group 2', pods: 'rest', confirm: { type: 'auto' } }],
         analysis: [],
         approvers: { users: [], groups: [], required: 1, allowStarter: false },
         deadlines: { progress: '10m', analysis: '5m' },
@@ -84,8 +84,8 @@ describe('parseConfig: valid configs', () => {
     ]);
     expect(prod!.groups).toEqual([
       { name: 'canary', pods: 1, confirm: { type: 'auto' } },
-      { name: 'group 1', pods: '50%', confirm: { type: 'pause', duration: '10m' } },
-      { name: 'group 2', pods: 'rest', confirm: { type: 'manual', timeout: '48h', onTimeout: 'hold' } },
+      { name: 'group 2', pods: '50%', confirm: { type: 'pause', duration: '10m' } },
+      { name: 'group 3', pods: 'rest', confirm: { type: 'manual', timeout: '48h', onTimeout: 'hold' } },
     ]);
     // The provider is a config detail; the domain check has name, query and bounds only.
     expect(prod!.analysis).toEqual([

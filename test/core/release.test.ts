@@ -33,8 +33,8 @@ function env(over: Partial<EnvironmentConfig> = {}): EnvironmentConfig {
     cells: [{ name: 'zone-a', namespace: 'shop', replicas: 5 }, { name: 'zone-b', namespace: 'shop', replicas: 5 }],
     groups: [
       { name: 'canary', pods: 1, confirm: { type: 'auto' } },
-      { name: 'group 1', pods: 2, confirm: { type: 'manual', onTimeout: 'rollback' } },
-      { name: 'group 2', pods: 'rest', confirm: { type: 'auto' } },
+      { name: 'group 2', pods: 2, confirm: { type: 'manual', onTimeout: 'rollback' } },
+      { name: 'group 3', pods: 'rest', confirm: { type: 'auto' } },
     ],
     analysis: [],
     approvers: { users: ['alice', 'bob'], groups: ['sre'], required: 1, allowStarter: false },
@@ -118,9 +118,9 @@ describe('decideNext', () => {
 
   it.each<{ name: string; env: EnvironmentConfig; state: Partial<ReleaseState>; now: number; want: Step }>([
     // Applying and verifying.
-    { name: 'fresh state: apply group 0', env: env(), state: {}, now: T0, want: { kind: 'apply', group: 0 } },
-    { name: 'group 0 confirmed: apply group 1', env: env(), state: { group: 0, stage: 'confirmed' }, now: T0, want: { kind: 'apply', group: 1 } },
-    { name: 'group 1 confirmed: apply group 2', env: env(), state: { group: 1, stage: 'confirmed' }, now: T0, want: { kind: 'apply', group: 2 } },
+    { name: 'fresh state: apply group 1', env: env(), state: {}, now: T0, want: { kind: 'apply', group: 0 } },
+    { name: 'group 1 confirmed: apply group 2', env: env(), state: { group: 0, stage: 'confirmed' }, now: T0, want: { kind: 'apply', group: 1 } },
+    { name: 'group 2 confirmed: apply group 3', env: env(), state: { group: 1, stage: 'confirmed' }, now: T0, want: { kind: 'apply', group: 2 } },
     { name: 'pending stage: apply the current group', env: env(), state: { group: 1, stage: 'pending' }, now: T0, want: { kind: 'apply', group: 1 } },
     { name: 'applied: verify with the progress deadline', env: env(), state: { group: 0, stage: 'applied' }, now: T0, want: { kind: 'verify', group: 0, deadlineMs: 20 * SEC } },
     { name: 'applied, 10m progress deadline', env: env({ deadlines: { progress: '10m', analysis: '5m' } }), state: { group: 2, stage: 'applied' }, now: T0, want: { kind: 'verify', group: 2, deadlineMs: 10 * MIN } },
@@ -132,7 +132,7 @@ describe('decideNext', () => {
     {
       name: 'pass, pause 10m, 5m in: wait for the timer', env: envWith(0, { type: 'pause', duration: '10m' }, withAnalysis),
       state: { group: 0, stage: 'analysed', analysis: analysisPass, stageSince: T0 }, now: T0 + 5 * MIN,
-      want: { kind: 'wait-timer', group: 0, until: T0 + 10 * MIN, reason: 'pausing 10m after group 0', who: 'an approver (promote) to skip the pause' },
+      want: { kind: 'wait-timer', group: 0, until: T0 + 10 * MIN, reason: 'pausing 10m after group 1', who: 'an approver (promote) to skip the pause' },
     },
     {
       name: 'pause, 1ms before the end: still waiting', env: envWith(0, { type: 'pause', duration: '10m' }),
@@ -152,11 +152,11 @@ describe('decideNext', () => {
     // Manual.
     {
       name: 'manual, no approvals: wait, no deadline', env: env(), state: g1(), now: G1_SINCE + HOUR,
-      want: { kind: 'wait-approval', group: 1, reason: 'waiting for approval of group 1', who: matching(whoSeed) },
+      want: { kind: 'wait-approval', group: 1, reason: 'waiting for approval of group 2', who: matching(whoSeed) },
     },
     {
       name: 'manual with a timeout: wait until stage start + timeout', env: envWith(1, { type: 'manual', timeout: '48h', onTimeout: 'rollback' }), state: g1(), now: G1_SINCE,
-      want: { kind: 'wait-approval', group: 1, reason: 'waiting for approval of group 1', until: G1_SINCE + 48 * HOUR, who: matching(whoSeed) },
+      want: { kind: 'wait-approval', group: 1, reason: 'waiting for approval of group 2', until: G1_SINCE + 48 * HOUR, who: matching(whoSeed) },
     },
     {
       name: 'manual, one approval of one required: confirm', env: env(), state: g1({ approvals: ['bob'] }), now: G1_SINCE,
@@ -180,12 +180,12 @@ describe('decideNext', () => {
     {
       name: 'manual timeout passed, onTimeout rollback: roll back on deadline', env: envWith(1, { type: 'manual', timeout: '1h', onTimeout: 'rollback' }),
       state: g1(), now: G1_SINCE + HOUR,
-      want: { kind: 'rollback', cause: 'deadline', reason: 'no approval for group 1 within 1h' },
+      want: { kind: 'rollback', cause: 'deadline', reason: 'no approval for group 2 within 1h' },
     },
     {
       name: 'manual timeout passed, onTimeout hold: keep waiting, overdue, no deadline', env: envWith(1, { type: 'manual', timeout: '1h', onTimeout: 'hold' }),
       state: g1(), now: G1_SINCE + 2 * HOUR,
-      want: { kind: 'wait-approval', group: 1, reason: 'approval for group 1 overdue (timeout 1h, holding)', who: matching(whoSeed) },
+      want: { kind: 'wait-approval', group: 1, reason: 'approval for group 2 overdue (timeout 1h, holding)', who: matching(whoSeed) },
     },
     {
       name: 'manual timeout passed but the quorum was reached: confirm', env: envWith(1, { type: 'manual', timeout: '1h', onTimeout: 'rollback' }),
@@ -219,7 +219,7 @@ describe('decideNext', () => {
     {
       name: 'inconclusive accepted, manual group with quorum 2 and 1 approval: still waiting for the second', env: env({ ...withAnalysis, approvers: { users: ['alice', 'bob'], groups: [], required: 2, allowStarter: false } }),
       state: g1Analysed(analysisInconclusive, { inconclusiveAccepted: true, approvals: ['alice'] }), now: G1_SINCE,
-      want: like({ kind: 'wait-approval', reason: 'waiting for approval of group 1' }),
+      want: like({ kind: 'wait-approval', reason: 'waiting for approval of group 2' }),
     },
     {
       name: 'inconclusive, promoted: promotion does not accept an inconclusive analysis', env: env(withAnalysis),
@@ -263,8 +263,8 @@ describe('decideNext', () => {
       want: { kind: 'rollback', cause: 'abort', reason: 'abort by bob via api' },
     },
     {
-      name: 'stop wins over pause', env: env(), state: g1({ stop: { cause: 'health', reason: 'group 1 not healthy', at: iso(T0) }, paused: decision(Action.Pause, 'alice') }), now: G1_SINCE,
-      want: { kind: 'rollback', cause: 'health', reason: 'group 1 not healthy' },
+      name: 'stop wins over pause', env: env(), state: g1({ stop: { cause: 'health', reason: 'group 2 not healthy', at: iso(T0) }, paused: decision(Action.Pause, 'alice') }), now: G1_SINCE,
+      want: { kind: 'rollback', cause: 'health', reason: 'group 2 not healthy' },
     },
     {
       name: 'outcome: done, whatever else is set', env: env(),
@@ -308,23 +308,23 @@ describe('checkDecision', () => {
 
   it.each<Row>([
     // approve
-    { name: 'approve while verifying: nothing to approve', state: running(), action: Action.Approve, who: alice, allowed: false, reason: /^nothing to approve: the release is verifying the health of group 0$/ },
+    { name: 'approve while verifying: nothing to approve', state: running(), action: Action.Approve, who: alice, allowed: false, reason: /^nothing to approve: the release is verifying the health of group 1$/ },
     { name: 'approve while waiting for approval', state: waiting(), action: Action.Approve, who: alice, allowed: true },
     { name: 'approve by a group member while waiting', state: waiting(), action: Action.Approve, who: { id: 'frank', groups: ['sre'] }, allowed: true },
-    { name: 'approve twice by the same person (quorum 2)', env: env(quorum2), state: g1({ approvals: ['alice'] }), action: Action.Approve, who: alice, allowed: false, reason: /^alice already approved group 1; another approver is needed$/ },
+    { name: 'approve twice by the same person (quorum 2)', env: env(quorum2), state: g1({ approvals: ['alice'] }), action: Action.Approve, who: alice, allowed: false, reason: /^alice already approved group 2; another approver is needed$/ },
     { name: 'second, distinct approval (quorum 2)', env: env(quorum2), state: g1({ approvals: ['alice'] }), action: Action.Approve, who: bob, allowed: true },
     { name: 'approve by a non-approver: policy first', state: waiting(), action: Action.Approve, who: { id: 'eve', groups: [] }, allowed: false, reason: /eve is not an approver/ },
     { name: 'approve by the author (an approver by group): four-eyes', state: waiting(), action: Action.Approve, who: { id: 'carol', groups: ['sre'] }, allowed: false, reason: /carol is the author of this change/ },
     { name: 'approve by the starter (an approver by group): four-eyes', state: waiting(), action: Action.Approve, who: { id: 'dave', groups: ['sre'] }, allowed: false, reason: /dave started this release/ },
     { name: 'approve while paused in the wait: nothing to approve', state: pausedWaiting(), action: Action.Approve, who: bob, allowed: false, reason: /^nothing to approve: the release is paused by alice$/ },
     { name: 'approve an inconclusive analysis', env: env(withAnalysis), state: { group: 0, stage: 'analysed', analysis: analysisInconclusive }, action: Action.Approve, who: alice, allowed: true },
-    { name: 'approve after the manual timeout rolled it back', env: envWith(1, { type: 'manual', timeout: '1h', onTimeout: 'rollback' }), state: waiting(), now: G1_SINCE + HOUR, action: Action.Approve, who: alice, allowed: false, reason: /^nothing to approve: the release is rolling back: no approval for group 1 within 1h$/ },
+    { name: 'approve after the manual timeout rolled it back', env: envWith(1, { type: 'manual', timeout: '1h', onTimeout: 'rollback' }), state: waiting(), now: G1_SINCE + HOUR, action: Action.Approve, who: alice, allowed: false, reason: /^nothing to approve: the release is rolling back: no approval for group 2 within 1h$/ },
     { name: 'approve while overdue and holding', env: envWith(1, { type: 'manual', timeout: '1h', onTimeout: 'hold' }), state: waiting(), now: G1_SINCE + HOUR, action: Action.Approve, who: alice, allowed: true },
-    { name: 'approve during a pause timer: nothing to approve', env: envWith(1, { type: 'pause', duration: '1h' }), state: waiting(), action: Action.Approve, who: alice, allowed: false, reason: /nothing to approve: the release is waiting: pausing 1h after group 1/ },
+    { name: 'approve during a pause timer: nothing to approve', env: envWith(1, { type: 'pause', duration: '1h' }), state: waiting(), action: Action.Approve, who: alice, allowed: false, reason: /nothing to approve: the release is waiting: pausing 1h after group 2/ },
     { name: 'approve while rolling back', state: stopped(), action: Action.Approve, who: alice, allowed: false, reason: /^the release is already rolling back \(abort: abort by bob via api\)$/ },
     // reject
     { name: 'reject while waiting for approval', state: waiting(), action: Action.Reject, who: bob, allowed: true },
-    { name: 'reject while verifying: use abort', state: running(), action: Action.Reject, who: bob, allowed: false, reason: /^nothing to reject: the release is verifying the health of group 0; use abort to stop it$/ },
+    { name: 'reject while verifying: use abort', state: running(), action: Action.Reject, who: bob, allowed: false, reason: /^nothing to reject: the release is verifying the health of group 1; use abort to stop it$/ },
     { name: 'reject by the author who is an approver (stopping is allowed)', state: waiting(), action: Action.Reject, who: { id: 'carol', groups: ['sre'] }, allowed: true },
     { name: 'reject by the author who is not an approver', state: waiting(), action: Action.Reject, who: { id: 'carol', groups: [] }, allowed: false, reason: /carol is not an approver/ },
     // pause / resume
@@ -371,22 +371,22 @@ describe('applyDecision', () => {
     {
       name: 'approve: adds the approval', state: g1(), action: Action.Approve, req: req('alice', [], 'looks good'),
       check: (s) => { expect(s.approvals).toEqual(['alice']); expect(s.inconclusiveAccepted).toBe(false); },
-      event: { type: 'approved', message: 'group 1 approved by alice via api: looks good' },
+      event: { type: 'approved', message: 'group 2 approved by alice via api: looks good' },
     },
     {
       name: 'approve an inconclusive analysis: also accepts it', env: env(withAnalysis), state: g1Analysed(analysisInconclusive), action: Action.Approve, req: req('bob'),
       check: (s) => { expect(s.approvals).toEqual(['bob']); expect(s.inconclusiveAccepted).toBe(true); },
-      event: { type: 'approved', message: 'group 1 approved by bob via api' },
+      event: { type: 'approved', message: 'group 2 approved by bob via api' },
     },
     {
       name: 'approve a passed analysis: nothing inconclusive to accept', env: env(withAnalysis), state: g1Analysed(analysisPass), action: Action.Approve, req: req('bob'),
       check: (s) => expect(s.inconclusiveAccepted).toBe(false),
-      event: { type: 'approved', message: 'group 1 approved by bob via api' },
+      event: { type: 'approved', message: 'group 2 approved by bob via api' },
     },
     {
       name: 'reject: stops with cause rejected', state: g1(), action: Action.Reject, req: req('bob', [], 'error budget'),
-      check: (s) => expect(s.stop).toEqual({ cause: 'rejected', reason: 'group 1 rejected by bob via api: error budget', by: 'bob', at: iso(NOW) }),
-      event: { type: 'rejected', message: 'group 1 rejected by bob via api: error budget' },
+      check: (s) => expect(s.stop).toEqual({ cause: 'rejected', reason: 'group 2 rejected by bob via api: error budget', by: 'bob', at: iso(NOW) }),
+      event: { type: 'rejected', message: 'group 2 rejected by bob via api: error budget' },
     },
     {
       name: 'pause: records who paused', state: g1(), action: Action.Pause, req: req('carol', [], 'odd logs'),
@@ -451,12 +451,12 @@ describe('record* reducers', () => {
     recordApplied(s, 2, T0 + HOUR);
     expect(s).toMatchObject({ group: 2, stage: 'applied', stageSince: T0 + HOUR, approvals: [], inconclusiveAccepted: false });
     expect(s).not.toHaveProperty('analysis');
-    expect(s.events.at(-1)).toEqual({ at: iso(T0 + HOUR), type: 'applied', group: 2, message: 'group 2 applied: zone-a +2 (5 new, 0 old), zone-b +2 (5 new, 0 old)' });
+    expect(s.events.at(-1)).toEqual({ at: iso(T0 + HOUR), type: 'applied', group: 2, message: 'group 3 applied: zone-a +2 (5 new, 0 old), zone-b +2 (5 new, 0 old)' });
   });
 
   it.each([
     { name: 'healthy', healthy: true, stage: 'healthy', stop: undefined, event: 'healthy' },
-    { name: 'not healthy', healthy: false, stage: 'applied', stop: { cause: 'health', reason: 'group 0 not healthy: 1 pod crash-looping', at: iso(T0 + MIN) }, event: 'unhealthy' },
+    { name: 'not healthy', healthy: false, stage: 'applied', stop: { cause: 'health', reason: 'group 1 not healthy: 1 pod crash-looping', at: iso(T0 + MIN) }, event: 'unhealthy' },
   ])('recordHealth: $name', ({ healthy, stage, stop, event }) => {
     const e = env();
     const s = state(e, { group: 0, stage: 'applied', stageSince: T0 });
@@ -480,7 +480,7 @@ describe('record* reducers', () => {
     expect(s.stage).toBe('analysed');
     expect(s.stageSince).toBe(T0 + MIN);
     expect(s.events.at(-1)!.type).toBe(`analysis-${verdict}`);
-    if (stops) expect(s.stop).toMatchObject({ cause: 'analysis', reason: 'group 0: analysis fail: error-rate: 0.5 is above the maximum 0.05' });
+    if (stops) expect(s.stop).toMatchObject({ cause: 'analysis', reason: 'group 1: analysis fail: error-rate: 0.5 is above the maximum 0.05' });
     else expect(s).not.toHaveProperty('stop');
     expect(decideNext(s, e, T0 + MIN).kind).toBe(next);
   });
@@ -493,8 +493,8 @@ describe('record* reducers', () => {
     expect(first.events.at(-1)!.message).toBe('rolling back (abort): abort by bob');
 
     const own = state(e, g1());
-    recordRollbackStarted(own, 'deadline', 'no approval for group 1 within 1h', T0 + HOUR);
-    expect(own.stop).toEqual({ cause: 'deadline', reason: 'no approval for group 1 within 1h', at: iso(T0 + HOUR) });
+    recordRollbackStarted(own, 'deadline', 'no approval for group 2 within 1h', T0 + HOUR);
+    expect(own.stop).toEqual({ cause: 'deadline', reason: 'no approval for group 2 within 1h', at: iso(T0 + HOUR) });
   });
 
   it('recordConfirmed and recordOutcome', () => {
@@ -502,7 +502,7 @@ describe('record* reducers', () => {
     const s = state(e, g1());
     recordConfirmed(s, 'approved by alice', T0 + HOUR);
     expect(s).toMatchObject({ stage: 'confirmed', stageSince: T0 + HOUR });
-    expect(s.events.at(-1)).toMatchObject({ type: 'confirmed', message: 'group 1 confirmed: approved by alice', group: 1 });
+    expect(s.events.at(-1)).toMatchObject({ type: 'confirmed', message: 'group 2 confirmed: approved by alice', group: 1 });
     recordOutcome(s, 'succeeded', 'all pods new', T0 + 2 * HOUR);
     expect(s.outcome).toEqual({ result: 'succeeded', reason: 'all pods new', at: iso(T0 + 2 * HOUR) });
     expect(decideNext(s, e, T0 + 2 * HOUR)).toEqual({ kind: 'done' });
@@ -513,19 +513,19 @@ describe('releaseStatus', () => {
   const e = env({ bake: '1h' });
 
   it.each<{ name: string; env?: EnvironmentConfig; state: Partial<ReleaseState>; now?: number; phase: string; group: { current: number; of: number; name?: string }; canary: [number, number]; summary: RegExp }>([
-    { name: 'fresh', state: {}, phase: 'applying', group: { current: 1, of: 3, name: 'canary' }, canary: [0, 0], summary: /^applying group 0$/ },
-    { name: 'group 0 applied', state: { group: 0, stage: 'applied' }, phase: 'verifying', group: { current: 1, of: 3, name: 'canary' }, canary: [1, 1], summary: /^verifying the health of group 0$/ },
-    { name: 'group 0 confirmed: about to apply group 1', state: { group: 0, stage: 'confirmed' }, phase: 'applying', group: { current: 2, of: 3, name: 'group 1' }, canary: [1, 1], summary: /^applying group 1$/ },
-    { name: 'group 1 waiting for approval', state: g1(), phase: 'waiting-approval', group: { current: 2, of: 3, name: 'group 1' }, canary: [3, 3], summary: /^waiting for approval: waiting for approval of group 1$/ },
-    { name: 'group 1 with analysis', env: env({ ...withAnalysis, bake: '1h' }), state: g1(), phase: 'analysing', group: { current: 2, of: 3, name: 'group 1' }, canary: [3, 3], summary: /^analysing group 1$/ },
-    { name: 'group 2 healthy, confirming', state: { group: 2, stage: 'healthy' }, phase: 'confirming', group: { current: 3, of: 3, name: 'group 2' }, canary: [5, 5], summary: /^confirming group 2$/ },
-    { name: 'baking', state: { group: 2, stage: 'confirmed', stageSince: T0 }, now: T0 + MIN, phase: 'waiting', group: { current: 3, of: 3, name: 'group 2' }, canary: [5, 5], summary: /^waiting: baking for 1h/ },
-    { name: 'bake done: completing', state: { group: 2, stage: 'confirmed', stageSince: T0 }, now: T0 + HOUR, phase: 'completing', group: { current: 3, of: 3, name: 'group 2' }, canary: [5, 5], summary: /^completing$/ },
-    { name: 'paused', state: g1({ paused: decision(Action.Pause, 'alice', { comment: 'lunch' }) }), phase: 'paused', group: { current: 2, of: 3, name: 'group 1' }, canary: [3, 3], summary: /^paused by alice: lunch$/ },
-    { name: 'rolling back: new pods still there', state: g1({ stop: { cause: 'abort', reason: 'abort by bob', at: iso(T0) } }), phase: 'rolling-back', group: { current: 2, of: 3, name: 'group 1' }, canary: [3, 3], summary: /^rolling back: abort by bob$/ },
-    { name: 'succeeded', state: { group: 2, stage: 'confirmed', outcome: { result: 'succeeded', reason: 'every pod new', at: iso(T0) } }, phase: 'succeeded', group: { current: 3, of: 3, name: 'group 2' }, canary: [5, 5], summary: /^succeeded: every pod new$/ },
-    { name: 'rolled back: zero canary', state: g1({ stop: { cause: 'abort', reason: 'x', at: iso(T0) }, outcome: { result: 'rolled-back', reason: 'abort by bob', at: iso(T0) } }), phase: 'rolled-back', group: { current: 2, of: 3, name: 'group 1' }, canary: [0, 0], summary: /^rolled-back: abort by bob$/ },
-    { name: 'failed rollback: pods as they were', state: g1({ stop: { cause: 'abort', reason: 'x', at: iso(T0) }, outcome: { result: 'failed', reason: 'rollback failed', at: iso(T0) } }), phase: 'failed', group: { current: 2, of: 3, name: 'group 1' }, canary: [3, 3], summary: /^failed: rollback failed$/ },
+    { name: 'fresh', state: {}, phase: 'applying', group: { current: 1, of: 3, name: 'canary' }, canary: [0, 0], summary: /^applying group 1$/ },
+    { name: 'group 1 applied', state: { group: 0, stage: 'applied' }, phase: 'verifying', group: { current: 1, of: 3, name: 'canary' }, canary: [1, 1], summary: /^verifying the health of group 1$/ },
+    { name: 'group 1 confirmed: about to apply group 2', state: { group: 0, stage: 'confirmed' }, phase: 'applying', group: { current: 2, of: 3, name: 'group 2' }, canary: [1, 1], summary: /^applying group 2$/ },
+    { name: 'group 2 waiting for approval', state: g1(), phase: 'waiting-approval', group: { current: 2, of: 3, name: 'group 2' }, canary: [3, 3], summary: /^waiting for approval: waiting for approval of group 2$/ },
+    { name: 'group 2 with analysis', env: env({ ...withAnalysis, bake: '1h' }), state: g1(), phase: 'analysing', group: { current: 2, of: 3, name: 'group 2' }, canary: [3, 3], summary: /^analysing group 2$/ },
+    { name: 'group 3 healthy, confirming', state: { group: 2, stage: 'healthy' }, phase: 'confirming', group: { current: 3, of: 3, name: 'group 3' }, canary: [5, 5], summary: /^confirming group 3$/ },
+    { name: 'baking', state: { group: 2, stage: 'confirmed', stageSince: T0 }, now: T0 + MIN, phase: 'waiting', group: { current: 3, of: 3, name: 'group 3' }, canary: [5, 5], summary: /^waiting: baking for 1h/ },
+    { name: 'bake done: completing', state: { group: 2, stage: 'confirmed', stageSince: T0 }, now: T0 + HOUR, phase: 'completing', group: { current: 3, of: 3, name: 'group 3' }, canary: [5, 5], summary: /^completing$/ },
+    { name: 'paused', state: g1({ paused: decision(Action.Pause, 'alice', { comment: 'lunch' }) }), phase: 'paused', group: { current: 2, of: 3, name: 'group 2' }, canary: [3, 3], summary: /^paused by alice: lunch$/ },
+    { name: 'rolling back: new pods still there', state: g1({ stop: { cause: 'abort', reason: 'abort by bob', at: iso(T0) } }), phase: 'rolling-back', group: { current: 2, of: 3, name: 'group 2' }, canary: [3, 3], summary: /^rolling back: abort by bob$/ },
+    { name: 'succeeded', state: { group: 2, stage: 'confirmed', outcome: { result: 'succeeded', reason: 'every pod new', at: iso(T0) } }, phase: 'succeeded', group: { current: 3, of: 3, name: 'group 3' }, canary: [5, 5], summary: /^succeeded: every pod new$/ },
+    { name: 'rolled back: zero canary', state: g1({ stop: { cause: 'abort', reason: 'x', at: iso(T0) }, outcome: { result: 'rolled-back', reason: 'abort by bob', at: iso(T0) } }), phase: 'rolled-back', group: { current: 2, of: 3, name: 'group 2' }, canary: [0, 0], summary: /^rolled-back: abort by bob$/ },
+    { name: 'failed rollback: pods as they were', state: g1({ stop: { cause: 'abort', reason: 'x', at: iso(T0) }, outcome: { result: 'failed', reason: 'rollback failed', at: iso(T0) } }), phase: 'failed', group: { current: 2, of: 3, name: 'group 2' }, canary: [3, 3], summary: /^failed: rollback failed$/ },
   ])('$name: $phase', ({ env: en = e, state: patch, now = G1_SINCE, phase, group, canary, summary }) => {
     const st = releaseStatus(state(en, patch), en, now);
     expect(st.phase).toBe(phase);
@@ -539,9 +539,9 @@ describe('releaseStatus', () => {
   });
 
   it.each([
-    { name: 'after group 0', group: 0, canary: [1, 1] },
-    { name: 'after group 1', group: 1, canary: [3, 3] },
-    { name: 'after group 2', group: 2, canary: [5, 5] },
+    { name: 'after group 1', group: 0, canary: [1, 1] },
+    { name: 'after group 2', group: 1, canary: [3, 3] },
+    { name: 'after group 3', group: 2, canary: [5, 5] },
   ])('cells per cell $name', ({ group, canary }) => {
     const en = env();
     const st = releaseStatus(state(en, { group, stage: 'confirmed', stageSince: T0 }), en, T0);
@@ -552,15 +552,15 @@ describe('releaseStatus', () => {
   it.each<{ name: string; env: EnvironmentConfig; state: Partial<ReleaseState>; now: number; waiting: object | undefined }>([
     {
       name: 'approval without a deadline', env: env(), state: g1(), now: G1_SINCE + MIN,
-      waiting: { on: 'approval', reason: 'waiting for approval of group 1', since: iso(G1_SINCE), who: 'approvers: alice, bob, group:sre (not carol, dave); 0 of 1 approval' },
+      waiting: { on: 'approval', reason: 'waiting for approval of group 2', since: iso(G1_SINCE), who: 'approvers: alice, bob, group:sre (not carol, dave); 0 of 1 approval' },
     },
     {
       name: 'approval with a deadline', env: envWith(1, { type: 'manual', timeout: '48h', onTimeout: 'rollback' }), state: g1(), now: G1_SINCE + MIN,
-      waiting: { on: 'approval', reason: 'waiting for approval of group 1', since: iso(G1_SINCE), until: iso(G1_SINCE + 48 * HOUR), who: expect.stringMatching(/^approvers: /) },
+      waiting: { on: 'approval', reason: 'waiting for approval of group 2', since: iso(G1_SINCE), until: iso(G1_SINCE + 48 * HOUR), who: expect.stringMatching(/^approvers: /) },
     },
     {
       name: 'pause timer', env: envWith(1, { type: 'pause', duration: '10m' }), state: g1(), now: G1_SINCE + MIN,
-      waiting: { on: 'timer', reason: 'pausing 10m after group 1', since: iso(G1_SINCE), until: iso(G1_SINCE + 10 * MIN), who: 'an approver (promote) to skip the pause' },
+      waiting: { on: 'timer', reason: 'pausing 10m after group 2', since: iso(G1_SINCE), until: iso(G1_SINCE + 10 * MIN), who: 'an approver (promote) to skip the pause' },
     },
     {
       name: 'paused by a person: waits for resume since the pause', env: env(), state: g1({ paused: decision(Action.Pause, 'alice', { at: iso(G1_SINCE + 2 * MIN) }) }), now: G1_SINCE + 5 * MIN,
@@ -604,13 +604,13 @@ describe('releaseStatus', () => {
   });
 
   it.each<{ step: Step; want: RegExp }>([
-    { step: { kind: 'apply', group: 1 }, want: /^applying group 1$/ },
-    { step: { kind: 'verify', group: 1, deadlineMs: 1 }, want: /^verifying the health of group 1$/ },
-    { step: { kind: 'analyse', group: 0 }, want: /^analysing group 0$/ },
+    { step: { kind: 'apply', group: 1 }, want: /^applying group 2$/ },
+    { step: { kind: 'verify', group: 1, deadlineMs: 1 }, want: /^verifying the health of group 2$/ },
+    { step: { kind: 'analyse', group: 0 }, want: /^analysing group 1$/ },
     { step: { kind: 'wait-timer', group: 0, until: 0, reason: 'r', who: 'w' }, want: /^waiting: r$/ },
     { step: { kind: 'wait-approval', group: 0, reason: 'r', who: 'w' }, want: /^waiting for approval: r$/ },
     { step: { kind: 'hold', group: 0, reason: 'paused by x', who: 'w' }, want: /^paused by x$/ },
-    { step: { kind: 'confirm', group: 2, reason: 'r' }, want: /^confirming group 2$/ },
+    { step: { kind: 'confirm', group: 2, reason: 'r' }, want: /^confirming group 3$/ },
     { step: { kind: 'complete' }, want: /^completing$/ },
     { step: { kind: 'rollback', cause: 'abort', reason: 'r' }, want: /^rolling back: r$/ },
     { step: { kind: 'done' }, want: /^finished$/ },
@@ -713,9 +713,9 @@ describe('full runs of the decider loop (fake clock)', () => {
       'started', 'applied', 'healthy', 'confirmed', 'applied', 'healthy', 'approved', 'confirmed', 'applied', 'healthy', 'confirmed', 'succeeded',
     ]);
     expect(s.events.filter((x) => x.type === 'applied').map((x) => x.message)).toEqual([
-      'group 0 applied: zone-a +1 (1 new, 4 old), zone-b +1 (1 new, 4 old)',
-      'group 1 applied: zone-a +2 (3 new, 2 old), zone-b +2 (3 new, 2 old)',
-      'group 2 applied: zone-a +2 (5 new, 0 old), zone-b +2 (5 new, 0 old)',
+      'group 1 applied: zone-a +1 (1 new, 4 old), zone-b +1 (1 new, 4 old)',
+      'group 2 applied: zone-a +2 (3 new, 2 old), zone-b +2 (3 new, 2 old)',
+      'group 3 applied: zone-a +2 (5 new, 0 old), zone-b +2 (5 new, 0 old)',
     ]);
     // What `status` showed along the way: pods move 1, 3, 5 per zone.
     expect(statuses.map((x) => `${x.phase} ${x.canary.join('/')}`)).toEqual([
@@ -743,13 +743,13 @@ describe('full runs of the decider loop (fake clock)', () => {
     expect(log).toEqual([
       'apply 0', 'verify 0', 'analyse 0', 'wait-timer 0', 'confirm 0',
       'apply 1', 'verify 1', 'analyse 1',
-      'approve by alice', 'refused approve by alice: alice already approved group 1; another approver is needed', 'approve by bob',
+      'approve by alice', 'refused approve by alice: alice already approved group 2; another approver is needed', 'approve by bob',
       'confirm 1',
       'apply 2', 'verify 2', 'analyse 2', 'confirm 2',
       'wait-timer 2', 'complete', 'done',
     ]);
     expect(s.outcome?.result).toBe('succeeded');
-    // 10m pause after group 0's analysis, 1h bake after the last confirmation.
+    // 10m pause after group 1's analysis, 1h bake after the last confirmation.
     const analysed0 = s.events.find((x) => x.type === 'analysis-pass' && x.group === 0)!;
     const confirmed0 = s.events.find((x) => x.type === 'confirmed' && x.group === 0)!;
     expect(Date.parse(confirmed0.at) - Date.parse(analysed0.at)).toBe(10 * MIN);
@@ -780,7 +780,7 @@ describe('full runs of the decider loop (fake clock)', () => {
       people: (step) => (step.kind === 'wait-approval' ? [{ action: Action.Reject, who: { id: 'alice', groups: [] }, comment: 'no data, no go' }] : undefined),
     });
     expect(log).toEqual(['apply 0', 'verify 0', 'analyse 0', 'reject by alice', 'rollback', 'done']);
-    expect(s.stop).toMatchObject({ cause: 'rejected', reason: 'group 0 rejected by alice via cli: no data, no go', by: 'alice' });
+    expect(s.stop).toMatchObject({ cause: 'rejected', reason: 'group 1 rejected by alice via cli: no data, no go', by: 'alice' });
     expect(s.outcome?.result).toBe('rolled-back');
     expect(releaseStatus(s, e, now).cells.map((c) => c.canary)).toEqual([0, 0]);
   });
@@ -803,7 +803,7 @@ describe('full runs of the decider loop (fake clock)', () => {
     const e = envWith(1, { type: 'manual', timeout: '48h', onTimeout: 'rollback' });
     const { s, log, now } = simulate(e);
     expect(log).toEqual(['apply 0', 'verify 0', 'confirm 0', 'apply 1', 'verify 1', 'wait-approval 1', 'rollback', 'done']);
-    expect(s.stop).toMatchObject({ cause: 'deadline', reason: 'no approval for group 1 within 48h' });
+    expect(s.stop).toMatchObject({ cause: 'deadline', reason: 'no approval for group 2 within 48h' });
     const healthy1 = s.events.find((x) => x.type === 'healthy' && x.group === 1)!;
     expect(now - SEC - Date.parse(healthy1.at)).toBe(48 * HOUR);
   });
@@ -832,7 +832,7 @@ describe('full runs of the decider loop (fake clock)', () => {
       'apply 2', 'verify 2', 'confirm 2',
       'complete', 'done',
     ]);
-    expect(s.events.find((x) => x.type === 'confirmed' && x.group === 1)!.message).toBe('group 1 confirmed: promoted by bob');
+    expect(s.events.find((x) => x.type === 'confirmed' && x.group === 1)!.message).toBe('group 2 confirmed: promoted by bob');
     expect(s.decisions.map((d) => `${d.action}:${d.by}:${d.group}`)).toEqual(['pause:carol:0', 'resume:carol:0', 'promote:bob:0']);
   });
 

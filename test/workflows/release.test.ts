@@ -90,7 +90,7 @@ describe('release workflow (real Temporal dev server)', () => {
     const final = await h.service.waitForRelease(app, 'production');
     expect(final.phase).toBe('rolled-back');
     expect(final.stop?.cause).toBe('health');
-    expect(final.outcome?.reason).toMatch(/group 0 not healthy/);
+    expect(final.outcome?.reason).toMatch(/group 1 not healthy/);
     expect(applies(app)).toHaveLength(1);
   });
 

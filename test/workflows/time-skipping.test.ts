@@ -73,7 +73,7 @@ describe('release waits under the time-skipping server', () => {
     await service.startRelease({ config, environment: 'production', revision: { digest: DIGEST_A } }, caller('dave'));
     const final = await service.waitForRelease(app, 'production');
     expect(final.phase).toBe('rolled-back');
-    expect(final.stop).toMatchObject({ cause: 'deadline', reason: 'no approval for group 0 within 24h' });
+    expect(final.stop).toMatchObject({ cause: 'deadline', reason: 'no approval for group 1 within 24h' });
     expect(final.cells.every((c) => c.canary === 0)).toBe(true);
   });
 });

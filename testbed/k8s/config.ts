@@ -10,7 +10,7 @@ export const k8sPins = {
   kubernetes: 'v1.33.13',
   /** go.etcd.io/etcd/server/v3: what kwokctl v0.7.0 pairs with Kubernetes 1.31-1.33. */
   etcd: 'v3.5.24',
-  /** sigs.k8s.io/kwok: v0.7.0 is the last release that builds with Go < 1.26.0 and defaults to KubeVersion 1.33.0. */
+  /** sigs.k8s.io/kwok: v0.7.0 (go 1.24.0, default KubeVersion 1.33.0, matching the control plane). */
   kwok: 'v0.7.0',
   /** sigs.k8s.io/gateway-api: only the standard-channel CRD YAML is used. */
   gatewayApi: 'v1.5.1',
@@ -60,7 +60,8 @@ export const ports = {
 };
 export const apiserverUrl = `https://${host}:${ports.apiserver}`;
 export const serviceCidr = '10.96.0.0/16';
-export const podCidr = '10.244.0.0/16';
+/** kwok hands out pod IPs from this CIDR starting AT the given address (its own default is 10.0.0.1/24). */
+export const podCidr = '10.244.0.1/16';
 
 /** The label key Gantry tests use to make a pod deliberately never Ready (kwok stage `pod-never-ready`). */
 export const failLabel = 'gantry.dev/fail';

@@ -277,7 +277,7 @@ export async function installKubernetes(log: Log = console.log): Promise<Install
     log(`k8s: ${k8sCommands.join(', ')} ${k8sPins.kubernetes} already installed in ${binDir}`);
     report.push({ component: 'kubernetes', pin: k8sPins.kubernetes, skipped: true, ms: 0 });
   } else {
-    log(`k8s: installed versions ${JSON.stringify(k8sVersions)}; building ${k8sPins.kubernetes}`);
+    log(`k8s: installed: ${Object.entries(k8sVersions).map(([k, v]) => `${k} ${v ?? 'none'}`).join(', ')}; building ${k8sPins.kubernetes}`);
     const t = await buildKubernetes(log);
     const now = await installedKubernetesVersions();
     const bad = Object.entries(now).filter(([, v]) => v !== k8sPins.kubernetes);
