@@ -20,8 +20,19 @@ export interface ApplyGroupRequest {
   group: number;
   /** Desired new-revision pods per cell after this group (cumulative, not a delta: idempotent). */
   canary: Record<string, number>;
+  /**
+   * The progress deadline. A lossless group adds the new pods first and drains old ones only once
+   * the new ones are ready and serving; if they are not ready by then, nothing old is drained and
+   * the result says `ready: false` (the release then rolls back).
+   */
+  deadlineMs: number;
 }
-export interface ApplyGroupResult { changed: boolean }
+export interface ApplyGroupResult {
+  changed: boolean;
+  /** false: the new pods did not become ready and serving within the deadline; no old pod was drained. */
+  ready?: boolean;
+  reason?: string;
+}
 
 export interface WaitHealthyRequest {
   releaseId: string;

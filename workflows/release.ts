@@ -13,6 +13,7 @@ import {
   type ReleaseState, type ReleaseStatus, type Revision, type StopCause,
 } from '../core/release.js';
 import { canaryTargets, environmentPlan } from '../core/plan.js';
+import { durationMs } from '../core/duration.js';
 import type { Channel } from '../core/approval.js';
 import type { ReleaseActivities, Target } from './activity-types.js';
 import { NonRetryable } from './activity-types.js';
@@ -109,10 +110,15 @@ async function runGroups(s: ReleaseState, env: EnvironmentConfig, target: Target
   for (;;) {
     const step = decideNext(s, env, Date.now());
     switch (step.kind) {
-      case 'apply':
-        await cluster.applyGroup({ releaseId: s.id, target, revision: s.revision, ...(s.previous ? { stable: s.previous } : {}), group: step.group, canary: canaryTargets(s.plan, step.group) });
+      case 'apply': {
+        const r = await cluster.applyGroup({
+          releaseId: s.id, target, revision: s.revision, ...(s.previous ? { stable: s.previous } : {}), group: step.group,
+          canary: canaryTargets(s.plan, step.group), deadlineMs: durationMs(env.deadlines.progress),
+        });
         recordApplied(s, step.group, Date.now());
+        if (r.ready === false) recordHealth(s, false, r.reason ?? 'new pods not ready within the progress deadline', Date.now());
         break;
+      }
       case 'verify': {
         const h = await cluster.waitHealthy({ releaseId: s.id, target, revision: s.revision, group: step.group, canary: canaryTargets(s.plan, step.group), deadlineMs: step.deadlineMs });
         recordHealth(s, h.healthy, h.reason, Date.now());
