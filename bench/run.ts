@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createSimClusterActivities, readEffects } from '../activities/index.js';
+import { createNotifyActivities } from '../activities/notify.js';
 import { GantryService } from '../api/service.js';
 import { parseConfig, type GantryConfig, type RawConfig } from '../core/config.js';
 import { startEphemeralTemporal } from '../testbed/ephemeral-temporal.js';
@@ -38,7 +39,7 @@ function config(app: string, raw: Omit<RawConfig['environments'][number], 'name'
 async function stepOverhead(client: Client, native: NativeConnection, steps: number): Promise<void> {
   const stamps: number[] = [];
   const activities = createSimClusterActivities({ onEffect: (e) => { if (e.kind === 'apply') stamps.push(performance.now()); } });
-  const worker = await createWorker({ connection: native, taskQueue: 'bench-steps', activities });
+  const worker = await createWorker({ connection: native, taskQueue: 'bench-steps', activities: { ...activities, ...createNotifyActivities() } });
   const running = worker.run();
   const service = new GantryService(client, 'bench-steps');
   const groups = [...Array.from({ length: steps - 1 }, () => ({ pods: 1 })), { pods: 'rest' as const }];

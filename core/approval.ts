@@ -23,6 +23,8 @@ export const defaultApproverPolicy: ApproverPolicy = { users: [], groups: [], re
 export const Action = {
   Approve: 'approve', Reject: 'reject', Pause: 'pause', Resume: 'resume',
   Promote: 'promote', Abort: 'abort', Rollback: 'rollback',
+  /** Start the next group although the release window is closed (a reason is required). */
+  Override: 'override',
 } as const;
 export type Action = (typeof Action)[keyof typeof Action];
 
@@ -47,7 +49,8 @@ function approverList(policy: ApproverPolicy): string {
 
 /**
  * May `who` take `action` on a release with these parties, under this policy?
- * - approve, promote: an approver, not the change's author, and not the starter unless allowed (four-eyes);
+ * - approve, promote, override (of a closed release window): an approver, not the change's author,
+ *   and not the starter unless allowed (four-eyes);
  * - reject: any approver (stopping a change is always allowed to those who could allow it);
  * - pause, abort, rollback, resume: approvers, the author, and the starter: the emergency brake is
  *   in the hands of everyone responsible for the change.
@@ -58,7 +61,8 @@ export function mayDecide(who: Identity, action: Action, policy: ApproverPolicy,
   const involved = who.id === parties.author || who.id === parties.startedBy;
   switch (action) {
     case Action.Approve:
-    case Action.Promote: {
+    case Action.Promote:
+    case Action.Override: {
       if (!approver) return { allowed: false, reason: `${who.id} is not an approver of this environment (approvers: ${approverList(policy)})` };
       if (parties.author && who.id === parties.author) return { allowed: false, reason: `${who.id} is the author of this change and may not ${action} its release (four-eyes)` };
       if (!policy.allowStarter && parties.startedBy && who.id === parties.startedBy) return { allowed: false, reason: `${who.id} started this release and may not ${action} it (four-eyes)` };

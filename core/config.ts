@@ -4,6 +4,7 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { releaseCalendarSchema, type ReleaseCalendar } from './windows.js';
 import { planGroups, spreadReplicas, type PodCount } from './plan.js';
 export { environmentPlan } from './plan.js';
 import type { CheckSpec } from './analysis.js';
@@ -68,7 +69,14 @@ const environment = z.strictObject({
     groups: z.array(z.string().min(1)).default([]),
     required: z.number().int().positive().default(1),
     allowStarter: z.boolean().default(false),
+    expiry: duration.optional(),
+    escalateAfter: duration.optional(),
+    escalateTo: z.strictObject({
+      users: z.array(z.string().min(1)).default([]),
+      groups: z.array(z.string().min(1)).default([]),
+    }).optional(),
   }).default({ users: [], groups: [], required: 1, allowStarter: false }),
+  calendar: releaseCalendarSchema(z).optional(),
   deadlines: z.strictObject({
     progress: duration.default('10m'),
     analysis: duration.default('5m'),
@@ -102,6 +110,14 @@ const build = z.strictObject({
   tag: z.strictObject({ name: z.string().min(1), after: name('environment name').optional() }).optional(),
 }).superRefine((b, ctx) => { for (const message of buildSpecProblems(b as BuildSpec)) ctx.addIssue({ code: 'custom', message }); });
 
+// Push triggers (optional; the triggers issue): what a push to a branch does, and which tags release.
+// Patterns are globs over the branch or tag name: `*` within one path segment, `**` across segments.
+const refPattern = z.string().min(1).max(200).regex(/^[^\s~^:\\]+$/, { error: 'a branch or tag pattern: a name or a glob such as release/* or v*' });
+const triggers = z.strictObject({
+  branches: z.array(z.strictObject({ pattern: refPattern, action: z.enum(['pipeline', 'gates', 'none'], { error: 'action must be one of pipeline, gates, none' }) })).optional(),
+  tags: z.array(z.strictObject({ pattern: refPattern, environment: name('environment name') })).optional(),
+});
+
 export const configSchema = z.strictObject({
   version: z.literal(1).default(1),
   app: z.strictObject({
@@ -112,6 +128,7 @@ export const configSchema = z.strictObject({
   environments: z.array(environment).min(1),
   build: build.optional(),
   gates: z.array(gate).optional(),
+  triggers: triggers.optional(),
 });
 
 export type RawConfig = z.input<typeof configSchema>;
@@ -128,12 +145,26 @@ export interface EnvironmentConfig {
   cells: CellConfig[];
   groups: GroupConfig[];
   analysis: CheckSpec[];
-  approvers: ApproverPolicy;
+  approvers: ApproverPolicy & {
+    /** An approval counts for this long; a late quorum needs fresh approvals. */
+    expiry?: string;
+    /** After waiting this long for approval, a notice goes to escalateTo (once per wait). */
+    escalateAfter?: string;
+    escalateTo?: { users: string[]; groups: string[] };
+  };
+  /** Release windows and freezes: a group starts only while the calendar is open. */
+  calendar?: ReleaseCalendar;
   deadlines: { progress: string; analysis: string };
   bake: string;
 }
 
-export interface GantryConfig { version: 1; app: { name: string; image: string }; environments: EnvironmentConfig[]; build?: BuildSpec; gates?: GateSpec[] }
+/** What a push to a matching branch starts: the full pipeline, the quality gates only, or nothing. */
+export type BranchAction = 'pipeline' | 'gates' | 'none';
+export interface TriggerConfig { branches: { pattern: string; action: BranchAction }[]; tags: { pattern: string; environment: string }[] }
+/** Without a triggers section (or without its branches): main runs the pipeline, other branches the gates only. */
+export const defaultBranchRules: TriggerConfig['branches'] = [{ pattern: 'main', action: 'pipeline' }, { pattern: '**', action: 'gates' }];
+
+export interface GantryConfig { version: 1; app: { name: string; image: string }; environments: EnvironmentConfig[]; build?: BuildSpec; gates?: GateSpec[]; triggers?: TriggerConfig }
 
 /** One problem in a config: where (a path like `environments[1].groups[0].pods`), what, and how to fix it. */
 export interface ConfigError { path: string; message: string; hint: string }
@@ -167,6 +198,9 @@ const hints: Record<string, string> = {
   groups: "at least one group; the last is usually { pods: rest }",
   environments: 'at least one environment, in release order: staging first, production last',
   version: 'the config format version: 1',
+  expiry: "how long an approval counts, e.g. '4h'",
+  escalateAfter: "how long an approval may wait before escalateTo is told, e.g. '1h'",
+  escalateTo: 'who hears about an overdue approval: { users: [...], groups: [...] }',
   run: 'an argv array, e.g. [npm, test] (no shell string)',
   reports: 'JUnit XML report paths inside the repository, e.g. [reports/junit.xml]',
   report: 'the coverage report path inside the repository (lcov.info or cobertura.xml)',
@@ -174,6 +208,9 @@ const hints: Record<string, string> = {
   context: "a directory inside the repository, e.g. '.'",
   secrets: 'a list of { id, env }: env names a variable on the worker that holds the value',
   gates: 'a list of gates: [{ name, type: command|junit|coverage|hadolint|image-size, ... }]',
+  triggers: 'branches: [{ pattern: main, action: pipeline }], tags: [{ pattern: "v*", environment: production }]',
+  pattern: "a branch or tag name, or a glob: 'main', 'release/*', 'v*', '**'",
+  action: 'one of: pipeline (the full pipeline), gates (quality gates only), none',
 };
 
 function hintFor(issue: z.core.$ZodIssue): string {
@@ -261,7 +298,12 @@ function resolve(raw: ParsedConfig): ConfigResult {
       cells,
       groups: env.groups.map((g, gi) => ({ name: g.name ?? `group ${gi + 1}`, pods: g.pods as PodCount, confirm: g.confirm })),
       analysis: env.analysis.map((c) => ({ name: c.name, query: c.query, ...(c.min !== undefined ? { min: c.min } : {}), ...(c.max !== undefined ? { max: c.max } : {}) })),
-      approvers: { users: a.users, groups: a.groups, required: a.required, allowStarter: a.allowStarter },
+      approvers: {
+        users: a.users, groups: a.groups, required: a.required, allowStarter: a.allowStarter,
+        ...(a.expiry ? { expiry: a.expiry } : {}), ...(a.escalateAfter ? { escalateAfter: a.escalateAfter } : {}),
+        ...(a.escalateTo ? { escalateTo: a.escalateTo } : {}),
+      },
+      ...(env.calendar ? { calendar: env.calendar as ReleaseCalendar } : {}),
       deadlines: env.deadlines,
       bake: env.bake,
     };
@@ -270,8 +312,14 @@ function resolve(raw: ParsedConfig): ConfigResult {
     errors.push({ path: 'build.tag.after', message: `unknown environment '${raw.build.tag.after}'`, hint: `one of: ${environments.map((e) => e.name).join(', ')}` });
   }
   if (raw.gates) dup(raw.gates, 'gates', 'gate');
+  (raw.triggers?.tags ?? []).forEach((t, i) => {
+    if (!environments.some((e) => e.name === t.environment)) errors.push({ path: `triggers.tags[${i}].environment`, message: `unknown environment '${t.environment}'`, hint: `one of: ${environments.map((e) => e.name).join(', ')}` });
+  });
   if (errors.length) return { ok: false, errors };
-  const extra = { ...(raw.build ? { build: { ...defaultBuild, ...raw.build } as BuildSpec } : {}), ...(raw.gates ? { gates: raw.gates as GateSpec[] } : {}) };
+  const extra = {
+    ...(raw.build ? { build: { ...defaultBuild, ...raw.build } as BuildSpec } : {}), ...(raw.gates ? { gates: raw.gates as GateSpec[] } : {}),
+    ...(raw.triggers ? { triggers: { branches: raw.triggers.branches ?? defaultBranchRules.map((r) => ({ ...r })), tags: raw.triggers.tags ?? [] } } : {}),
+  };
   return { ok: true, config: { version: 1, app: raw.app, environments, ...extra } };
 }
 

@@ -7,6 +7,7 @@ import { Action, isApprover, mayDecide, quorumReached, type Channel, type Identi
 import type { ConfirmPolicy, EnvironmentConfig } from './config.js';
 import { durationMs, formatDuration } from './duration.js';
 import { type GroupStep } from './plan.js';
+import { calendarState, describeOpening } from './windows.js';
 
 /** An immutable version of the application: deployed by digest when known. */
 export interface Revision {
@@ -60,6 +61,10 @@ export interface ReleaseState {
   inconclusiveAccepted: boolean;
   paused?: Decision;
   promoted?: Decision;
+  /** A person let the release move outside its release window (for the rest of this release). */
+  windowOverride?: Decision;
+  /** Keys of the notices already sent (see noticesDue), so each is sent once. */
+  notices?: string[];
   stop?: { cause: StopCause; reason: string; by?: string; at: string };
   outcome?: { result: Outcome; reason: string; at: string };
   decisions: Decision[];
@@ -108,16 +113,35 @@ export type Step =
   | { kind: 'wait-timer'; group: number; until: number; reason: string; who: string }
   | { kind: 'wait-approval'; group: number; reason: string; until?: number; who: string }
   | { kind: 'hold'; group: number; reason: string; who: string }
+  | { kind: 'wait-window'; group: number; reason: string; until?: number; who: string }
   | { kind: 'confirm'; group: number; reason: string }
   | { kind: 'complete' }
   | { kind: 'rollback'; cause: StopCause; reason: string }
   | { kind: 'done' };
 
-function approverText(env: EnvironmentConfig, s: ReleaseState): string {
+/** When each current approval was given (the latest approve decision by that person for this group). */
+function approvalTimes(s: ReleaseState): Map<string, number> {
+  const at = new Map<string, number>();
+  for (const d of s.decisions) {
+    if (d.action === Action.Approve && d.group === s.group && s.approvals.includes(d.by)) at.set(d.by, Date.parse(d.at));
+  }
+  return at;
+}
+
+/** The approvals of the current group that still count: all of them, or those younger than `expiry`. */
+export function validApprovals(s: ReleaseState, env: EnvironmentConfig, now: number): string[] {
+  const expiry = env.approvers.expiry ? durationMs(env.approvers.expiry) : undefined;
+  const unique = [...new Set(s.approvals)];
+  if (expiry === undefined) return unique;
+  const at = approvalTimes(s);
+  return unique.filter((id) => { const t = at.get(id); return t === undefined || now < t + expiry; });
+}
+
+function approverText(env: EnvironmentConfig, s: ReleaseState, now: number): string {
   const a = env.approvers;
   const list = [...a.users, ...a.groups.map((g) => `group:${g}`)].join(', ') || 'any authenticated user';
   const excluded = [s.revision.author, a.allowStarter ? undefined : s.startedBy.id].filter((x): x is string => !!x);
-  const have = new Set(s.approvals).size;
+  const have = validApprovals(s, env, now).length;
   return `approvers: ${list}${excluded.length ? ` (not ${[...new Set(excluded)].join(', ')})` : ''}; ${have} of ${a.required} approval${a.required === 1 ? '' : 's'}`;
 }
 
@@ -140,7 +164,7 @@ export function decideNext(s: ReleaseState, env: EnvironmentConfig, now: number)
     case 'analysed':
       return confirmation(s, env, now);
     case 'confirmed': {
-      if (g < last) return { kind: 'apply', group: g + 1 };
+      if (g < last) return windowGate(s, env, now, g + 1) ?? { kind: 'apply', group: g + 1 };
       const bake = durationMs(env.bake);
       if (bake > 0 && !s.promoted && now < s.stageSince + bake) {
         return { kind: 'wait-timer', group: g, until: s.stageSince + bake, reason: `baking for ${formatDuration(bake)} before the release is final (rollback still possible)`, who: 'an approver (promote) to finish now' };
@@ -148,6 +172,19 @@ export function decideNext(s: ReleaseState, env: EnvironmentConfig, now: number)
       return { kind: 'complete' };
     }
   }
+}
+
+/** A group starts only while the environment's release window is open (unless overridden). */
+function windowGate(s: ReleaseState, env: EnvironmentConfig, now: number, group: number): Step | undefined {
+  if (!env.calendar || s.windowOverride) return undefined;
+  const c = calendarState(env.calendar, now);
+  if (c.open) return undefined;
+  const opens = c.opensAt !== undefined ? `opens ${describeOpening(c.opensAt, c.timeZone ?? 'UTC')}` : 'no opening found';
+  return {
+    kind: 'wait-window', group, reason: `waiting for window, ${opens} (${c.reason})`,
+    ...(c.opensAt !== undefined ? { until: c.opensAt } : {}),
+    who: `an approver may override with a reason (gantry override ${s.app} ${s.environment} -m "why")`,
+  };
 }
 
 function confirmation(s: ReleaseState, env: EnvironmentConfig, now: number): Step {
@@ -160,7 +197,7 @@ function confirmation(s: ReleaseState, env: EnvironmentConfig, now: number): Ste
     if (deadline !== undefined && now >= deadline && policy.type === 'manual' && policy.onTimeout === 'rollback') {
       return { kind: 'rollback', cause: 'deadline', reason: `no decision on the inconclusive analysis of group ${g + 1} within ${policy.timeout}` };
     }
-    return { kind: 'wait-approval', group: g, reason: `${summarizeAnalysis(s.analysis!)}: a person decides (approve continues, reject rolls back)`, ...(deadline !== undefined && now < deadline ? { until: deadline } : {}), who: approverText(env, s) };
+    return { kind: 'wait-approval', group: g, reason: `${summarizeAnalysis(s.analysis!)}: a person decides (approve continues, reject rolls back)`, ...(deadline !== undefined && now < deadline ? { until: deadline } : {}), who: approverText(env, s, now) };
   }
   if (s.promoted) return { kind: 'confirm', group: g, reason: `promoted by ${s.promoted.by}` };
   switch (policy.type) {
@@ -172,15 +209,16 @@ function confirmation(s: ReleaseState, env: EnvironmentConfig, now: number): Ste
       return { kind: 'wait-timer', group: g, until, reason: `pausing ${policy.duration} after group ${g + 1}`, who: 'an approver (promote) to skip the pause' };
     }
     case 'manual': {
-      if (quorumReached(s.approvals, env.approvers)) {
-        return { kind: 'confirm', group: g, reason: `approved by ${[...new Set(s.approvals)].join(', ')}` };
+      const valid = validApprovals(s, env, now);
+      if (quorumReached(valid, env.approvers)) {
+        return { kind: 'confirm', group: g, reason: `approved by ${valid.join(', ')}` };
       }
       const until = policy.timeout ? s.stageSince + durationMs(policy.timeout) : undefined;
       if (until !== undefined && now >= until) {
         if (policy.onTimeout === 'rollback') return { kind: 'rollback', cause: 'deadline', reason: `no approval for group ${g + 1} within ${policy.timeout}` };
-        return { kind: 'wait-approval', group: g, reason: `approval for group ${g + 1} overdue (timeout ${policy.timeout}, holding)`, who: approverText(env, s) };
+        return { kind: 'wait-approval', group: g, reason: `approval for group ${g + 1} overdue (timeout ${policy.timeout}, holding)`, who: approverText(env, s, now) };
       }
-      return { kind: 'wait-approval', group: g, reason: `waiting for approval of group ${g + 1}`, ...(until !== undefined ? { until } : {}), who: approverText(env, s) };
+      return { kind: 'wait-approval', group: g, reason: `waiting for approval of group ${g + 1}`, ...(until !== undefined ? { until } : {}), who: approverText(env, s, now) };
     }
   }
 }
@@ -257,7 +295,7 @@ export function checkDecision(s: ReleaseState, env: EnvironmentConfig, action: A
   switch (action) {
     case Action.Approve:
       if (step.kind !== 'wait-approval') return { allowed: false, reason: `nothing to approve: the release is ${describeStep(step)}` };
-      if (s.approvals.includes(req.identity.id)) return { allowed: false, reason: `${req.identity.id} already approved group ${s.group + 1}; another approver is needed` };
+      if (validApprovals(s, env, now).includes(req.identity.id)) return { allowed: false, reason: `${req.identity.id} already approved group ${s.group + 1}; another approver is needed` };
       return { allowed: true };
     case Action.Reject:
       if (step.kind !== 'wait-approval') return { allowed: false, reason: `nothing to reject: the release is ${describeStep(step)}; use abort to stop it` };
@@ -278,6 +316,10 @@ export function checkDecision(s: ReleaseState, env: EnvironmentConfig, action: A
     case Action.Abort:
     case Action.Rollback:
       return { allowed: true };
+    case Action.Override:
+      if (step.kind !== 'wait-window') return { allowed: false, reason: `nothing to override: the release is ${describeStep(step)}` };
+      if (!req.comment?.trim()) return { allowed: false, reason: 'an override of the release window needs a reason (-m "why")' };
+      return { allowed: true };
   }
 }
 
@@ -289,6 +331,7 @@ export function describeStep(step: Step): string {
     case 'wait-timer': return `waiting: ${step.reason}`;
     case 'wait-approval': return `waiting for approval: ${step.reason}`;
     case 'hold': return step.reason;
+    case 'wait-window': return step.reason;
     case 'confirm': return `confirming group ${step.group + 1}`;
     case 'complete': return 'completing';
     case 'rollback': return `rolling back: ${step.reason}`;
@@ -326,6 +369,10 @@ export function applyDecision(s: ReleaseState, action: Action, req: DecisionRequ
       s.promoted = d;
       event(s, now, 'promoted', `promoted by ${note}: remaining pauses and approvals skipped`, s.group);
       break;
+    case Action.Override:
+      s.windowOverride = d;
+      event(s, now, 'window-overridden', `release window overridden by ${note}`, s.group);
+      break;
     case Action.Abort:
     case Action.Rollback:
       s.stop = { cause: action === Action.Abort ? 'abort' : 'rollback', reason: `${action} by ${note}`, by: req.identity.id, at: d.at };
@@ -340,7 +387,7 @@ export function applyDecision(s: ReleaseState, action: Action, req: DecisionRequ
 // Status
 
 export type Phase =
-  | 'applying' | 'verifying' | 'analysing' | 'confirming' | 'waiting' | 'waiting-approval' | 'paused'
+  | 'applying' | 'verifying' | 'analysing' | 'confirming' | 'waiting' | 'waiting-approval' | 'waiting-window' | 'paused'
   | 'completing' | 'rolling-back' | 'succeeded' | 'rolled-back' | 'failed';
 
 export interface CellStatus { cell: string; replicas: number; canary: number; stable: number }
@@ -359,7 +406,7 @@ export interface ReleaseStatus {
   /** 1-based group number in progress, and the count. */
   group: { current: number; of: number; name?: string };
   cells: CellStatus[];
-  waiting?: { on: 'timer' | 'approval' | 'resume'; reason: string; since: string; until?: string; who: string };
+  waiting?: { on: 'timer' | 'approval' | 'resume' | 'window'; reason: string; since: string; until?: string; who: string };
   analysis?: AnalysisResult;
   outcome?: ReleaseState['outcome'];
   stop?: ReleaseState['stop'];
@@ -376,6 +423,7 @@ export function phaseOf(step: Step, s: ReleaseState): Phase {
     case 'wait-timer': return 'waiting';
     case 'wait-approval': return 'waiting-approval';
     case 'hold': return 'paused';
+    case 'wait-window': return 'waiting-window';
     case 'complete': return 'completing';
     case 'rollback': return 'rolling-back';
     case 'done': return s.outcome?.result ?? 'failed';
@@ -385,7 +433,7 @@ export function phaseOf(step: Step, s: ReleaseState): Phase {
 export function releaseStatus(s: ReleaseState, env: EnvironmentConfig, now: number, opts: { events?: number } = {}): ReleaseStatus {
   const step = decideNext(s, env, now);
   const phase = phaseOf(step, s);
-  const shownGroup = step.kind === 'apply' ? step.group : Math.max(s.group, 0);
+  const shownGroup = step.kind === 'apply' || step.kind === 'wait-window' ? step.group : Math.max(s.group, 0);
   const done = s.group >= 0 ? s.plan[s.group] : undefined;
   const rolledBack = s.outcome?.result === 'rolled-back';
   const cells: CellStatus[] = (s.plan[0]?.perCell ?? []).map((c, i) => {
@@ -396,6 +444,7 @@ export function releaseStatus(s: ReleaseState, env: EnvironmentConfig, now: numb
   let waiting: ReleaseStatus['waiting'];
   if (step.kind === 'wait-timer') waiting = { on: 'timer', reason: step.reason, since: iso(s.stageSince), until: iso(step.until), who: step.who };
   if (step.kind === 'wait-approval') waiting = { on: 'approval', reason: step.reason, since: iso(s.stageSince), ...(step.until !== undefined ? { until: iso(step.until) } : {}), who: step.who };
+  if (step.kind === 'wait-window') waiting = { on: 'window', reason: step.reason, since: iso(s.stageSince), ...(step.until !== undefined ? { until: iso(step.until) } : {}), who: step.who };
   if (step.kind === 'hold') waiting = { on: 'resume', reason: step.reason, since: s.paused?.at ?? iso(now), who: step.who };
   const keep = opts.events ?? 50;
   return {
@@ -415,3 +464,60 @@ export function releaseStatus(s: ReleaseState, env: EnvironmentConfig, now: numb
 }
 
 export { isApprover };
+
+// ---------------------------------------------------------------------------------------------
+// Notices (to chat, by the notify activity) and when a wait must look again
+
+export interface Notice {
+  /** Sent once per key. */
+  key: string;
+  kind: 'waiting-approval' | 'escalation' | 'waiting-window';
+  message: string;
+  /** Who should hear it (chat adapters map these to people and channels). */
+  to: { users: string[]; groups: string[] };
+}
+
+/** The notices a waiting release owes now: one when it starts waiting for people, one escalation. */
+export function noticesDue(s: ReleaseState, env: EnvironmentConfig, step: Step, now: number): Notice[] {
+  const sent = new Set(s.notices ?? []);
+  const a = env.approvers;
+  const approvers = { users: [...a.users], groups: [...a.groups] };
+  const name = `${s.app} → ${s.environment}`;
+  const out: Notice[] = [];
+  if (step.kind === 'wait-approval') {
+    out.push({ key: `waiting-approval:${step.group}:${s.stageSince}`, kind: 'waiting-approval', to: approvers,
+      message: `${name}: group ${step.group + 1} of ${s.plan.length} waits for approval: ${step.reason} (${step.who}). gantry approve ${s.app} ${s.environment}` });
+    if (a.escalateAfter && now >= s.stageSince + durationMs(a.escalateAfter)) {
+      out.push({ key: `escalation:${step.group}:${s.stageSince}`, kind: 'escalation', to: a.escalateTo ?? approvers,
+        message: `${name}: group ${step.group + 1} has waited ${a.escalateAfter} for approval (${step.who})` });
+    }
+  }
+  if (step.kind === 'wait-window') {
+    out.push({ key: `waiting-window:${step.group}:${step.until ?? 'never'}`, kind: 'waiting-window', to: approvers, message: `${name}: group ${step.group + 1} ${step.reason}` });
+  }
+  return out.filter((n) => !sent.has(n.key));
+}
+
+export function recordNotice(s: ReleaseState, n: Notice, delivered: boolean, now: number): void {
+  (s.notices ??= []).push(n.key);
+  event(s, now, n.kind === 'escalation' ? 'escalated' : 'notice', `${delivered ? 'notified' : 'could not notify'} ${[...n.to.users, ...n.to.groups.map((g) => `group:${g}`)].join(', ') || 'the channel'}: ${n.message}`, s.group);
+}
+
+/**
+ * The earliest instant at which a waiting release's next step could change without any message:
+ * its timer or deadline, an escalation falling due, or an approval expiring.
+ */
+export function wakeAt(s: ReleaseState, env: EnvironmentConfig, step: Step, now: number): number | undefined {
+  const times: number[] = [];
+  if ('until' in step && step.until !== undefined) times.push(step.until);
+  if (step.kind === 'wait-approval') {
+    const a = env.approvers;
+    if (a.escalateAfter && !(s.notices ?? []).includes(`escalation:${step.group}:${s.stageSince}`)) times.push(s.stageSince + durationMs(a.escalateAfter));
+    if (a.expiry) {
+      const valid = new Set(validApprovals(s, env, now));
+      for (const [id, t] of approvalTimes(s)) if (valid.has(id)) times.push(t + durationMs(a.expiry));
+    }
+  }
+  const future = times.filter((t) => t > now);
+  return future.length ? Math.min(...future) : times.length ? now : undefined;
+}

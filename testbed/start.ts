@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createSimClusterActivities } from '../activities/index.js';
+import { createNotifyActivities } from '../activities/notify.js';
 import { startApi } from '../api/main.js';
 import { createWorker } from '../worker/worker.js';
 import { stateDir } from './paths.js';
@@ -57,7 +58,10 @@ async function main(): Promise<void> {
   const connection = await NativeConnection.connect({ address: t.address });
   const worker = await createWorker({
     connection,
-    activities: createSimClusterActivities({ stateFile: path.join(simDir, 'cluster.json'), effectsFile: path.join(simDir, 'effects.jsonl'), applyDelayMs: 1500, readyDelayMs: 1500 }),
+    activities: {
+      ...createSimClusterActivities({ stateFile: path.join(simDir, 'cluster.json'), effectsFile: path.join(simDir, 'effects.jsonl'), applyDelayMs: 1500, readyDelayMs: 1500 }),
+      ...createNotifyActivities(),
+    },
     identity: `gantry-start@${process.pid}`,
   });
   const running = worker.run();

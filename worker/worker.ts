@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { TASK_QUEUE } from '../workflows/messages.js';
-import type { ReleaseActivities } from '../workflows/activity-types.js';
+import type { NotifyActivities, ReleaseActivities } from '../workflows/activity-types.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The workflow bundle entry, as TypeScript source (the bundler compiles it). */
@@ -13,7 +13,8 @@ export interface GantryWorkerOptions {
   connection: NativeConnection;
   namespace?: string;
   taskQueue?: string;
-  activities: ReleaseActivities;
+  /** Release activities (a cluster), notify, and any others the workflows call. */
+  activities: ReleaseActivities & Partial<NotifyActivities> & object;
   identity?: string;
   extra?: Partial<WorkerOptions>;
 }

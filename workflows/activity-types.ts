@@ -70,3 +70,19 @@ export const NonRetryable = {
   Forbidden: 'Forbidden',
   ImageNotFound: 'ImageNotFound',
 } as const;
+
+/** A notice about a release, for people (chat). Best effort: a failed notice never stops a release. */
+export interface NotifyRequest {
+  releaseId: string;
+  app: string;
+  environment: string;
+  kind: 'waiting-approval' | 'escalation' | 'waiting-window';
+  message: string;
+  to: { users: string[]; groups: string[] };
+  /** The group waiting (0-based), so a chat button can approve exactly this group. */
+  group: number;
+}
+
+export interface NotifyActivities {
+  notify(req: NotifyRequest): Promise<{ delivered: boolean; detail?: string }>;
+}

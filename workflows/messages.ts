@@ -24,10 +24,11 @@ export const resumeUpdate = defineUpdate<DecisionResult, [DecisionArgs]>('resume
 export const promoteUpdate = defineUpdate<DecisionResult, [DecisionArgs]>('promote');
 export const abortUpdate = defineUpdate<DecisionResult, [DecisionArgs]>('abort');
 export const rollbackUpdate = defineUpdate<DecisionResult, [DecisionArgs]>('rollback');
+export const overrideUpdate = defineUpdate<DecisionResult, [DecisionArgs]>('override');
 
 export const decisionUpdates = {
   approve: approveUpdate, reject: rejectUpdate, pause: pauseUpdate, resume: resumeUpdate,
-  promote: promoteUpdate, abort: abortUpdate, rollback: rollbackUpdate,
+  promote: promoteUpdate, abort: abortUpdate, rollback: rollbackUpdate, override: overrideUpdate,
 } as const satisfies Record<Action, unknown>;
 
 export interface StatusOptions { events?: number }

@@ -9,13 +9,13 @@ import { Action } from '../core/approval.js';
 import type { EnvironmentConfig } from '../core/config.js';
 import {
   applyDecision, checkDecision, decideNext, newReleaseState, recordAnalysis, recordApplied, recordConfirmed,
-  recordHealth, recordOutcome, recordRollbackStarted, releaseStatus, revisionRef,
+  noticesDue, recordHealth, recordNotice, recordOutcome, recordRollbackStarted, releaseStatus, revisionRef, wakeAt,
   type ReleaseState, type ReleaseStatus, type Revision, type StopCause,
 } from '../core/release.js';
 import { canaryTargets, environmentPlan } from '../core/plan.js';
 import { durationMs } from '../core/duration.js';
 import type { Channel } from '../core/approval.js';
-import type { ReleaseActivities, Target } from './activity-types.js';
+import type { NotifyActivities, ReleaseActivities, Target } from './activity-types.js';
 import { NonRetryable } from './activity-types.js';
 import { decisionUpdates, FailureType, statusQuery, type DecisionArgs } from './messages.js';
 
@@ -39,6 +39,8 @@ const cluster = proxyActivities<ReleaseActivities>({
 const analysis = proxyActivities<ReleaseActivities>({
   startToCloseTimeout: '5m', heartbeatTimeout: '30s', scheduleToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 5 },
 });
+/** Notices are best effort: a few quick tries, then the release goes on (and history says so). */
+const notifier = proxyActivities<NotifyActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumAttempts: 3 } });
 /** Rollback keeps trying: a half-rolled-back environment is worse than a slow rollback. */
 const rescue = proxyActivities<ReleaseActivities>({ startToCloseTimeout: '10m', heartbeatTimeout: '10s', retry });
 
@@ -134,12 +136,18 @@ async function runGroups(s: ReleaseState, env: EnvironmentConfig, target: Target
         break;
       case 'wait-timer':
       case 'wait-approval':
+      case 'wait-window':
       case 'hold': {
+        for (const n of noticesDue(s, env, step, Date.now())) {
+          const delivered = await notifier.notify({ releaseId: s.id, app: s.app, environment: s.environment, kind: n.kind, message: n.message, to: n.to, group: step.group })
+            .then((r) => r.delivered, () => false);
+          recordNotice(s, n, delivered, Date.now());
+        }
         const rev = s.rev;
-        const until = step.kind === 'hold' ? undefined : step.until;
+        const wake = wakeAt(s, env, step, Date.now());
         log.debug('release waiting', { release: s.id, step: step.kind, reason: step.reason });
-        if (until === undefined) await condition(() => s.rev !== rev);
-        else await condition(() => s.rev !== rev, Math.max(1, until - Date.now()));
+        if (wake === undefined) await condition(() => s.rev !== rev);
+        else await condition(() => s.rev !== rev, Math.max(1, wake - Date.now()));
         break;
       }
       case 'complete':

@@ -3,6 +3,8 @@
 import type { Client, Connection } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { createSimClusterActivities, type SimEffect, type SimOptions } from '../../activities/index.js';
+import { createNotifyActivities } from '../../activities/notify.js';
+import type { NotifyRequest } from '../../workflows/activity-types.js';
 import { GantryService, type Caller } from '../../api/service.js';
 import type { ReleaseStatus } from '../../core/release.js';
 import { createWorker } from '../../worker/worker.js';
@@ -13,6 +15,8 @@ export interface Harness {
   service: GantryService;
   effects: SimEffect[];
   sim: ReturnType<typeof createSimClusterActivities>;
+  /** Every notice the release workflows sent. */
+  notices: NotifyRequest[];
   taskQueue: string;
   close(): Promise<void>;
 }
@@ -23,11 +27,12 @@ export async function startHarness(simOptions: SimOptions = {}): Promise<Harness
   const effects: SimEffect[] = [];
   const sim = createSimClusterActivities({ ...simOptions, onEffect: (e) => effects.push(e) });
   const taskQueue = unique('tq');
-  const worker: Worker = await createWorker({ connection: native, taskQueue, activities: sim });
+  const notices: NotifyRequest[] = [];
+  const worker: Worker = await createWorker({ connection: native, taskQueue, activities: { ...sim, ...createNotifyActivities([], (n) => notices.push(n)) } });
   const running = worker.run();
   const service = new GantryService(client, taskQueue);
   return {
-    client, service, effects, sim, taskQueue,
+    client, service, effects, sim, notices, taskQueue,
     async close() {
       worker.shutdown();
       await running;

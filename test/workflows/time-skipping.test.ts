@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { createSimClusterActivities } from '../../activities/index.js';
+import { createNotifyActivities } from '../../activities/notify.js';
 import { GantryService } from '../../api/service.js';
 import { createWorker } from '../../worker/worker.js';
 import { DIGEST_A, seedConfig } from '../support/fixtures.js';
@@ -20,7 +21,7 @@ beforeAll(async () => {
   quietRuntime();
   env = await createTimeSkippingEnv();
   const taskQueue = unique('ts');
-  worker = await createWorker({ connection: env.nativeConnection, taskQueue, activities: createSimClusterActivities() });
+  worker = await createWorker({ connection: env.nativeConnection, taskQueue, activities: { ...createSimClusterActivities(), ...createNotifyActivities() } });
   running = worker.run();
   service = new GantryService(env.client, taskQueue);
 });
