@@ -10,12 +10,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createSimClusterActivities, readEffects } from '../activities/index.js';
 import { createNotifyActivities } from '../activities/notify.js';
 import { GantryService } from '../api/service.js';
 import { parseConfig, type GantryConfig, type RawConfig } from '../core/config.js';
 import { startEphemeralTemporal } from '../testbed/ephemeral-temporal.js';
+import { temporalTestServerBin } from '../testbed/paths.js';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createWorker } from '../worker/worker.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -36,6 +38,31 @@ function config(app: string, raw: Omit<RawConfig['environments'][number], 'name'
   return r.config;
 }
 
+/** The same 200-group release on the Java test server (real server code path, no 50 ms dispatch floor). */
+async function stepOverheadTestServer(steps: number): Promise<void> {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: temporalTestServerBin } } });
+  try {
+    const stamps: number[] = [];
+    const activities = { ...createSimClusterActivities({ onEffect: (e) => { if (e.kind === 'apply') stamps.push(performance.now()); } }), ...createNotifyActivities() };
+    const worker = await createWorker({ connection: env.nativeConnection, taskQueue: 'bench-ts', activities });
+    await worker.runUntil(async () => {
+      const service = new GantryService(env.client, 'bench-ts');
+      const groups = [...Array.from({ length: steps - 1 }, () => ({ pods: 1 })), { pods: 'rest' as const }];
+      await service.startRelease({ config: config('ts-warmup', { cells: [{ name: 'c', replicas: 5 }], groups: [{ pods: 1 }, { pods: 'rest' }] }), environment: 'prod', revision: { digest: DIGEST } }, who);
+      await service.waitForRelease('ts-warmup', 'prod');
+      stamps.length = 0;
+      await service.startRelease({ config: config('ts-steps', { cells: [{ name: 'c', replicas: steps }], groups }), environment: 'prod', revision: { digest: DIGEST } }, who);
+      const final = await service.waitForRelease('ts-steps', 'prod');
+      if (final.phase !== 'succeeded') throw new Error(`test-server step benchmark: ${final.phase}`);
+    });
+    const deltas = stamps.slice(1).map((t, i) => t - stamps[i]!).sort((a, b) => a - b);
+    bench('release_step_ms_p50_java_test_server', percentile(deltas, 50), 'ms');
+    bench('release_step_ms_p99_java_test_server', percentile(deltas, 99), 'ms');
+  } finally {
+    await env.teardown();
+  }
+}
+
 async function stepOverhead(client: Client, native: NativeConnection, steps: number): Promise<void> {
   const stamps: number[] = [];
   const activities = createSimClusterActivities({ onEffect: (e) => { if (e.kind === 'apply') stamps.push(performance.now()); } });
@@ -53,10 +80,20 @@ async function stepOverhead(client: Client, native: NativeConnection, steps: num
   const total = performance.now() - t0;
   if (final.phase !== 'succeeded' || stamps.length !== steps) throw new Error(`step benchmark: ${final.phase}, ${stamps.length} groups applied`);
   const deltas = stamps.slice(1).map((t, i) => t - stamps[i]!).sort((a, b) => a - b);
+  // The floor: a bare workflow doing two activities per step, on the same server, in the same run.
+  const floorWorker = await Worker.create({ connection: native, taskQueue: 'bench-floor', workflowsPath: path.join(root, 'bench', 'floor-workflows.ts'), activities: { noop: async () => performance.now() } });
+  const floor = await floorWorker.runUntil(async () => {
+    await client.workflow.execute('floorSteps', { taskQueue: 'bench-floor', workflowId: 'floor-warmup', args: [5, 2] });
+    return client.workflow.execute('floorSteps', { taskQueue: 'bench-floor', workflowId: 'floor', args: [steps, 2] }) as Promise<number[]>;
+  });
+  const floorDeltas = floor.slice(1).map((t, i) => t - floor[i]!).sort((a, b) => a - b);
   bench('release_step_ms_p50', percentile(deltas, 50), 'ms');
   bench('release_step_ms_p99', percentile(deltas, 99), 'ms');
   bench('release_step_ms_mean', total / steps, 'ms');
   bench('release_200_steps_total_ms', total, 'ms');
+  bench('server_floor_2_activities_ms_p50', percentile(floorDeltas, 50), 'ms');
+  bench('release_step_overhead_over_floor_ms_p50', percentile(deltas, 50) - percentile(floorDeltas, 50), 'ms');
+  bench('release_step_to_floor_ratio_p50', percentile(deltas, 50) / percentile(floorDeltas, 50), 'x');
   worker.shutdown();
   await running;
 }
@@ -128,6 +165,7 @@ async function main(): Promise<void> {
   try {
     console.log(`# Temporal dev server ${server.address}; ${os.cpus().length} cores; node ${process.version}`);
     await stepOverhead(client, native, Number(process.env.BENCH_STEPS ?? 200));
+    await stepOverheadTestServer(Number(process.env.BENCH_STEPS ?? 200));
     await pausedReleases(client, server.address, Number(process.env.BENCH_PAUSED ?? 1000));
   } finally {
     await native.close();
