@@ -4,8 +4,17 @@
 // changes nothing that was already done.
 import type { Measurement, CheckSpec } from '../core/analysis.js';
 import type { Revision } from '../core/release.js';
+import type { CatalogBuild } from '../core/catalog.js';
 
-export interface CellTarget { name: string; context?: string; namespace: string; replicas: number }
+export interface CellTarget {
+  name: string; context?: string; namespace: string; replicas: number;
+  // Cluster settings resolved from gantry.yaml (core/config.ts CellConfig); optional, additive.
+  zone?: string;
+  port?: number;
+  podLabels?: Record<string, string>;
+  drainGrace?: string;
+  httpRoute?: { name: string; namespace: string };
+}
 
 export interface Target { app: string; environment: string; cells: CellTarget[] }
 
@@ -69,6 +78,13 @@ export const NonRetryable = {
   InvalidTarget: 'InvalidTarget',
   Forbidden: 'Forbidden',
   ImageNotFound: 'ImageNotFound',
+  /** The cluster rejected an object as invalid (HTTP 422), e.g. a bad label or port. */
+  InvalidSpec: 'InvalidSpec',
+} as const;
+
+/** Retryable failure types of the cluster activities (the cluster did not answer, 429 or 5xx). */
+export const Retryable = {
+  ClusterUnavailable: 'ClusterUnavailable',
 } as const;
 
 /** A notice about a release, for people (chat). Best effort: a failed notice never stops a release. */
@@ -85,4 +101,13 @@ export interface NotifyRequest {
 
 export interface NotifyActivities {
   notify(req: NotifyRequest): Promise<{ delivered: boolean; detail?: string }>;
+}
+
+/** The build catalog and release state, read and written through the Temporal client (activities). */
+export interface CatalogActivities {
+  /** Records a build that passed its gates in the app's catalog (signal-with-start; idempotent per digest). */
+  recordBuild(req: { app: string; build: CatalogBuild }): Promise<void>;
+  newestBuild(req: { app: string }): Promise<CatalogBuild | undefined>;
+  /** What the environment runs (the last successful release) and whether a release is in progress. */
+  environmentRevision(req: { app: string; environment: string }): Promise<{ running?: Revision; current?: Revision }>;
 }

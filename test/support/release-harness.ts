@@ -4,6 +4,7 @@ import type { Client, Connection } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { createSimClusterActivities, type SimEffect, type SimOptions } from '../../activities/index.js';
 import { createNotifyActivities } from '../../activities/notify.js';
+import { createCatalogActivities } from '../../activities/catalog.js';
 import type { NotifyRequest } from '../../workflows/activity-types.js';
 import { GantryService, type Caller } from '../../api/service.js';
 import type { ReleaseStatus } from '../../core/release.js';
@@ -28,7 +29,7 @@ export async function startHarness(simOptions: SimOptions = {}): Promise<Harness
   const sim = createSimClusterActivities({ ...simOptions, onEffect: (e) => effects.push(e) });
   const taskQueue = unique('tq');
   const notices: NotifyRequest[] = [];
-  const worker: Worker = await createWorker({ connection: native, taskQueue, activities: { ...sim, ...createNotifyActivities([], (n) => notices.push(n)) } });
+  const worker: Worker = await createWorker({ connection: native, taskQueue, activities: { ...sim, ...createNotifyActivities([], (n) => notices.push(n)), ...createCatalogActivities({ client, taskQueue }) } });
   const running = worker.run();
   const service = new GantryService(client, taskQueue);
   return {

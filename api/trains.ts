@@ -1,0 +1,118 @@
+// Release trains: Temporal Schedules (one per app and environment, id train/<app>/<env>) that start
+// the releaseTrain workflow at their departure times, with overlap SKIP: while a train's release is
+// still in progress, later departures are skipped.
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { isTimeZone } from '../core/windows.js';
+import { TASK_QUEUE } from '../workflows/messages.js';
+import type { TrainInput } from '../workflows/train.js';
+import { GantryError } from './errors.js';
+import { loadConfig } from './service.js';
+
+export interface CreateTrainRequest {
+  config: string | unknown;
+  environment: string;
+  /** Cron expressions, e.g. "0 10 * * 1-4" (Mon-Thu 10:00). */
+  cron: string[];
+  timeZone?: string;
+  paused?: boolean;
+}
+
+export interface TrainSummary {
+  id: string;
+  app: string;
+  environment: string;
+  cron: string[];
+  timeZone: string;
+  paused: boolean;
+  nextDepartures: string[];
+  recentRuns: { scheduledAt: string; workflowId: string }[];
+  skippedOverlap: number;
+}
+
+export function trainScheduleId(app: string, environment: string): string {
+  return `train/${app}/${environment}`;
+}
+
+const cronField = /^[\d*,/\-A-Za-z?#L]+$/;
+
+export class TrainService {
+  constructor(readonly client: Client, readonly taskQueue: string = TASK_QUEUE) {}
+
+  async create(req: CreateTrainRequest): Promise<{ id: string; existing: boolean }> {
+    const config = loadConfig(req.config);
+    const env = config.environments.find((e) => e.name === req.environment);
+    const details = [];
+    if (!env) details.push({ path: 'environment', message: `unknown environment '${req.environment}'`, hint: `one of: ${config.environments.map((e) => e.name).join(', ')}` });
+    if (!Array.isArray(req.cron) || req.cron.length === 0) details.push({ path: 'cron', message: 'at least one departure time is required', hint: 'cron expressions such as "0 10 * * 1-4" (Mon-Thu at 10:00)' });
+    (req.cron ?? []).forEach((c, i) => {
+      const fields = typeof c === 'string' ? c.trim().split(/\s+/) : [];
+      if (fields.length !== 5 || !fields.every((f) => cronField.test(f))) details.push({ path: `cron[${i}]`, message: `not a cron expression: ${JSON.stringify(c)}`, hint: 'five fields: minute hour day-of-month month day-of-week, e.g. "0 10 * * 1-4"' });
+    });
+    const timeZone = req.timeZone ?? 'UTC';
+    if (!isTimeZone(timeZone)) details.push({ path: 'timeZone', message: `unknown time zone ${timeZone}`, hint: 'an IANA zone such as Europe/Berlin or America/New_York' });
+    if (details.length || !env) throw new GantryError('bad_request', 'invalid release train', details);
+    const id = trainScheduleId(config.app.name, env.name);
+    const input: TrainInput = { app: config.app.name, image: config.app.image, environment: env, schedule: id };
+    try {
+      await this.client.schedule.create({
+        scheduleId: id,
+        spec: { cronExpressions: req.cron, timezone: timeZone },
+        action: { type: 'startWorkflow', workflowType: 'releaseTrain', args: [input], taskQueue: this.taskQueue, workflowId: `train-run/${config.app.name}/${env.name}` },
+        policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '10 minutes' },
+        state: { paused: req.paused ?? false, note: `release train for ${config.app.name} → ${env.name}` },
+        memo: { app: config.app.name, environment: env.name, cron: req.cron, timeZone },
+      });
+      return { id, existing: false };
+    } catch (err) {
+      if (err instanceof ScheduleAlreadyRunning) {
+        // Creating again updates the departures and the environment config.
+        await this.client.schedule.getHandle(id).update((prev) => ({
+          ...prev, spec: { cronExpressions: req.cron, timezone: timeZone }, memo: { app: config.app.name, environment: env.name, cron: req.cron, timeZone },
+          action: { type: 'startWorkflow', workflowType: 'releaseTrain', args: [input], taskQueue: this.taskQueue, workflowId: `train-run/${config.app.name}/${env.name}` },
+        }));
+        return { id, existing: true };
+      }
+      throw err;
+    }
+  }
+
+  async describe(app: string, environment: string): Promise<TrainSummary> {
+    const id = trainScheduleId(app, environment);
+    try {
+      const d = await this.client.schedule.getHandle(id).describe();
+      return {
+        id, app, environment,
+        cron: ((d.memo as { cron?: string[] } | undefined)?.cron) ?? [], timeZone: d.spec.timezone ?? 'UTC',
+        paused: d.state.paused,
+        nextDepartures: d.info.nextActionTimes.slice(0, 5).map((t) => t.toISOString()),
+        recentRuns: d.info.recentActions.map((a) => ({ scheduledAt: a.scheduledAt.toISOString(), workflowId: a.action.workflow.workflowId })),
+        skippedOverlap: d.info.numActionsSkippedOverlap,
+      };
+    } catch (err) {
+      if (err instanceof ScheduleNotFoundError) throw new GantryError('not_found', `no release train for ${app} to ${environment}`, [], 'create one with: gantry train create');
+      throw err;
+    }
+  }
+
+  async list(): Promise<TrainSummary[]> {
+    const out: TrainSummary[] = [];
+    for await (const s of this.client.schedule.list()) {
+      if (!s.scheduleId.startsWith('train/')) continue;
+      const [, app, environment] = s.scheduleId.split('/');
+      if (app && environment) out.push(await this.describe(app, environment));
+    }
+    return out;
+  }
+
+  /** Departs now (the schedule's overlap policy still applies). */
+  async trigger(app: string, environment: string): Promise<void> {
+    await this.describe(app, environment);
+    // trigger() would default to ALLOW_ALL; a manual departure follows the train's policy.
+    await this.client.schedule.getHandle(trainScheduleId(app, environment)).trigger(ScheduleOverlapPolicy.SKIP);
+  }
+
+  async remove(app: string, environment: string): Promise<void> {
+    await this.describe(app, environment);
+    await this.client.schedule.getHandle(trainScheduleId(app, environment)).delete();
+  }
+}

@@ -1,0 +1,23 @@
+// The build catalog workflow: one per app (id builds/<app>), a small durable entity. Pipelines tell
+// it about builds that passed their gates (signal-with-start from an activity); release trains ask it
+// for the newest. It continues as new before its history grows large.
+import { condition, continueAsNew, defineQuery, defineSignal, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import { addBuild, type Catalog, type CatalogBuild } from '../core/catalog.js';
+
+export const buildPassedSignal = defineSignal<[CatalogBuild]>('buildPassed');
+export const catalogQuery = defineQuery<Catalog>('catalog');
+
+export function catalogWorkflowId(app: string): string {
+  return `builds/${app}`;
+}
+
+export async function buildCatalog(initial: Catalog): Promise<void> {
+  let catalog = initial;
+  let seen = 0;
+  setHandler(buildPassedSignal, (b) => { catalog = addBuild(catalog, b); seen++; });
+  setHandler(catalogQuery, () => catalog);
+  // Lives until its history suggests a fresh run; carries the catalog over.
+  await condition(() => workflowInfo().continueAsNewSuggested || seen >= 500);
+  await condition(allHandlersFinished);
+  await continueAsNew<typeof buildCatalog>(catalog);
+}

@@ -1,0 +1,40 @@
+// A release train: started by a Temporal Schedule at its departure times (overlap: skip). It releases
+// the newest build that passed its gates to one environment, or records why it did not.
+import { ApplicationFailure, ChildWorkflowFailure, executeChild, ParentClosePolicy, proxyActivities, WorkflowIdReusePolicy } from '@temporalio/workflow';
+import { decideTrain, type TrainDecision } from '../core/catalog.js';
+import type { EnvironmentConfig } from '../core/config.js';
+import type { CatalogActivities } from './activity-types.js';
+import { FailureType, releaseWorkflowId } from './messages.js';
+import { release } from './release.js';
+
+export interface TrainInput { app: string; image: string; environment: EnvironmentConfig; schedule: string }
+
+export interface TrainResult { decision: TrainDecision; outcome?: string }
+
+const catalog = proxyActivities<CatalogActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
+
+export async function releaseTrain(input: TrainInput): Promise<TrainResult> {
+  const [newest, env] = await Promise.all([
+    catalog.newestBuild({ app: input.app }),
+    catalog.environmentRevision({ app: input.app, environment: input.environment.name }),
+  ]);
+  const decision = decideTrain(newest, env);
+  if (decision.kind === 'skip') return { decision };
+  const b = decision.build;
+  try {
+    const r = await executeChild(release, {
+      workflowId: releaseWorkflowId(input.app, input.environment.name),
+      args: [{
+        app: input.app, environment: input.environment,
+        revision: { image: b.image, digest: b.digest, sha: b.sha, ...(b.author ? { author: b.author } : {}), ...(b.message ? { message: b.message } : {}) },
+        startedBy: { id: `train:${input.schedule}`, channel: 'schedule' },
+      }],
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+    });
+    return { decision, outcome: r.outcome };
+  } catch (err) {
+    const reason = err instanceof ChildWorkflowFailure && err.cause ? err.cause.message : err instanceof Error ? err.message : String(err);
+    throw ApplicationFailure.create({ message: `train ${input.schedule}: release failed: ${reason}`, type: FailureType.StageFailed, nonRetryable: true });
+  }
+}
