@@ -11,6 +11,7 @@ import { TASK_QUEUE } from '../workflows/messages.js';
 import { loadIdentities, type IdentityTable } from './auth.js';
 import { buildServer } from './server.js';
 import { GantryService } from './service.js';
+import { loadTriggerConfig, type TriggerServerConfig } from './server-config.js';
 
 export const DEFAULT_API_ADDR = '127.0.0.1:8080';
 
@@ -29,6 +30,8 @@ export interface StartApiOptions {
   logger?: FastifyBaseLogger | boolean;
   /** Serve GET / without a token. Default: GANTRY_PUBLIC_INDEX=1. */
   publicIndex?: boolean;
+  /** Default: loaded from the GANTRY_SERVER_CONFIG file (repos, slack, chat; api/server-config.ts). */
+  triggers?: TriggerServerConfig;
 }
 
 export interface RunningApi {
@@ -57,6 +60,7 @@ export function defaultLogger(): FastifyBaseLogger {
 /** Builds the service and server and listens; resolves once the API is serving. */
 export async function startApi(opts: StartApiOptions = {}): Promise<RunningApi> {
   const identities = opts.identities ?? loadIdentities();
+  const triggers = opts.triggers ?? loadTriggerConfig();
   let connection: Connection | undefined;
   let client = opts.client;
   const address = opts.temporalAddress ?? temporalAddress();
@@ -70,7 +74,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<RunningApi> 
   }
   const service = new GantryService(client, opts.taskQueue ?? TASK_QUEUE);
   const logger = opts.logger ?? defaultLogger();
-  const server = buildServer({ service, identities, logger, publicIndex: opts.publicIndex ?? process.env.GANTRY_PUBLIC_INDEX === '1' });
+  const server = buildServer({ service, identities, logger, publicIndex: opts.publicIndex ?? process.env.GANTRY_PUBLIC_INDEX === '1', triggers });
   const { host, port } = parseListenAddress(opts.listen ?? process.env.GANTRY_API_ADDR ?? DEFAULT_API_ADDR);
   try {
     await server.listen({ host, port });
@@ -86,6 +90,9 @@ export async function startApi(opts: StartApiOptions = {}): Promise<RunningApi> 
     server.log.warn('no API tokens configured: every request except /healthz is refused. Set GANTRY_TOKENS=\'{"<token>":{"id":"you","groups":["sre"]}}\' or GANTRY_SERVER_CONFIG=<file with identities: [{id, groups, token_sha256}]>');
   } else {
     server.log.info({ identities: identities.size, sources: identities.sources }, 'API tokens loaded');
+  }
+  if (triggers.repos.size || triggers.slack) {
+    server.log.info({ repos: [...triggers.repos.values()].map((r) => r.name), slack: !!triggers.slack, chatUsers: triggers.chat.slack.size + triggers.chat.github.size }, 'triggers and ChatOps configured');
   }
   let closed: Promise<void> | undefined;
   return {

@@ -1,6 +1,7 @@
 // The HTTP API: a thin JSON layer over GantryService. Every route but /healthz needs a bearer token;
 // the caller's identity comes only from that token, the channel from `x-gantry-channel`.
 // buildServer returns the Fastify instance without listening (tests use inject; main.ts listens).
+import { registerTrainRoutes, TrainService } from './trains.js';
 import crypto from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ServiceError } from '@temporalio/client';
@@ -10,6 +11,8 @@ import type { ReleaseStatus } from '../core/release.js';
 import { GantryError, type ErrorDetail } from './errors.js';
 import { authenticate, type IdentityTable } from './auth.js';
 import type { Caller, GantryService, ReleaseSummary } from './service.js';
+import { emptyTriggerConfig, type TriggerServerConfig } from './server-config.js';
+import { registerTriggerRoutes } from './webhooks.js';
 
 export interface BuildServerOptions {
   service: GantryService;
@@ -18,6 +21,10 @@ export interface BuildServerOptions {
   logger?: FastifyBaseLogger | boolean;
   /** Serve the read-only HTML page at GET / without a token (loopback dashboards). Default false. */
   publicIndex?: boolean;
+  /** Webhook repositories, Slack and chat identities (api/server-config.ts). Default: none configured. */
+  triggers?: TriggerServerConfig;
+  /** fetch for replies to GitHub and Slack (tests). Default: global fetch. */
+  fetch?: typeof fetch;
 }
 
 export const ACTIONS: readonly Action[] = Object.values(Action);
@@ -44,14 +51,16 @@ const releaseBody = z.strictObject({
 });
 
 const pipelineBody = z.strictObject({
-  config: configField,
+  // Optional only with a source: the commit's own gantry.yaml is read at checkout.
+  config: configField.optional(),
   repo: z.string().min(1).max(300),
   sha: z.string().min(1).max(64),
   ref: text(300).optional(),
   revision: z.strictObject({
     image: text(300).optional(), digest: text(100).optional(), author: text(200).optional(), message: text(2000).optional(),
   }).default({}),
-});
+  source: z.strictObject({ url: text(2000), depth: z.number().int().positive().optional(), configPath: text(300).optional() }).optional(),
+}).refine((b) => b.config !== undefined || b.source !== undefined, { error: 'config is required unless the pipeline builds from source', path: ['config'] });
 
 const decisionBody = z.strictObject({ comment: z.string().min(1).max(2000).optional() });
 
@@ -288,6 +297,12 @@ export function buildServer(opts: BuildServerOptions): FastifyInstance {
     if (i <= 0) throw new GantryError('bad_request', 'expected /v1/pipelines/<repo>/<sha>', [{ path: 'url', message: 'no repository or commit', hint: 'GET /v1/pipelines/owner/name/<sha>, or GET /v1/pipelines?repo=<repo>&sha=<sha>' }]);
     return service.pipelineStatus(rest.slice(0, i), rest.slice(i + 1));
   });
+
+  // Release trains (api/trains.ts): Temporal Schedules per app and environment.
+  registerTrainRoutes(app, { trains: new TrainService(service.client, service.taskQueue), callerOf });
+
+  // Triggers and ChatOps (api/webhooks.ts): POST /v1/triggers/push, /v1/webhooks/github, /v1/slack/*.
+  void app.register(async (scope) => registerTriggerRoutes(scope, { service, config: opts.triggers ?? emptyTriggerConfig(), callerOf, ...(opts.fetch ? { fetch: opts.fetch } : {}) }));
 
   return app;
 }

@@ -28,11 +28,23 @@ export interface StartReleaseRequest {
 }
 
 export interface StartPipelineRequest {
-  config: string | unknown;
+  /** gantry.yaml (text or parsed); optional only with a source (then the commit's own is read). */
+  config?: string | unknown;
   repo: string;
   sha: string;
   ref?: string;
   revision: { image?: string; digest?: string; author?: string; message?: string };
+  /**
+   * Report the pipeline's progress to GitHub (commit statuses, deployment statuses) through the
+   * activities in activities/github.ts. Not secret: the token is named by an env var on the worker.
+   */
+  github?: { baseUrl?: string; tokenEnv?: string };
+  /**
+   * Build from source: checkout, gates, build and verify run before any release, and the image
+   * digest comes from the build (revision.digest is then not needed). Without `config`, the
+   * commit's own gantry.yaml is read at checkout.
+   */
+  source?: { url: string; depth?: number; configPath?: string };
 }
 
 export interface Started { workflowId: string; runId: string; existing: boolean }
@@ -68,7 +80,7 @@ function sameRevision(a: Revision | undefined, b: Revision): boolean {
   return !!a && a.image === b.image && a.digest === b.digest && a.sha === b.sha;
 }
 
-interface ReleaseMemo { app: string; environment: EnvironmentConfig; revision: Revision; previous?: Revision }
+interface ReleaseMemo { app: string; environment: EnvironmentConfig; revision: Revision; previous?: Revision; trigger?: string }
 
 export class GantryService {
   constructor(readonly client: Client, readonly taskQueue: string = TASK_QUEUE) {}
@@ -80,9 +92,27 @@ export class GantryService {
     return this.startReleaseWorkflow({ app: config.app.name, environment: env, revision, ...(req.previous ? { previous: req.previous } : {}), startedBy: { id: caller.identity.id, channel: caller.channel } });
   }
 
-  private async startReleaseWorkflow(input: ReleaseInput): Promise<Started> {
+  /**
+   * Starts a release for a trigger (e.g. a tag push) at most once: `trigger` names it (repo, tag and
+   * commit) and is kept in the release's memo, so a redelivered trigger finds the release it started,
+   * running or finished, instead of starting another. A different trigger behaves like startRelease.
+   */
+  async startReleaseOnce(req: StartReleaseRequest, caller: Caller, trigger: string): Promise<Started> {
+    const config = loadConfig(req.config);
+    const env = pickEnvironment(config, req.environment);
+    const revision = checkRevision(config, req.revision ?? {}, 'revision');
+    const workflowId = releaseWorkflowId(config.app.name, env.name);
+    const last = await this.client.workflow.getHandle(workflowId).describe().catch((err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    });
+    if (last && (last.memo as unknown as ReleaseMemo | undefined)?.trigger === trigger) return { workflowId, runId: last.runId, existing: true };
+    return this.startReleaseWorkflow({ app: config.app.name, environment: env, revision, ...(req.previous ? { previous: req.previous } : {}), startedBy: { id: caller.identity.id, channel: caller.channel } }, trigger);
+  }
+
+  private async startReleaseWorkflow(input: ReleaseInput, trigger?: string): Promise<Started> {
     const workflowId = releaseWorkflowId(input.app, input.environment.name);
-    const memo: ReleaseMemo = { app: input.app, environment: input.environment, revision: input.revision, ...(input.previous ? { previous: input.previous } : {}) };
+    const memo: ReleaseMemo = { app: input.app, environment: input.environment, revision: input.revision, ...(input.previous ? { previous: input.previous } : {}), ...(trigger ? { trigger } : {}) };
     try {
       const h = await this.client.workflow.start('release', {
         workflowId, taskQueue: this.taskQueue, args: [input], memo: memo as unknown as Record<string, unknown>,
@@ -99,12 +129,25 @@ export class GantryService {
   }
 
   async startPipeline(req: StartPipelineRequest, caller: Caller): Promise<Started> {
-    const config = loadConfig(req.config);
+    const source = req.source;
+    if (source !== undefined && (typeof source?.url !== 'string' || !/^(https?|ssh|git|file):\/\/\S+$|^[\w.-]+@[\w.-]+:\S+$/.test(source.url))) {
+      throw new GantryError('bad_request', 'invalid source', [{ path: 'source.url', message: 'not a git URL', hint: 'https://…, ssh://…, git@host:owner/repo.git or file://…' }]);
+    }
+    if (source?.depth !== undefined && !(Number.isInteger(source.depth) && source.depth > 0)) {
+      throw new GantryError('bad_request', 'invalid source', [{ path: 'source.depth', message: 'not a positive whole number', hint: '1 fetches just the commit' }]);
+    }
+    // From source the config may come from the commit itself (read and validated at checkout).
+    const config = source && (req.config === undefined || req.config === null) ? undefined : loadConfig(req.config);
     if (!shaRe.test(req.sha ?? '')) throw new GantryError('bad_request', 'invalid commit', [{ path: 'sha', message: 'not a commit sha', hint: '7 to 64 lowercase hex digits' }]);
     if (!req.repo || typeof req.repo !== 'string') throw new GantryError('bad_request', 'missing repository', [{ path: 'repo', message: 'is required', hint: 'owner/name or the repository URL' }]);
-    const revision = checkRevision(config, { ...(req.revision ?? {}), sha: req.sha }, 'revision');
+    // From source the digest comes from the build; a prebuilt pipeline needs it (as before).
+    const revision = config ? checkRevision(config, { ...(req.revision ?? {}), sha: req.sha }, 'revision') : undefined;
     const workflowId = pipelineWorkflowId(req.repo, req.sha);
-    const input: PipelineInput = { repo: req.repo, sha: req.sha, ...(req.ref ? { ref: req.ref } : {}), config, revision, startedBy: { id: caller.identity.id, channel: caller.channel } };
+    const input: PipelineInput = {
+      repo: req.repo, sha: req.sha, ...(req.ref ? { ref: req.ref } : {}), ...(config ? { config } : {}), ...(revision ? { revision } : {}),
+      ...(source ? { source: { url: source.url, ...(source.depth ? { depth: source.depth } : {}), ...(source.configPath ? { configPath: source.configPath } : {}) } } : {}),
+      startedBy: { id: caller.identity.id, channel: caller.channel }, ...(req.github ? { github: req.github } : {}),
+    };
     const h = await this.client.workflow.start('pipeline', {
       workflowId, taskQueue: this.taskQueue, args: [input],
       // A duplicate trigger finds the pipeline already started, running or finished: it is not started
@@ -142,7 +185,7 @@ export class GantryService {
    * Sends a human decision as the workflow Update; refusals come back as `refused`. A rollback of a
    * release that already succeeded starts a rollback release to the revision it replaced.
    */
-  async decide(app: string, environment: string, action: Action, caller: Caller, comment?: string): Promise<DecisionResult & { started?: Started }> {
+  async decide(app: string, environment: string, action: Action, caller: Caller, comment?: string, opts: { updateId?: string } = {}): Promise<DecisionResult & { started?: Started }> {
     const handle = this.releaseHandle(app, environment);
     let desc;
     try {
@@ -155,7 +198,8 @@ export class GantryService {
       throw new GantryError('conflict', `the release of ${app} to ${environment} is not running (${desc.status.name.toLowerCase()})`, [], action === Action.Rollback ? 'only a release that succeeded can be rolled back once finished' : undefined);
     }
     try {
-      return await handle.executeUpdate(decisionUpdates[action], { args: [{ identity: caller.identity, channel: caller.channel, ...(comment ? { comment } : {}) }] });
+      // updateId (e.g. a webhook delivery id): the server runs an Update with the same id once per run.
+      return await handle.executeUpdate(decisionUpdates[action], { args: [{ identity: caller.identity, channel: caller.channel, ...(comment ? { comment } : {}) }], ...(opts.updateId ? { updateId: opts.updateId } : {}) });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
         if (err.cause.type === FailureType.Refused) throw new GantryError('refused', err.cause.message);

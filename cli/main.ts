@@ -5,17 +5,19 @@
 //   gantry config validate [-f gantry.yaml]        gantry config schema
 //   gantry release start -e <env> --digest sha256:… [-f gantry.yaml] [--sha …] [--author …] [--watch]
 //   gantry release list | status <app> <env> [--json] | history <app> <env> | watch <app> <env>
-//   gantry approve|reject|pause|resume|promote|abort|rollback <app> <env> [-m comment]
-//   gantry pipeline start --repo … --sha … --digest … [-f gantry.yaml]   gantry pipeline status --repo … --sha …
+//   gantry approve|reject|pause|resume|promote|abort|rollback|override <app> <env> [-m comment]
+//   gantry pipeline start --repo … --sha … (--digest … | --source <git url>) [-f gantry.yaml]   gantry pipeline status --repo … --sha …
+//   gantry hook post-receive [--repo name]   (a git server's post-receive hook: cli/hook.ts)
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import type { ReleaseStatus } from '../core/release.js';
 import type { PipelineStatus } from '../core/pipeline.js';
+import { registerHookCommands } from './hook.js';
 
 export const DEFAULT_API = 'http://127.0.0.1:8080';
-const ACTIONS = ['approve', 'reject', 'pause', 'resume', 'promote', 'abort', 'rollback'] as const;
+const ACTIONS = ['approve', 'reject', 'pause', 'resume', 'promote', 'abort', 'rollback', 'override'] as const;
 const FINAL = new Set(['succeeded', 'rolled-back', 'failed']);
 
 export interface CliIO {
@@ -67,7 +69,7 @@ interface ApiErrorBody { error?: string; message?: string; hint?: string; detail
 class Api {
   constructor(private readonly base: string, private readonly token: string | undefined, private readonly io: CliIO) {}
 
-  async request<T>(method: 'GET' | 'POST', route: string, body?: unknown, timeoutMs = 60_000): Promise<{ status: number; body: T }> {
+  async request<T>(method: 'GET' | 'POST' | 'DELETE', route: string, body?: unknown, timeoutMs = 60_000): Promise<{ status: number; body: T }> {
     const url = `${this.base}${route}`;
     const headers: Record<string, string> = { accept: 'application/json', 'x-gantry-channel': 'cli' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
@@ -346,6 +348,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     promote: 'skip the remaining pauses and approvals',
     abort: 'stop the release and roll back',
     rollback: 'roll back (a running release, or a finished one to the revision it replaced)',
+    override: 'let a release held by its release window move now (a reason is required: -m)',
   };
   for (const action of ACTIONS) {
     program.command(action)
@@ -366,14 +369,21 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .description('start the pipeline of a commit (a second start of the same commit finds the first)')
     .requiredOption('--repo <repo>', 'repository, owner/name')
     .requiredOption('--sha <sha>', 'commit sha')
-    .requiredOption('--digest <digest>', 'image digest built from that commit (sha256:…)')
-    .option('-f, --file <path>', 'the config file', 'gantry.yaml')
-    .option('--ref <ref>', 'branch or tag')
+    .option('--digest <digest>', 'image digest built from that commit (sha256:…); not with --source')
+    .option('--source <url>', 'build from source: the git URL to clone (checkout, gates, build, verify run first)')
+    .option('--depth <n>', 'with --source: shallow fetch depth (1: just the commit)')
+    .option('-f, --file <path>', 'the config file (with --source, default: the commit\'s own gantry.yaml)')
+    .option('--ref <ref>', 'branch or tag (with --source: refused if it no longer points at the sha)')
     .option('--author <id>', 'author of the change')
     .option('--message <text>', 'commit message')
-    .action(async (o: { repo: string; sha: string; digest: string; file: string; ref?: string; author?: string; message?: string }) => {
-      const revision = { digest: o.digest, ...(o.author ? { author: o.author } : {}), ...(o.message ? { message: o.message } : {}) };
-      const { body } = await api().request<Started>('POST', '/v1/pipelines', { config: readFile(io, o.file), repo: o.repo, sha: o.sha, ...(o.ref ? { ref: o.ref } : {}), revision });
+    .action(async (o: { repo: string; sha: string; digest?: string; source?: string; depth?: string; file?: string; ref?: string; author?: string; message?: string }) => {
+      if (!o.source && !o.digest) throw new CliError('give --digest (a prebuilt image) or --source (build it)');
+      const revision = { ...(o.digest ? { digest: o.digest } : {}), ...(o.author ? { author: o.author } : {}), ...(o.message ? { message: o.message } : {}) };
+      const file = o.file ?? (o.source ? undefined : 'gantry.yaml');
+      const { body } = await api().request<Started>('POST', '/v1/pipelines', {
+        ...(file ? { config: readFile(io, file) } : {}), repo: o.repo, sha: o.sha, ...(o.ref ? { ref: o.ref } : {}), revision,
+        ...(o.source ? { source: { url: o.source, ...(o.depth ? { depth: Number(o.depth) } : {}) } } : {}),
+      });
       print(`${body.existing ? 'already started' : 'started'}: ${body.workflowId} (run ${body.runId})`);
       print(`  follow it:  gantry pipeline status --repo ${o.repo} --sha ${o.sha}`);
     });
@@ -386,7 +396,14 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
       const { body } = await api().request<PipelineStatus>('GET', `/v1/pipelines?repo=${seg(o.repo)}&sha=${seg(o.sha)}`);
       if (o.json) { json(body); return; }
       const out = [`${body.repo}@${body.sha}${body.ref ? ` (${body.ref})` : ''}: ${body.state}${body.reason ? ` — ${body.reason}` : ''}`];
+      if (body.commit) out.push(`  commit ${body.commit.sha.slice(0, 12)} by ${body.commit.author}: ${body.commit.message.split('\n')[0]}`);
       out.push(table(body.stages.map((s) => [`  ${s.name}`, s.state, s.durationMs !== undefined ? `${(s.durationMs / 1000).toFixed(1)}s` : '', s.reason ?? ''])));
+      if (body.gates?.length) {
+        out.push('  gates:');
+        out.push(table(body.gates.map((g) => [`    ${g.name}`, g.type, g.state, g.durationMs !== undefined ? `${(g.durationMs / 1000).toFixed(1)}s` : '', g.reason ?? '', g.log ? `log ${g.log.path} on ${g.log.host}${g.log.truncated ? ' (truncated)' : ''}` : ''])));
+      }
+      if (body.image) out.push(`  image: ${body.image.ref}${body.image.sizeBytes !== undefined ? ` (${(body.image.sizeBytes / 1e6).toFixed(1)} MB` : ' ('}${body.image.estargz ? ', eStargz' : ''}${body.image.steps ? `, ${body.image.steps.executed} of ${body.image.steps.total} steps ran` : ''})`);
+      if (body.tag) out.push(`  tag: ${body.tag}`);
       const running = body.stages.find((s) => s.state === 'running' && s.environment);
       if (running?.workflowId) {
         const t = releaseTarget(running.workflowId);
@@ -394,6 +411,43 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
       }
       print(out.join('\n'));
     });
+
+  // --- release trains -------------------------------------------------------------------------
+  const train = program.command('train').description('release trains: the newest build that passed its gates, at fixed times');
+  train.command('create')
+    .description('create (or update) the release train of an environment')
+    .requiredOption('-e, --env <env>', 'environment')
+    .requiredOption('--cron <expr...>', 'departure times, cron: "0 10 * * 1-4" is Mon-Thu 10:00')
+    .option('--tz <zone>', 'IANA time zone of the departure times', 'UTC')
+    .option('-f, --file <path>', 'the config file', 'gantry.yaml')
+    .option('--paused', 'create it paused')
+    .action(async (o: { env: string; cron: string[]; tz: string; file: string; paused?: boolean }) => {
+      const { body } = await api().request<{ id: string; existing: boolean }>('POST', '/v1/trains', { config: readFile(io, o.file), environment: o.env, cron: o.cron, timeZone: o.tz, ...(o.paused ? { paused: true } : {}) });
+      print(`${body.existing ? 'updated' : 'created'}: ${body.id}`);
+    });
+  train.command('list').description('every release train').option('--json', 'print JSON').action(async (o: { json?: boolean }) => {
+    const { body } = await api().request<{ trains: { id: string; cron: string[]; timeZone: string; paused: boolean; nextDepartures: string[] }[] }>('GET', '/v1/trains');
+    if (o.json) { json(body); return; }
+    print(body.trains.length ? table(body.trains.map((t) => [t.id, t.cron.join(' | '), t.timeZone, t.paused ? 'paused' : `next ${t.nextDepartures[0] ?? '-'}`])) : 'no release trains');
+  });
+  train.command('status').description('departures, recent runs and skips of a train').argument('<app>').argument('<env>').action(async (app: string, env: string) => {
+    const { body } = await api().request<{ id: string; cron: string[]; timeZone: string; paused: boolean; nextDepartures: string[]; recentRuns: { scheduledAt: string; workflowId: string }[]; skippedOverlap: number }>('GET', `/v1/trains/${seg(app)}/${seg(env)}`);
+    print([`${body.id}: ${body.cron.join(' | ')} (${body.timeZone})${body.paused ? ', paused' : ''}`,
+      `  next: ${body.nextDepartures.slice(0, 3).join(', ') || '-'}`,
+      `  skipped (a release was still in progress): ${body.skippedOverlap}`,
+      ...body.recentRuns.map((r) => `  ran ${r.scheduledAt}: ${r.workflowId}`)].join('\n'));
+  });
+  train.command('trigger').description('depart now (skipped if its release is still in progress)').argument('<app>').argument('<env>').action(async (app: string, env: string) => {
+    await api().request('POST', `/v1/trains/${seg(app)}/${seg(env)}/trigger`, {});
+    print(`train ${app}/${env} departed`);
+  });
+  train.command('delete').description('delete a release train').argument('<app>').argument('<env>').action(async (app: string, env: string) => {
+    await api().request('DELETE', `/v1/trains/${seg(app)}/${seg(env)}`);
+    print(`train ${app}/${env} deleted`);
+  });
+
+  // --- git server hooks (cli/hook.ts) ---------------------------------------------------------
+  registerHookCommands(program, { api, print, stderr: (t) => io.stderr(t), env: io.env, cwd: io.cwd, setExit });
 
   return program;
 }

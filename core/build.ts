@@ -49,7 +49,10 @@ export function buildctlArgs(p: BuildctlPlan): string[] {
   for (const s of p.secrets) argv.push('--secret', `id=${s.id},env=${s.env}`);
   argv.push('--output', [`type=image`, `name=${p.name}`, 'push=true', 'compression=estargz', 'force-compression=true', 'oci-mediatypes=true',
     ...(p.sourceDateEpoch !== undefined ? ['rewrite-timestamp=true'] : [])].join(','));
-  argv.push('--export-cache', `type=registry,ref=${p.cacheRef},mode=max,image-manifest=true,oci-mediatypes=true,compression=estargz,force-compression=true`);
+  // The cache's new layers are eStargz too (shared with the image), but NOT force-compressed: with
+  // force-compression on the cache export, a rebuild from an imported registry cache pulled and
+  // re-encoded every cached layer (measured: cache export 0.2 s without it, 4.7 s with it).
+  argv.push('--export-cache', `type=registry,ref=${p.cacheRef},mode=max,image-manifest=true,oci-mediatypes=true,compression=estargz`);
   argv.push('--import-cache', `type=registry,ref=${p.cacheRef}`);
   argv.push('--metadata-file', p.metadataFile);
   return argv;

@@ -11,6 +11,7 @@ import type { CheckSpec } from './analysis.js';
 import type { ApproverPolicy } from './approval.js';
 import { buildSpecProblems, defaultBuild, type BuildSpec } from './build.js';
 import { isAllowedEnvName, isSafeRelativePath, parseSize, type GateSpec } from './gates.js';
+import { reservedLabel } from './rollout.js';
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const name = (what: string) => z.string().max(63).regex(dnsLabel, {
@@ -51,11 +52,37 @@ const check = z.strictObject({
 }).refine((c) => c.min !== undefined || c.max !== undefined, { error: 'a check needs a threshold', path: ['max'] })
   .refine((c) => c.min === undefined || c.max === undefined || c.min <= c.max, { error: 'min is greater than max: no value could pass', path: ['min'] });
 
+// Kubernetes label keys and values (a prefix/ name key; values of at most 63 characters).
+const labelKeyRe = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const labelValue = z.string().max(63).regex(/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/, { error: 'not a Kubernetes label value (at most 63 of a-z, A-Z, 0-9, -, _, .)' });
+
+// Cluster settings (optional; used by the Kubernetes activities, ignored by the simulated cluster).
+// Given on an environment they apply to each of its cells; a cell may give its own. The resolved
+// config carries them on each cell, in the same shape, so a resolved config parses again unchanged.
+const clusterSettings = {
+  traffic: z.strictObject({
+    httpRoute: z.strictObject({ name: name('HTTPRoute name'), namespace: name('namespace').optional() }),
+  }).optional(),
+  drain: z.strictObject({ grace: duration }).optional(),
+  pod: z.strictObject({
+    port: z.number().int().min(1).max(65535).optional(),
+    labels: z.record(z.string(), labelValue).superRefine((labels, ctx) => {
+      for (const k of Object.keys(labels)) {
+        if (k.length > 253 || !labelKeyRe.test(k)) ctx.addIssue({ code: 'custom', path: [k], message: `'${k}' is not a Kubernetes label key (name or prefix/name)` });
+        else if (reservedLabel(k)) ctx.addIssue({ code: 'custom', path: [k], message: `'${k}' is set by Gantry itself (gantry.dev/app, environment, cell, revision, serving; app.kubernetes.io/managed-by)` });
+      }
+    }).optional(),
+  }).optional(),
+};
+
 const cell = z.strictObject({
   name: name('cell name'),
   context: z.string().min(1).optional(),
   namespace: name('namespace').optional(),
   replicas: z.number().int().nonnegative().optional(),
+  // The cell's pods run on nodes labelled topology.kubernetes.io/zone=<zone>.
+  zone: labelValue.min(1).optional(),
+  ...clusterSettings,
 });
 
 const environment = z.strictObject({
@@ -82,6 +109,7 @@ const environment = z.strictObject({
     analysis: duration.default('5m'),
   }).default({ progress: '10m', analysis: '5m' }),
   bake: duration.default('0s'),
+  ...clusterSettings,
 });
 
 // Build and quality gates (optional sections; the build issue). Paths are inside the repository.
@@ -136,7 +164,20 @@ type ParsedConfig = z.output<typeof configSchema>;
 
 export type ConfirmPolicy = { type: 'auto' } | { type: 'pause'; duration: string } | { type: 'manual'; timeout?: string; onTimeout: 'rollback' | 'hold' };
 
-export interface CellConfig { name: string; context?: string; namespace: string; replicas: number }
+/** Cluster settings of a cell (each present only when configured on the cell or its environment). */
+export interface CellClusterSettings {
+  /** The zone (node label topology.kubernetes.io/zone) the cell's pods run in. */
+  zone?: string;
+  /** The Gateway API HTTPRoute whose backendRefs weights carry the canary's share. */
+  traffic?: { httpRoute: { name: string; namespace: string } };
+  /** How long a pod taken out of service keeps running before it is removed. */
+  drain?: { grace: string };
+  /** The pod's container port (default 8080) and extra labels (part of the revision). */
+  pod?: { port?: number; labels?: Record<string, string> };
+}
+
+/** One cell, resolved: the environment's cluster settings are carried on each of its cells. */
+export interface CellConfig extends CellClusterSettings { name: string; context?: string; namespace: string; replicas: number }
 export interface GroupConfig { name: string; pods: PodCount; confirm: ConfirmPolicy }
 
 /** One environment, resolved: replicas known per cell, plan validated. */
@@ -208,6 +249,14 @@ const hints: Record<string, string> = {
   context: "a directory inside the repository, e.g. '.'",
   secrets: 'a list of { id, env }: env names a variable on the worker that holds the value',
   gates: 'a list of gates: [{ name, type: command|junit|coverage|hadolint|image-size, ... }]',
+  zone: "the zone's topology.kubernetes.io/zone node label value, e.g. 'zone-a'",
+  port: 'the container port the app listens on, 1-65535 (default 8080)',
+  pod: 'pod: { port?, labels? }: the container port (default 8080) and extra pod labels',
+  drain: "drain: { grace: '5s' }: how long a pod out of service keeps running before removal",
+  grace: "how long a pod out of service keeps running before removal, e.g. '5s' (default 5s)",
+  httpRoute: "the Gateway API HTTPRoute to shift weights on: { name, namespace? } (namespace defaults to the cell's)",
+  traffic: 'traffic: { httpRoute: { name, namespace? } }; without it traffic follows the replica ratio',
+  labels: 'extra pod labels of the new revision, e.g. { team: shop } (the gantry.dev/* keys Gantry sets are reserved)',
   triggers: 'branches: [{ pattern: main, action: pipeline }], tags: [{ pattern: "v*", environment: production }]',
   pattern: "a branch or tag name, or a glob: 'main', 'release/*', 'v*', '**'",
   action: 'one of: pipeline (the full pipeline), gates (quality gates only), none',
@@ -282,9 +331,21 @@ function resolve(raw: ParsedConfig): ConfigResult {
       errors.push({ path: `${base}.replicas`, message: 'is required when the cells give no replicas', hint: 'give the total, e.g. replicas: 10 (spread evenly over the cells), or replicas on each cell' });
       replicas = env.cells.map(() => 0);
     }
-    const cells: CellConfig[] = env.cells.map((c, ci) => ({
-      name: c.name, ...(c.context ? { context: c.context } : {}), namespace: c.namespace ?? raw.app.name, replicas: replicas[ci] ?? 0,
-    }));
+    const cells: CellConfig[] = env.cells.map((c, ci) => {
+      const namespace = c.namespace ?? raw.app.name;
+      const traffic = c.traffic ?? env.traffic;
+      const drain = c.drain ?? env.drain;
+      const port = c.pod?.port ?? env.pod?.port;
+      const labels = { ...env.pod?.labels, ...c.pod?.labels };
+      const pod = { ...(port !== undefined ? { port } : {}), ...(Object.keys(labels).length ? { labels } : {}) };
+      return {
+        name: c.name, ...(c.context ? { context: c.context } : {}), namespace, replicas: replicas[ci] ?? 0,
+        ...(c.zone ? { zone: c.zone } : {}),
+        ...(traffic ? { traffic: { httpRoute: { name: traffic.httpRoute.name, namespace: traffic.httpRoute.namespace ?? namespace } } } : {}),
+        ...(drain ? { drain: { grace: drain.grace } } : {}),
+        ...(Object.keys(pod).length ? { pod } : {}),
+      };
+    });
     const plan = planGroups(cells, env.groups as { pods: PodCount }[]);
     if (!plan.ok) {
       for (const e of plan.errors) errors.push({ path: e.group !== undefined ? `${base}.groups[${e.group}].pods` : `${base}.groups`, message: e.message, hint: e.hint });

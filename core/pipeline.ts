@@ -1,5 +1,7 @@
-// Pipeline state: one commit's way through its stages (today: the release of each environment in
-// order; checkout, gates and build join in the build issue). Pure.
+// Pipeline state: one commit's way through its stages: checkout, quality gates, image build,
+// image verification, then the release of each environment in order (and the release tag). A
+// pipeline started with a prebuilt image digest has only the release stages. Pure.
+import type { GateResult } from './gates.js';
 
 export type StageState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
 
@@ -11,7 +13,22 @@ export interface StageStatus {
   startedAt?: string;
   endedAt?: string;
   durationMs?: number;
+  /** Of durationMs, the time spent inside the tools the stage ran (git, gate commands, buildctl, registry calls). */
+  toolMs?: number;
   reason?: string;
+}
+
+export interface CommitInfo { sha: string; author: string; email: string; message: string; committedAt: string }
+
+export interface ImageInfo {
+  /** image@sha256:… — what the releases deploy. */
+  ref: string;
+  digest: string;
+  sizeBytes?: number;
+  estargz?: boolean;
+  layers?: number;
+  /** Build steps BuildKit ran and answered from cache. */
+  steps?: { total: number; executed: number; cached: number };
 }
 
 export interface PipelineStatus {
@@ -25,6 +42,41 @@ export interface PipelineStatus {
   endedAt?: string;
   reason?: string;
   stages: StageStatus[];
+  commit?: CommitInfo;
+  /** The gate report: each gate's verdict, duration, reason and log. */
+  gates?: GateResult[];
+  image?: ImageInfo;
+  /** The annotated release tag pushed after a successful release. */
+  tag?: string;
+}
+
+export const SourceStage = { Checkout: 'checkout', Gates: 'gates', Build: 'build', Verify: 'verify', Tag: 'tag' } as const;
+
+/** The stages of a pipeline, in order. */
+export function sourceStages(): { name: string }[] {
+  return [SourceStage.Checkout, SourceStage.Gates, SourceStage.Build, SourceStage.Verify].map((name) => ({ name }));
+}
+
+/**
+ * The release stages, one per environment in order; with `tagAfter`, the tag stage right after
+ * that environment's release (the tag marks what reached it).
+ */
+export function releaseStages(o: { app: string; environments: readonly string[]; tagAfter?: string }, releaseWorkflowId: (app: string, env: string) => string): { name: string; environment?: string; workflowId?: string }[] {
+  const out: { name: string; environment?: string; workflowId?: string }[] = [];
+  for (const e of o.environments) {
+    out.push({ name: `release:${e}`, environment: e, workflowId: releaseWorkflowId(o.app, e) });
+    if (o.tagAfter === e) out.push({ name: SourceStage.Tag });
+  }
+  return out;
+}
+
+/** Adds stages known only later (the releases, once the checked-out gantry.yaml is read). */
+export function addStages(p: PipelineStatus, stages: readonly { name: string; environment?: string; workflowId?: string }[]): void {
+  for (const s of stages) if (!p.stages.some((x) => x.name === s.name)) p.stages.push({ ...s, state: p.state === 'failed' ? 'skipped' : 'pending' });
+}
+
+export function setToolTime(p: PipelineStatus, name: string, toolMs: number): void {
+  stage(p, name).toolMs = Math.round(toolMs);
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();

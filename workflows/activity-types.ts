@@ -8,12 +8,11 @@ import type { CatalogBuild } from '../core/catalog.js';
 
 export interface CellTarget {
   name: string; context?: string; namespace: string; replicas: number;
-  // Cluster settings resolved from gantry.yaml (core/config.ts CellConfig); optional, additive.
+  // Cluster settings resolved from gantry.yaml (core/config.ts CellClusterSettings); optional.
   zone?: string;
-  port?: number;
-  podLabels?: Record<string, string>;
-  drainGrace?: string;
-  httpRoute?: { name: string; namespace: string };
+  traffic?: { httpRoute: { name: string; namespace: string } };
+  drain?: { grace: string };
+  pod?: { port?: number; labels?: Record<string, string> };
 }
 
 export interface Target { app: string; environment: string; cells: CellTarget[] }

@@ -138,10 +138,15 @@ async function runGroups(s: ReleaseState, env: EnvironmentConfig, target: Target
       case 'wait-approval':
       case 'wait-window':
       case 'hold': {
-        for (const n of noticesDue(s, env, step, Date.now())) {
-          const delivered = await notifier.notify({ releaseId: s.id, app: s.app, environment: s.environment, kind: n.kind, message: n.message, to: n.to, group: step.group })
-            .then((r) => r.delivered, () => false);
-          recordNotice(s, n, delivered, Date.now());
+        const due = noticesDue(s, env, step, Date.now());
+        if (due.length > 0) {
+          for (const n of due) {
+            const delivered = await notifier.notify({ releaseId: s.id, app: s.app, environment: s.environment, kind: n.kind, message: n.message, to: n.to, group: step.group })
+              .then((r) => r.delivered, () => false);
+            recordNotice(s, n, delivered, Date.now());
+          }
+          // A decision may have arrived while the notices went out: decide again before waiting.
+          break;
         }
         const rev = s.rev;
         const wake = wakeAt(s, env, step, Date.now());

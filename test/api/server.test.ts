@@ -150,7 +150,7 @@ describe('HTTP API (real Temporal dev server)', () => {
     expect((await get('/v1/releases/nope/production/history', 'alice')).statusCode).toBe(404);
     const action = await post('/v1/releases/nope/production/deploy', {}, 'alice');
     expect(action.statusCode).toBe(404);
-    expect(action.json().details[0].hint).toBe('one of: approve, reject, pause, resume, promote, abort, rollback');
+    expect(action.json().details[0].hint).toBe('one of: approve, reject, pause, resume, promote, abort, rollback, override');
     const route = await get('/v2/things', 'alice');
     expect(route.statusCode).toBe(404);
     expect(route.json()).toMatchObject({ error: 'not_found', message: 'no route GET /v2/things' });

@@ -198,7 +198,7 @@ describe('parseConfig: invalid configs', () => {
     { name: 'cell replicas negative', mutate: (c) => { delete env0(c).replicas; env0(c).cells = [{ name: 'zone-a', replicas: -1 }]; }, path: 'environments[0].cells[0].replicas', message: />=0/, hint: /^a whole number of pods, 0 or more$/ },
     { name: 'cell name with a dot', mutate: (c) => { env0(c).cells[1].name = 'zone.b'; }, path: 'environments[0].cells[1].name', message: /cell name must be a lowercase DNS label/, hint: /zone-a/ },
     { name: 'cell namespace upper case', mutate: (c) => { env0(c).cells[0].namespace = 'Shop'; }, path: 'environments[0].cells[0].namespace', message: /namespace must be a lowercase DNS label/, hint: /'shop'/ },
-    { name: 'unknown key in a cell', mutate: (c) => { env0(c).cells[1].zone = 'b'; }, path: 'environments[0].cells[1]', message: /^unknown key 'zone'$/, hint: /remove zone/ },
+    { name: 'unknown key in a cell', mutate: (c) => { env0(c).cells[1].region = 'b'; }, path: 'environments[0].cells[1]', message: /^unknown key 'region'$/, hint: /remove region/ },
     // groups
     { name: 'no groups', mutate: (c) => { env0(c).groups = []; }, path: 'environments[0].groups', message: /too small|>=1/i, hint: /at least one group/ },
     { name: 'pods 0', mutate: (c) => { env0(c).groups[1].pods = 0; }, path: 'environments[0].groups[1].pods', message: />0|positive/, hint: /a count \(2\), a percentage/ },

@@ -1,0 +1,143 @@
+// The build activity: buildctl against BuildKit, building the checked-out commit (a pristine
+// worktree) and pushing it as eStargz (compression=estargz, force-compression, OCI media types),
+// with a registry cache imported and exported. The digest is read from the metadata file;
+// BuildKit's progress (rawjson) is heartbeated and turned into a readable, capped log; a
+// cancelled activity kills buildctl's process group, which cancels the solve in buildkitd.
+// Secrets reach BuildKit only as secret mounts, by environment-variable reference.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import {
+  buildctlArgs, buildSpecProblems, classifyBuildFailure, digestFromMetadata, ProgressTracker, type Vertex,
+} from '../core/build.js';
+import { parseImageRef } from '../core/image.js';
+import { PipelineFailure, type BuildRequest, type BuildResult, type PipelineActivities } from '../workflows/pipeline-activity-types.js';
+import { createGateActivities, pipelineLogPath, redact, runProcess, type GateOptions } from './gates.js';
+import { activitySignal, createGitActivities, ensureCheckout, safeHeartbeat } from './git.js';
+import { createRegistryActivities, type RegistryOptions } from './registry.js';
+
+export interface BuildOptions extends GateOptions {
+  /** BuildKit daemon address, e.g. unix:///run/buildkit/buildkitd.sock */
+  buildkitAddr: string;
+  buildctlBin: string;
+  /** How often the build heartbeats while BuildKit is quiet (ms). */
+  heartbeatMs?: number;
+}
+
+interface RawStatus { vertexes?: Vertex[]; logs?: { vertex: string; stream?: number; data?: string }[] }
+
+function inside(root: string, rel: string): string {
+  const p = path.resolve(root, rel);
+  if (p !== root && !p.startsWith(`${root}${path.sep}`)) throw ApplicationFailure.create({ message: `path ${rel} leaves the repository`, type: PipelineFailure.BadRequest, nonRetryable: true });
+  return p;
+}
+
+export function createBuildActivities(opts: BuildOptions) {
+  const host = os.hostname();
+  return {
+    async buildImage(req: BuildRequest): Promise<BuildResult> {
+      const b = req.build;
+      const problems = buildSpecProblems(b);
+      if (problems.length) throw ApplicationFailure.create({ message: `invalid build section: ${problems.join('; ')}`, type: PipelineFailure.BadRequest, nonRetryable: true });
+      const image = parseImageRef(req.image);
+      if ('error' in image || image.tag || image.digest) throw ApplicationFailure.create({ message: 'error' in image ? image.error : `${req.image}: the image is a repository, without tag or digest`, type: PipelineFailure.BadRequest, nonRetryable: true });
+      if (!fs.existsSync(opts.buildctlBin)) throw ApplicationFailure.create({ message: `buildctl is not installed on this worker (${opts.buildctlBin})`, type: PipelineFailure.BuilderUnavailable, nonRetryable: false });
+
+      // Secrets: the names come from the workflow; the values only from this worker's environment.
+      const workerEnv = opts.env ?? process.env;
+      const env: NodeJS.ProcessEnv = { PATH: workerEnv.PATH ?? '/usr/bin:/bin', HOME: workerEnv.HOME ?? os.homedir() };
+      const secretValues: string[] = [];
+      for (const s of b.secrets) {
+        const v = workerEnv[s.env];
+        if (v === undefined) throw ApplicationFailure.create({ message: `build secret ${s.id}: the worker has no environment variable ${s.env}`, type: PipelineFailure.SecretMissing, nonRetryable: true });
+        env[s.env] = v;
+        secretValues.push(v);
+      }
+
+      const tGit = performance.now();
+      const ws = await ensureCheckout(opts, req.source, { pristine: true });
+      const gitMs = performance.now() - tGit;
+      const contextDir = inside(ws.treeDir, b.context);
+      const dockerfile = inside(ws.treeDir, b.dockerfile);
+      if (!fs.existsSync(dockerfile)) throw ApplicationFailure.create({ message: `no Dockerfile at ${b.dockerfile} in ${req.source.repo}@${ws.sha.slice(0, 12)}`, type: PipelineFailure.BuildFailed, nonRetryable: true });
+      const tag = ws.sha;
+      const repo = `${image.registry}/${image.repository}`;
+      const metaDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-build-'));
+      const metadataFile = path.join(metaDir, 'metadata.json');
+      const logFile = pipelineLogPath(opts.logDir, req.pipelineId, 'build');
+      const epoch = req.commitTime ? Math.floor(Date.parse(req.commitTime) / 1000) : undefined;
+      const argv = [opts.buildctlBin, ...buildctlArgs({
+        addr: opts.buildkitAddr, contextDir, dockerfileDir: path.dirname(dockerfile), dockerfileName: path.basename(dockerfile),
+        ...(b.target ? { target: b.target } : {}), name: `${repo}:${tag}`, cacheRef: b.cache ?? `${repo}:buildcache`,
+        args: b.args, secrets: b.secrets, metadataFile, ...(epoch !== undefined && Number.isFinite(epoch) ? { sourceDateEpoch: epoch } : {}),
+      })];
+
+      const tracker = new ProgressTracker();
+      const names = new Map<string, string>();
+      const reported = new Set<string>();
+      const clean = (t: string) => (secretValues.length ? redact(t, secretValues) : t);
+      const onLine = (line: string): string | null => {
+        if (!line.startsWith('{')) return clean(line);
+        let st: RawStatus;
+        try { st = JSON.parse(line) as RawStatus; } catch { return clean(line); }
+        const out: string[] = [];
+        if (st.vertexes) {
+          tracker.update(st.vertexes);
+          for (const v of st.vertexes) {
+            if (v.name) names.set(v.digest, v.name);
+            const key = `${v.digest}:${v.completed ? 'done' : v.started ? 'start' : ''}`;
+            if ((v.started || v.completed) && !reported.has(key)) {
+              reported.add(key);
+              const secs = v.started && v.completed ? ` (${((Date.parse(v.completed) - Date.parse(v.started)) / 1000).toFixed(2)}s)` : '';
+              out.push(v.completed ? `${v.error ? 'ERROR' : v.cached ? 'CACHED' : 'DONE'} ${v.name ?? v.digest}${secs}${v.error ? `: ${v.error}` : ''}` : `START ${v.name ?? v.digest}`);
+            }
+          }
+        }
+        for (const l of st.logs ?? []) {
+          const text = Buffer.from(l.data ?? '', 'base64').toString('utf8').replace(/\n$/, '');
+          if (text) out.push(...text.split('\n').map((t) => `  | ${t}`));
+        }
+        return out.length ? clean(out.join('\n')) : null;
+      };
+      const signal = activitySignal();
+      const heartbeat = () => { const s = tracker.summary(); safeHeartbeat({ steps: `${s.completed}/${s.total}`, executed: s.executed, cached: s.cached, current: s.current }); };
+      try {
+        const res = await runProcess({
+          argv, cwd: ws.treeDir, env, timeoutMs: 0, logFile, maxLogBytes: opts.maxLogBytes, ...(signal ? { signal } : {}),
+          onLine, onTick: heartbeat, tickMs: opts.heartbeatMs ?? 2000,
+        });
+        const steps = tracker.summary();
+        const log = { path: logFile, host, bytes: res.log.bytes, truncated: res.log.truncated };
+        if (res.cancelled) throw new CancelledFailure(`build cancelled: buildctl (and with it the BuildKit solve) stopped after ${steps.completed}/${steps.total} steps`);
+        if (res.exitCode !== 0) {
+          const tail = clean(res.tail.split('\n').filter((l) => !l.startsWith('{')).slice(-8).join('\n'));
+          const why = steps.errors[0] ?? (/ERROR: (.*)/.exec(tail)?.[1] ?? tail.slice(-500));
+          const kind = classifyBuildFailure(tail);
+          throw ApplicationFailure.create({
+            message: kind === 'build' ? `${clean(why)} (log: ${logFile} on ${host})` : `BuildKit unavailable at ${opts.buildkitAddr}: ${why}`,
+            type: kind === 'build' ? PipelineFailure.BuildFailed : PipelineFailure.BuilderUnavailable, nonRetryable: kind === 'build',
+          });
+        }
+        let meta: Record<string, unknown> = {};
+        try { meta = JSON.parse(fs.readFileSync(metadataFile, 'utf8')) as Record<string, unknown>; } catch { /* checked below */ }
+        const digest = digestFromMetadata(meta);
+        if (!digest) throw ApplicationFailure.create({ message: `buildctl succeeded but wrote no containerimage.digest to ${metadataFile}`, type: 'BuildMetadataMissing', nonRetryable: false });
+        return { digest, ref: `${repo}@${digest}`, tag, steps: { total: steps.total, executed: steps.executed, cached: steps.cached }, log, toolMs: gitMs + res.durationMs };
+      } finally {
+        fs.rmSync(metaDir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** Every activity of the pipeline's first half, for the worker. */
+export function createPipelineActivities(opts: BuildOptions & RegistryOptions): PipelineActivities {
+  return {
+    ...createGitActivities(opts),
+    ...createGateActivities(opts),
+    ...createBuildActivities(opts),
+    ...createRegistryActivities(opts),
+  };
+}

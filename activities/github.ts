@@ -1,0 +1,164 @@
+// Status back to GitHub, as activities: a commit status per pipeline stage, and a deployment (with
+// its statuses) per environment. Idempotent: each call converges GitHub to the described state (it
+// reads what is there first and writes only what differs), so a retry changes nothing already done.
+// Errors are mapped for Temporal's retry policy: 401/403/404/422 (and other 4xx) are non-retryable
+// (a wrong token, repository or request does not get better by retrying); 429, 5xx, rate-limit 403s
+// and network errors are retryable (after Retry-After when GitHub gives one).
+//
+// The token never enters workflow history: inputs name the env var (default GANTRY_GITHUB_TOKEN) and
+// the activity reads it on the worker. The API base URL is configurable (GitHub Enterprise:
+// https://<host>/api/v3) per call or per worker (GANTRY_GITHUB_API_URL).
+import { Octokit } from '@octokit/rest';
+import { ApplicationFailure } from '@temporalio/common';
+
+export const DEFAULT_GITHUB_TOKEN_ENV = 'GANTRY_GITHUB_TOKEN';
+export const GANTRY_DEPLOY_TASK = 'deploy:gantry';
+
+export interface GitHubTarget {
+  /** owner/name */
+  repo: string;
+  sha: string;
+  /** API base URL; default the worker's (GANTRY_GITHUB_API_URL, else https://api.github.com). */
+  baseUrl?: string;
+  /** Name of the env var holding the token on the worker; default GANTRY_GITHUB_TOKEN. */
+  tokenEnv?: string;
+}
+
+export type CommitState = 'pending' | 'success' | 'failure' | 'error';
+export interface CommitStatusInput extends GitHubTarget {
+  /** One context per stage, e.g. gantry/release:production. */
+  context: string;
+  state: CommitState;
+  description?: string;
+  targetUrl?: string;
+}
+
+export type DeploymentState = 'queued' | 'in_progress' | 'success' | 'failure' | 'error' | 'inactive';
+export interface DeploymentStatusInput extends GitHubTarget {
+  environment: string;
+  state: DeploymentState;
+  description?: string;
+  environmentUrl?: string;
+  logUrl?: string;
+  productionEnvironment?: boolean;
+}
+
+export interface GitHubResult { changed: boolean; id?: number; deploymentId?: number }
+
+export interface GitHubActivityOptions {
+  baseUrl?: string;
+  tokenEnv?: string;
+  /** Where env vars are read; default process.env. */
+  env?: Record<string, string | undefined>;
+  /** fetch for octokit (tests); default global fetch. */
+  fetch?: typeof fetch;
+}
+
+export const GitHubFailure = { NotConfigured: 'GitHubNotConfigured', BadInput: 'GitHubBadInput' } as const;
+
+const NON_RETRYABLE_4XX = new Set([400, 401, 403, 404, 409, 410, 422]);
+const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+
+/** Maps an octokit error to an ApplicationFailure Temporal can act on. */
+export function githubFailure(err: unknown, what: string): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  // octokit's RequestError (name 'HttpError'), checked by shape: it is a dependency of @octokit/rest.
+  if (err instanceof Error && err.name === 'HttpError' && typeof (err as { status?: unknown }).status === 'number') {
+    const e = err as Error & { status: number; response?: { headers?: Record<string, string | number | undefined> } };
+    const headers = e.response?.headers ?? {};
+    const retryAfter = Number(headers['retry-after']);
+    const rateLimited = e.status === 429 || (e.status === 403 && (String(headers['x-ratelimit-remaining']) === '0' || Number.isFinite(retryAfter)));
+    const message = `${what}: GitHub answered ${e.status}: ${e.message.split('\n')[0]}`;
+    if (rateLimited || e.status >= 500) {
+      return ApplicationFailure.create({
+        message, type: `GitHub${e.status}`, nonRetryable: false,
+        ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { nextRetryDelay: `${Math.min(retryAfter, 3600)}s` } : {}),
+      });
+    }
+    return ApplicationFailure.create({ message, type: `GitHub${e.status}`, nonRetryable: NON_RETRYABLE_4XX.has(e.status) || (e.status >= 400 && e.status < 500) });
+  }
+  return ApplicationFailure.create({ message: `${what}: ${err instanceof Error ? err.message : String(err)}`, type: 'GitHubUnreachable', nonRetryable: false });
+}
+
+function splitRepo(repo: string): { owner: string; repo: string } {
+  const m = /^([\w.-]+)\/([\w.-]+)$/.exec(repo);
+  if (!m) throw ApplicationFailure.nonRetryable(`'${repo}' is not a GitHub repository (owner/name)`, GitHubFailure.BadInput);
+  return { owner: m[1]!, repo: m[2]! };
+}
+
+export function createGitHubActivities(opts: GitHubActivityOptions = {}) {
+  const env = opts.env ?? process.env;
+  const clients = new Map<string, Octokit>();
+
+  function client(t: GitHubTarget): Octokit {
+    const tokenEnv = t.tokenEnv ?? opts.tokenEnv ?? DEFAULT_GITHUB_TOKEN_ENV;
+    const token = env[tokenEnv];
+    if (!token) throw ApplicationFailure.nonRetryable(`no GitHub token on the worker: set ${tokenEnv}`, GitHubFailure.NotConfigured);
+    const baseUrl = (t.baseUrl ?? opts.baseUrl ?? env.GANTRY_GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, '');
+    const key = `${baseUrl}\0${token}`;
+    let o = clients.get(key);
+    if (!o) {
+      // @octokit/rest has no retry plugin: Temporal owns retries.
+      o = new Octokit({ auth: token, baseUrl, userAgent: 'gantry', log: quiet, ...(opts.fetch ? { request: { fetch: opts.fetch } } : {}) });
+      clients.set(key, o);
+    }
+    return o;
+  }
+
+  return {
+    /** Sets the commit status of one context (a pipeline stage); a no-op when it already says so. */
+    async githubCommitStatus(input: CommitStatusInput): Promise<GitHubResult> {
+      const what = `commit status ${input.context} of ${input.repo}@${input.sha.slice(0, 12)}`;
+      const { owner, repo } = splitRepo(input.repo);
+      const o = client(input);
+      const description = input.description?.slice(0, 140);
+      try {
+        const { data } = await o.rest.repos.listCommitStatusesForRef({ owner, repo, ref: input.sha, per_page: 100 });
+        const current = data.find((s) => s.context === input.context); // newest first
+        if (current && current.state === input.state && (current.description ?? undefined) === description && (current.target_url ?? undefined) === input.targetUrl) {
+          return { changed: false, id: current.id };
+        }
+        const { data: created } = await o.rest.repos.createCommitStatus({
+          owner, repo, sha: input.sha, state: input.state, context: input.context,
+          ...(description ? { description } : {}), ...(input.targetUrl ? { target_url: input.targetUrl } : {}),
+        });
+        return { changed: true, id: created.id };
+      } catch (err) {
+        throw githubFailure(err, what);
+      }
+    },
+
+    /** Finds or creates the Gantry deployment of the commit to the environment, then sets its status. */
+    async githubDeploymentStatus(input: DeploymentStatusInput): Promise<GitHubResult> {
+      const what = `deployment status of ${input.repo}@${input.sha.slice(0, 12)} to ${input.environment}`;
+      const { owner, repo } = splitRepo(input.repo);
+      const o = client(input);
+      const description = input.description?.slice(0, 140);
+      try {
+        const { data: existing } = await o.rest.repos.listDeployments({ owner, repo, sha: input.sha, environment: input.environment, task: GANTRY_DEPLOY_TASK, per_page: 10 });
+        let deploymentId = existing[0]?.id;
+        if (deploymentId === undefined) {
+          const res = await o.rest.repos.createDeployment({
+            owner, repo, ref: input.sha, environment: input.environment, task: GANTRY_DEPLOY_TASK,
+            auto_merge: false, required_contexts: [], payload: { gantry: true },
+            ...(description ? { description } : {}), ...(input.productionEnvironment !== undefined ? { production_environment: input.productionEnvironment } : {}),
+          });
+          if (res.status !== 201 || !('id' in res.data)) throw ApplicationFailure.retryable(`${what}: GitHub did not create the deployment (${res.status})`, 'GitHubDeploymentPending');
+          deploymentId = res.data.id;
+        }
+        const { data: statuses } = await o.rest.repos.listDeploymentStatuses({ owner, repo, deployment_id: deploymentId, per_page: 1 });
+        const latest = statuses[0];
+        if (latest && latest.state === input.state && (latest.description ?? undefined) === description) return { changed: false, deploymentId, id: latest.id };
+        const { data: created } = await o.rest.repos.createDeploymentStatus({
+          owner, repo, deployment_id: deploymentId, state: input.state, auto_inactive: true,
+          ...(description ? { description } : {}), ...(input.environmentUrl ? { environment_url: input.environmentUrl } : {}), ...(input.logUrl ? { log_url: input.logUrl } : {}),
+        });
+        return { changed: true, deploymentId, id: created.id };
+      } catch (err) {
+        throw githubFailure(err, what);
+      }
+    },
+  };
+}
+
+export type GitHubActivities = ReturnType<typeof createGitHubActivities>;

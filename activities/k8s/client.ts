@@ -1,0 +1,170 @@
+// Kubernetes API access for the cluster activities (@kubernetes/client-node 1.x: object-parameter
+// methods that resolve to the body). One set of typed clients per kubeconfig context; every call
+// has a timeout (and the activity's cancellation); server-side apply with Gantry's field manager;
+// ApiException mapped to Temporal failures: 401/403 and 422 are non-retryable, 404/409 are handled
+// by the callers, 429, 5xx and connection errors are transient (retried).
+import fs from 'node:fs';
+import {
+  ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, KubeConfig, Observable, PatchStrategy,
+  type ConfigurationOptions,
+} from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
+import { FIELD_MANAGER } from '../../core/rollout.js';
+import { NonRetryable, Retryable } from '../../workflows/activity-types.js';
+
+export interface KubeOptions {
+  /** Path of the kubeconfig; default: KUBECONFIG or ~/.kube/config (the client library's default). */
+  kubeconfig?: string;
+  /** Context for cells that name none; default: the kubeconfig's current context. */
+  context?: string;
+  /** Per-request timeout (ms); default 10 s. */
+  requestTimeoutMs?: number;
+}
+
+/** The typed clients of one kubeconfig context. */
+export interface Kube {
+  context: string;
+  kc: KubeConfig;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  discovery: DiscoveryV1Api;
+  custom: CustomObjectsApi;
+  /** Call options: timeout (+ optional cancellation), and a Content-Type for patches. */
+  opts(o?: { contentType?: string; signal?: AbortSignal }): ConfigurationOptions;
+}
+
+export const ContentType = {
+  apply: PatchStrategy.ServerSideApply,
+  merge: PatchStrategy.MergePatch,
+} as const;
+
+export class KubeClients {
+  private readonly byContext = new Map<string, Kube>();
+  constructor(private readonly options: KubeOptions = {}) {}
+
+  /** The clients for a context (the cell's, else the default one). */
+  for(context?: string): Kube {
+    const key = context ?? this.options.context ?? '';
+    let k = this.byContext.get(key);
+    if (!k) {
+      k = this.make(key || undefined);
+      this.byContext.set(key, k);
+    }
+    return k;
+  }
+
+  private make(context?: string): Kube {
+    const kc = new KubeConfig();
+    const file = this.options.kubeconfig;
+    if (file) {
+      if (!fs.existsSync(file)) throw ApplicationFailure.nonRetryable(`kubeconfig ${file} does not exist`, NonRetryable.InvalidTarget);
+      kc.loadFromFile(file);
+    } else kc.loadFromDefault();
+    if (context) {
+      if (!kc.getContextObject(context)) {
+        throw ApplicationFailure.nonRetryable(`kubeconfig ${file ?? '(default)'} has no context '${context}' (it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`,
+          NonRetryable.InvalidTarget);
+      }
+      kc.setCurrentContext(context);
+    }
+    if (!kc.getCurrentCluster()) throw ApplicationFailure.nonRetryable(`kubeconfig ${file ?? '(default)'}: no current cluster`, NonRetryable.InvalidTarget);
+    const timeoutMs = this.options.requestTimeoutMs ?? 10_000;
+    return {
+      context: kc.getCurrentContext(),
+      kc,
+      core: kc.makeApiClient(CoreV1Api),
+      apps: kc.makeApiClient(AppsV1Api),
+      discovery: kc.makeApiClient(DiscoveryV1Api),
+      custom: kc.makeApiClient(CustomObjectsApi),
+      opts: (o = {}) => requestOptions(timeoutMs, o.signal, o.contentType),
+    };
+  }
+}
+
+/** Middleware that bounds each request (and ties it to the activity's cancellation) and sets a Content-Type. */
+function requestOptions(timeoutMs: number, signal?: AbortSignal, contentType?: string): ConfigurationOptions {
+  return {
+    middleware: [{
+      pre: (ctx) => {
+        const timeout = AbortSignal.timeout(timeoutMs);
+        ctx.setSignal(signal ? AbortSignal.any([signal, timeout]) : timeout);
+        if (contentType) ctx.setHeaderParam('Content-Type', contentType);
+        return new Observable(Promise.resolve(ctx));
+      },
+      post: (res) => new Observable(Promise.resolve(res)),
+    }],
+    middlewareMergeStrategy: 'append',
+  };
+}
+
+export { FIELD_MANAGER };
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+export function statusCode(err: unknown): number | undefined {
+  return err instanceof ApiException ? err.code : undefined;
+}
+
+export const isNotFound = (err: unknown) => statusCode(err) === 404;
+export const isConflict = (err: unknown) => statusCode(err) === 409;
+
+/** The API server's own message (its Status object), else the error's. */
+export function apiMessage(err: unknown): string {
+  if (err instanceof ApiException) {
+    let body: unknown = err.body;
+    if (typeof body === 'string') { try { body = JSON.parse(body); } catch { /* plain text */ } }
+    const m = body && typeof body === 'object' && 'message' in body ? String((body as { message: unknown }).message) : typeof body === 'string' && body ? body.slice(0, 300) : undefined;
+    return `HTTP ${err.code}${m ? `: ${m}` : ''}`;
+  }
+  if (err instanceof Error) return `${err.name === 'AbortError' ? 'request timed out or was cancelled' : err.message}`;
+  return String(err);
+}
+
+/** Errors a retry can fix: no answer (connection refused/reset, timeout), 429, 5xx. */
+export function isTransient(err: unknown): boolean {
+  const code = statusCode(err);
+  if (code !== undefined) return code === 429 || code >= 500;
+  if (err instanceof ApplicationFailure) return err.type === Retryable.ClusterUnavailable;
+  if (err instanceof Error) {
+    const e = err as Error & { code?: string; type?: string; errno?: string };
+    return e.name === 'AbortError' || e.name === 'FetchError' || e.name === 'TimeoutError' || e.type === 'system'
+      || /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|socket hang up|network|aborted/i.test(`${e.code ?? ''} ${e.message}`);
+  }
+  return false;
+}
+
+/**
+ * Maps an API error to a Temporal failure: 401/403 Forbidden and 422 InvalidSpec (non-retryable;
+ * the message says what and why), 404 InvalidTarget (non-retryable: what the release needs is
+ * gone), transient ones ClusterUnavailable (retryable); anything else is rethrown as is.
+ */
+export function toFailure(err: unknown, what: string): unknown {
+  if (err instanceof ApplicationFailure) return err;
+  const code = statusCode(err);
+  const msg = `${what}: ${apiMessage(err)}`;
+  if (code === 401 || code === 403) return ApplicationFailure.nonRetryable(`${msg} (check the kubeconfig's user and its RBAC permissions)`, NonRetryable.Forbidden);
+  if (code === 422) return ApplicationFailure.nonRetryable(msg, NonRetryable.InvalidSpec);
+  if (code === 404) return ApplicationFailure.nonRetryable(msg, NonRetryable.InvalidTarget);
+  if (isTransient(err)) return ApplicationFailure.retryable(msg, Retryable.ClusterUnavailable);
+  return err;
+}
+
+/** Runs an API call; maps its error (see toFailure). */
+export async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toFailure(err, what);
+  }
+}
+
+/** Reads an object; undefined when it does not exist. */
+export async function readOrUndefined<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw toFailure(err, what);
+  }
+}

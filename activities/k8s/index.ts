@@ -1,0 +1,345 @@
+// The release activities on a real Kubernetes cluster (the interface: workflows/activity-types.ts).
+//
+// Per cell, one workload (Deployment) per revision: the stable one and the canary one. Each activity
+// is a reconcile loop (converge.ts) over a pure decider in core/rollout.ts, so it is idempotent (it
+// converges to the described state; a retry after a crash continues from what it observes), it
+// heartbeats, resumes its deadline from the heartbeat details, and honours cancellation.
+//
+//   applyGroup   new pods first (canary scales up), Ready and listed ready in the EndpointSlices within
+//                the progress deadline (else ready:false, nothing drained), the router's weight, then
+//                old pods drained (serving label off, gone from every EndpointSlice, drain grace) and
+//                removed (stable scales down; pod-deletion-cost makes the drained pods go).
+//   waitHealthy  every new pod still Ready and listed ready, within the deadline.
+//   measure      the analysis queries against Prometheus, raw values.
+//   rollback     stable back to full size and Ready, all traffic to it, the new pods drained and removed.
+//   finalize     the stable Service and the record move to the new revision; old workloads deleted.
+import fs from 'node:fs';
+import { activityInfo, cancellationSignal, heartbeat, log } from '@temporalio/activity';
+import type { Measurement } from '../../core/analysis.js';
+import { formatDuration } from '../../core/duration.js';
+import {
+  Annotations, DEFAULT_DRAIN_GRACE, FIELD_MANAGER, Labels, NO_REVISION, decideFinalize, decideGroup, decideHealth,
+  decideRollback, labelSelector, selectorLabels, workloadName, type Decision, type RolloutAction,
+} from '../../core/rollout.js';
+import type { Revision } from '../../core/release.js';
+import type {
+  ApplyGroupRequest, ApplyGroupResult, DescribeTargetRequest, DescribeTargetResult, FinalizeRequest, HealthResult,
+  MeasureRequest, ReleaseActivities, RollbackRequest, Target, WaitHealthyRequest,
+} from '../../workflows/activity-types.js';
+import { ContentType, KubeClients, call, isNotFound, readOrUndefined, type KubeOptions } from './client.js';
+import { Waker, converge, sleep } from './converge.js';
+import { observe, scopeOf, summarize, type Observation, type Scope, type Site } from './observe.js';
+import { measureChecks } from './prometheus.js';
+import {
+  parseRecord, renderDeployment, renderNamespace, renderRecord, renderService, renderServices, revisionOf, targetRevision,
+  type HistoryEntry, type RecordData, type RevisionRecord,
+} from './render.js';
+
+export { KubeClients, type KubeOptions } from './client.js';
+export { observe, scopeOf, summarize, type Observation, type Scope } from './observe.js';
+export { queryPrometheus } from './prometheus.js';
+export { targetRevision, revisionHash, imageRef, ZONE_LABEL } from './render.js';
+export type { TrafficRouter } from './traffic.js';
+
+export interface DecisionEvent { activity: string; releaseId: string; at: number; decision: Decision; summary?: string }
+
+export interface KubernetesActivityOptions extends KubeOptions {
+  /** Prometheus base URL for analysis (e.g. http://127.0.0.1:9090). Without it every check is inconclusive. */
+  prometheusUrl?: string;
+  /** Drain grace for cells that configure none. Default 5s. */
+  defaultDrainGrace?: string;
+  /** Longest wait between observations without a watch event. Default 1000 ms. */
+  pollMs?: number;
+  /** How long an unanswering cluster is ridden out inside an activity before it fails (retryably). Default 60 s. */
+  transientBudgetMs?: number;
+  /** Every decision the activities take (tests, benchmarks, the demo). */
+  onDecision?: (e: DecisionEvent) => void;
+}
+
+interface Progress { kind: string; group?: number; startedAt: number; step?: string; reason?: string }
+
+/** Heartbeats every second with the latest progress, while `fn` runs (outside an activity: no-op). */
+async function withHeartbeat<T>(progress: Progress, fn: (update: (p: Partial<Progress>) => void) => Promise<T>): Promise<T> {
+  let current = progress;
+  const beat = () => { try { heartbeat(current); } catch { /* not in an activity (tests, benchmarks) */ } };
+  beat();
+  const timer = setInterval(beat, 1000);
+  try {
+    return await fn((p) => { current = { ...current, ...p }; });
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** When this work began: from the last heartbeat of an earlier attempt of the same work, else now. */
+function resumeStart(kind: string, group?: number): number {
+  try {
+    const d = activityInfo().heartbeatDetails as Progress | undefined;
+    if (d && d.kind === kind && d.group === group && typeof d.startedAt === 'number') return d.startedAt;
+  } catch { /* not in an activity */ }
+  return Date.now();
+}
+
+function signal(): AbortSignal | undefined {
+  try { return cancellationSignal(); } catch { return undefined; }
+}
+
+function activityLog(level: 'info' | 'warn', message: string, meta: Record<string, unknown>): void {
+  try { log[level](message, meta); } catch { /* not in an activity */ }
+}
+
+export function createKubernetesActivities(opts: KubernetesActivityOptions = {}): ReleaseActivities {
+  const clients = new KubeClients(opts);
+  const grace = opts.defaultDrainGrace ?? DEFAULT_DRAIN_GRACE;
+
+  const newWaker = (scope: Scope) => new Waker(scope.sites.flatMap((s) => [
+    { kube: s.kube, path: `/api/v1/namespaces/${s.namespace}/pods`, labelSelector: labelSelector(selectorLabels(scope.target.app, scope.target.environment)) },
+    { kube: s.kube, path: `/apis/discovery.k8s.io/v1/namespaces/${s.namespace}/endpointslices` },
+  ]));
+
+  async function readRecord(site: Site, scope: Scope, sig?: AbortSignal): Promise<RecordData> {
+    const cm = await readOrUndefined(`read ConfigMap ${site.namespace}/${scope.names.record}`,
+      () => site.kube.core.readNamespacedConfigMap({ name: scope.names.record, namespace: site.namespace }, site.kube.opts({ ...(sig ? { signal: sig } : {}) })));
+    return parseRecord(cm);
+  }
+
+  async function writeRecord(site: Site, scope: Scope, mutate: (r: RecordData) => RecordData | undefined, sig?: AbortSignal): Promise<void> {
+    const next = mutate(await readRecord(site, scope, sig));
+    if (!next) return;
+    const body = renderRecord(scope.names.record, site.namespace, scope.target, next);
+    await call(`write ConfigMap ${site.namespace}/${scope.names.record}`, () => site.kube.core.patchNamespacedConfigMap(
+      { name: scope.names.record, namespace: site.namespace, body, fieldManager: FIELD_MANAGER, force: true },
+      site.kube.opts({ contentType: ContentType.apply, ...(sig ? { signal: sig } : {}) })));
+  }
+
+  /** Namespace (created if missing; then its default ServiceAccount is waited for), the Services, the canary's record. */
+  async function prepareSites(scope: Scope, canary: RevisionRecord, sig?: AbortSignal): Promise<void> {
+    await Promise.all(scope.sites.map(async (site) => {
+      const { kube, namespace } = site;
+      const o = kube.opts({ ...(sig ? { signal: sig } : {}) });
+      let created = false;
+      try {
+        await kube.core.readNamespace({ name: namespace }, o);
+      } catch (err) {
+        if (isNotFound(err)) {
+          await call(`create Namespace ${namespace}`, () => kube.core.patchNamespace({ name: namespace, body: renderNamespace(namespace), fieldManager: FIELD_MANAGER, force: true }, kube.opts({ contentType: ContentType.apply })));
+          created = true;
+        } else if ((err as { code?: number }).code !== 403) {
+          await call(`read Namespace ${namespace}`, () => Promise.reject(err));
+        } // 403: a namespaced user may not read Namespaces; carry on, the namespace must exist.
+      }
+      if (created) {
+        // The ServiceAccount admission plugin rejects pods until the namespace's default account exists.
+        for (let i = 0; i < 120; i++) {
+          const sa = await readOrUndefined('read ServiceAccount default', () => kube.core.readNamespacedServiceAccount({ name: 'default', namespace }, o));
+          if (sa) break;
+          await sleep(250, sig);
+        }
+      }
+      const record = await readRecord(site, scope, sig);
+      const svc = renderServices(scope.names, namespace, scope.target, record.stable?.revision ?? NO_REVISION, canary.revision);
+      const existing = await call(`list Services in ${namespace}`, () => kube.core.listNamespacedService({ namespace, labelSelector: labelSelector(selectorLabels(scope.target.app, scope.target.environment)) }, o));
+      const have = new Set(existing.items.map((s) => s.metadata?.name));
+      // The main Service's selector never changes: applied every time. The stable and canary Services
+      // are created when missing; afterwards only the deciders re-point them.
+      const apply = [svc.main, ...(have.has(scope.names.stable) ? [] : [svc.stable]), ...(have.has(scope.names.canary) ? [] : [svc.canary])];
+      for (const s of apply) {
+        await call(`apply Service ${namespace}/${s.metadata!.name}`, () => kube.core.patchNamespacedService(
+          { name: s.metadata!.name!, namespace, body: s, fieldManager: FIELD_MANAGER, force: true }, kube.opts({ contentType: ContentType.apply, ...(sig ? { signal: sig } : {}) })));
+      }
+      if (record.canary?.revision !== canary.revision || record.canary?.releaseId !== canary.releaseId) {
+        await writeRecord(site, scope, (r) => ({ ...r, canary }), sig);
+      }
+    }));
+  }
+
+  function canaryRecord(target: Target, revision: Revision, releaseId: string): RevisionRecord {
+    return { revision: targetRevision(target, revision), ...revision, releaseId, at: new Date().toISOString() };
+  }
+
+  /** Executes a decision's actions (in parallel; each is idempotent). */
+  async function act(scope: Scope, actions: RolloutAction[], ctx: { revision: Revision; canary: string; releaseId: string; canaryRec: RevisionRecord }, sig?: AbortSignal): Promise<void> {
+    const { target } = scope;
+    const o = (contentType?: string) => ({ ...(contentType ? { contentType } : {}), ...(sig ? { signal: sig } : {}) });
+    await Promise.all(actions.map(async (a) => {
+      switch (a.kind) {
+        case 'ensure-canary': {
+          const { cell, site } = scope.cell(a.cell);
+          const body = renderDeployment({ target, cell, revision: ctx.revision, hash: ctx.canary, replicas: a.replicas, releaseId: ctx.releaseId });
+          await call(`apply Deployment ${site.namespace}/${body.metadata!.name}`, () => site.kube.apps.patchNamespacedDeployment(
+            { name: body.metadata!.name!, namespace: site.namespace, body, fieldManager: FIELD_MANAGER, force: true }, site.kube.opts(o(ContentType.apply))));
+          return;
+        }
+        case 'scale': {
+          const { site } = scope.cell(a.cell);
+          const name = workloadName(target.app, target.environment, a.cell, a.revision);
+          await readOrUndefined(`scale Deployment ${site.namespace}/${name} to ${a.replicas}`, () => site.kube.apps.patchNamespacedDeploymentScale(
+            { name, namespace: site.namespace, body: { spec: { replicas: a.replicas } }, fieldManager: FIELD_MANAGER }, site.kube.opts(o(ContentType.merge))));
+          return;
+        }
+        case 'drain':
+        case 'undrain': {
+          const { site } = scope.cell(a.cell);
+          const now = String(Date.now());
+          await Promise.all(a.pods.map((pod) => {
+            const metadata = a.kind === 'drain'
+              ? { labels: { [Labels.serving]: 'false' }, annotations: { [Annotations.deletionCost]: String(a.costs[pod] ?? -1000), ...(a.graced.includes(pod) ? { [Annotations.drainedAt]: now } : {}) } }
+              : { labels: { [Labels.serving]: 'true' }, annotations: { [Annotations.deletionCost]: null, [Annotations.drainedAt]: null } };
+            return readOrUndefined(`${a.kind} Pod ${site.namespace}/${pod}`, () => site.kube.core.patchNamespacedPod(
+              { name: pod, namespace: site.namespace, body: { metadata }, fieldManager: FIELD_MANAGER }, site.kube.opts(o(ContentType.merge))));
+          }));
+          return;
+        }
+        case 'point-service': {
+          const site = scope.site(a.site);
+          const name = a.role === 'stable' ? scope.names.stable : scope.names.canary;
+          const body = renderService(name, site.namespace, target, { [Labels.revision]: a.revision });
+          await call(`point Service ${site.namespace}/${name} at ${a.revision}`, () => site.kube.core.patchNamespacedService(
+            { name, namespace: site.namespace, body, fieldManager: FIELD_MANAGER, force: true }, site.kube.opts(o(ContentType.apply))));
+          return;
+        }
+        case 'set-weight': {
+          const site = scope.site(a.site);
+          await site.router!.setCanaryWeight(a.canary, sig);
+          return;
+        }
+        case 'delete-workload': {
+          const { site } = scope.cell(a.cell);
+          const name = workloadName(target.app, target.environment, a.cell, a.revision);
+          await readOrUndefined(`delete Deployment ${site.namespace}/${name}`, () => site.kube.apps.deleteNamespacedDeployment(
+            { name, namespace: site.namespace, propagationPolicy: 'Background' }, site.kube.opts(o())));
+          return;
+        }
+        case 'record-stable': {
+          const site = scope.site(a.site);
+          await writeRecord(site, scope, (r) => {
+            const stable: RevisionRecord = r.canary?.revision === a.revision ? r.canary : { ...ctx.canaryRec, revision: a.revision };
+            const { canary: _drop, ...rest } = r;
+            return { ...rest, stable, history: appendHistory(r.history, { ...stable, at: new Date().toISOString(), event: 'released' }) };
+          }, sig);
+          return;
+        }
+      }
+    }));
+  }
+
+  /** A converge run for one activity, wired to heartbeats, cancellation, the waker and the decision hook. */
+  async function run(kind: string, releaseId: string, scope: Scope, progress: Progress,
+    decide: (view: Observation['view'], now: number) => Decision, ctx: Parameters<typeof act>[2]) {
+    const sig = signal();
+    const waker = newWaker(scope);
+    let last: Observation | undefined;
+    try {
+      return await withHeartbeat(progress, (update) => converge({
+        what: `${kind} ${scope.target.app}/${scope.target.environment}`,
+        observe: async () => (last = await observe(scope, grace, sig)).view,
+        decide,
+        act: (actions, d) => {
+          activityLog('info', `${kind}: ${d.step}`, { release: releaseId, reason: d.reason, actions: actions.map((x) => x.kind) });
+          return act(scope, actions, ctx, sig);
+        },
+        waker,
+        ...(sig ? { signal: sig } : {}),
+        ...(opts.pollMs ? { pollMs: opts.pollMs } : {}),
+        ...(opts.transientBudgetMs ? { transientBudgetMs: opts.transientBudgetMs } : {}),
+        onDecision: (d) => {
+          update({ step: d.type === 'done' ? 'done' : d.type === 'act' || d.type === 'wait' || d.type === 'stuck' ? d.step : '', reason: d.reason });
+          opts.onDecision?.({ activity: kind, releaseId, at: Date.now(), decision: d, ...(last ? { summary: summarize(last) } : {}) });
+        },
+      }));
+    } finally {
+      waker.close();
+    }
+  }
+
+  async function stableOf(scope: Scope, sig?: AbortSignal): Promise<RevisionRecord | undefined> {
+    for (const site of scope.sites) {
+      const r = await readRecord(site, scope, sig);
+      if (r.stable) return r.stable;
+    }
+    return undefined;
+  }
+
+  return {
+    async describeTarget(req: DescribeTargetRequest): Promise<DescribeTargetResult> {
+      const stable = await stableOf(scopeOf(req.target, clients), signal());
+      return stable ? { stable: revisionOf(stable) } : {};
+    },
+
+    async applyGroup(req: ApplyGroupRequest): Promise<ApplyGroupResult> {
+      const sig = signal();
+      const scope = scopeOf(req.target, clients);
+      const canaryRec = canaryRecord(req.target, req.revision, req.releaseId);
+      const startedAt = resumeStart('apply', req.group);
+      const deadline = startedAt + req.deadlineMs;
+      await prepareSites(scope, canaryRec, sig);
+      const stable = (await stableOf(scope, sig))?.revision;
+      const r = await run('applyGroup', req.releaseId, scope, { kind: 'apply', group: req.group, startedAt },
+        (view, now) => decideGroup({ view, ...(stable ? { stable } : {}), canary: canaryRec.revision, targets: req.canary, now, deadline }),
+        { revision: req.revision, canary: canaryRec.revision, releaseId: req.releaseId, canaryRec });
+      if (r.decision.type === 'stuck') {
+        return { changed: r.changed, ready: false, reason: `new pods not ready and serving within the progress deadline (${formatDuration(req.deadlineMs)}): ${r.decision.reason}` };
+      }
+      return { changed: r.changed, ready: true, reason: r.decision.reason };
+    },
+
+    async waitHealthy(req: WaitHealthyRequest): Promise<HealthResult> {
+      const scope = scopeOf(req.target, clients);
+      const canary = targetRevision(req.target, req.revision);
+      const startedAt = resumeStart('health', req.group);
+      const deadline = startedAt + req.deadlineMs;
+      const ctx = { revision: req.revision, canary, releaseId: req.releaseId, canaryRec: canaryRecord(req.target, req.revision, req.releaseId) };
+      const r = await run('waitHealthy', req.releaseId, scope, { kind: 'health', group: req.group, startedAt },
+        (view, now) => decideHealth({ view, canary, targets: req.canary, now, deadline }), ctx);
+      if (r.decision.type === 'stuck') return { healthy: false, reason: `not healthy within ${formatDuration(req.deadlineMs)}: ${r.decision.reason}` };
+      return { healthy: true, reason: r.decision.reason };
+    },
+
+    async measure(req: MeasureRequest): Promise<Measurement[]> {
+      if (!opts.prometheusUrl) return req.checks.map((c) => ({ check: c.name, error: 'no Prometheus configured for the worker (GANTRY_PROMETHEUS_URL)' }));
+      const sig = signal();
+      return withHeartbeat({ kind: 'measure', group: req.group, startedAt: Date.now() }, (update) =>
+        measureChecks(opts.prometheusUrl!, req.checks, { ...(sig ? { signal: sig } : {}), onProgress: (check) => update({ step: check }) }));
+    },
+
+    async rollback(req: RollbackRequest): Promise<void> {
+      const sig = signal();
+      const scope = scopeOf(req.target, clients);
+      const canaryRec = canaryRecord(req.target, req.revision, req.releaseId);
+      const stable = (await stableOf(scope, sig))?.revision;
+      await run('rollback', req.releaseId, scope, { kind: 'rollback', startedAt: resumeStart('rollback') },
+        (view, now) => decideRollback({ view, ...(stable ? { stable } : {}), now }),
+        { revision: req.revision, canary: canaryRec.revision, releaseId: req.releaseId, canaryRec });
+      for (const site of scope.sites) {
+        await writeRecord(site, scope, (r) => {
+          const entry: HistoryEntry = { ...(r.canary?.releaseId === req.releaseId ? r.canary : canaryRec), at: new Date().toISOString(), event: 'rolled-back', reason: req.reason.slice(0, 500) };
+          const { canary: _drop, ...rest } = r;
+          const history = appendHistory(r.history, entry);
+          return history === r.history && !r.canary ? undefined : { ...rest, history };
+        }, sig);
+      }
+    },
+
+    async finalize(req: FinalizeRequest): Promise<void> {
+      const scope = scopeOf(req.target, clients);
+      const canaryRec = canaryRecord(req.target, req.revision, req.releaseId);
+      await run('finalize', req.releaseId, scope, { kind: 'finalize', startedAt: resumeStart('finalize') },
+        (view, now) => decideFinalize({ view, revision: canaryRec.revision, now }),
+        { revision: req.revision, canary: canaryRec.revision, releaseId: req.releaseId, canaryRec });
+    },
+  };
+}
+
+/** Appends unless the same release already has that event (idempotent across retries). */
+function appendHistory(history: HistoryEntry[], e: HistoryEntry): HistoryEntry[] {
+  if (history.some((h) => h.releaseId === e.releaseId && h.event === e.event && h.revision === e.revision)) return history;
+  return [...history, e];
+}
+
+/** Reads a kubeconfig path from the environment for the worker: GANTRY_KUBECONFIG, else KUBECONFIG, else undefined (library default). */
+export function kubeconfigFromEnv(fallback?: string): string | undefined {
+  const v = process.env.GANTRY_KUBECONFIG || process.env.KUBECONFIG;
+  // A path list (a:b) is left to the client library's default loading, which merges it.
+  if (v) return v.includes(':') ? undefined : v;
+  return fallback && fs.existsSync(fallback) ? fallback : undefined;
+}

@@ -1,0 +1,205 @@
+// Registry activities over the OCI distribution HTTP API (fetch): resolve a tag to a digest, check
+// that every layer of an image is eStargz (media type, both annotations, the 51-byte footer read
+// with a Range request, and the TOC: range-read, gunzipped, untarred with tar-stream, its
+// stargz.index.json hashed and compared with the annotation), promote by retagging, delete by
+// digest. The verdict is core/estargz.ts's. Loopback registries are plain HTTP, others HTTPS.
+import crypto from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import { ApplicationFailure } from '@temporalio/common';
+import tar from 'tar-stream';
+import { FOOTER_SIZE, imageVerdict, parseFooter, TOC_DIGEST_ANNOTATION, TOC_TAR_NAME, type LayerFacts } from '../core/estargz.js';
+import {
+  imageManifests, imageSize, isDigest, isIndex, MANIFEST_ACCEPT, parseImageRef, registryScheme, type ImageRef, type Manifest,
+} from '../core/image.js';
+import {
+  PipelineFailure, type DeleteRequest, type PromoteRequest, type ResolveRequest, type VerifyImageRequest, type VerifyImageResult,
+} from '../workflows/pipeline-activity-types.js';
+import { activitySignal, keepAlive, safeHeartbeat } from './git.js';
+
+export interface RegistryOptions {
+  /** Injected for tests; the global fetch otherwise. */
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+}
+
+/** The largest TOC read into memory (the TOC of a layer with ~100k files is a few MB). */
+const MAX_TOC_BYTES = 64 * 1024 * 1024;
+
+export function repoOf(image: string): ImageRef {
+  const r = parseImageRef(image);
+  if ('error' in r) throw ApplicationFailure.create({ message: r.error, type: PipelineFailure.BadRequest, nonRetryable: true });
+  return r;
+}
+
+export class RegistryClient {
+  private readonly f: typeof fetch;
+  constructor(readonly registry: string, private readonly opts: RegistryOptions = {}) { this.f = opts.fetch ?? fetch; }
+
+  url(repository: string, kind: 'manifests' | 'blobs', ref: string): string {
+    return `${registryScheme(this.registry)}://${this.registry}/v2/${repository}/${kind}/${ref}`;
+  }
+
+  async request(url: string, init: RequestInit & { what: string }): Promise<Response> {
+    const signal = activitySignal();
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? 60_000);
+    let res: Response;
+    try {
+      res = await this.f(url, { ...init, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+    } catch (err) {
+      // Connection refused, reset, timeout: the registry may come back; retry.
+      throw ApplicationFailure.create({ message: `${init.what}: ${err instanceof Error ? err.message : String(err)}`, type: 'RegistryUnavailable', nonRetryable: false });
+    }
+    if (res.status === 401 || res.status === 403) {
+      throw ApplicationFailure.create({ message: `${init.what}: registry answered ${res.status} (credentials are not supported yet)`, type: PipelineFailure.RegistryForbidden, nonRetryable: true });
+    }
+    return res;
+  }
+
+  /** The manifest bytes as stored (retagging must push exactly these) and their media type. */
+  async getManifest(repository: string, ref: string): Promise<{ bytes: Buffer; contentType: string; digest: string; manifest: Manifest }> {
+    const what = `GET ${this.registry}/${repository} manifest ${ref}`;
+    const res = await this.request(this.url(repository, 'manifests', ref), { headers: { Accept: MANIFEST_ACCEPT }, what });
+    if (res.status === 404) throw ApplicationFailure.create({ message: `${this.registry}/${repository}@${ref}: no such manifest`, type: PipelineFailure.ImageNotFound, nonRetryable: true });
+    if (!res.ok) throw ApplicationFailure.create({ message: `${what}: HTTP ${res.status} ${await res.text().catch(() => '')}`.slice(0, 500), type: 'RegistryError', nonRetryable: res.status < 500 });
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const digest = `sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`;
+    if (isDigest(ref) && ref !== digest) throw ApplicationFailure.create({ message: `${what}: content digest ${digest} does not match`, type: 'RegistryError', nonRetryable: false });
+    return { bytes, contentType: res.headers.get('content-type') ?? '', digest, manifest: JSON.parse(bytes.toString('utf8')) as Manifest };
+  }
+
+  async resolve(repository: string, tag: string): Promise<string> {
+    const what = `HEAD ${this.registry}/${repository}:${tag}`;
+    const res = await this.request(this.url(repository, 'manifests', tag), { method: 'HEAD', headers: { Accept: MANIFEST_ACCEPT }, what });
+    if (res.status === 404) throw ApplicationFailure.create({ message: `${this.registry}/${repository}:${tag}: no such tag`, type: PipelineFailure.ImageNotFound, nonRetryable: true });
+    const digest = res.headers.get('docker-content-digest');
+    if (res.ok && digest && isDigest(digest)) return digest;
+    return (await this.getManifest(repository, tag)).digest;
+  }
+
+  /** Bytes [start, end] (inclusive) of a blob; the registry must honour Range. */
+  async blobRange(repository: string, digest: string, start: number, end: number): Promise<Buffer> {
+    const what = `GET ${this.registry}/${repository} blob ${digest.slice(0, 19)} bytes ${start}-${end}`;
+    const res = await this.request(this.url(repository, 'blobs', digest), { headers: { Range: `bytes=${start}-${end}` }, what, redirect: 'follow' });
+    if (res.status === 404) throw ApplicationFailure.create({ message: `${what}: no such blob`, type: PipelineFailure.ImageNotFound, nonRetryable: true });
+    if (!res.ok) throw ApplicationFailure.create({ message: `${what}: HTTP ${res.status}`, type: 'RegistryError', nonRetryable: res.status < 500 });
+    const buf = Buffer.from(await res.arrayBuffer());
+    if (res.status === 200) return buf.subarray(start, end + 1); // Range ignored: cut it out ourselves
+    return buf;
+  }
+
+  async putManifest(repository: string, tag: string, bytes: Buffer, contentType: string): Promise<string> {
+    const what = `PUT ${this.registry}/${repository}:${tag}`;
+    const res = await this.request(this.url(repository, 'manifests', tag), { method: 'PUT', headers: { 'Content-Type': contentType }, body: new Uint8Array(bytes), what });
+    if (!res.ok) throw ApplicationFailure.create({ message: `${what}: HTTP ${res.status} ${await res.text().catch(() => '')}`.slice(0, 500), type: 'RegistryError', nonRetryable: res.status < 500 });
+    return res.headers.get('docker-content-digest') ?? '';
+  }
+
+  async deleteManifest(repository: string, digest: string): Promise<boolean> {
+    const what = `DELETE ${this.registry}/${repository}@${digest}`;
+    const res = await this.request(this.url(repository, 'manifests', digest), { method: 'DELETE', what });
+    if (res.status === 404) return false;
+    if (res.status === 405) throw ApplicationFailure.create({ message: `${what}: deletes are disabled on this registry`, type: 'RegistryError', nonRetryable: true });
+    if (!res.ok) throw ApplicationFailure.create({ message: `${what}: HTTP ${res.status}`, type: 'RegistryError', nonRetryable: res.status < 500 });
+    return true;
+  }
+}
+
+/** sha256 of the stargz.index.json entry inside the TOC gzip member. */
+export async function tocDigest(tocGzip: Buffer): Promise<string> {
+  const tarBytes = zlib.gunzipSync(tocGzip);
+  const extract = tar.extract();
+  let digest: string | undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on('entry', (header, stream, next) => {
+      if (header.name === TOC_TAR_NAME) {
+        const h = crypto.createHash('sha256');
+        stream.on('data', (c: unknown) => h.update(c as Buffer));
+        stream.on('end', () => { digest = `sha256:${h.digest('hex')}`; next(); });
+      } else {
+        stream.on('end', next);
+        stream.resume();
+      }
+    });
+    extract.on('finish', resolve);
+    extract.on('error', reject);
+  });
+  Readable.from([tarBytes]).pipe(extract);
+  await done;
+  if (!digest) throw new Error(`the TOC member has no ${TOC_TAR_NAME} entry`);
+  return digest;
+}
+
+/** Gathers the facts core/estargz.ts judges, for one layer. */
+export async function layerFacts(c: RegistryClient, repository: string, layer: { digest: string; mediaType: string; size: number; annotations?: Record<string, string> }): Promise<LayerFacts> {
+  const facts: LayerFacts = { digest: layer.digest, mediaType: layer.mediaType, size: layer.size, annotations: layer.annotations ?? {} };
+  if (layer.size < FOOTER_SIZE) { facts.footer = { ok: false, error: `the layer is only ${layer.size} bytes` }; return facts; }
+  const footer = await c.blobRange(repository, layer.digest, layer.size - FOOTER_SIZE, layer.size - 1);
+  facts.footer = parseFooter(new Uint8Array(footer));
+  if (facts.footer.ok && facts.footer.tocOffset < layer.size - FOOTER_SIZE && facts.annotations[TOC_DIGEST_ANNOTATION]) {
+    const len = layer.size - FOOTER_SIZE - facts.footer.tocOffset;
+    if (len > MAX_TOC_BYTES) facts.tocError = `the TOC is ${len} bytes, more than the ${MAX_TOC_BYTES} this check reads`;
+    else {
+      try {
+        facts.tocDigest = await tocDigest(await c.blobRange(repository, layer.digest, facts.footer.tocOffset, layer.size - FOOTER_SIZE - 1));
+      } catch (err) {
+        if (err instanceof ApplicationFailure) throw err;
+        facts.tocError = err instanceof Error ? err.message : String(err);
+      }
+    }
+  }
+  return facts;
+}
+
+export function createRegistryActivities(opts: RegistryOptions = {}) {
+  const client = (r: ImageRef) => new RegistryClient(r.registry, opts);
+  return {
+    async resolveDigest(req: ResolveRequest): Promise<{ digest: string }> {
+      const r = repoOf(req.image);
+      return { digest: await client(r).resolve(r.repository, req.tag) };
+    },
+
+    /** Every layer of the image (each platform's, when it is an index) must be eStargz. */
+    verifyImage: (req: VerifyImageRequest): Promise<VerifyImageResult> => keepAlive(async () => {
+      const t0 = performance.now();
+      const r = repoOf(req.image);
+      const c = client(r);
+      const top = await c.getManifest(r.repository, req.digest);
+      const manifests: Manifest[] = [];
+      let sizeBytes = 0;
+      if (isIndex(top.manifest, top.contentType)) {
+        for (const d of imageManifests(top.manifest)) manifests.push((await c.getManifest(r.repository, d.digest)).manifest);
+      } else manifests.push(top.manifest);
+      const facts: LayerFacts[] = [];
+      for (const m of manifests) {
+        sizeBytes = Math.max(sizeBytes, imageSize(m));
+        for (const layer of m.layers ?? []) {
+          safeHeartbeat({ layer: layer.digest });
+          facts.push(await layerFacts(c, r.repository, layer));
+        }
+      }
+      const v = imageVerdict(facts);
+      return { estargz: v.estargz, reason: v.reason, layers: v.layers, sizeBytes, toolMs: performance.now() - t0 };
+    }),
+
+    /** Points `tag` at exactly the manifest `digest` (the same bytes, so the digest is unchanged). Idempotent. */
+    async promoteImage(req: PromoteRequest): Promise<{ digest: string; tag: string }> {
+      const r = repoOf(req.image);
+      const c = client(r);
+      const m = await c.getManifest(r.repository, req.digest);
+      const type = m.manifest.mediaType ?? m.contentType;
+      await c.putManifest(r.repository, req.tag, m.bytes, type);
+      const now = await c.resolve(r.repository, req.tag);
+      if (now !== req.digest) throw ApplicationFailure.create({ message: `after retagging, ${req.tag} points at ${now}, not ${req.digest}`, type: 'RegistryError', nonRetryable: false });
+      return { digest: now, tag: req.tag };
+    },
+
+    /** Deletes the manifest by digest (a registry cannot delete by tag); a missing one is already deleted. */
+    async deleteImage(req: DeleteRequest): Promise<{ deleted: boolean }> {
+      const r = repoOf(req.image);
+      if (!isDigest(req.digest)) throw ApplicationFailure.create({ message: `'${req.digest}' is not a digest: images are deleted by digest`, type: PipelineFailure.BadRequest, nonRetryable: true });
+      return { deleted: await client(r).deleteManifest(r.repository, req.digest) };
+    },
+  };
+}

@@ -1,0 +1,17 @@
+// Work an HTTP handler starts after it has answered (Slack wants a reply within 3 s; the outcome goes
+// to response_url later). Tracked so that closing the server waits for it, and so that its failures are
+// always handled (logged), never left as unhandled rejections.
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+
+export type Background = (what: string, work: Promise<unknown>, log: FastifyBaseLogger) => void;
+
+export function backgroundWork(app: FastifyInstance): Background {
+  const pending = new Set<Promise<void>>();
+  app.addHook('onClose', async () => { await Promise.allSettled([...pending]); });
+  return (what, work, log) => {
+    const tracked: Promise<void> = work.then(() => undefined, (err: unknown) => {
+      log.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, `${what} failed after the reply`);
+    }).finally(() => { pending.delete(tracked); });
+    pending.add(tracked);
+  };
+}

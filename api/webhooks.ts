@@ -1,0 +1,193 @@
+// Push triggers: a push (from a GitHub webhook, or from `gantry hook post-receive` on a plain git
+// server) becomes, by the branch and tag rules of the repository's gantry.yaml, a pipeline start, a
+// tag release, or an answer saying why nothing starts. Idempotent twice over: a delivery id seen
+// before answers what it answered the first time (in this process), and the commit names the
+// pipeline (`pipeline/<repo>/<sha>`, never started twice) or the tag release (its trigger is kept
+// in the release's memo), so a redelivery never starts a second one, in any API process.
+//
+// Also registers the routes of this issue (see registerTriggerRoutes): the raw-body scope for signed
+// webhooks (GitHub, Slack) and the bearer-token route the git hook calls.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { Channel, Identity } from '../core/approval.js';
+import { defaultBranchRules, type BranchAction, type GantryConfig } from '../core/config.js';
+import { GantryError } from './errors.js';
+import { loadConfig, type GantryService, type Started } from './service.js';
+import type { TriggerServerConfig } from './server-config.js';
+
+export interface PushEvent {
+  /** owner/name (GitHub) or the repository name the git hook gives. */
+  repo: string;
+  /** The full ref: refs/heads/<branch> or refs/tags/<tag>. */
+  ref: string;
+  /** The commit the ref now points at (tags peeled to their commit); all zeros when deleted. */
+  sha: string;
+  deleted?: boolean;
+  /** The commit author's Gantry id, when known (four-eyes: the author may not approve). */
+  author?: string;
+  message?: string;
+}
+
+export type PushOutcome =
+  | { action: 'pipeline'; started: Started; ref: string; sha: string }
+  | { action: 'release'; environment: string; started: Started; ref: string; sha: string }
+  | { action: 'gates' | 'none' | 'ignored'; started: null; reason: string; ref: string; sha: string };
+
+const ZERO = /^0+$/;
+
+/** `*` matches within one path segment, `**` across segments, `?` one character; the rest literally. */
+export function globToRegExp(pattern: string): RegExp {
+  let re = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '*' && pattern[i + 1] === '*') { re += '.*'; i++; } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+export type PushDecision =
+  | { action: 'pipeline'; branch: string }
+  | { action: 'release'; tag: string; environment: string }
+  | { action: 'gates' | 'none' | 'ignored'; reason: string };
+
+/** What a push of `ref` does under the config's trigger rules (the first matching rule wins). */
+export function decidePush(config: GantryConfig, ref: string, deleted = false): PushDecision {
+  if (deleted) return { action: 'ignored', reason: `${ref} was deleted: nothing to build` };
+  const branch = /^refs\/heads\/(.+)$/.exec(ref)?.[1];
+  const tag = /^refs\/tags\/(.+)$/.exec(ref)?.[1];
+  if (branch !== undefined) {
+    const rules = config.triggers?.branches ?? defaultBranchRules;
+    const rule = rules.find((r) => globToRegExp(r.pattern).test(branch));
+    const action: BranchAction = rule?.action ?? 'none';
+    if (action === 'pipeline') return { action: 'pipeline', branch };
+    if (action === 'gates') {
+      return { action: 'gates', reason: `branch ${branch} runs the quality gates only (rule '${rule!.pattern}'); gates-only runs do not exist yet (the gates stage comes with the build issue), so nothing was started` };
+    }
+    return { action: 'none', reason: rule ? `branch ${branch} is set to start nothing (rule '${rule.pattern}')` : `no branch rule matches ${branch}: nothing to do` };
+  }
+  if (tag !== undefined) {
+    const rule = (config.triggers?.tags ?? []).find((r) => globToRegExp(r.pattern).test(tag));
+    if (rule) return { action: 'release', tag, environment: rule.environment };
+    return { action: 'none', reason: `no tag rule matches ${tag}: nothing to release` };
+  }
+  return { action: 'ignored', reason: `${ref} is neither a branch nor a tag` };
+}
+
+export interface RunPushOptions {
+  /** Report the pipeline to GitHub (commit and deployment statuses). */
+  github?: { baseUrl?: string; tokenEnv?: string };
+}
+
+// Parsed configs by text: a busy repository's gantry.yaml is validated once, not on every push.
+const parsedConfigs = new Map<string, GantryConfig>();
+function configOf(configText: string | unknown): GantryConfig {
+  if (typeof configText !== 'string') return loadConfig(configText);
+  const hit = parsedConfigs.get(configText);
+  if (hit) return hit;
+  const config = loadConfig(configText);
+  if (parsedConfigs.size >= 256) parsedConfigs.delete(parsedConfigs.keys().next().value!);
+  parsedConfigs.set(configText, config);
+  return config;
+}
+
+/** Applies the rules and starts what they say; idempotent per commit (and per tag and commit). */
+export async function runPush(service: GantryService, configText: string | unknown, ev: PushEvent, caller: { identity: Identity; channel: Channel }, opts: RunPushOptions = {}): Promise<PushOutcome> {
+  const config = configOf(configText);
+  const deleted = ev.deleted === true || ZERO.test(ev.sha);
+  const d = decidePush(config, ev.ref, deleted);
+  const base = { ref: ev.ref, sha: ev.sha };
+  const revision = { ...(ev.author ? { author: ev.author } : {}), ...(ev.message ? { message: ev.message.split('\n')[0]!.slice(0, 500) } : {}) };
+  switch (d.action) {
+    case 'pipeline': {
+      const started = await service.startPipeline({ config, repo: ev.repo, sha: ev.sha, ref: ev.ref, revision, ...(opts.github ? { github: opts.github } : {}) }, caller);
+      return { action: 'pipeline', started, ...base };
+    }
+    case 'release': {
+      const started = await service.startReleaseOnce({ config, environment: d.environment, revision: { ...revision, sha: ev.sha } }, caller, `tag:${ev.repo}:${d.tag}:${ev.sha}`);
+      return { action: 'release', environment: d.environment, started, ...base };
+    }
+    default:
+      return { action: d.action, started: null, reason: d.reason, ...base };
+  }
+}
+
+export function outcomeStatus(o: PushOutcome): number {
+  return o.started && !o.started.existing ? 201 : 200;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delivery dedupe: the first request with a delivery id runs; copies (concurrent or later) share its
+// answer. Bounded (oldest evicted) and timed; a failed run is forgotten so a retry can succeed.
+
+export class DeliveryCache<T> {
+  private readonly entries = new Map<string, { at: number; value: Promise<T> }>();
+  constructor(private readonly max = 10_000, private readonly ttlMs = 60 * 60_000) {}
+
+  get size(): number { return this.entries.size; }
+
+  /** Runs `fn` for a new key; for a key seen before returns its result with `repeated: true`. */
+  async once(key: string, fn: () => Promise<T>): Promise<{ value: T; repeated: boolean }> {
+    const now = Date.now();
+    const hit = this.entries.get(key);
+    if (hit && now - hit.at < this.ttlMs) return { value: await hit.value, repeated: true };
+    const value = fn();
+    this.entries.set(key, { at: now, value });
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+    try {
+      return { value: await value, repeated: false };
+    } catch (err) {
+      if (this.entries.get(key)?.value === value) this.entries.delete(key);
+      throw err;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+
+export interface TriggerRouteOptions {
+  service: GantryService;
+  config: TriggerServerConfig;
+  /** The bearer-token caller of a request (the server's authentication). */
+  callerOf(req: FastifyRequest): { identity: Identity; channel: Channel };
+  /** fetch used for replies to GitHub and Slack (tests may inject one); default global fetch. */
+  fetch?: typeof fetch;
+}
+
+const pushBody = z.strictObject({
+  repo: z.string().min(1).max(300),
+  ref: z.string().regex(/^refs\/(heads|tags)\/\S+$/, { error: 'ref must be a full ref: refs/heads/<branch> or refs/tags/<tag>' }),
+  sha: z.string().regex(/^[0-9a-f]{7,64}$/, { error: 'sha must be the commit sha (hex)' }),
+  before: z.string().regex(/^[0-9a-f]{7,64}$/).optional(),
+  config: z.string().min(1, { error: 'config is the text of gantry.yaml at the pushed commit' }),
+  delivery: z.string().min(1).max(200).optional(),
+  message: z.string().max(2000).optional(),
+});
+
+/** Registers POST /v1/triggers/push (bearer token) and the signed webhook routes (raw bodies). */
+export async function registerTriggerRoutes(app: FastifyInstance, opts: TriggerRouteOptions): Promise<void> {
+  const deliveries = new DeliveryCache<PushOutcome>();
+
+  // The git hook's route: authenticated like every API route; the config comes from the pushed commit.
+  app.post('/v1/triggers/push', async (req: FastifyRequest, reply: FastifyReply) => {
+    const caller = opts.callerOf(req);
+    const r = pushBody.safeParse(req.body ?? {});
+    if (!r.success) throw new GantryError('bad_request', 'invalid push', r.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message, hint: 'the body `gantry hook post-receive` sends: {repo, ref, sha, config, delivery?}' })));
+    const b = r.data;
+    const key = `push:${b.delivery ?? `${b.repo}:${b.ref}:${b.sha}`}`;
+    const { value } = await deliveries.once(key, () => runPush(opts.service, b.config, { repo: b.repo, ref: b.ref, sha: b.sha, ...(b.message ? { message: b.message } : {}) }, caller));
+    return reply.code(outcomeStatus(value)).send(value);
+  });
+
+  const { githubWebhookRoutes } = await import('./github-webhooks.js');
+  const { slackRoutes } = await import('./slack.js');
+  await app.register(async (scope) => {
+    // Signed webhooks are verified on the bytes that were signed: keep every body raw in this scope.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => { done(null, body); });
+    githubWebhookRoutes(scope, { ...opts, deliveries });
+    slackRoutes(scope, opts);
+  });
+}
