@@ -40,6 +40,9 @@ export async function startEphemeralTemporal(extraArgs: string[] = []): Promise<
     '--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true',
     // Eager activity dispatch: a workflow task that schedules an activity gets it back in the same reply.
     '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
+    // Status is polled by several clients at once (CLI watch, API, UI): let queries queue while a workflow
+    // task is in flight instead of failing with RESOURCE_EXHAUSTED (the default buffer holds 1).
+    '--dynamic-config-value', 'history.maxBufferedQueryCount=64',
     ...extraArgs,
   ], { detached: true, stdio: ['ignore', out, out] });
   fs.closeSync(out);

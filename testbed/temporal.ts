@@ -104,6 +104,9 @@ export async function upTemporal(log: (m: string) => void = console.log): Promis
     '--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true',
     // Eager activity dispatch: a workflow task that schedules an activity gets it back in the same reply.
     '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
+    // Status is polled by several clients at once (CLI watch, API, UI): let queries queue while a workflow
+    // task is in flight instead of failing with RESOURCE_EXHAUSTED (the default buffer holds 1).
+    '--dynamic-config-value', 'history.maxBufferedQueryCount=64',
   ]);
   await poll(() => temporalHealthy(address), { timeoutMs: 60_000, what: `Temporal dev server at ${address}`, logName: NAME });
   log(`temporal: serving at ${address}, UI http://${embeddedTemporal.host}:${embeddedTemporal.uiPort}`);

@@ -29,7 +29,7 @@ export async function startHarness(simOptions: SimOptions = {}): Promise<Harness
   const sim = createSimClusterActivities({ ...simOptions, onEffect: (e) => effects.push(e) });
   const taskQueue = unique('tq');
   const notices: NotifyRequest[] = [];
-  const worker: Worker = await createWorker({ connection: native, taskQueue, activities: { ...sim, ...createNotifyActivities([], (n) => notices.push(n)), ...createCatalogActivities({ client, taskQueue }) } });
+  const worker: Worker = await createWorker({ connection: native, taskQueue, activities: { ...sim, ...createNotifyActivities([], (n) => notices.push(n)), ...createCatalogActivities({ taskQueue }) } });
   const running = worker.run();
   const service = new GantryService(client, taskQueue);
   return {
