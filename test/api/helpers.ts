@@ -1,5 +1,9 @@
 // Shared by the API and CLI tests: tokens, configs as gantry.yaml text, and a server on the harness.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { startHarness, type Harness } from '../support/release-harness.js';
 import { identityTable, sha256Hex, type IdentityTable } from '../../api/auth.js';
 import { buildServer } from '../../api/server.js';
 import type { GantryService } from '../../api/service.js';
@@ -59,4 +63,24 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+export interface ListeningApi { h: Harness; server: FastifyInstance; url: string; dir: string; close(): Promise<void> }
+
+/** The harness plus the API listening on a free loopback port, and a scratch directory. */
+export async function startListeningApi(dirPrefix: string): Promise<ListeningApi> {
+  const h = await startHarness();
+  const server = testServer(h.service);
+  await server.listen({ host: '127.0.0.1', port: 0 });
+  const a = server.server.address();
+  if (!a || typeof a !== 'object') throw new Error('server did not bind');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), dirPrefix));
+  return {
+    h, server, dir, url: `http://127.0.0.1:${a.port}`,
+    async close() {
+      await server.close();
+      await h.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

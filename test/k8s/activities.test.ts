@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createKubernetesActivities, KubeClients, observe, scopeOf } from '../../activities/k8s/index.js';
@@ -17,6 +17,9 @@ import type { ApplyGroupRequest, ApplyGroupResult, Target } from '../../workflow
 import { startMetricsBoard, type MetricsBoard } from './support/metrics.js';
 import { V1, V2, unique } from './support/harness.js';
 import { ensureTestbed, type Testbed } from './support/testbed.js';
+
+// A real control plane on a shared 2-core machine: generous per-test time (speed is measured in bench/cluster.ts).
+jest.setTimeout(300_000);
 
 let tb: Testbed;
 let board: MetricsBoard;

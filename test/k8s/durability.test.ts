@@ -5,7 +5,7 @@
 // drain grace honoured across the crash, and no pod deleted while an EndpointSlice listed it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { upKubernetes } from '../../testbed/k8s/cluster.js';
 import { stopDaemon } from '../../testbed/proc.js';
 import { testAddress } from '../support/temporal.js';
@@ -13,6 +13,9 @@ import {
   V1, V2, baseline, caller, dropNamespace, k8sConfig, names, podCounts, revisionOf, startK8sHarness, unique, type K8sHarness,
 } from './support/harness.js';
 import { Recorder } from './support/recorder.js';
+
+// A real control plane on a shared 2-core machine: generous per-test time (speed is measured in bench/cluster.ts).
+jest.setTimeout(300_000);
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 const workers: ChildProcess[] = [];

@@ -3,7 +3,7 @@
 // The seed's example: 10 pods over 2 zones in groups of 1, 2, 2 per zone; after each group the pods
 // per zone and revision, read through the API, match the plan exactly. A watch records every Pod
 // and EndpointSlice event meanwhile, to prove the draining was lossless.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { environmentPlan } from '../../core/plan.js';
 import { planFloors } from '../../core/rollout.js';
 import { waitForStatus } from '../support/release-harness.js';
@@ -11,6 +11,9 @@ import {
   V1, V2, baseline, caller, dropNamespace, k8sConfig, names, podCounts, revisionOf, siteState, startK8sHarness, unique, type K8sHarness,
 } from './support/harness.js';
 import { Recorder } from './support/recorder.js';
+
+// A real control plane on a shared 2-core machine: generous per-test time (speed is measured in bench/cluster.ts).
+jest.setTimeout(300_000);
 
 let h: K8sHarness;
 beforeAll(async () => { h = await startK8sHarness(); }, 900_000);

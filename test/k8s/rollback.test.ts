@@ -3,7 +3,7 @@
 // pauses for a person. After each rollback, through the API: the stable revision at full size in
 // every zone, 100% of the weight on it, zero new pods, and the reason recorded. Every release is
 // watched: no pod deleted while listed ready, serving capacity never below the stable's size.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { GantryConfig } from '../../core/config.js';
 import { waitForSeries } from '../../testbed/prometheus.js';
 import { waitForStatus } from '../support/release-harness.js';
@@ -12,6 +12,9 @@ import {
   V1, V2, baseline, caller, dropNamespace, k8sConfig, names, podCounts, revisionOf, siteState, startK8sHarness, unique, type K8sHarness,
 } from './support/harness.js';
 import { Recorder } from './support/recorder.js';
+
+// A real control plane on a shared 2-core machine: generous per-test time (speed is measured in bench/cluster.ts).
+jest.setTimeout(300_000);
 
 let h: K8sHarness;
 let board: MetricsBoard;

@@ -9,7 +9,7 @@ import type { NotifyRequest } from '../../workflows/activity-types.js';
 import { GantryService, type Caller } from '../../api/service.js';
 import type { ReleaseStatus } from '../../core/release.js';
 import { createWorker } from '../../worker/worker.js';
-import { connectClient, connectNative, unique } from './temporal.js';
+import { connectClient, connectNative, createTimeSkippingEnv, quietRuntime, unique } from './temporal.js';
 
 export interface Harness {
   client: Client;
@@ -56,4 +56,29 @@ export async function waitForStatus(service: GantryService, app: string, env: st
     if (Date.now() > deadline) throw new Error(`timed out waiting for release status; last: ${last ? `${last.phase} ${last.summary}` : 'none'}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+export interface TimeSkippingHarness {
+  env: import('@temporalio/testing').TestWorkflowEnvironment;
+  service: GantryService;
+  notices: NotifyRequest[];
+  close(): Promise<void>;
+}
+
+/** A worker (simulated cluster, notices recorded) on the real time-skipping test server. */
+export async function startTimeSkippingHarness(prefix: string): Promise<TimeSkippingHarness> {
+  quietRuntime();
+  const env = await createTimeSkippingEnv();
+  const taskQueue = unique(prefix);
+  const notices: NotifyRequest[] = [];
+  const worker = await createWorker({ connection: env.nativeConnection, taskQueue, activities: { ...createSimClusterActivities(), ...createNotifyActivities([], (n) => notices.push(n)) } });
+  const running = worker.run();
+  return {
+    env, notices, service: new GantryService(env.client, taskQueue),
+    async close() {
+      worker.shutdown();
+      await running;
+      await env.teardown();
+    },
+  };
 }

@@ -3,38 +3,27 @@
 // (through the listening API and the real Temporal dev server).
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { FastifyInstance } from 'fastify';
 import { pipelineWorkflowId } from '../../workflows/messages.js';
-import { configYaml, people, testServer, until } from '../api/helpers.js';
-import { startHarness, type Harness } from '../support/release-harness.js';
+import { configYaml, people, startListeningApi, until, type ListeningApi } from '../api/helpers.js';
+import type { Harness } from '../support/release-harness.js';
 import { unique } from '../support/temporal.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = path.join(root, 'cli', 'bin.js');
 
+let l: ListeningApi;
 let h: Harness;
-let server: FastifyInstance;
 let api: string;
 let dir: string;
 
 beforeAll(async () => {
-  h = await startHarness();
-  server = testServer(h.service);
-  await server.listen({ host: '127.0.0.1', port: 0 });
-  const a = server.server.address();
-  if (!a || typeof a !== 'object') throw new Error('server did not bind');
-  api = `http://127.0.0.1:${a.port}`;
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-hook-'));
+  l = await startListeningApi('gantry-hook-');
+  ({ h, url: api, dir } = l);
 });
-afterAll(async () => {
-  await server?.close();
-  await h?.close();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(async () => { await l?.close(); });
 
 function gitEnv(token?: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, GANTRY_API: api, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', HOME: dir };

@@ -2,34 +2,21 @@
 // a 3-day pause and a 48-hour approval wait complete in seconds of wall time.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
-import { createSimClusterActivities } from '../../activities/index.js';
-import { createNotifyActivities } from '../../activities/notify.js';
 import { GantryService } from '../../api/service.js';
-import { createWorker } from '../../worker/worker.js';
 import { DIGEST_A, seedConfig } from '../support/fixtures.js';
-import { caller, waitForStatus } from '../support/release-harness.js';
-import { createTimeSkippingEnv, quietRuntime, unique } from '../support/temporal.js';
+import { caller, startTimeSkippingHarness, waitForStatus, type TimeSkippingHarness } from '../support/release-harness.js';
+import { unique } from '../support/temporal.js';
 
+let h: TimeSkippingHarness;
 let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
 let service: GantryService;
 const HOUR = 3_600_000;
 
 beforeAll(async () => {
-  quietRuntime();
-  env = await createTimeSkippingEnv();
-  const taskQueue = unique('ts');
-  worker = await createWorker({ connection: env.nativeConnection, taskQueue, activities: { ...createSimClusterActivities(), ...createNotifyActivities() } });
-  running = worker.run();
-  service = new GantryService(env.client, taskQueue);
+  h = await startTimeSkippingHarness('ts');
+  ({ env, service } = h);
 });
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
-});
+afterAll(async () => { await h?.close(); });
 
 describe('release waits under the time-skipping server', () => {
   it('a 3-day pause between groups completes, with 3 days of workflow time passing', async () => {

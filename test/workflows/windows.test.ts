@@ -2,37 +2,24 @@
 // Friday at 15:55 holds over the weekend and resumes Monday 10:00 (Europe/Berlin).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { DateTime } from 'luxon';
-import { createSimClusterActivities } from '../../activities/index.js';
-import { createNotifyActivities } from '../../activities/notify.js';
 import { GantryService } from '../../api/service.js';
 import type { NotifyRequest } from '../../workflows/activity-types.js';
-import { createWorker } from '../../worker/worker.js';
 import { DIGEST_A, seedConfig } from '../support/fixtures.js';
-import { caller, waitForStatus } from '../support/release-harness.js';
-import { createTimeSkippingEnv, quietRuntime, unique } from '../support/temporal.js';
+import { caller, startTimeSkippingHarness, waitForStatus, type TimeSkippingHarness } from '../support/release-harness.js';
+import { unique } from '../support/temporal.js';
 
+let h: TimeSkippingHarness;
 let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
 let service: GantryService;
-const notices: NotifyRequest[] = [];
+let notices: NotifyRequest[];
 const ZONE = 'Europe/Berlin';
 
 beforeAll(async () => {
-  quietRuntime();
-  env = await createTimeSkippingEnv();
-  const taskQueue = unique('win');
-  worker = await createWorker({ connection: env.nativeConnection, taskQueue, activities: { ...createSimClusterActivities(), ...createNotifyActivities([], (n) => notices.push(n)) } });
-  running = worker.run();
-  service = new GantryService(env.client, taskQueue);
+  h = await startTimeSkippingHarness('win');
+  ({ env, service, notices } = h);
 });
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
-});
+afterAll(async () => { await h?.close(); });
 
 /** Skips the test server's clock forward to the next Friday 15:55 in Berlin. */
 async function skipToFriday1555(): Promise<DateTime> {
