@@ -2,8 +2,8 @@
 // to do next, do it (an activity, a timer, or a wait for a person), record the result, repeat.
 // On failure, abort, rejection or cancellation it rolls back inside a non-cancellable scope.
 import {
-  ActivityFailure, ApplicationFailure, CancellationScope, condition, isCancellation, log, proxyActivities,
-  setHandler, workflowInfo, allHandlersFinished,
+  ActivityCancellationType, ActivityFailure, ApplicationFailure, CancellationScope, condition, isCancellation, log, patched,
+  proxyActivities, setHandler, workflowInfo, allHandlersFinished,
 } from '@temporalio/workflow';
 import { Action } from '../core/approval.js';
 import type { EnvironmentConfig } from '../core/config.js';
@@ -33,12 +33,37 @@ export interface ReleaseResult { outcome: 'succeeded'; status: ReleaseStatus }
 
 const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: Object.values(NonRetryable) };
 
+// A stop (abort, reject, rollback) cancels the cluster step in flight; the rollback starts once that
+// activity has acknowledged (WAIT_CANCELLATION_COMPLETED), so the two never act on the cluster at once.
 const cluster = proxyActivities<ReleaseActivities>({
   startToCloseTimeout: '10m', heartbeatTimeout: '10s', scheduleToCloseTimeout: '30m', retry,
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
 const analysis = proxyActivities<ReleaseActivities>({
   startToCloseTimeout: '5m', heartbeatTimeout: '30s', scheduleToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 5 },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
+
+/**
+ * Runs one cluster step; a stop decided while it runs cancels it (undefined: it was stopped, the loop
+ * goes on to the rollback). Without this an abort waits until the group is done or its progress
+ * deadline passes.
+ */
+async function stoppable<T>(s: ReleaseState, fn: () => Promise<T>): Promise<T | undefined> {
+  if (!patched('stop-cancels-cluster-step')) return fn();
+  if (s.stop) return undefined;
+  const step = new CancellationScope();
+  const watch = new CancellationScope();
+  void watch.run(() => condition(() => s.stop !== undefined)).then(() => step.cancel(), () => undefined);
+  try {
+    return await step.run(fn);
+  } catch (err) {
+    if (s.stop && isCancellation(err)) return undefined;
+    throw err;
+  } finally {
+    watch.cancel();
+  }
+}
 /** Notices are best effort: a few quick tries, then the release goes on (and history says so). */
 const notifier = proxyActivities<NotifyActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumAttempts: 3 } });
 /** Rollback keeps trying: a half-rolled-back environment is worse than a slow rollback. */
@@ -113,21 +138,24 @@ async function runGroups(s: ReleaseState, env: EnvironmentConfig, target: Target
     const step = decideNext(s, env, Date.now());
     switch (step.kind) {
       case 'apply': {
-        const r = await cluster.applyGroup({
+        const r = await stoppable(s, () => cluster.applyGroup({
           releaseId: s.id, target, revision: s.revision, ...(s.previous ? { stable: s.previous } : {}), group: step.group,
           canary: canaryTargets(s.plan, step.group), deadlineMs: durationMs(env.deadlines.progress),
-        });
+        }));
+        if (!r) break;
         recordApplied(s, step.group, Date.now());
         if (r.ready === false) recordHealth(s, false, r.reason ?? 'new pods not ready within the progress deadline', Date.now());
         break;
       }
       case 'verify': {
-        const h = await cluster.waitHealthy({ releaseId: s.id, target, revision: s.revision, group: step.group, canary: canaryTargets(s.plan, step.group), deadlineMs: step.deadlineMs });
+        const h = await stoppable(s, () => cluster.waitHealthy({ releaseId: s.id, target, revision: s.revision, group: step.group, canary: canaryTargets(s.plan, step.group), deadlineMs: step.deadlineMs }));
+        if (!h) break;
         recordHealth(s, h.healthy, h.reason, Date.now());
         break;
       }
       case 'analyse': {
-        const measurements = await analysis.measure({ releaseId: s.id, target, revision: s.revision, group: step.group, checks: env.analysis });
+        const measurements = await stoppable(s, () => analysis.measure({ releaseId: s.id, target, revision: s.revision, group: step.group, checks: env.analysis }));
+        if (!measurements) break;
         recordAnalysis(s, env, measurements, Date.now());
         break;
       }

@@ -143,6 +143,7 @@ export function toFailure(err: unknown, what: string): unknown {
   if (err instanceof ApplicationFailure) return err;
   const code = statusCode(err);
   const msg = `${what}: ${apiMessage(err)}`;
+  if (code === 403 && /being terminated/.test(msg)) return ApplicationFailure.nonRetryable(`${msg} (the namespace is being deleted)`, NonRetryable.InvalidTarget);
   if (code === 401 || code === 403) return ApplicationFailure.nonRetryable(`${msg} (check the kubeconfig's user and its RBAC permissions)`, NonRetryable.Forbidden);
   if (code === 422) return ApplicationFailure.nonRetryable(msg, NonRetryable.InvalidSpec);
   if (code === 404) return ApplicationFailure.nonRetryable(msg, NonRetryable.InvalidTarget);

@@ -13,7 +13,6 @@
 //   measure      the analysis queries against Prometheus, raw values.
 //   rollback     stable back to full size and Ready, all traffic to it, the new pods drained and removed.
 //   finalize     the stable Service and the record move to the new revision; old workloads deleted.
-import fs from 'node:fs';
 import { activityInfo, cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import type { Measurement } from '../../core/analysis.js';
 import { formatDuration } from '../../core/duration.js';
@@ -78,6 +77,11 @@ function resumeStart(kind: string, group?: number): number {
     if (d && d.kind === kind && d.group === group && typeof d.startedAt === 'number') return d.startedAt;
   } catch { /* not in an activity */ }
   return Date.now();
+}
+
+/** The workflow run the activity belongs to (release ids repeat across releases of an app and environment). */
+function runId(): string | undefined {
+  try { return activityInfo().workflowExecution?.runId; } catch { return undefined; }
 }
 
 function signal(): AbortSignal | undefined {
@@ -147,14 +151,15 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
         await call(`apply Service ${namespace}/${s.metadata!.name}`, () => kube.core.patchNamespacedService(
           { name: s.metadata!.name!, namespace, body: s, fieldManager: FIELD_MANAGER, force: true }, kube.opts({ contentType: ContentType.apply, ...(sig ? { signal: sig } : {}) })));
       }
-      if (record.canary?.revision !== canary.revision || record.canary?.releaseId !== canary.releaseId) {
+      if (record.canary?.revision !== canary.revision || record.canary?.releaseId !== canary.releaseId || record.canary?.run !== canary.run) {
         await writeRecord(site, scope, (r) => ({ ...r, canary }), sig);
       }
     }));
   }
 
   function canaryRecord(target: Target, revision: Revision, releaseId: string): RevisionRecord {
-    return { revision: targetRevision(target, revision), ...revision, releaseId, at: new Date().toISOString() };
+    const run = runId();
+    return { revision: targetRevision(target, revision), ...revision, releaseId, ...(run ? { run } : {}), at: new Date().toISOString() };
   }
 
   /** Executes a decision's actions (in parallel; each is idempotent). */
@@ -213,7 +218,7 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
         case 'record-stable': {
           const site = scope.site(a.site);
           await writeRecord(site, scope, (r) => {
-            const stable: RevisionRecord = r.canary?.revision === a.revision ? r.canary : { ...ctx.canaryRec, revision: a.revision };
+            const stable: RevisionRecord = r.canary?.revision === a.revision && r.canary.run === ctx.canaryRec.run ? r.canary : { ...ctx.canaryRec, revision: a.revision };
             const { canary: _drop, ...rest } = r;
             return { ...rest, stable, history: appendHistory(r.history, { ...stable, at: new Date().toISOString(), event: 'released' }) };
           }, sig);
@@ -312,7 +317,7 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
         { revision: req.revision, canary: canaryRec.revision, releaseId: req.releaseId, canaryRec });
       for (const site of scope.sites) {
         await writeRecord(site, scope, (r) => {
-          const entry: HistoryEntry = { ...(r.canary?.releaseId === req.releaseId ? r.canary : canaryRec), at: new Date().toISOString(), event: 'rolled-back', reason: req.reason.slice(0, 500) };
+          const entry: HistoryEntry = { ...(r.canary?.releaseId === req.releaseId && r.canary.run === canaryRec.run ? r.canary : canaryRec), at: new Date().toISOString(), event: 'rolled-back', reason: req.reason.slice(0, 500) };
           const { canary: _drop, ...rest } = r;
           const history = appendHistory(r.history, entry);
           return history === r.history && !r.canary ? undefined : { ...rest, history };
@@ -332,14 +337,6 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
 
 /** Appends unless the same release already has that event (idempotent across retries). */
 function appendHistory(history: HistoryEntry[], e: HistoryEntry): HistoryEntry[] {
-  if (history.some((h) => h.releaseId === e.releaseId && h.event === e.event && h.revision === e.revision)) return history;
+  if (history.some((h) => h.releaseId === e.releaseId && h.run === e.run && h.event === e.event && h.revision === e.revision)) return history;
   return [...history, e];
-}
-
-/** Reads a kubeconfig path from the environment for the worker: GANTRY_KUBECONFIG, else KUBECONFIG, else undefined (library default). */
-export function kubeconfigFromEnv(fallback?: string): string | undefined {
-  const v = process.env.GANTRY_KUBECONFIG || process.env.KUBECONFIG;
-  // A path list (a:b) is left to the client library's default loading, which merges it.
-  if (v) return v.includes(':') ? undefined : v;
-  return fallback && fs.existsSync(fallback) ? fallback : undefined;
 }

@@ -130,6 +130,8 @@ export interface RevisionRecord extends Revision {
   /** The rendered spec's hash (the gantry.dev/revision label). */
   revision: string;
   releaseId?: string;
+  /** The release's workflow run (a release id is reused by later releases of the same app and environment). */
+  run?: string;
   at: string;
 }
 export interface HistoryEntry extends RevisionRecord { event: 'released' | 'rolled-back'; reason?: string }

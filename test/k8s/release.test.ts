@@ -83,11 +83,27 @@ describe('grouped canary on the real control plane (seed: 10 pods, 2 zones, grou
     expect(r.minServing.count).toBeGreaterThanOrEqual(floor);
   });
 
-  it('the draining check is not vacuous: a plain scale-down (no drain) is caught by the same replay', async () => {
+  it('`gantry rollback` after the release: a rollback release returns to the recorded previous revision, in the same groups', async () => {
+    const r1 = revisionOf(config, V1);
     const r2 = revisionOf(config, V2);
+    const started = await h.service.decide(app, 'production', 'rollback', caller('alice', ['sre']), 'back to v1');
+    expect(started.started?.workflowId).toBe(`release/${app}/production`);
+    const final = await h.service.waitForRelease(app, 'production');
+    expect(final.kind).toBe('rollback');
+    expect(final.phase).toBe('succeeded');
+    expect(final.revision.digest).toBe(V1.digest);
+    expect(await podCounts(h, config)).toEqual({ 'zone-a': { [r1]: 5 }, 'zone-b': { [r1]: 5 } });
+    const site = await siteState(h, config);
+    expect(site.record.stable).toMatchObject({ revision: r1, digest: V1.digest });
+    expect(site.record.history.map((e) => [e.event, e.revision])).toEqual([['released', r1], ['released', r2], ['released', r1]]);
+    expect(site.deployments).toEqual([`${app}-production-zone-a-${r1}`, `${app}-production-zone-b-${r1}`]);
+  });
+
+  it('the draining check is not vacuous: a plain scale-down (no drain) is caught by the same replay', async () => {
+    const r1 = revisionOf(config, V1);
     const control = await Recorder.start(h.testbed.kubeconfig, app);
     try {
-      await h.clients.for().apps.patchNamespacedDeploymentScale({ name: `${app}-production-zone-a-${r2}`, namespace: app, body: { spec: { replicas: 4 } } },
+      await h.clients.for().apps.patchNamespacedDeploymentScale({ name: `${app}-production-zone-a-${r1}`, namespace: app, body: { spec: { replicas: 4 } } },
         h.clients.for().opts({ contentType: 'application/merge-patch+json' }));
       const t0 = Date.now();
       while (Date.now() - t0 < 30_000 && control.replay(names(config).main).deleted.length === 0) await new Promise((res) => setTimeout(res, 100));
