@@ -11,6 +11,9 @@ export default {
   testMatch: ['**/*.test.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   globalSetup: '<rootDir>/test/support/global-setup.ts',
+  // Client connections stay open until the process ends (see test/support/keep-connections.ts).
+  setupFiles: ['<rootDir>/test/support/keep-connections.ts'],
+  forceExit: true,
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 120_000,
   verbose: true,
