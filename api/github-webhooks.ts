@@ -35,7 +35,7 @@ interface Payload {
   after?: string;
   deleted?: boolean;
   head_commit?: { id?: string; message?: string; author?: { username?: string } } | null;
-  repository?: { full_name?: string };
+  repository?: { full_name?: string; clone_url?: string };
   sender?: { login?: string; type?: string };
   zen?: string;
   comment?: { id?: number; body?: string; commit_id?: string; user?: { login?: string; type?: string } };
@@ -83,6 +83,7 @@ export function githubWebhookRoutes(app: FastifyInstance, opts: GitHubRouteOptio
       const { value, repeated } = await opts.deliveries.once(`github:${delivery}`, async () => runPush(opts.service, await readRepoConfig(entry, opts.fetch), {
         repo: entry.name, ref: payload.ref ?? '', sha, deleted: payload.deleted === true,
         ...(author ? { author } : {}), ...(payload.head_commit?.message ? { message: payload.head_commit.message } : {}),
+        ...(cloneUrlOf(entry, payload) ? { cloneUrl: cloneUrlOf(entry, payload)! } : {}),
       }, caller, { github: { baseUrl: cfg.github.apiUrl, ...(cfg.github.tokenEnv ? { tokenEnv: cfg.github.tokenEnv } : {}) } }));
       if (repeated) return reply.code(200).send({ ...value, delivery: 'repeated' });
       return reply.code(outcomeStatus(value)).send(value);
@@ -120,4 +121,10 @@ async function postReply(entry: RepoEntry, payload: Payload, event: string, body
   const text = body.replace(/^\/gantry/gm, '`/gantry`');
   if (event === 'issue_comment' && payload.issue?.number) await octokit.rest.issues.createComment({ owner, repo, issue_number: payload.issue.number, body: text });
   else if (event === 'commit_comment' && payload.comment?.commit_id) await octokit.rest.repos.createCommitComment({ owner, repo, commit_sha: payload.comment.commit_id, body: text });
+}
+
+/** Where a push's commit is cloned from, when the repository is configured to build from source. */
+function cloneUrlOf(entry: { cloneUrl?: string }, payload: { repository?: { clone_url?: string } }): string | undefined {
+  if (entry.cloneUrl === 'from-payload') return payload.repository?.clone_url;
+  return entry.cloneUrl;
 }

@@ -9,6 +9,7 @@
 //     - name: acme/shop                         # the repository's full name, as GitHub sends it
 //       config: shop/gantry.yaml                # a path (relative to this file) or an http(s) URL
 //       secret_env: GANTRY_WEBHOOK_SECRET_SHOP   # the env var that holds the webhook secret
+//       clone_url: from-payload                 # optional: pushes build from source (or a git URL to clone)
 //   slack:
 //     signing_secret_env: SLACK_SIGNING_SECRET  # the env var that holds the Slack app's signing secret
 //   chat:
@@ -34,6 +35,11 @@ export interface RepoEntry {
   /** The env var name holding the webhook secret (for messages; the value is in `secret`). */
   secretEnv: string;
   secret: string;
+  /**
+   * Pushes build from source when set: the URL the worker clones (or 'from-payload': the webhook's own
+   * repository.clone_url). Unset: a push releases the configured image, and "gates" branches start nothing.
+   */
+  cloneUrl?: string;
 }
 
 export interface TriggerServerConfig {
@@ -56,6 +62,7 @@ const schema = z.object({
     name: z.string().regex(/^[\w.-]+\/[\w.-]+$/, { error: 'name is the repository full name: owner/name' }),
     config: z.string().min(1),
     secret_env: envVar,
+    clone_url: z.union([z.literal('from-payload'), z.string().regex(/^(https?|ssh|git|file):\/\/\S+$/, { error: "clone_url is a git URL (https://, ssh://, git://, file://) or 'from-payload'" })]).optional(),
   })).default([]),
   slack: z.strictObject({ signing_secret_env: envVar }).optional(),
   chat: z.strictObject({
@@ -107,7 +114,7 @@ export function triggerConfig(doc: unknown, opts: ServerConfigOptions = {}): Tri
     const key = r.name.toLowerCase();
     if (repos.has(key)) throw new ServerConfigError(`server config: repository ${r.name} is listed twice`);
     const config = /^https?:\/\//.test(r.config) ? r.config : path.resolve(opts.baseDir ?? process.cwd(), r.config);
-    repos.set(key, { name: r.name, config, secretEnv: r.secret_env, secret: secretFrom(env, r.secret_env, `repos ${r.name}`) });
+    repos.set(key, { name: r.name, config, secretEnv: r.secret_env, secret: secretFrom(env, r.secret_env, `repos ${r.name}`), ...(r.clone_url ? { cloneUrl: r.clone_url } : {}) });
   }
   const tokenEnv = d.github.token_env;
   const token = tokenEnv ? env[tokenEnv] : undefined;

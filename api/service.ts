@@ -10,7 +10,7 @@ import { parseConfig, parseConfigText, type EnvironmentConfig, type GantryConfig
 import type { PipelineStatus } from '../core/pipeline.js';
 import type { ReleaseStatus, Revision } from '../core/release.js';
 import {
-  decisionUpdates, FailureType, pipelineStatusQuery, pipelineWorkflowId, releaseWorkflowId, statusQuery, TASK_QUEUE,
+  decisionUpdates, FailureType, gatesWorkflowId, pipelineStatusQuery, pipelineWorkflowId, releaseWorkflowId, statusQuery, TASK_QUEUE,
   type DecisionResult,
 } from '../workflows/messages.js';
 import type { ReleaseInput } from '../workflows/release.js';
@@ -45,6 +45,8 @@ export interface StartPipelineRequest {
    * commit's own gantry.yaml is read at checkout.
    */
   source?: { url: string; depth?: number; configPath?: string };
+  /** Checkout and quality gates only, no build or release (needs a source); its own workflow id. */
+  gatesOnly?: boolean;
 }
 
 export interface Started { workflowId: string; runId: string; existing: boolean }
@@ -142,8 +144,10 @@ export class GantryService {
     if (!req.repo || typeof req.repo !== 'string') throw new GantryError('bad_request', 'missing repository', [{ path: 'repo', message: 'is required', hint: 'owner/name or the repository URL' }]);
     // From source the digest comes from the build; a prebuilt pipeline needs it (as before).
     const revision = config ? checkRevision(config, { ...(req.revision ?? {}), sha: req.sha }, 'revision') : undefined;
-    const workflowId = pipelineWorkflowId(req.repo, req.sha);
+    if (req.gatesOnly && !source) throw new GantryError('bad_request', 'a gates-only run needs a source', [{ path: 'source', message: 'is required with gatesOnly', hint: 'the git URL to check the commit out from' }]);
+    const workflowId = req.gatesOnly ? gatesWorkflowId(req.repo, req.sha) : pipelineWorkflowId(req.repo, req.sha);
     const input: PipelineInput = {
+      ...(req.gatesOnly ? { gatesOnly: true } : {}),
       repo: req.repo, sha: req.sha, ...(req.ref ? { ref: req.ref } : {}), ...(config ? { config } : {}), ...(revision ? { revision } : {}),
       ...(source ? { source: { url: source.url, ...(source.depth ? { depth: source.depth } : {}), ...(source.configPath ? { configPath: source.configPath } : {}) } } : {}),
       startedBy: { id: caller.identity.id, channel: caller.channel }, ...(req.github ? { github: req.github } : {}),
@@ -173,9 +177,9 @@ export class GantryService {
     }
   }
 
-  async pipelineStatus(repo: string, sha: string): Promise<PipelineStatus> {
+  async pipelineStatus(repo: string, sha: string, opts: { gatesOnly?: boolean } = {}): Promise<PipelineStatus> {
     try {
-      return await this.client.workflow.getHandle(pipelineWorkflowId(repo, sha)).query(pipelineStatusQuery);
+      return await this.client.workflow.getHandle(opts.gatesOnly ? gatesWorkflowId(repo, sha) : pipelineWorkflowId(repo, sha)).query(pipelineStatusQuery);
     } catch (err) {
       throw mapNotFound(err, `no pipeline for ${repo}@${sha}`, 'start one with: gantry pipeline start');
     }

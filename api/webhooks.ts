@@ -26,12 +26,19 @@ export interface PushEvent {
   /** The commit author's Gantry id, when known (four-eyes: the author may not approve). */
   author?: string;
   message?: string;
+  /**
+   * Where the pushed commit can be cloned from. With it the pipeline builds from source (checkout,
+   * gates, build, verify) and "gates" branches get a gates-only run; without it a pipeline releases
+   * the configured image and "gates" branches start nothing.
+   */
+  cloneUrl?: string;
 }
 
 export type PushOutcome =
   | { action: 'pipeline'; started: Started; ref: string; sha: string }
   | { action: 'release'; environment: string; started: Started; ref: string; sha: string }
-  | { action: 'gates' | 'none' | 'ignored'; started: null; reason: string; ref: string; sha: string };
+  | { action: 'gates'; started: Started | null; reason: string; ref: string; sha: string }
+  | { action: 'none' | 'ignored'; started: null; reason: string; ref: string; sha: string };
 
 const ZERO = /^0+$/;
 
@@ -63,7 +70,7 @@ export function decidePush(config: GantryConfig, ref: string, deleted = false): 
     const action: BranchAction = rule?.action ?? 'none';
     if (action === 'pipeline') return { action: 'pipeline', branch };
     if (action === 'gates') {
-      return { action: 'gates', reason: `branch ${branch} runs the quality gates only (rule '${rule!.pattern}'); gates-only runs do not exist yet (the gates stage comes with the build issue), so nothing was started` };
+      return { action: 'gates', reason: `branch ${branch} runs the quality gates only (rule '${rule!.pattern}')` };
     }
     return { action: 'none', reason: rule ? `branch ${branch} is set to start nothing (rule '${rule.pattern}')` : `no branch rule matches ${branch}: nothing to do` };
   }
@@ -101,8 +108,14 @@ export async function runPush(service: GantryService, configText: string | unkno
   const revision = { ...(ev.author ? { author: ev.author } : {}), ...(ev.message ? { message: ev.message.split('\n')[0]!.slice(0, 500) } : {}) };
   switch (d.action) {
     case 'pipeline': {
-      const started = await service.startPipeline({ config, repo: ev.repo, sha: ev.sha, ref: ev.ref, revision, ...(opts.github ? { github: opts.github } : {}) }, caller);
+      const source = ev.cloneUrl ? { source: { url: ev.cloneUrl } } : {};
+      const started = await service.startPipeline({ config, repo: ev.repo, sha: ev.sha, ref: ev.ref, revision, ...source, ...(opts.github ? { github: opts.github } : {}) }, caller);
       return { action: 'pipeline', started, ...base };
+    }
+    case 'gates': {
+      if (!ev.cloneUrl) return { action: 'gates', started: null, reason: `${d.reason}; no clone URL came with the push, so nothing was started`, ...base };
+      const started = await service.startPipeline({ config, repo: ev.repo, sha: ev.sha, ref: ev.ref, revision, source: { url: ev.cloneUrl }, gatesOnly: true, ...(opts.github ? { github: opts.github } : {}) }, caller);
+      return { action: 'gates', started, reason: d.reason, ...base };
     }
     case 'release': {
       const started = await service.startReleaseOnce({ config, environment: d.environment, revision: { ...revision, sha: ev.sha } }, caller, `tag:${ev.repo}:${d.tag}:${ev.sha}`);
@@ -164,6 +177,8 @@ const pushBody = z.strictObject({
   config: z.string().min(1, { error: 'config is the text of gantry.yaml at the pushed commit' }),
   delivery: z.string().min(1).max(200).optional(),
   message: z.string().max(2000).optional(),
+  /** Where the worker can clone the commit from (the hook sends file://<repository> with --source). */
+  cloneUrl: z.string().regex(/^(https?|ssh|git|file):\/\/\S+$/, { error: 'cloneUrl must be a git URL (https://, ssh://, git://, file://)' }).optional(),
 });
 
 /** Registers POST /v1/triggers/push (bearer token) and the signed webhook routes (raw bodies). */
@@ -177,7 +192,7 @@ export async function registerTriggerRoutes(app: FastifyInstance, opts: TriggerR
     if (!r.success) throw new GantryError('bad_request', 'invalid push', r.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message, hint: 'the body `gantry hook post-receive` sends: {repo, ref, sha, config, delivery?}' })));
     const b = r.data;
     const key = `push:${b.delivery ?? `${b.repo}:${b.ref}:${b.sha}`}`;
-    const { value } = await deliveries.once(key, () => runPush(opts.service, b.config, { repo: b.repo, ref: b.ref, sha: b.sha, ...(b.message ? { message: b.message } : {}) }, caller));
+    const { value } = await deliveries.once(key, () => runPush(opts.service, b.config, { repo: b.repo, ref: b.ref, sha: b.sha, ...(b.message ? { message: b.message } : {}), ...(b.cloneUrl ? { cloneUrl: b.cloneUrl } : {}) }, caller));
     return reply.code(outcomeStatus(value)).send(value);
   });
 

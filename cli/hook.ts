@@ -65,7 +65,8 @@ export function registerHookCommands(program: Command, deps: HookDeps): void {
     .description('run as a git post-receive hook: start what the pushed refs trigger (reads "<old> <new> <ref>" lines on stdin)')
     .option('--repo <name>', 'repository name Gantry knows it by (default: the repository directory, without .git)')
     .option('--config-path <path>', 'gantry.yaml inside the repository', 'gantry.yaml')
-    .action(async (o: { repo?: string; configPath: string }) => {
+    .option('--source', 'the pipeline builds the pushed commit from this repository (sends file://<repository> as the clone URL; the worker must be able to read it)')
+    .action(async (o: { repo?: string; configPath: string; source?: boolean }) => {
       const gitDir = path.resolve(deps.cwd, deps.env.GIT_DIR ?? '.');
       const repo = o.repo ?? path.basename(gitDir).replace(/\.git$/, '');
       const { updates, errors } = parsePostReceive(await readStdin(deps.stdin ?? process.stdin));
@@ -86,7 +87,7 @@ export function registerHookCommands(program: Command, deps: HookDeps): void {
           }
           const message = (await git(['log', '-1', '--format=%s', sha, '--'], gitDir, gitEnv)).trim();
           const delivery = crypto.createHash('sha256').update(`${repo}\0${u.ref}\0${u.old}\0${u.new}`).digest('hex');
-          const { body } = await deps.api().request<PushAnswer>('POST', '/v1/triggers/push', { repo, ref: u.ref, sha, before: u.old, config, delivery, ...(message ? { message } : {}) });
+          const { body } = await deps.api().request<PushAnswer>('POST', '/v1/triggers/push', { repo, ref: u.ref, sha, before: u.old, config, delivery, ...(message ? { message } : {}), ...(o.source ? { cloneUrl: `file://${gitDir}` } : {}) });
           if (body.started) deps.print(`gantry: ${u.ref} ${sha.slice(0, 12)}: ${body.action}${body.environment ? ` to ${body.environment}` : ''} ${body.started.existing ? 'already started' : 'started'}: ${body.started.workflowId}`);
           else deps.print(`gantry: ${u.ref} ${sha.slice(0, 12)}: ${body.reason ?? body.action}`);
         } catch (err) {

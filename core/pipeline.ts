@@ -53,8 +53,10 @@ export interface PipelineStatus {
 export const SourceStage = { Checkout: 'checkout', Gates: 'gates', Build: 'build', Verify: 'verify', Tag: 'tag' } as const;
 
 /** The stages of a pipeline, in order. */
-export function sourceStages(): { name: string }[] {
-  return [SourceStage.Checkout, SourceStage.Gates, SourceStage.Build, SourceStage.Verify].map((name) => ({ name }));
+/** The stages of a pipeline built from source; a gates-only run stops after the quality gates. */
+export function sourceStages(gatesOnly = false): { name: string }[] {
+  const all = [SourceStage.Checkout, SourceStage.Gates, SourceStage.Build, SourceStage.Verify];
+  return (gatesOnly ? all.slice(0, 2) : all).map((name) => ({ name }));
 }
 
 /**

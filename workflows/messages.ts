@@ -50,6 +50,11 @@ export function releaseWorkflowId(app: string, environment: string): string {
   return `release/${app}/${environment}`;
 }
 
+/** A gates-only run of a commit (checkout and gates; e.g. a feature branch): separate from its pipeline. */
+export function gatesWorkflowId(repo: string, sha: string): string {
+  return `gates/${repo}/${sha}`;
+}
+
 /** One pipeline per repository and commit: a duplicate trigger finds the one already running. */
 export function pipelineWorkflowId(repo: string, sha: string): string {
   return `pipeline/${repo}/${sha}`;

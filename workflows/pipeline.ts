@@ -42,6 +42,8 @@ export interface PipelineInput {
   /** Build from source: checkout, gates, build and verify run before any release. */
   source?: PipelineSource;
   startedBy: { id: string; channel: Channel };
+  /** Checkout and quality gates only (e.g. a push to a feature branch): no build, no release. Needs a source. */
+  gatesOnly?: boolean;
   /** Report to GitHub: a commit status per stage, a deployment status per environment (activities/github.ts). */
   github?: { baseUrl?: string; tokenEnv?: string };
 }
@@ -110,13 +112,14 @@ async function runPipeline(input: PipelineInput, gh: GitHubReporter) {
   const p: PipelineStatus = newPipeline({
     id, repo: input.repo, sha: input.sha, ...(input.ref ? { ref: input.ref } : {}),
     ...(input.revision?.author ? { author: input.revision.author } : {}),
-    stages: fromSource ? sourceStages() : [],
+    stages: fromSource ? sourceStages(input.gatesOnly === true) : [],
   }, Date.now());
   const planReleases = (c: GantryConfig) => addStages(p, releaseStages({
     app: c.app.name, environments: c.environments.map((e) => e.name),
     ...(fromSource && c.build?.tag ? { tagAfter: c.build.tag.after ?? c.environments[c.environments.length - 1]!.name } : {}),
   }, releaseWorkflowId));
-  if (config) planReleases(config);
+  if (input.gatesOnly && !fromSource) throw ApplicationFailure.create({ message: 'a gates-only run needs a source to check out', type: FailureType.BadRequest, nonRetryable: true });
+  if (config && !input.gatesOnly) planReleases(config);
   setHandler(pipelineStatusQuery, () => p);
 
   /** Runs one stage: a failure ends the pipeline (a cancellation is re-thrown as is, after recording it). */
@@ -151,10 +154,11 @@ async function runPipeline(input: PipelineInput, gh: GitHubReporter) {
     p.sha = co.sha;
     p.commit = co.commit;
     if (!p.author) p.author = co.commit.author;
+    const planned = !!config;
     config ??= co.config;
     if (!config) failStage(SourceStage.Checkout, 'no gantry.yaml config (inline or in the commit)');
     const cfg = config!;
-    planReleases(cfg);
+    if (!planned && !input.gatesOnly) planReleases(cfg);
     setToolTime(p, SourceStage.Checkout, co.toolMs);
     endStage(p, SourceStage.Checkout, true, `${co.sha.slice(0, 12)} by ${co.commit.author}: ${co.commit.message.split('\n')[0]}`, Date.now());
 
@@ -185,6 +189,7 @@ async function runPipeline(input: PipelineInput, gh: GitHubReporter) {
     const gv = gatesVerdict(p.gates.filter((r) => pre.some((g) => g.name === r.name)));
     if (!gv.pass) failStage(SourceStage.Gates, gv.reason);
     endStage(p, SourceStage.Gates, true, pre.length ? gv.reason : 'no gates declared', Date.now());
+    if (input.gatesOnly) return p;
 
     // 3. Build: BuildKit, eStargz, registry cache; the digest comes from BuildKit's metadata.
     const build = cfg.build ?? defaultBuild;

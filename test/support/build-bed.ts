@@ -3,6 +3,7 @@
 // simulated cluster plus the pipeline's checkout/gate/build/registry activities, and a sample
 // application in a temporary git repository (FROM scratch: no base image can be pulled here;
 // RUN steps use a copied static busybox).
+import { createCatalogActivities } from '../../activities/catalog.js';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -55,7 +56,7 @@ export async function startPipelineHarness(bed: BuildBed, env: NodeJS.ProcessEnv
     workspaceRoot: bed.workspaceRoot, logDir: bed.logDir, buildkitAddr: bed.buildkit.addr, buildctlBin, hadolintBin, env,
   });
   const taskQueue = unique('tq-build');
-  const worker: Worker = await createWorker({ connection: native, taskQueue, activities: { ...sim, ...pipelineActivities } });
+  const worker: Worker = await createWorker({ connection: native, taskQueue, activities: { ...sim, ...pipelineActivities, ...createCatalogActivities({ taskQueue }) } });
   const running = worker.run();
   return {
     client, service: new GantryService(client, taskQueue), effects, sim, taskQueue,

@@ -30,7 +30,7 @@ afterAll(async () => {
 interface Push { ref: string; after: string; deleted: boolean; head_commit: { id: string; author: { username: string } } | null; repository: { full_name: string } }
 
 /** A repository served by a fresh server: its gantry.yaml (with tag and branch rules) and secret. */
-async function setup(): Promise<{ app: string; repo: string; server: FastifyInstance }> {
+async function setup(opts: { cloneUrl?: string } = {}): Promise<{ app: string; repo: string; server: FastifyInstance }> {
   const app = unique('push');
   const repo = `Codertocat/${app}`;
   const file = path.join(dir, `${app}.yaml`);
@@ -42,7 +42,7 @@ async function setup(): Promise<{ app: string; repo: string; server: FastifyInst
   tags:
     - { pattern: 'simple-*', environment: production }
 `);
-  const triggers = triggerConfig({ repos: [{ name: repo, config: file, secret_env: 'HELLO_SECRET' }], chat: { github: { Codertocat: 'carol' } } }, { env: { HELLO_SECRET: SECRET } });
+  const triggers = triggerConfig({ repos: [{ name: repo, config: file, secret_env: 'HELLO_SECRET', ...(opts.cloneUrl ? { clone_url: opts.cloneUrl } : {}) }], chat: { github: { Codertocat: 'carol' } } }, { env: { HELLO_SECRET: SECRET } });
   const server = testServer(h.service, { triggers });
   await server.ready();
   return { app, repo, server };
@@ -152,12 +152,28 @@ describe('GitHub push webhooks', () => {
     await server.close();
   });
 
-  it('branch rules: other branches are gates only (nothing yet, and it says so), docs/** start nothing, deleted refs are ignored', async () => {
+  it('with clone_url set, a push builds from source and a gates branch gets a gates-only run', async () => {
+    const { repo, server } = await setup({ cloneUrl: 'from-payload' });
+    const main = branchPush(repo);
+    const r = await signed(server, main);
+    expect(r.statusCode).toBe(201);
+    const p = await until('the pipeline to answer', () => h.service.pipelineStatus(repo, main.after).catch(() => undefined));
+    expect(p.stages.slice(0, 4).map((x) => x.name)).toEqual(['checkout', 'gates', 'build', 'verify']);
+    const feature = { ...branchPush(repo), ref: 'refs/heads/feature/login', after: crypto.randomBytes(20).toString('hex') };
+    const g = await signed(server, feature);
+    expect(g.statusCode).toBe(201);
+    expect(g.json()).toMatchObject({ action: 'gates', started: { workflowId: `gates/${repo}/${feature.after}`, existing: false } });
+    const gp = await until('the gates-only run to answer', () => h.service.pipelineStatus(repo, feature.after, { gatesOnly: true }).catch(() => undefined));
+    expect(gp.stages.map((x) => x.name)).toEqual(['checkout', 'gates']);
+    await server.close();
+  });
+
+  it('branch rules: other branches are gates only (without a clone URL nothing starts, and it says so), docs/** start nothing, deleted refs are ignored', async () => {
     const { repo, server } = await setup();
     const feature = { ...branchPush(repo), ref: 'refs/heads/feature/login', after: crypto.randomBytes(20).toString('hex') };
     const g = await signed(server, feature);
     expect(g.statusCode).toBe(200);
-    expect(g.json()).toEqual({ action: 'gates', started: null, ref: 'refs/heads/feature/login', sha: feature.after, reason: expect.stringMatching(/^branch feature\/login runs the quality gates only \(rule '\*\*'\); gates-only runs do not exist yet.*nothing was started$/) });
+    expect(g.json()).toEqual({ action: 'gates', started: null, ref: 'refs/heads/feature/login', sha: feature.after, reason: "branch feature/login runs the quality gates only (rule '**'); no clone URL came with the push, so nothing was started" });
     const docs = { ...branchPush(repo), ref: 'refs/heads/docs/readme', after: crypto.randomBytes(20).toString('hex') };
     expect((await signed(server, docs)).json()).toMatchObject({ action: 'none', started: null, reason: "branch docs/readme is set to start nothing (rule 'docs/**')" });
     const deleted = pushPayload(repo, (p) => p.deleted === true);
