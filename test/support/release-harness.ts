@@ -22,14 +22,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(simOptions: SimOptions = {}): Promise<Harness> {
+export async function startHarness(simOptions: SimOptions = {}, extraActivities: object = {}): Promise<Harness> {
   const { client, connection } = await connectClient();
   const native: NativeConnection = await connectNative();
   const effects: SimEffect[] = [];
   const sim = createSimClusterActivities({ ...simOptions, onEffect: (e) => effects.push(e) });
   const taskQueue = unique('tq');
   const notices: NotifyRequest[] = [];
-  const worker: Worker = await createWorker({ connection: native, taskQueue, activities: { ...sim, ...createNotifyActivities([], (n) => notices.push(n)), ...createCatalogActivities({ taskQueue }) } });
+  const worker: Worker = await createWorker({ connection: native, taskQueue, activities: { ...sim, ...createNotifyActivities([], (n) => notices.push(n)), ...createCatalogActivities({ taskQueue }), ...extraActivities } });
   const running = worker.run();
   const service = new GantryService(client, taskQueue);
   return {

@@ -6,6 +6,9 @@ import { MockActivityEnvironment as BaseMockEnv } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createGitHubActivities, GANTRY_DEPLOY_TASK } from '../../activities/github.js';
 import { startRecorder, type Answer, type Recorded, type Recorder } from './recorder.js';
+import { startHarness } from '../support/release-harness.js';
+import { unique } from '../support/temporal.js';
+import { DIGEST_A, seedConfig } from '../support/fixtures.js';
 
 /** Activity context, with the SDK's "activity failed" warnings silenced (the tests assert on the failures). */
 class MockActivityEnvironment extends BaseMockEnv {
@@ -128,5 +131,25 @@ describe('GitHub status activities (local recording server as a GitHub Enterpris
     const bad = await custom.githubCommitStatus({ repo: 'shop', sha: SHA, context: 'c', state: 'pending', tokenEnv: 'OTHER' }).then(() => { throw new Error('expected a failure'); }, (e: unknown) => e as ApplicationFailure);
     expect({ type: bad.type, nonRetryable: bad.nonRetryable }).toEqual({ type: 'GitHubBadInput', nonRetryable: true });
     expect(rec.requests).toHaveLength(0);
+  });
+});
+
+describe('the pipeline reports to GitHub (real dev server, local GitHub)', () => {
+  it('a commit status per stage and a deployment status per environment, pending then success', async () => {
+    const gh = fakeGitHub();
+    rec.handler = gh.handler;
+    const h = await startHarness({}, createGitHubActivities({ env: { GANTRY_GITHUB_TOKEN: TOKEN } }));
+    try {
+      const app = unique('ghs');
+      const config = seedConfig(app, { groups: [{ pods: 'rest' }] });
+      await h.service.startPipeline({ config, repo: 'acme/shop', sha: SHA, revision: { digest: DIGEST_A }, github: { baseUrl: `${rec.url}/api/v3`, tokenEnv: 'GANTRY_GITHUB_TOKEN' } }, { identity: { id: 'dave', groups: [] }, channel: 'api' });
+      await h.client.workflow.getHandle(`pipeline/acme/shop/${SHA}`).result();
+      expect(gh.statuses.filter((s) => s.context === 'gantry/release:production').map((s) => s.state)).toEqual(['pending', 'success']);
+      expect(gh.deployments).toEqual([expect.objectContaining({ sha: SHA, environment: 'production' })]);
+      expect(gh.dstatuses.map((s) => s.state)).toEqual(['in_progress', 'success']);
+      expect(rec.requests.every((r) => r.headers.authorization === `token ${TOKEN}` || r.headers.authorization === `Bearer ${TOKEN}`)).toBe(true);
+    } finally {
+      await h.close();
+    }
   });
 });
