@@ -198,7 +198,7 @@ export class GantryService {
       throw mapNotFound(err, `no release of ${app} to ${environment}`, 'list releases with: gantry release list');
     }
     if (desc.status.name !== 'RUNNING') {
-      if (action === Action.Rollback && desc.status.name === 'COMPLETED') return this.rollbackFinished(app, environment, caller, comment);
+      if (action === Action.Rollback && desc.status.name === 'COMPLETED') return this.rollbackFinished(app, environment, desc.memo as unknown as ReleaseMemo | undefined, caller, comment);
       throw new GantryError('conflict', `the release of ${app} to ${environment} is not running (${desc.status.name.toLowerCase()})`, [], action === Action.Rollback ? 'only a release that succeeded can be rolled back once finished' : undefined);
     }
     try {
@@ -213,9 +213,8 @@ export class GantryService {
     }
   }
 
-  private async rollbackFinished(app: string, environment: string, caller: Caller, comment?: string): Promise<DecisionResult & { started: Started }> {
-    const last = await this.releaseHandle(app, environment).describe();
-    const m = last.memo as unknown as ReleaseMemo | undefined;
+  /** `m`: the memo of the finished release, from the description decide() already fetched. */
+  private async rollbackFinished(app: string, environment: string, m: ReleaseMemo | undefined, caller: Caller, comment?: string): Promise<DecisionResult & { started: Started }> {
     const status = await this.status(app, environment, 0);
     const previous = status.previous ?? m?.previous;
     if (!m || !previous) throw new GantryError('conflict', `the last release of ${app} to ${environment} recorded no previous revision to return to`);

@@ -3,7 +3,7 @@
 // decision is allowed now (checkDecision), and what `status` shows. The release workflow is a loop
 // over decideNext; every decision about a release is made here, and table-tested.
 import { assessAnalysis, summarizeAnalysis, type AnalysisResult, type Measurement } from './analysis.js';
-import { Action, isApprover, mayDecide, quorumReached, type Channel, type Identity, type PolicyAnswer } from './approval.js';
+import { Action, mayDecide, quorumReached, type Channel, type Identity, type PolicyAnswer } from './approval.js';
 import type { ConfirmPolicy, EnvironmentConfig } from './config.js';
 import { durationMs, formatDuration } from './duration.js';
 import { type GroupStep } from './plan.js';
@@ -463,7 +463,6 @@ export function releaseStatus(s: ReleaseState, env: EnvironmentConfig, now: numb
   };
 }
 
-export { isApprover };
 
 // ---------------------------------------------------------------------------------------------
 // Notices (to chat, by the notify activity) and when a wait must look again
