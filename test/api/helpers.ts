@@ -2,8 +2,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { unique } from '../support/temporal.js';
 import type { FastifyInstance } from 'fastify';
-import { startHarness, type Harness } from '../support/release-harness.js';
+import { startHarness, waitForStatus, type Harness } from '../support/release-harness.js';
 import { identityTable, sha256Hex, type IdentityTable } from '../../api/auth.js';
 import { buildServer } from '../../api/server.js';
 import type { GantryService } from '../../api/service.js';
@@ -71,12 +73,10 @@ export interface ListeningApi { h: Harness; server: FastifyInstance; url: string
 export async function startListeningApi(dirPrefix: string): Promise<ListeningApi> {
   const h = await startHarness();
   const server = testServer(h.service);
-  await server.listen({ host: '127.0.0.1', port: 0 });
-  const a = server.server.address();
-  if (!a || typeof a !== 'object') throw new Error('server did not bind');
+  const url = await listenOnLoopback(server);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), dirPrefix));
   return {
-    h, server, dir, url: `http://127.0.0.1:${a.port}`,
+    h, server, dir, url,
     async close() {
       await server.close();
       await h.close();
@@ -84,3 +84,24 @@ export async function startListeningApi(dirPrefix: string): Promise<ListeningApi
     },
   };
 }
+
+/** The gantry CLI's entry point, as a git hook or a child process runs it. */
+export const cliBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'bin.js');
+
+/** Listens on a free loopback port; returns the base URL. */
+export async function listenOnLoopback(server: FastifyInstance): Promise<string> {
+  await server.listen({ host: '127.0.0.1', port: 0 });
+  const a = server.server.address();
+  if (!a || typeof a !== 'object') throw new Error('server did not bind');
+  return `http://127.0.0.1:${a.port}`;
+}
+
+/** Starts a release of a fresh app (carol's change, started by dave) and waits until it waits for approval. */
+export async function startWaitingRelease(service: GantryService, prefix: string): Promise<string> {
+  const app = unique(prefix);
+  await service.startRelease({ config: configYaml(app), environment: 'production', revision: { digest: DIGEST_A, sha: 'abc1234', author: 'carol' } }, { identity: { id: 'dave', groups: ['dev'] }, channel: 'api' });
+  await waitForStatus(service, app, 'production', (s) => s.phase === 'waiting-approval');
+  return app;
+}
+
+export const decisionsOf = async (service: GantryService, app: string) => (await service.status(app, 'production', 0)).decisions;

@@ -3,15 +3,13 @@
 // eStargz check, releases, tag); a feature branch gets a gates-only run (checkout and gates, no build).
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
 import type { PipelineStatus } from '../../core/pipeline.js';
-import { people, testServer, until } from '../api/helpers.js';
+import { cliBin, listenOnLoopback, people, testServer, until } from '../api/helpers.js';
 import { createSampleRepo, git, startBuildBed, startPipelineHarness, type BuildBed, type PipelineHarness, type SampleRepo } from '../support/build-bed.js';
 import { unique } from '../support/temporal.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 let bed: BuildBed;
 let h: PipelineHarness;
 let server: FastifyInstance;
@@ -23,16 +21,14 @@ beforeAll(async () => {
   bed = await startBuildBed();
   h = await startPipelineHarness(bed);
   server = testServer(h.service);
-  await server.listen({ host: '127.0.0.1', port: 0 });
-  const a = server.server.address();
-  if (!a || typeof a !== 'object') throw new Error('server did not bind');
+  const url = await listenOnLoopback(server);
   app = unique('pushed');
   sample = createSampleRepo(bed.dir, { app, image: `${bed.registry.addr}/gantry/${app}` });
   // The hook file is git's (a shell script git runs); Gantry's CLI gets an argv.
   fs.writeFileSync(path.join(sample.origin, 'hooks', 'post-receive'),
-    `#!/bin/sh\nunset NODE_OPTIONS\nexec '${process.execPath}' '${path.join(root, 'cli', 'bin.js')}' hook post-receive --repo ${app} --source\n`, { mode: 0o755 });
+    `#!/bin/sh\nunset NODE_OPTIONS\nexec '${process.execPath}' '${cliBin}' hook post-receive --repo ${app} --source\n`, { mode: 0o755 });
   // git passes its environment to the hook: the API address and the pusher's token.
-  process.env.GANTRY_API = `http://127.0.0.1:${a.port}`;
+  process.env.GANTRY_API = url;
   process.env.GANTRY_TOKEN = people.dave.token;
 }, 600_000);
 afterAll(async () => {

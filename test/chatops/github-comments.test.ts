@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
 import { triggerConfig } from '../../api/server-config.js';
 import '../api/inject-shim.js';
-import { configYaml, DIGEST_A, testServer, until } from '../api/helpers.js';
+import { decisionsOf, startWaitingRelease, testServer, until } from '../api/helpers.js';
 import { startHarness, type Harness } from '../support/release-harness.js';
 import { unique } from '../support/temporal.js';
 import { example, signGitHub, startRecorder, type Recorder } from '../triggers/recorder.js';
@@ -54,13 +54,8 @@ async function deliver(event: string, payload: unknown, o: { delivery?: string; 
   });
 }
 
-async function startWaiting(): Promise<string> {
-  const app = unique('ghc');
-  await h.service.startRelease({ config: configYaml(app), environment: 'production', revision: { digest: DIGEST_A, sha: 'abc1234', author: 'carol' } }, { identity: { id: 'dave', groups: ['dev'] }, channel: 'api' });
-  await until(`${app} waiting for approval`, async () => ((await h.service.status(app, 'production').catch(() => undefined))?.phase === 'waiting-approval' ? true : undefined));
-  return app;
-}
-const decisions = async (app: string) => (await h.service.status(app, 'production', 0)).decisions;
+const startWaiting = () => startWaitingRelease(h.service, 'ghc');
+const decisions = (app: string) => decisionsOf(h.service, app);
 
 describe('GitHub comment commands', () => {
   it('`/gantry approve` on a pull request approves as the mapped identity via github; the reply is a comment; a redelivery decides nothing twice', async () => {

@@ -14,9 +14,8 @@ import { CHAT_USAGE } from '../../core/chatops.js';
 import type { ReleaseStatus } from '../../core/release.js';
 import { releaseWorkflowId } from '../../workflows/messages.js';
 import '../api/inject-shim.js';
-import { configYaml, DIGEST_A, testServer, until } from '../api/helpers.js';
+import { decisionsOf, startWaitingRelease, testServer, until } from '../api/helpers.js';
 import { startHarness, type Harness } from '../support/release-harness.js';
-import { unique } from '../support/temporal.js';
 import { startRecorder, type Recorded, type Recorder } from '../triggers/recorder.js';
 
 const SIGNING_SECRET = 'slack-signing-secret-8f7e6d5c4b3a';
@@ -53,13 +52,8 @@ async function slack(url: string, form: Record<string, string>, o: { secret?: st
 }
 const command = (user: string, text: string, o: Parameters<typeof slack>[2] = {}) => slack('/v1/slack/commands', { command: '/gantry', text, user_id: user, user_name: user.toLowerCase(), channel_id: 'C0RELEASES', team_id: 'T0TEAM', response_url: `${rec.url}/respond/cmd` }, o);
 
-async function startWaiting(): Promise<string> {
-  const app = unique('slack');
-  await h.service.startRelease({ config: configYaml(app), environment: 'production', revision: { digest: DIGEST_A, sha: 'abc1234', author: 'carol' } }, { identity: { id: 'dave', groups: ['dev'] }, channel: 'api' });
-  await until(`${app} waiting for approval`, async () => ((await h.service.status(app, 'production').catch(() => undefined))?.phase === 'waiting-approval' ? true : undefined));
-  return app;
-}
-const decisions = async (app: string) => (await h.service.status(app, 'production', 0)).decisions;
+const startWaiting = () => startWaitingRelease(h.service, 'slack');
+const decisions = (app: string) => decisionsOf(h.service, app);
 
 describe('Slack request signatures', () => {
   const body = Buffer.from('token=x&text=approve+shop%2Fproduction');

@@ -4,15 +4,13 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { run } from '../../cli/main.js';
 import type { Harness } from '../support/release-harness.js';
 import { unique } from '../support/temporal.js';
-import { configYaml, DIGEST_A, DIGEST_B, people, startListeningApi, until, type ListeningApi, type Person } from '../api/helpers.js';
+import { cliBin, configYaml, DIGEST_A, DIGEST_B, people, startListeningApi, until, type ListeningApi, type Person } from '../api/helpers.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = path.join(root, 'cli', 'bin.js');
+const bin = cliBin;
 
 let l: ListeningApi;
 let h: Harness;

@@ -4,15 +4,13 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { pipelineWorkflowId } from '../../workflows/messages.js';
-import { configYaml, people, startListeningApi, until, type ListeningApi } from '../api/helpers.js';
+import { cliBin, configYaml, people, startListeningApi, until, type ListeningApi } from '../api/helpers.js';
 import type { Harness } from '../support/release-harness.js';
 import { unique } from '../support/temporal.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = path.join(root, 'cli', 'bin.js');
+const bin = cliBin;
 
 let l: ListeningApi;
 let h: Harness;
