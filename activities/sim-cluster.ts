@@ -114,9 +114,9 @@ export function createSimClusterActivities(opts: SimOptions = {}): ReleaseActivi
         try { return JSON.parse(fs.readFileSync(path.join(path.dirname(opts.stateFile), 'sim-metrics.json'), 'utf8')) as Record<string, number>; } catch { return {}; }
       };
       const file = opts.metrics ? {} : fromFile();
-      return req.checks.map((c) => {
+      return req.checks.map((c, index) => {
         const v = opts.metrics ? opts.metrics(c.name, req) : file[c.name];
-        return v === undefined ? { check: c.name } : { check: c.name, value: v };
+        return v === undefined ? { check: c.name, index } : { check: c.name, index, value: v };
       });
     },
 

@@ -16,8 +16,12 @@ export interface CheckSpec {
   max?: number;
 }
 
-/** What a metrics provider returned for one check: a value, no data, or an error. */
-export interface Measurement { check: string; value?: number | null; error?: string }
+/**
+ * What a metrics provider returned for one check: a value, no data, or an error. `index` is the
+ * check's position in the list it was asked to measure: the measurement's identity. `check` (the
+ * name) is for people; results recorded before `index` existed are matched by name.
+ */
+export interface Measurement { check: string; index?: number; value?: number | null; error?: string }
 
 export interface CheckResult { check: string; verdict: Verdict; value?: number; reason: string }
 
@@ -43,9 +47,22 @@ function describeBounds(v: number, spec: CheckSpec): string {
   return `${v} is within ${parts.join(' and ') || 'bounds'}`;
 }
 
+/**
+ * The measurement of the check at position `i`: matched by position (its identity), never by a
+ * name another check might share; a measurement without a position (recorded by an older worker)
+ * by name, and only when the name points at one check.
+ */
+export function measurementFor(specs: readonly CheckSpec[], i: number, measurements: readonly Measurement[]): Measurement | undefined {
+  const byIndex = measurements.find((m) => m.index === i);
+  if (byIndex) return byIndex.check === specs[i]?.name ? byIndex : undefined;
+  const name = specs[i]?.name;
+  if (name === undefined || specs.filter((s) => s.name === name).length !== 1) return undefined;
+  return measurements.find((m) => m.index === undefined && m.check === name);
+}
+
 /** Assesses every check; no checks means pass (nothing to disprove the group). */
 export function assessAnalysis(specs: readonly CheckSpec[], measurements: readonly Measurement[]): AnalysisResult {
-  const checks = specs.map((s) => assessCheck(s, measurements.find((m) => m.check === s.name)));
+  const checks = specs.map((s, i) => assessCheck(s, measurementFor(specs, i, measurements)));
   return { verdict: worst(checks.map((c) => c.verdict)), checks };
 }
 

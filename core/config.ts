@@ -1,9 +1,10 @@
 // The application's release configuration (gantry.yaml in the application's repository):
 // schema, validation with path-and-hint errors, and resolution (replicas spread over cells, group
 // plans checked). Pure: callers read the file; this module only parses text and objects.
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, YAMLParseError, type Document } from 'yaml';
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { MAX_DURATION_MS, MAX_TOOL_DURATION_MS, parseDuration } from './duration.js';
+import { cap, controlCharacterIn, displayLine, echo } from './text.js';
 import { releaseCalendarSchema, type ReleaseCalendar } from './windows.js';
 import { planGroups, spreadReplicas, type PodCount } from './plan.js';
 export { environmentPlan } from './plan.js';
@@ -17,7 +18,19 @@ const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const name = (what: string) => z.string().max(63).regex(dnsLabel, {
   error: `${what} must be a lowercase DNS label (a-z, 0-9, '-'; at most 63 characters)`,
 });
-const duration = z.string().refine((v) => parseDuration(v) !== undefined, { error: 'not a duration' });
+// Durations: a unit is required, and every value is bounded by what its consumer can hold: workflow
+// timers (Temporal's durations become Go time.Duration on the server: about 292 years) at 100 years,
+// and durations that activities wait out with Node timers (at most 24.8 days) at 24 hours.
+const boundedDuration = (maxMs: number, max: string, what: string) => z.string().max(100, { error: 'not a duration' })
+  .refine((v) => parseDuration(v) !== undefined, { error: 'not a duration', abort: true })
+  .refine((v) => parseDuration(v)! <= maxMs, { error: `too long: ${what} may be at most ${max}` });
+const duration = boundedDuration(MAX_DURATION_MS, '100 years (36525d)', 'a duration');
+const toolDuration = boundedDuration(MAX_TOOL_DURATION_MS, '24h', 'this duration (a worker process waits it out)');
+const positiveDuration = duration.refine((v) => parseDuration(v)! > 0, { error: 'must be longer than 0s' });
+
+/** Free-text identifiers (group names, approver ids, group ids): printable, no control characters, bounded. */
+const ident = (what: string, max = 253) => z.string().min(1, { error: `${what} must not be empty` }).max(max, { error: `${what} is at most ${max} characters` })
+  .refine((v) => controlCharacterIn(v) === undefined, { error: (issue) => `${what} contains the control character ${controlCharacterIn(String(issue.input))}: use printable characters only` });
 
 const podsMessage = 'pods must be a positive count (2), a percentage of the cell\'s replicas (\'25%\') or \'rest\'';
 const podCount = z.union([
@@ -38,7 +51,7 @@ const confirm = z.discriminatedUnion('type', [
 ], { error: 'confirm.type must be one of auto, pause, manual' });
 
 const group = z.strictObject({
-  name: z.string().min(1).optional(),
+  name: ident('a group name', 63).optional(),
   pods: podCount,
   confirm: confirm.default({ type: 'auto' }),
 });
@@ -46,7 +59,7 @@ const group = z.strictObject({
 const check = z.strictObject({
   name: name('check name'),
   provider: z.literal('prometheus').default('prometheus'),
-  query: z.string().min(1),
+  query: z.string().min(1).max(10_000),
   min: z.number().optional(),
   max: z.number().optional(),
 }).refine((c) => c.min !== undefined || c.max !== undefined, { error: 'a check needs a threshold', path: ['max'] })
@@ -63,13 +76,13 @@ const clusterSettings = {
   traffic: z.strictObject({
     httpRoute: z.strictObject({ name: name('HTTPRoute name'), namespace: name('namespace').optional() }),
   }).optional(),
-  drain: z.strictObject({ grace: duration }).optional(),
+  drain: z.strictObject({ grace: toolDuration }).optional(),
   pod: z.strictObject({
     port: z.number().int().min(1).max(65535).optional(),
     labels: z.record(z.string(), labelValue).superRefine((labels, ctx) => {
       for (const k of Object.keys(labels)) {
-        if (k.length > 253 || !labelKeyRe.test(k)) ctx.addIssue({ code: 'custom', path: [k], message: `'${k}' is not a Kubernetes label key (name or prefix/name)` });
-        else if (reservedLabel(k)) ctx.addIssue({ code: 'custom', path: [k], message: `'${k}' is set by Gantry itself (gantry.dev/app, environment, cell, revision, serving; app.kubernetes.io/managed-by)` });
+        if (k.length > 253 || !labelKeyRe.test(k)) ctx.addIssue({ code: 'custom', path: [k], message: `${echo(k, 60)} is not a Kubernetes label key (name or prefix/name)` });
+        else if (reservedLabel(k)) ctx.addIssue({ code: 'custom', path: [k], message: `${echo(k, 60)} is set by Gantry itself (gantry.dev/app, environment, cell, revision, serving; app.kubernetes.io/managed-by)` });
       }
     }).optional(),
   }).optional(),
@@ -77,7 +90,7 @@ const clusterSettings = {
 
 const cell = z.strictObject({
   name: name('cell name'),
-  context: z.string().min(1).optional(),
+  context: ident('a kubeconfig context').optional(),
   namespace: name('namespace').optional(),
   replicas: z.number().int().nonnegative().optional(),
   // The cell's pods run on nodes labelled topology.kubernetes.io/zone=<zone>.
@@ -92,21 +105,22 @@ const environment = z.strictObject({
   groups: z.array(group).min(1),
   analysis: z.array(check).default([]),
   approvers: z.strictObject({
-    users: z.array(z.string().min(1)).default([]),
-    groups: z.array(z.string().min(1)).default([]),
+    users: z.array(ident('an approver id')).max(1000).default([]),
+    groups: z.array(ident('a group id')).max(1000).default([]),
     required: z.number().int().positive().default(1),
     allowStarter: z.boolean().default(false),
-    expiry: duration.optional(),
+    // 0s would make every approval lapse at once: no quorum could ever be reached.
+    expiry: positiveDuration.optional(),
     escalateAfter: duration.optional(),
     escalateTo: z.strictObject({
-      users: z.array(z.string().min(1)).default([]),
-      groups: z.array(z.string().min(1)).default([]),
+      users: z.array(ident('an approver id')).max(1000).default([]),
+      groups: z.array(ident('a group id')).max(1000).default([]),
     }).optional(),
   }).default({ users: [], groups: [], required: 1, allowStarter: false }),
   calendar: releaseCalendarSchema(z).optional(),
   deadlines: z.strictObject({
-    progress: duration.default('10m'),
-    analysis: duration.default('5m'),
+    progress: toolDuration.default('10m'),
+    analysis: toolDuration.default('5m'),
   }).default({ progress: '10m', analysis: '5m' }),
   bake: duration.default('0s'),
   ...clusterSettings,
@@ -118,7 +132,7 @@ const argv = z.array(z.string().min(1)).min(1, { error: 'run is an argv array: [
 const envName = z.string().refine(isAllowedEnvName, { error: 'not an allowed environment variable name' });
 const gateBase = {
   name: name('gate name'), run: argv.optional(), cwd: relPath.optional(),
-  env: z.record(envName, z.string()).optional(), passEnv: z.array(envName).optional(), timeout: duration.optional(),
+  env: z.record(envName, z.string()).optional(), passEnv: z.array(envName).optional(), timeout: toolDuration.optional(),
 };
 const gate = z.discriminatedUnion('type', [
   z.strictObject({ ...gateBase, type: z.literal('command'), run: argv }),
@@ -130,12 +144,12 @@ const gate = z.discriminatedUnion('type', [
 const build = z.strictObject({
   context: relPath.default('.'),
   dockerfile: relPath.default('Dockerfile'),
-  target: z.string().min(1).optional(),
+  target: ident('a build target').optional(),
   args: z.record(z.string(), z.string()).default({}),
-  secrets: z.array(z.strictObject({ id: z.string().min(1), env: envName })).default([]),
+  secrets: z.array(z.strictObject({ id: ident('a secret id'), env: envName })).default([]),
   cache: z.string().min(1).optional(),
-  timeout: duration.default('30m'),
-  tag: z.strictObject({ name: z.string().min(1), after: name('environment name').optional() }).optional(),
+  timeout: toolDuration.default('30m'),
+  tag: z.strictObject({ name: ident('a tag name'), after: name('environment name').optional() }).optional(),
 }).superRefine((b, ctx) => { for (const message of buildSpecProblems(b as BuildSpec)) ctx.addIssue({ code: 'custom', message }); });
 
 // Push triggers (optional; the triggers issue): what a push to a branch does, and which tags release.
@@ -214,11 +228,14 @@ export type ConfigResult = { ok: true; config: GantryConfig } | { ok: false; err
 
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `${out ? '.' : ''}${String(p)}`;
+  // Keys come from the input: shown escaped and capped.
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `${out ? '.' : ''}${cap(displayLine(String(p)), 40)}`;
   return out || '(top level)';
 }
 
-const hints: Record<string, string> = {
+// A Map, not an object literal: a path ending in 'constructor' or 'toString' must not find
+// Object.prototype's functions as its hint.
+const hints = new Map<string, string>(Object.entries({
   pods: "use a count (2), a percentage of each cell's replicas ('25%'), or 'rest'",
   duration: "use a duration with a unit: '30s', '10m', '48h', '3d'",
   timeout: "use a duration with a unit: '30s', '10m', '48h', '3d'",
@@ -260,17 +277,23 @@ const hints: Record<string, string> = {
   triggers: 'branches: [{ pattern: main, action: pipeline }], tags: [{ pattern: "v*", environment: production }]',
   pattern: "a branch or tag name, or a glob: 'main', 'release/*', 'v*', '**'",
   action: 'one of: pipeline (the full pipeline), gates (quality gates only), none',
+}));
+
+const keyList = (keys: readonly string[]): string => {
+  const shown = keys.slice(0, 5).map((k) => echo(k, 40)).join(', ');
+  return keys.length > 5 ? `${shown} and ${keys.length - 5} more` : shown;
 };
 
 function hintFor(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `remove ${issue.keys.join(', ')} or check the spelling (see the config reference in README.md)`;
+  if (issue.code === 'unrecognized_keys') return `remove ${keyList(issue.keys)} or check the spelling (see the config reference in README.md)`;
   const key = [...issue.path].reverse().find((p) => typeof p === 'string');
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `add ${String(key ?? 'it')}: ${hints[String(key)] ?? 'it is required'}`;
-  return (key !== undefined && hints[String(key)]) || 'see the config reference in README.md';
+  const hint = key === undefined ? undefined : hints.get(key);
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `add ${key === undefined ? 'it' : cap(key, 40)}: ${hint ?? 'it is required'}`;
+  return hint ?? 'see the config reference in README.md';
 }
 
 function issueMessage(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${keyList(issue.keys)}`;
   if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
   return issue.message;
 }
@@ -281,22 +304,122 @@ export function parseConfig(input: unknown): ConfigResult {
   // "wrong type" by it; without it every wrong-type value was reported as "is required".
   const parsed = configSchema.safeParse(input, { reportInput: true });
   if (!parsed.success) {
-    return { ok: false, errors: parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: issueMessage(i), hint: hintFor(i) })) };
+    return { ok: false, errors: capErrors(parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: issueMessage(i), hint: hintFor(i) }))) };
   }
   return resolve(parsed.data);
 }
 
-/** Parses gantry.yaml text, then validates it. */
+/** The most problems reported for one config; the rest are counted in a last entry. */
+export const MAX_CONFIG_ERRORS = 50;
+
+function capErrors(errors: ConfigError[]): ConfigError[] {
+  if (errors.length <= MAX_CONFIG_ERRORS) return errors;
+  const rest = errors.length - MAX_CONFIG_ERRORS;
+  return [...errors.slice(0, MAX_CONFIG_ERRORS), { path: '(more)', message: `and ${rest} more problem${rest === 1 ? '' : 's'}`, hint: 'fix the ones above first' }];
+}
+
+/** The largest gantry.yaml accepted, in characters (a real one is a few kilobytes). */
+export const MAX_CONFIG_CHARS = 256 * 1024;
+/** The deepest nesting of collections accepted (a real gantry.yaml nests about 6 deep). */
+export const MAX_CONFIG_DEPTH = 64;
+/** The most aliases a document may resolve (`*a` expansions): bounds "billion laughs" documents. */
+export const MAX_CONFIG_ALIASES = 100;
+
+const yamlHint = 'fix the YAML syntax (indentation, quotes, colons)';
+
+/**
+ * The deepest nesting in the text, by a linear scan that needs no parser: flow brackets
+ * (`[`, `{`; counted even inside quotes, which only makes the bound stricter for odd strings) plus
+ * block levels (indentation steps and `- ` sequence entries). Stops counting past `limit`.
+ */
+export function yamlNestingDepth(text: string, limit = MAX_CONFIG_DEPTH): number {
+  let flow = 0;
+  let max = 0;
+  const indents: number[] = [];
+  let lineStart = true;
+  let col = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) { lineStart = true; col = 0; continue; }
+    if (lineStart) {
+      if (c === 32) { col++; continue; }
+      lineStart = false;
+      if (c !== 35 && c !== 13 && flow === 0) { // not a comment or an empty line; block context only
+        while (indents.length && indents[indents.length - 1]! >= col) indents.pop();
+        indents.push(col);
+        let dashes = 0;
+        while (text.charCodeAt(i + 2 * dashes) === 45 && text.charCodeAt(i + 2 * dashes + 1) === 32) dashes++;
+        max = Math.max(max, indents.length + dashes);
+      }
+    }
+    if (c === 91 || c === 123) { flow++; max = Math.max(max, indents.length + flow); } else if ((c === 93 || c === 125) && flow > 0) flow--;
+    if (max > limit) return max;
+  }
+  return max;
+}
+
+/**
+ * Parses gantry.yaml text, then validates it. Bounded before any parsing (size, nesting) and
+ * while parsing (aliases), and linear in the size of the text, so a hostile file costs little:
+ * duplicate keys are found with one set per map, not the YAML library's pairwise check.
+ */
 export function parseConfigText(text: string): ConfigResult {
+  if (typeof text !== 'string') return { ok: false, errors: [{ path: '(document)', message: 'gantry.yaml must be text', hint: 'send the file as a string' }] };
+  if (text.length > MAX_CONFIG_CHARS) {
+    return { ok: false, errors: [{ path: '(document)', message: `gantry.yaml is ${Math.ceil(text.length / 1024)} KiB; the limit is ${MAX_CONFIG_CHARS / 1024} KiB`, hint: 'a gantry.yaml describes one app: split very large configs, or remove repeated content' }] };
+  }
+  const depth = yamlNestingDepth(text);
+  if (depth > MAX_CONFIG_DEPTH) {
+    return { ok: false, errors: [{ path: '(document)', message: `gantry.yaml nests deeper than ${MAX_CONFIG_DEPTH} levels`, hint: 'a gantry.yaml nests a few levels deep: environments, cells, groups; check the indentation and brackets' }] };
+  }
+  const lines = new LineCounter();
   let doc: unknown;
   try {
-    doc = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+    const parsed = parseDocument(text, { prettyErrors: false, uniqueKeys: false, lineCounter: lines });
+    const where = (offset: number | undefined) => {
+      if (offset === undefined) return '(document)';
+      const p = lines.linePos(offset);
+      return `line ${p.line}, column ${p.col}`;
+    };
+    const first = parsed.errors[0];
+    if (first) {
+      const message = first.code === 'RESOURCE_EXHAUSTION' ? 'too large to read (nesting or aliases)' : cap(displayLine(first.message.split('\n')[0] ?? ''), 200);
+      return { ok: false, errors: [{ path: where(first.pos[0]), message: `not valid YAML: ${message}`, hint: yamlHint }] };
+    }
+    const dupAt = duplicateKey(parsed);
+    if (dupAt) return { ok: false, errors: [{ path: where(dupAt.offset), message: `not valid YAML: the key ${echo(dupAt.key, 60)} is given twice in the same map`, hint: 'give each key once (merge the two entries)' }] };
+    doc = parsed.toJS({ maxAliasCount: MAX_CONFIG_ALIASES });
   } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos ? `line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '(document)';
-    return { ok: false, errors: [{ path: where, message: `not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`, hint: 'fix the YAML syntax (indentation, quotes, colons)' }] };
+    // toJS throws on too many aliases ("Excessive alias count…") and on aliases to nothing.
+    const text = err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err);
+    const excessive = /excessive alias/i.test(text);
+    const message = err instanceof RangeError ? 'nested too deeply to read' : excessive ? `the aliases expand too far (more than ${MAX_CONFIG_ALIASES} expansions)` : cap(displayLine(text), 200);
+    const hint = excessive ? `use at most ${MAX_CONFIG_ALIASES} aliases (*name); write repeated parts out`
+      : /alias/i.test(text) ? 'define the anchor (&name) before the alias (*name) that uses it' : yamlHint;
+    return { ok: false, errors: [{ path: err instanceof YAMLParseError && err.linePos ? `line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '(document)', message: `not valid YAML: ${message}`, hint }] };
   }
   if (doc === null || doc === undefined) return { ok: false, errors: [{ path: '(document)', message: 'the file is empty', hint: 'start from the example in README.md' }] };
   return parseConfig(doc);
+}
+
+/** The first key given twice in one map, in one pass with a set per map (no recursion). */
+function duplicateKey(doc: Document): { key: string; offset?: number } | undefined {
+  const stack: unknown[] = [doc.contents];
+  while (stack.length) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : pair.key === null || pair.key === undefined ? '' : String(pair.key);
+        if (seen.has(key)) return { key, ...(isNode(pair.key) && pair.key.range ? { offset: pair.key.range[0] } : {}) };
+        seen.add(key);
+        stack.push(pair.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) stack.push(item);
+    }
+  }
+  return undefined;
 }
 
 function resolve(raw: ParsedConfig): ConfigResult {
@@ -350,9 +473,27 @@ function resolve(raw: ParsedConfig): ConfigResult {
     if (!plan.ok) {
       for (const e of plan.errors) errors.push({ path: e.group !== undefined ? `${base}.groups[${e.group}].pods` : `${base}.groups`, message: e.message, hint: e.hint });
     }
+    // Measurements are matched to checks by position, but people read verdicts by name: one name, one check.
+    dup(env.analysis, `${base}.analysis`, 'check');
     const a = env.approvers;
-    if (a.required > 1 && a.users.length > 0 && a.groups.length === 0 && a.required > a.users.length) {
-      errors.push({ path: `${base}.approvers.required`, message: `${a.required} approvals required but only ${a.users.length} approvers listed`, hint: 'list more approvers or lower required' });
+    // The quorum counts people, so a person listed twice must not count twice here either.
+    const listed = (list: readonly string[], path: string) => {
+      const seen = new Map<string, number>();
+      list.forEach((id, i) => {
+        const first = seen.get(id);
+        if (first !== undefined) errors.push({ path: `${path}[${i}]`, message: `${echo(id, 60)} is listed twice (also ${path}[${first}])`, hint: 'list each approver once: the quorum counts distinct people' });
+        else seen.set(id, i);
+      });
+    };
+    listed(a.users, `${base}.approvers.users`);
+    listed(a.groups, `${base}.approvers.groups`);
+    if (a.escalateTo) {
+      listed(a.escalateTo.users, `${base}.approvers.escalateTo.users`);
+      listed(a.escalateTo.groups, `${base}.approvers.escalateTo.groups`);
+    }
+    const people = new Set(a.users).size;
+    if (a.required > 1 && people > 0 && a.groups.length === 0 && a.required > people) {
+      errors.push({ path: `${base}.approvers.required`, message: `${a.required} approvals required but only ${people} distinct approver${people === 1 ? '' : 's'} listed`, hint: 'list more approvers, add a group, or lower required' });
     }
     return {
       name: env.name,
@@ -376,7 +517,7 @@ function resolve(raw: ParsedConfig): ConfigResult {
   (raw.triggers?.tags ?? []).forEach((t, i) => {
     if (!environments.some((e) => e.name === t.environment)) errors.push({ path: `triggers.tags[${i}].environment`, message: `unknown environment '${t.environment}'`, hint: `one of: ${environments.map((e) => e.name).join(', ')}` });
   });
-  if (errors.length) return { ok: false, errors };
+  if (errors.length) return { ok: false, errors: capErrors(errors) };
   const extra = {
     ...(raw.build ? { build: { ...defaultBuild, ...raw.build } as BuildSpec } : {}), ...(raw.gates ? { gates: raw.gates as GateSpec[] } : {}),
     ...(raw.triggers ? { triggers: { branches: raw.triggers.branches ?? defaultBranchRules.map((r) => ({ ...r })), tags: raw.triggers.tags ?? [] } } : {}),

@@ -30,3 +30,12 @@ export function formatDuration(msValue: number): string {
   if (msValue < 1000) return `${Math.round(msValue)}ms`;
   return ms(Math.round(msValue));
 }
+
+/**
+ * The longest duration a workflow timer takes: Temporal's server holds durations as Go
+ * time.Duration (int64 nanoseconds, about 292 years); 100 years is far inside that, and far past any
+ * real pause or approval timeout.
+ */
+export const MAX_DURATION_MS = 100 * 365.25 * 24 * 3_600_000;
+/** The longest duration a worker process waits out itself (Node timers hold at most 24.8 days). */
+export const MAX_TOOL_DURATION_MS = 24 * 3_600_000;

@@ -301,7 +301,7 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
     },
 
     async measure(req: MeasureRequest): Promise<Measurement[]> {
-      if (!opts.prometheusUrl) return req.checks.map((c) => ({ check: c.name, error: 'no Prometheus configured for the worker (GANTRY_PROMETHEUS_URL)' }));
+      if (!opts.prometheusUrl) return req.checks.map((c, index) => ({ check: c.name, index, error: 'no Prometheus configured for the worker (GANTRY_PROMETHEUS_URL)' }));
       const sig = signal();
       return withHeartbeat({ kind: 'measure', group: req.group, startedAt: Date.now() }, (update) =>
         measureChecks(opts.prometheusUrl!, req.checks, { ...(sig ? { signal: sig } : {}), onProgress: (check) => update({ step: check }) }));

@@ -38,14 +38,14 @@ export async function queryPrometheus(baseUrl: string, query: string, opts: { si
 /** Runs every check's query once (a transport failure is retried twice), in order. */
 export async function measureChecks(baseUrl: string, checks: readonly CheckSpec[], opts: { signal?: AbortSignal; onProgress?: (check: string) => void } = {}): Promise<Measurement[]> {
   const out: Measurement[] = [];
-  for (const c of checks) {
+  for (const [index, c] of checks.entries()) {
     opts.onProgress?.(c.name);
     let r = await queryPrometheus(baseUrl, c.query, opts);
     for (let attempt = 1; attempt < 3 && r.error?.includes('did not answer') && !opts.signal?.aborted; attempt++) {
       await sleep(500 * attempt, opts.signal);
       r = await queryPrometheus(baseUrl, c.query, opts);
     }
-    out.push(r.error !== undefined ? { check: c.name, error: r.error } : r.value === null || r.value === undefined ? { check: c.name } : { check: c.name, value: r.value });
+    out.push(r.error !== undefined ? { check: c.name, index, error: r.error } : r.value === null || r.value === undefined ? { check: c.name, index } : { check: c.name, index, value: r.value });
   }
   return out;
 }

@@ -143,7 +143,7 @@ describe('parseConfigText', () => {
   it.each<{ name: string; text: string; path: RegExp; message: RegExp; hint: RegExp }>([
     { name: 'unclosed flow sequence', text: 'app:\n  name: shop\n  image: [unclosed\n', path: /^line \d+, column \d+$/, message: /^not valid YAML: /, hint: /fix the YAML syntax/ },
     { name: 'bad indentation: line and column of the offending key', text: 'app:\n  name: shop\n name: x\n', path: /^line 3, column 1$/, message: /not valid YAML: .*same column/, hint: /indentation/ },
-    { name: 'duplicate key', text: 'app: {name: a}\napp: {name: b}\n', path: /^line 2, column 1$/, message: /not valid YAML: Map keys must be unique/, hint: /YAML syntax/ },
+    { name: 'duplicate key', text: 'app: {name: a}\napp: {name: b}\n', path: /^line 2, column 1$/, message: /not valid YAML: the key 'app' is given twice in the same map/, hint: /give each key once/ },
     { name: 'tab indentation', text: 'app:\n\tname: shop\n', path: /^line 2, column \d+$/, message: /not valid YAML/, hint: /YAML syntax/ },
     { name: 'empty file', text: '', path: /^\(document\)$/, message: /^the file is empty$/, hint: /README/ },
     { name: 'only a comment', text: '# nothing yet\n', path: /^\(document\)$/, message: /empty/, hint: /example/ },
@@ -179,11 +179,11 @@ describe('parseConfig: invalid configs', () => {
     { name: 'app name not a DNS label', mutate: (c) => { c.app.name = 'Shop_Web'; }, path: 'app.name', message: /app name must be a lowercase DNS label/, hint: /lowercase DNS label such as/ },
     { name: 'app name too long', mutate: (c) => { c.app.name = 'a'.repeat(64); }, path: 'app.name', message: /./, hint: /DNS label/ },
     { name: 'app missing', mutate: (c) => { delete c.app; }, path: 'app', message: /^is required$/, hint: /^add app/ },
-    { name: 'unknown top-level key', mutate: (c) => { c.apps = {}; }, path: '(top level)', message: /^unknown key 'apps'$/, hint: /remove apps or check the spelling/ },
+    { name: 'unknown top-level key', mutate: (c) => { c.apps = {}; }, path: '(top level)', message: /^unknown key 'apps'$/, hint: /remove 'apps' or check the spelling/ },
     { name: 'version 2', mutate: (c) => { c.version = 2; }, path: 'version', message: /expected 1/, hint: /config format version: 1/ },
     // environments
     { name: 'no environments', mutate: (c) => { c.environments = []; }, path: 'environments', message: /too small|>=1/i, hint: /at least one environment/ },
-    { name: 'unknown key in an environment', mutate: (c) => { env0(c).replica = 3; }, path: 'environments[0]', message: /^unknown key 'replica'$/, hint: /remove replica or check the spelling/ },
+    { name: 'unknown key in an environment', mutate: (c) => { env0(c).replica = 3; }, path: 'environments[0]', message: /^unknown key 'replica'$/, hint: /remove 'replica' or check the spelling/ },
     { name: 'environment name upper case', mutate: (c) => { env0(c).name = 'Prod'; }, path: 'environments[0].name', message: /environment name must be a lowercase DNS label/, hint: /production/ },
     { name: 'environment replicas negative', mutate: (c) => { env0(c).replicas = -1; }, path: 'environments[0].replicas', message: />=0/, hint: /whole number of pods/ },
     { name: 'no replicas anywhere', mutate: (c) => { delete env0(c).replicas; }, path: 'environments[0].replicas', message: /required when the cells give no replicas/, hint: /replicas: 10/ },
@@ -198,7 +198,7 @@ describe('parseConfig: invalid configs', () => {
     { name: 'cell replicas negative', mutate: (c) => { delete env0(c).replicas; env0(c).cells = [{ name: 'zone-a', replicas: -1 }]; }, path: 'environments[0].cells[0].replicas', message: />=0/, hint: /^a whole number of pods, 0 or more$/ },
     { name: 'cell name with a dot', mutate: (c) => { env0(c).cells[1].name = 'zone.b'; }, path: 'environments[0].cells[1].name', message: /cell name must be a lowercase DNS label/, hint: /zone-a/ },
     { name: 'cell namespace upper case', mutate: (c) => { env0(c).cells[0].namespace = 'Shop'; }, path: 'environments[0].cells[0].namespace', message: /namespace must be a lowercase DNS label/, hint: /'shop'/ },
-    { name: 'unknown key in a cell', mutate: (c) => { env0(c).cells[1].region = 'b'; }, path: 'environments[0].cells[1]', message: /^unknown key 'region'$/, hint: /remove region/ },
+    { name: 'unknown key in a cell', mutate: (c) => { env0(c).cells[1].region = 'b'; }, path: 'environments[0].cells[1]', message: /^unknown key 'region'$/, hint: /remove 'region'/ },
     // groups
     { name: 'no groups', mutate: (c) => { env0(c).groups = []; }, path: 'environments[0].groups', message: /too small|>=1/i, hint: /at least one group/ },
     { name: 'pods 0', mutate: (c) => { env0(c).groups[1].pods = 0; }, path: 'environments[0].groups[1].pods', message: />0|positive/, hint: /a count \(2\), a percentage/ },
@@ -214,14 +214,14 @@ describe('parseConfig: invalid configs', () => {
     { name: 'pause with a bare number', mutate: (c) => { env0(c).groups[0].confirm = { type: 'pause', duration: '10' }; }, path: 'environments[0].groups[0].confirm.duration', message: /not a duration/, hint: /'30s', '10m', '48h', '3d'/ },
     { name: 'manual onTimeout unknown', mutate: (c) => { env0(c).groups[0].confirm = { type: 'manual', onTimeout: 'skip' }; }, path: 'environments[0].groups[0].confirm.onTimeout', message: /rollback.*hold/, hint: /^one of: rollback, hold$/ },
     { name: 'manual timeout not a duration', mutate: (c) => { env0(c).groups[0].confirm = { type: 'manual', timeout: 'soon' }; }, path: 'environments[0].groups[0].confirm.timeout', message: /not a duration/, hint: /duration with a unit/ },
-    { name: 'auto with an extra key', mutate: (c) => { env0(c).groups[0].confirm = { type: 'auto', duration: '1m' }; }, path: 'environments[0].groups[0].confirm', message: /^unknown key 'duration'$/, hint: /remove duration/ },
+    { name: 'auto with an extra key', mutate: (c) => { env0(c).groups[0].confirm = { type: 'auto', duration: '1m' }; }, path: 'environments[0].groups[0].confirm', message: /^unknown key 'duration'$/, hint: /remove 'duration'/ },
     // analysis
     { name: 'check without a threshold', mutate: (c) => { env0(c).analysis = [{ name: 'err', query: 'q' }]; }, path: 'environments[0].analysis[0].max', message: /a check needs a threshold/, hint: /give min, max or both/ },
     { name: 'check without a query', mutate: (c) => { env0(c).analysis = [{ name: 'err', max: 1 }]; }, path: 'environments[0].analysis[0].query', message: /^is required$/, hint: /PromQL instant query/ },
     { name: 'check with another provider', mutate: (c) => { env0(c).analysis = [{ name: 'err', query: 'q', max: 1, provider: 'datadog' }]; }, path: 'environments[0].analysis[0].provider', message: /prometheus/, hint: /config reference/ },
     // approvers
     { name: 'required 0', mutate: (c) => { env0(c).approvers = { required: 0 }; }, path: 'environments[0].approvers.required', message: />0/, hint: /at least 1/ },
-    { name: 'required more than the listed users', mutate: (c) => { env0(c).approvers = { users: ['alice'], required: 2 }; }, path: 'environments[0].approvers.required', message: /^2 approvals required but only 1 approvers listed$/, hint: /list more approvers or lower required/ },
+    { name: 'required more than the listed users', mutate: (c) => { env0(c).approvers = { users: ['alice'], required: 2 }; }, path: 'environments[0].approvers.required', message: /^2 approvals required but only 1 distinct approver listed$/, hint: /list more approvers, add a group, or lower required/ },
     { name: 'unknown key in approvers', mutate: (c) => { env0(c).approvers = { user: ['alice'] }; }, path: 'environments[0].approvers', message: /unknown key 'user'/, hint: /check the spelling/ },
     // duplicates
     { name: 'duplicate environment names', mutate: (c) => { c.environments.push(structuredClone(env0(c))); }, path: 'environments[1].name', message: /^duplicate environment 'production' \(also environments\[0\]\)$/, hint: /unique name/ },
@@ -276,7 +276,7 @@ describe('parseConfig: invalid configs', () => {
     env0(c).replica = 3;
     env0(c).zones = 2;
     const errors = errorsOf(c);
-    expect(errors).toEqual([{ path: 'environments[0]', message: "unknown keys 'replica', 'zones'", hint: expect.stringMatching(/remove replica, zones or check the spelling/) }]);
+    expect(errors).toEqual([{ path: 'environments[0]', message: "unknown keys 'replica', 'zones'", hint: expect.stringMatching(/remove 'replica', 'zones' or check the spelling/) }]);
   });
 
   it('reports every schema problem at once, not just the first', () => {

@@ -42,7 +42,7 @@ describe('cluster settings in gantry.yaml', () => {
     { name: 'a port out of range', env: { pod: { port: 70000 } }, path: 'environments[0].pod.port', message: /65535|too big/i, hint: /container port/ },
     { name: 'a reserved label', env: { pod: { labels: { 'gantry.dev/revision': 'x' } } }, path: 'environments[0].pod.labels.gantry.dev/revision', message: /set by Gantry itself/, hint: /./ },
     { name: 'a bad label value', env: { pod: { labels: { team: 'a b' } } }, path: 'environments[0].pod.labels.team', message: /not a Kubernetes label value/, hint: /./ },
-    { name: 'an unknown traffic router', env: { traffic: { nginx: {} } as never }, path: 'environments[0].traffic', message: /unknown key 'nginx'/, hint: /remove nginx/ },
+    { name: 'an unknown traffic router', env: { traffic: { nginx: {} } as never }, path: 'environments[0].traffic', message: /unknown key 'nginx'/, hint: /remove 'nginx'/ },
   ])('rejects $name with its path and a hint', ({ env, path, message, hint }) => {
     const r = parseConfig(base(env));
     expect(r.ok).toBe(false);
