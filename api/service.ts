@@ -8,10 +8,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Action, type Channel, type Identity } from '../core/approval.js';
 import { parseConfig, parseConfigText, type EnvironmentConfig, type GantryConfig } from '../core/config.js';
 import type { PipelineStatus } from '../core/pipeline.js';
-import type { ReleaseStatus, Revision } from '../core/release.js';
+import { rollbackEnvironment, type ReleaseStatus, type Revision } from '../core/release.js';
 import {
-  decisionUpdates, FailureType, gatesWorkflowId, pipelineStatusQuery, pipelineWorkflowId, releaseWorkflowId, statusQuery, TASK_QUEUE,
-  type DecisionResult,
+  decisionUpdates, FailureType, gatesWorkflowId, pipelineStatusQuery, pipelineWorkflowId, releaseMemo, releaseWorkflowId, statusQuery, TASK_QUEUE,
+  type DecisionResult, type ReleaseMemo,
 } from '../workflows/messages.js';
 import type { ReleaseInput } from '../workflows/release.js';
 import type { PipelineInput } from '../workflows/pipeline.js';
@@ -82,7 +82,14 @@ function sameRevision(a: Revision | undefined, b: Revision): boolean {
   return !!a && a.image === b.image && a.digest === b.digest && a.sha === b.sha;
 }
 
-interface ReleaseMemo { app: string; environment: EnvironmentConfig; revision: Revision; previous?: Revision; trigger?: string }
+/** The memo of a listed or described release (absent on releases started by older versions). */
+const memoOf = (memo: Record<string, unknown> | undefined): Partial<ReleaseMemo> | undefined => memo as Partial<ReleaseMemo> | undefined;
+
+/** `release/<app>/<env>`: the app and environment when a release carries no memo. */
+function idParts(workflowId: string): { app?: string; environment?: string } {
+  const m = /^release\/([^/]+)\/([^/]+)$/.exec(workflowId);
+  return m ? { app: m[1]!, environment: m[2]! } : {};
+}
 
 export class GantryService {
   constructor(readonly client: Client, readonly taskQueue: string = TASK_QUEUE) {}
@@ -108,13 +115,13 @@ export class GantryService {
       if (err instanceof WorkflowNotFoundError) return undefined;
       throw err;
     });
-    if (last && (last.memo as unknown as ReleaseMemo | undefined)?.trigger === trigger) return { workflowId, runId: last.runId, existing: true };
+    if (last && memoOf(last.memo)?.trigger === trigger) return { workflowId, runId: last.runId, existing: true };
     return this.startReleaseWorkflow({ app: config.app.name, environment: env, revision, ...(req.previous ? { previous: req.previous } : {}), startedBy: { id: caller.identity.id, channel: caller.channel } }, trigger);
   }
 
   private async startReleaseWorkflow(input: ReleaseInput, trigger?: string): Promise<Started> {
     const workflowId = releaseWorkflowId(input.app, input.environment.name);
-    const memo: ReleaseMemo = { app: input.app, environment: input.environment, revision: input.revision, ...(input.previous ? { previous: input.previous } : {}), ...(trigger ? { trigger } : {}) };
+    const memo = releaseMemo(input, trigger);
     try {
       const h = await this.client.workflow.start('release', {
         workflowId, taskQueue: this.taskQueue, args: [input], memo: memo as unknown as Record<string, unknown>,
@@ -124,9 +131,9 @@ export class GantryService {
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       const running = await this.client.workflow.getHandle(workflowId).describe();
-      const m = running.memo as unknown as ReleaseMemo | undefined;
+      const m = memoOf(running.memo);
       if (sameRevision(m?.revision, input.revision)) return { workflowId, runId: running.runId, existing: true };
-      throw new GantryError('conflict', `a release of ${input.app} to ${input.environment.name} is already running (${m?.revision.digest ?? m?.revision.image ?? 'another revision'})`, [], 'wait for it to finish, or abort it: gantry abort ' + `${input.app} ${input.environment.name}`);
+      throw new GantryError('conflict', `a release of ${input.app} to ${input.environment.name} is already running (${m?.revision?.digest ?? m?.revision?.image ?? 'another revision'})`, [], 'wait for it to finish, or abort it: gantry abort ' + `${input.app} ${input.environment.name}`);
     }
   }
 
@@ -198,7 +205,7 @@ export class GantryService {
       throw mapNotFound(err, `no release of ${app} to ${environment}`, 'list releases with: gantry release list');
     }
     if (desc.status.name !== 'RUNNING') {
-      if (action === Action.Rollback && desc.status.name === 'COMPLETED') return this.rollbackFinished(app, environment, desc.memo as unknown as ReleaseMemo | undefined, caller, comment);
+      if (action === Action.Rollback && desc.status.name === 'COMPLETED') return this.rollbackFinished(app, environment, memoOf(desc.memo), caller, comment);
       throw new GantryError('conflict', `the release of ${app} to ${environment} is not running (${desc.status.name.toLowerCase()})`, [], action === Action.Rollback ? 'only a release that succeeded can be rolled back once finished' : undefined);
     }
     try {
@@ -214,21 +221,31 @@ export class GantryService {
   }
 
   /** `m`: the memo of the finished release, from the description decide() already fetched. */
-  private async rollbackFinished(app: string, environment: string, m: ReleaseMemo | undefined, caller: Caller, comment?: string): Promise<DecisionResult & { started: Started }> {
+  private async rollbackFinished(app: string, environment: string, m: Partial<ReleaseMemo> | undefined, caller: Caller, comment?: string): Promise<DecisionResult & { started: Started }> {
     const status = await this.status(app, environment, 0);
     const previous = status.previous ?? m?.previous;
-    if (!m || !previous) throw new GantryError('conflict', `the last release of ${app} to ${environment} recorded no previous revision to return to`);
-    const envCfg = { ...m.environment, groups: m.environment.groups.map((g) => ({ ...g, confirm: { type: 'auto' as const } })) };
+    if (!previous) throw new GantryError('conflict', `the last release of ${app} to ${environment} recorded no previous revision to return to`);
+    if (!m?.environment?.groups) {
+      throw new GantryError('conflict', `the last release of ${app} to ${environment} carries no configuration to roll back with (it was started by an older Gantry)`, [],
+        `start a release of the previous revision instead: gantry release start -e ${environment} --digest ${previous.digest ?? '<digest>'}`);
+    }
+    const envCfg = rollbackEnvironment(m.environment);
     const started = await this.startReleaseWorkflow({ app, environment: envCfg, revision: previous, previous: status.revision, kind: 'rollback', startedBy: { id: caller.identity.id, channel: caller.channel } });
     const at = new Date().toISOString();
     return { decision: { action: Action.Rollback, by: caller.identity.id, channel: caller.channel, at, ...(comment ? { comment } : {}) }, summary: `rollback release to ${previous.digest ?? previous.image} started (${started.workflowId})`, started };
   }
 
-  async list(limit = 50): Promise<ReleaseSummary[]> {
+  /** The newest releases first; `app` narrows to one app (its workflow ids start with release/<app>/). */
+  async list(limit = 50, opts: { app?: string } = {}): Promise<ReleaseSummary[]> {
     const out: ReleaseSummary[] = [];
-    for await (const w of this.client.workflow.list({ query: `WorkflowType = 'release'` })) {
-      const m = w.memo as unknown as ReleaseMemo | undefined;
-      out.push({ workflowId: w.workflowId, app: m?.app ?? '?', environment: m?.environment?.name ?? '?', status: w.status.name.toLowerCase(), startTime: w.startTime.toISOString(), ...(w.closeTime ? { closeTime: w.closeTime.toISOString() } : {}) });
+    if (opts.app !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(opts.app)) throw new GantryError('bad_request', 'invalid app', [{ path: 'app', message: 'not an app name', hint: 'a lowercase DNS label, e.g. shop' }]);
+    const query = `WorkflowType = 'release'${opts.app ? ` AND WorkflowId STARTS_WITH 'release/${opts.app}/'` : ''}`;
+    for await (const w of this.client.workflow.list({ query })) {
+      const m = memoOf(w.memo);
+      const ids = idParts(w.workflowId);
+      // A release that rolled back ends as a failed workflow; the memo's outcome tells the two apart.
+      const status = w.status.name === 'FAILED' && m?.outcome === 'rolled-back' ? 'rolled-back' : w.status.name.toLowerCase();
+      out.push({ workflowId: w.workflowId, app: m?.app ?? ids.app ?? '?', environment: m?.environment?.name ?? ids.environment ?? '?', status, startTime: w.startTime.toISOString(), ...(w.closeTime ? { closeTime: w.closeTime.toISOString() } : {}) });
       if (out.length >= limit) break;
     }
     return out;

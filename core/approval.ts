@@ -6,7 +6,7 @@
 export interface Identity { id: string; groups: readonly string[] }
 
 /** The channel a decision came through, for the audit trail. */
-export type Channel = 'api' | 'cli' | 'ui' | 'slack' | 'github' | 'schedule' | 'system';
+export type Channel = 'api' | 'cli' | 'ui' | 'slack' | 'github' | 'git' | 'schedule' | 'system';
 
 export interface ApproverPolicy {
   /** Identities allowed to approve. Empty users and groups: any authenticated identity may. */

@@ -3,7 +3,8 @@
 // immediate, clear answer, and nothing is written to history.
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { Action, Channel, Identity } from '../core/approval.js';
-import type { Decision, ReleaseStatus } from '../core/release.js';
+import type { EnvironmentConfig } from '../core/config.js';
+import type { Decision, ReleaseStatus, Revision } from '../core/release.js';
 import type { PipelineStatus } from '../core/pipeline.js';
 
 export const TASK_QUEUE = 'gantry';
@@ -44,6 +45,25 @@ export const FailureType = {
   RollbackFailed: 'RollbackFailed',
   StageFailed: 'StageFailed',
 } as const;
+
+/**
+ * The memo every release carries, however it was started (API, pipeline, train, rollback): what
+ * the API needs to list it and to roll it back without asking the workflow. `outcome` is added by
+ * the workflow when it ends (upsertMemo), so a list tells a rolled-back release from a failed one.
+ */
+export interface ReleaseMemo {
+  app: string;
+  environment: EnvironmentConfig;
+  revision: Revision;
+  previous?: Revision;
+  /** What started it at most once (e.g. a tag push), for redelivered triggers. */
+  trigger?: string;
+  outcome?: 'succeeded' | 'rolled-back' | 'failed';
+}
+
+export function releaseMemo(input: { app: string; environment: EnvironmentConfig; revision: Revision; previous?: Revision }, trigger?: string): ReleaseMemo {
+  return { app: input.app, environment: input.environment, revision: input.revision, ...(input.previous ? { previous: input.previous } : {}), ...(trigger ? { trigger } : {}) };
+}
 
 /** One release per app and environment: a second concurrent one is impossible by construction. */
 export function releaseWorkflowId(app: string, environment: string): string {

@@ -6,7 +6,7 @@
 // failed gate or build never reaches an environment.
 import {
   ActivityCancellationType, ActivityFailure, ApplicationFailure, CancellationScope, ChildWorkflowFailure, executeChild, isCancellation, log, ParentClosePolicy,
-  proxyActivities, setHandler, workflowInfo, WorkflowIdReusePolicy,
+  patched, proxyActivities, setHandler, workflowInfo, WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import type { GitHubActivities } from '../activities/github.js';
 import type { Channel } from '../core/approval.js';
@@ -17,7 +17,7 @@ import { gatesVerdict, imageSizeVerdict, isPostBuildGate, type GateResult } from
 import { addStages, endStage as endStageCore, newPipeline, releaseStages, setToolTime, SourceStage, sourceStages, startStage as startStageCore, type PipelineStatus } from '../core/pipeline.js';
 import type { Revision } from '../core/release.js';
 import { renderTag } from '../core/source.js';
-import { FailureType, pipelineStatusQuery, releaseWorkflowId } from './messages.js';
+import { FailureType, pipelineStatusQuery, releaseMemo, releaseWorkflowId } from './messages.js';
 import { nonRetryablePipelineFailures, type PipelineActivities, type SourceRef } from './pipeline-activity-types.js';
 import type { CatalogActivities } from './activity-types.js';
 import { release } from './release.js';
@@ -232,9 +232,12 @@ async function runPipeline(input: PipelineInput, gh: GitHubReporter) {
   const app = cfg.app.name;
   for (const env of cfg.environments) {
     const name = `release:${env.name}`;
+    const releaseInput = { app, environment: env, revision: revision!, startedBy: input.startedBy };
     await stage(name, () => executeChild(release, {
       workflowId: releaseWorkflowId(app, env.name),
-      args: [{ app, environment: env, revision: revision!, startedBy: input.startedBy }],
+      args: [releaseInput],
+      // The memo the API lists and rolls back by (as for releases it starts itself).
+      ...(patched('release-memo') ? { memo: releaseMemo(releaseInput) as unknown as Record<string, unknown> } : {}),
       // Cancelling the pipeline cancels the release, which then rolls back (terminating would not).
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,

@@ -1,10 +1,10 @@
 // A release train: started by a Temporal Schedule at its departure times (overlap: skip). It releases
 // the newest build that passed its gates to one environment, or records why it did not.
-import { ApplicationFailure, ChildWorkflowFailure, executeChild, ParentClosePolicy, proxyActivities, WorkflowIdReusePolicy } from '@temporalio/workflow';
+import { ApplicationFailure, ChildWorkflowFailure, executeChild, ParentClosePolicy, patched, proxyActivities, WorkflowIdReusePolicy } from '@temporalio/workflow';
 import { decideTrain, type TrainDecision } from '../core/catalog.js';
 import type { EnvironmentConfig } from '../core/config.js';
 import type { CatalogActivities } from './activity-types.js';
-import { FailureType, releaseWorkflowId } from './messages.js';
+import { FailureType, releaseMemo, releaseWorkflowId } from './messages.js';
 import { release } from './release.js';
 
 export interface TrainInput { app: string; image: string; environment: EnvironmentConfig; schedule: string }
@@ -22,13 +22,15 @@ export async function releaseTrain(input: TrainInput): Promise<TrainResult> {
   if (decision.kind === 'skip') return { decision };
   const b = decision.build;
   try {
+    const releaseInput = {
+      app: input.app, environment: input.environment,
+      revision: { image: b.image, digest: b.digest, sha: b.sha, ...(b.author ? { author: b.author } : {}), ...(b.message ? { message: b.message } : {}) },
+      startedBy: { id: `train:${input.schedule}`, channel: 'schedule' as const },
+    };
     const r = await executeChild(release, {
       workflowId: releaseWorkflowId(input.app, input.environment.name),
-      args: [{
-        app: input.app, environment: input.environment,
-        revision: { image: b.image, digest: b.digest, sha: b.sha, ...(b.author ? { author: b.author } : {}), ...(b.message ? { message: b.message } : {}) },
-        startedBy: { id: `train:${input.schedule}`, channel: 'schedule' },
-      }],
+      args: [releaseInput],
+      ...(patched('release-memo') ? { memo: releaseMemo(releaseInput) as unknown as Record<string, unknown> } : {}),
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
     });
