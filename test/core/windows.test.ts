@@ -336,13 +336,13 @@ describe('releaseCalendarSchema', () => {
   });
 
   it.each<[string, unknown, string, RegExp]>([
-    ['misspelt zone', { windows: [{ ...ok, timeZone: 'Europe/Berln' }] }, 'windows.0.timeZone', /unknown time zone "Europe\/Berln": use an IANA zone name such as 'Europe\/Berlin'/],
-    ['offset is not a zone', { windows: [{ ...ok, timeZone: '+01:00' }] }, 'windows.0.timeZone', /unknown time zone "\+01:00"/],
+    ['misspelt zone', { windows: [{ ...ok, timeZone: 'Europe/Berln' }] }, 'windows.0.timeZone', /unknown time zone 'Europe\/Berln': use an IANA zone name such as 'Europe\/Berlin'/],
+    ['offset is not a zone', { windows: [{ ...ok, timeZone: '+01:00' }] }, 'windows.0.timeZone', /unknown time zone '\+01:00'/],
     ['one-digit hour', { windows: [{ ...ok, start: '9:00' }] }, 'windows.0.start', /'HH:MM' with two-digit hours, e.g. '09:00'/],
     ['hour 24 as a start', { windows: [{ ...ok, start: '24:00' }] }, 'windows.0.start', /'HH:MM'/],
     ['minutes past 59', { windows: [{ ...ok, end: '16:75' }] }, 'windows.0.end', /end is a 24-hour time 'HH:MM'.*'24:00' for the end of the day/],
     ['a number (YAML sexagesimal or unquoted)', { windows: [{ ...ok, end: 600 }] }, 'windows.0.end', /'HH:MM'/],
-    ['long day name', { windows: [{ ...ok, days: ['monday'] }] }, 'windows.0.days.0', /unknown day "monday": days are mon, tue, wed, thu, fri, sat, sun/],
+    ['long day name', { windows: [{ ...ok, days: ['monday'] }] }, 'windows.0.days.0', /unknown day 'monday': days are mon, tue, wed, thu, fri, sat, sun/],
     ['no days', { windows: [{ ...ok, days: [] }] }, 'windows.0.days', /at least one day, e.g. days: \[mon, tue, wed, thu\]/],
     ['a day twice', { windows: [{ ...ok, days: ['mon', 'mon'] }] }, 'windows.0.days', /listed twice/],
     ['unknown key', { windows: [{ ...ok, weekdays: ['mon'] }] }, 'windows.0', /weekdays/],
@@ -353,7 +353,7 @@ describe('releaseCalendarSchema', () => {
     ['freeze date-time without offset', { freezes: [{ from: '2026-11-26T10:00', to: '2026-11-30T10:00Z', reason: 'r' }] }, 'freezes.0.from', /date-time with an offset, e.g. '2026-12-24T18:00\+01:00'/],
     ['impossible date', { timeZone: 'UTC', freezes: [{ from: '2026-02-30', to: '2026-03-01', reason: 'r' }] }, 'freezes.0.from', /from is a date '2026-12-24'/],
     ['blank reason', { timeZone: 'UTC', freezes: [{ from: '2026-11-26', to: '2026-11-26', reason: ' ' }] }, 'freezes.0.reason', /give a reason/],
-    ['bad freeze zone', { freezes: [{ from: '2026-11-26', to: '2026-11-26', reason: 'r', timeZone: 'Mars/Olympus' }] }, 'freezes.0.timeZone', /unknown time zone "Mars\/Olympus"/],
+    ['bad freeze zone', { freezes: [{ from: '2026-11-26', to: '2026-11-26', reason: 'r', timeZone: 'Mars/Olympus' }] }, 'freezes.0.timeZone', /unknown time zone 'Mars\/Olympus'/],
   ])('rejects %s, saying how to fix it', (_name, value, path, message) => {
     const found = issues(value);
     expect(found).toContainEqual({ path, message: expect.stringMatching(message) });
