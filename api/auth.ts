@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { Identity } from '../core/approval.js';
+import { cap, displayLine } from '../core/text.js';
 import { GantryError } from './errors.js';
 
 interface Entry { digest: Buffer; identity: Identity; source: string }
@@ -121,7 +122,7 @@ export function loadIdentities(opts: LoadIdentitiesOptions = {}): IdentityTable 
     }
     let doc: unknown;
     try { doc = parseYaml(text) ?? {}; } catch (err) {
-      throw new IdentityConfigError(`${file} is not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+      throw new IdentityConfigError(`${file} is not valid YAML: ${cap(displayLine(err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)), 200)}`);
     }
     const parsed = serverConfig.safeParse(doc);
     if (!parsed.success) throw new IdentityConfigError(`${file} is invalid: ${issues(parsed.error)}`);
@@ -131,6 +132,9 @@ export function loadIdentities(opts: LoadIdentitiesOptions = {}): IdentityTable 
 }
 
 const AUTH_HINT = 'send the header "Authorization: Bearer <token>"; the gantry CLI sends $GANTRY_TOKEN';
+
+/** The longest token looked up; a longer one is unknown without hashing it (real ones are about 48 characters). */
+export const MAX_TOKEN_LENGTH = 1024;
 
 /** The bearer token of an Authorization header value, or undefined. */
 export function bearerToken(header: string | string[] | undefined): string | undefined {
@@ -142,7 +146,7 @@ export function bearerToken(header: string | string[] | undefined): string | und
 
 /** The identity a raw bearer token belongs to, or undefined (constant-time in the token). */
 export function resolveToken(table: IdentityTable, token: string | undefined): Identity | undefined {
-  return token ? table.lookup(token) : undefined;
+  return token && token.length <= MAX_TOKEN_LENGTH ? table.lookup(token) : undefined;
 }
 
 /**

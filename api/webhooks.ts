@@ -11,8 +11,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Channel, Identity } from '../core/approval.js';
 import { defaultBranchRules, type BranchAction, type GantryConfig } from '../core/config.js';
+import { cap, controlCharacterIn, displayLine } from '../core/text.js';
+import { checkConfigSize, loadConfigOffThread } from './config-parse.js';
 import { GantryError } from './errors.js';
-import { loadConfig, type GantryService, type Started } from './service.js';
+import type { GantryService, Started } from './service.js';
 import type { TriggerServerConfig } from './server-config.js';
 
 export interface PushEvent {
@@ -42,6 +44,9 @@ export type PushOutcome =
 
 const ZERO = /^0+$/;
 
+/** A ref, branch, tag or pattern from a push, as shown in an answer: escaped, one line, capped. */
+const shown = (v: string) => cap(displayLine(v), 200);
+
 /** `*` matches within one path segment, `**` across segments, `?` one character; the rest literally. */
 export function globToRegExp(pattern: string): RegExp {
   let re = '';
@@ -61,7 +66,7 @@ export type PushDecision =
 
 /** What a push of `ref` does under the config's trigger rules (the first matching rule wins). */
 export function decidePush(config: GantryConfig, ref: string, deleted = false): PushDecision {
-  if (deleted) return { action: 'ignored', reason: `${ref} was deleted: nothing to build` };
+  if (deleted) return { action: 'ignored', reason: `${shown(ref)} was deleted: nothing to build` };
   const branch = /^refs\/heads\/(.+)$/.exec(ref)?.[1];
   const tag = /^refs\/tags\/(.+)$/.exec(ref)?.[1];
   if (branch !== undefined) {
@@ -70,16 +75,16 @@ export function decidePush(config: GantryConfig, ref: string, deleted = false): 
     const action: BranchAction = rule?.action ?? 'none';
     if (action === 'pipeline') return { action: 'pipeline', branch };
     if (action === 'gates') {
-      return { action: 'gates', reason: `branch ${branch} runs the quality gates only (rule '${rule!.pattern}')` };
+      return { action: 'gates', reason: `branch ${shown(branch)} runs the quality gates only (rule '${shown(rule!.pattern)}')` };
     }
-    return { action: 'none', reason: rule ? `branch ${branch} is set to start nothing (rule '${rule.pattern}')` : `no branch rule matches ${branch}: nothing to do` };
+    return { action: 'none', reason: rule ? `branch ${shown(branch)} is set to start nothing (rule '${shown(rule.pattern)}')` : `no branch rule matches ${shown(branch)}: nothing to do` };
   }
   if (tag !== undefined) {
     const rule = (config.triggers?.tags ?? []).find((r) => globToRegExp(r.pattern).test(tag));
     if (rule) return { action: 'release', tag, environment: rule.environment };
-    return { action: 'none', reason: `no tag rule matches ${tag}: nothing to release` };
+    return { action: 'none', reason: `no tag rule matches ${shown(tag)}: nothing to release` };
   }
-  return { action: 'ignored', reason: `${ref} is neither a branch nor a tag` };
+  return { action: 'ignored', reason: `${shown(ref)} is neither a branch nor a tag` };
 }
 
 export interface RunPushOptions {
@@ -88,12 +93,13 @@ export interface RunPushOptions {
 }
 
 // Parsed configs by text: a busy repository's gantry.yaml is validated once, not on every push.
+// Parsing happens off the event loop (api/config-parse.ts): a hostile config delays only its push.
 const parsedConfigs = new Map<string, GantryConfig>();
-function configOf(configText: string | unknown): GantryConfig {
-  if (typeof configText !== 'string') return loadConfig(configText);
+async function configOf(configText: string | unknown): Promise<GantryConfig> {
+  if (typeof configText !== 'string') return loadConfigOffThread(configText);
   const hit = parsedConfigs.get(configText);
   if (hit) return hit;
-  const config = loadConfig(configText);
+  const config = await loadConfigOffThread(configText);
   if (parsedConfigs.size >= 256) parsedConfigs.delete(parsedConfigs.keys().next().value!);
   parsedConfigs.set(configText, config);
   return config;
@@ -101,7 +107,7 @@ function configOf(configText: string | unknown): GantryConfig {
 
 /** Applies the rules and starts what they say; idempotent per commit (and per tag and commit). */
 export async function runPush(service: GantryService, configText: string | unknown, ev: PushEvent, caller: { identity: Identity; channel: Channel }, opts: RunPushOptions = {}): Promise<PushOutcome> {
-  const config = configOf(configText);
+  const config = await configOf(configText);
   const deleted = ev.deleted === true || ZERO.test(ev.sha);
   const d = decidePush(config, ev.ref, deleted);
   const base = { ref: ev.ref, sha: ev.sha };
@@ -169,9 +175,13 @@ export interface TriggerRouteOptions {
   fetch?: typeof fetch;
 }
 
+/** Git names have no control characters: one in a repo or ref is refused, naming it (escaped). */
+const gitName = (what: string, schema: z.ZodString) => schema.refine((v) => controlCharacterIn(v) === undefined, {
+  error: (i) => `${what} contains the control character ${controlCharacterIn(String(i.input))}: git names have none`,
+});
 const pushBody = z.strictObject({
-  repo: z.string().min(1).max(300),
-  ref: z.string().regex(/^refs\/(heads|tags)\/\S+$/, { error: 'ref must be a full ref: refs/heads/<branch> or refs/tags/<tag>' }),
+  repo: gitName('repo', z.string().min(1).max(300)),
+  ref: gitName('ref', z.string().max(1000).regex(/^refs\/(heads|tags)\/\S+$/, { error: 'ref must be a full ref: refs/heads/<branch> or refs/tags/<tag>', abort: true })),
   sha: z.string().regex(/^[0-9a-f]{7,64}$/, { error: 'sha must be the commit sha (hex)' }),
   before: z.string().regex(/^[0-9a-f]{7,64}$/).optional(),
   config: z.string().min(1, { error: 'config is the text of gantry.yaml at the pushed commit' }),
@@ -187,10 +197,13 @@ export async function registerTriggerRoutes(app: FastifyInstance, opts: TriggerR
 
   // The git hook's route: authenticated like every API route; the config comes from the pushed commit.
   app.post('/v1/triggers/push', async (req: FastifyRequest, reply: FastifyReply) => {
-    const caller = opts.callerOf(req);
+    // A git server's hook: the pipeline it starts was started through git (recorded as such).
+    const caller = { ...opts.callerOf(req), channel: 'git' as const };
     const r = pushBody.safeParse(req.body ?? {});
-    if (!r.success) throw new GantryError('bad_request', 'invalid push', r.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message, hint: 'the body `gantry hook post-receive` sends: {repo, ref, sha, config, delivery?}' })));
+    if (!r.success) throw new GantryError('bad_request', 'invalid push', r.error.issues.map((i) => ({ path: shown(i.path.map(String).join('.')) || '(body)', message: i.message, hint: 'the body `gantry hook post-receive` sends: {repo, ref, sha, config, delivery?}' })));
     const b = r.data;
+    // Over the limit: 413 before anything is queued, with no pipeline or release started.
+    checkConfigSize(b.config);
     const key = `push:${b.delivery ?? `${b.repo}:${b.ref}:${b.sha}`}`;
     const { value } = await deliveries.once(key, () => runPush(opts.service, b.config, { repo: b.repo, ref: b.ref, sha: b.sha, ...(b.message ? { message: b.message } : {}), ...(b.cloneUrl ? { cloneUrl: b.cloneUrl } : {}) }, caller));
     return reply.code(outcomeStatus(value)).send(value);
