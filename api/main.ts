@@ -7,13 +7,14 @@ import { Client, Connection } from '@temporalio/client';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { temporalAddress } from '../testbed/temporal.js';
-import { TASK_QUEUE } from '../workflows/messages.js';
+import { taskQueueFrom } from '../workflows/messages.js';
 import { loadIdentities, type IdentityTable } from './auth.js';
 import { buildServer } from './server.js';
 import { GantryService } from './service.js';
 import { loadTriggerConfig, type TriggerServerConfig } from './server-config.js';
 
 export const DEFAULT_API_ADDR = '127.0.0.1:8080';
+
 
 export interface StartApiOptions {
   /** host:port, :port or port. Default GANTRY_API_ADDR, else 127.0.0.1:8080. Port 0 picks a free one. */
@@ -72,7 +73,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<RunningApi> 
     }
     client = new Client({ connection, namespace: opts.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default' });
   }
-  const service = new GantryService(client, opts.taskQueue ?? TASK_QUEUE);
+  const service = new GantryService(client, opts.taskQueue ?? taskQueueFrom(process.env));
   const logger = opts.logger ?? defaultLogger();
   const server = buildServer({ service, identities, logger, publicIndex: opts.publicIndex ?? process.env.GANTRY_PUBLIC_INDEX === '1', triggers });
   const { host, port } = parseListenAddress(opts.listen ?? process.env.GANTRY_API_ADDR ?? DEFAULT_API_ADDR);
@@ -109,7 +110,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<RunningApi> 
 
 async function main(): Promise<void> {
   const api = await startApi();
-  console.log(`gantry API: ${api.url} (Temporal ${process.env.TEMPORAL_ADDRESS ?? temporalAddress()}, task queue ${TASK_QUEUE})`);
+  console.log(`gantry API: ${api.url} (Temporal ${process.env.TEMPORAL_ADDRESS ?? temporalAddress()}, task queue ${api.service.taskQueue})`);
   console.log(`  try: GANTRY_API=${api.url} GANTRY_TOKEN=<token> npm run --silent gantry -- release list`);
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

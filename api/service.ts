@@ -91,7 +91,22 @@ function idParts(workflowId: string): { app?: string; environment?: string } {
   return m ? { app: m[1]!, environment: m[2]! } : {};
 }
 
+/** How long a status query may wait for a worker's answer. */
+const QUERY_DEADLINE_MS = 10_000;
+/** A poller not seen for this long is gone (a worker's long poll lasts about a minute). */
+const POLLER_STALE_MS = 90_000;
+
+const tsMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): number =>
+  t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : 0;
+
+function isDeadlineExceeded(err: unknown): boolean {
+  const code = (err as { code?: unknown; cause?: { code?: unknown } } | undefined);
+  return code?.code === 4 || code?.cause?.code === 4 || (err instanceof Error && /DEADLINE_EXCEEDED|deadline/i.test(err.message));
+}
+
 export class GantryService {
+  private readonly pollers = new Map<string, { at: number; last: number }>();
+
   constructor(readonly client: Client, readonly taskQueue: string = TASK_QUEUE) {}
 
   async startRelease(req: StartReleaseRequest, caller: Caller): Promise<Started> {
@@ -177,18 +192,62 @@ export class GantryService {
   }
 
   async status(app: string, environment: string, events = 50): Promise<ReleaseStatus> {
+    const handle = this.releaseHandle(app, environment);
     try {
-      return await this.releaseHandle(app, environment).query(statusQuery, { events });
+      const tq = (await handle.describe()).taskQueue;
+      return await this.queryOnWorker(tq, () => handle.query(statusQuery, { events }));
     } catch (err) {
       throw mapNotFound(err, `no release of ${app} to ${environment}`, 'start one with: gantry release start');
     }
   }
 
   async pipelineStatus(repo: string, sha: string, opts: { gatesOnly?: boolean } = {}): Promise<PipelineStatus> {
+    const handle = this.client.workflow.getHandle(opts.gatesOnly ? gatesWorkflowId(repo, sha) : pipelineWorkflowId(repo, sha));
     try {
-      return await this.client.workflow.getHandle(opts.gatesOnly ? gatesWorkflowId(repo, sha) : pipelineWorkflowId(repo, sha)).query(pipelineStatusQuery);
+      const tq = (await handle.describe()).taskQueue;
+      return await this.queryOnWorker(tq, () => handle.query(pipelineStatusQuery));
     } catch (err) {
       throw mapNotFound(err, `no pipeline for ${repo}@${sha}`, 'start one with: gantry pipeline start');
+    }
+  }
+
+  /**
+   * Runs a query (or Update) that a worker must answer: first checks that a worker polls the
+   * workflow's task queue (else the call would hang for 30 s and look like Temporal being down), and
+   * bounds the wait, naming the queue either way.
+   */
+  private async queryOnWorker<T>(taskQueue: string, fn: () => Promise<T>, deadlineMs = QUERY_DEADLINE_MS): Promise<T> {
+    await this.ensureWorker(taskQueue);
+    try {
+      return await this.client.withDeadline(Date.now() + deadlineMs, fn);
+    } catch (err) {
+      if (isDeadlineExceeded(err)) {
+        throw new GantryError('unavailable', `the worker polling task queue '${taskQueue}' did not answer within ${deadlineMs / 1000} s`, [],
+          'the worker may be overloaded or stuck: check its log; a release waits durably until a worker answers');
+      }
+      throw err;
+    }
+  }
+
+  /** Throws `unavailable` when no worker has polled the task queue recently (cached for 2 s). */
+  async ensureWorker(taskQueue: string): Promise<void> {
+    const now = Date.now();
+    let seen = this.pollers.get(taskQueue);
+    if (!seen || now - seen.at > 2_000) {
+      const r = await this.client.workflowService.describeTaskQueue({
+        namespace: this.client.options.namespace, taskQueue: { name: taskQueue, kind: 1 /* TASK_QUEUE_KIND_NORMAL */ },
+        taskQueueType: 1 /* TASK_QUEUE_TYPE_WORKFLOW */,
+      });
+      const last = Math.max(0, ...(r.pollers ?? []).map((p) => tsMs(p.lastAccessTime)));
+      seen = { at: now, last };
+      this.pollers.set(taskQueue, seen);
+    }
+    // A live worker long-polls (up to about a minute per poll), so its last access is at most that old.
+    if (!seen.last || now - seen.last > POLLER_STALE_MS) {
+      const since = seen.last ? ` (none polling since ${new Date(seen.last).toISOString()})` : '';
+      const mine = taskQueue === this.taskQueue ? '' : `; this API starts workflows on '${this.taskQueue}'`;
+      throw new GantryError('unavailable', `no worker is polling task queue '${taskQueue}'${since}`, [],
+        `start a Gantry worker with GANTRY_TASK_QUEUE=${taskQueue}${mine}; the workflow waits durably until one polls`);
     }
   }
 
@@ -208,6 +267,7 @@ export class GantryService {
       if (action === Action.Rollback && desc.status.name === 'COMPLETED') return this.rollbackFinished(app, environment, memoOf(desc.memo), caller, comment);
       throw new GantryError('conflict', `the release of ${app} to ${environment} is not running (${desc.status.name.toLowerCase()})`, [], action === Action.Rollback ? 'only a release that succeeded can be rolled back once finished' : undefined);
     }
+    await this.ensureWorker(desc.taskQueue);
     try {
       // updateId (e.g. a webhook delivery id): the server runs an Update with the same id once per run.
       return await handle.executeUpdate(decisionUpdates[action], { args: [{ identity: caller.identity, channel: caller.channel, ...(comment ? { comment } : {}) }], ...(opts.updateId ? { updateId: opts.updateId } : {}) });

@@ -7,6 +7,7 @@ import { DEFAULT_SLACK_TOKEN_ENV, slackNoticeSink } from '../activities/slack.js
 import { createNotifyActivities } from '../activities/notify.js';
 import { createCatalogActivities } from '../activities/catalog.js';
 import { createWorker } from './worker.js';
+import { taskQueueFrom } from '../workflows/messages.js';
 import { createKubernetesActivities } from '../activities/k8s/index.js';
 import { chooseCluster } from '../activities/k8s/choose.js';
 import { apiserverReady } from '../testbed/k8s/client.js';
@@ -48,12 +49,13 @@ async function main(): Promise<void> {
   // Release notices also go to Slack, with Approve/Reject buttons, when the worker has a bot token.
   const sinks = process.env[DEFAULT_SLACK_TOKEN_ENV] ? [slackNoticeSink()] : [];
   // The build catalog and release state, for release trains (through the worker's own Temporal client).
-  const catalog = createCatalogActivities(process.env.GANTRY_TASK_QUEUE ? { taskQueue: process.env.GANTRY_TASK_QUEUE } : {});
+  const taskQueue = taskQueueFrom(process.env);
+  const catalog = createCatalogActivities({ taskQueue });
   const activities = { ...clusterActivities, ...pipelineActivities, ...createNotifyActivities(sinks), ...createGitHubActivities(), ...catalog };
   const connection = await NativeConnection.connect({ address });
   const worker = await createWorker({
     connection, activities, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default', identity: `gantry-worker@${process.pid}`,
-    ...(process.env.GANTRY_TASK_QUEUE ? { taskQueue: process.env.GANTRY_TASK_QUEUE } : {}),
+    taskQueue,
   });
   console.log(`gantry worker: task queue ${worker.options.taskQueue} on ${address}, cluster: ${cluster.kind === 'kubernetes' ? `kubernetes (${cluster.kubeconfig ?? 'default kubeconfig'}; ${cluster.why}), prometheus ${prometheusUrl()}` : `simulated (${simDir}; ${cluster.why})`}`);
   const stop = () => worker.shutdown();

@@ -9,6 +9,18 @@ import type { PipelineStatus } from '../core/pipeline.js';
 
 export const TASK_QUEUE = 'gantry';
 
+/**
+ * The task queue Gantry's workflows run on: GANTRY_TASK_QUEUE from the given environment, else
+ * 'gantry'. The worker and the API both read it through this function, so a queue set for both is
+ * the queue both use. (Takes the environment as an argument: this module is shared with workflows.)
+ */
+export function taskQueueFrom(env: Readonly<Record<string, string | undefined>>): string {
+  const v = env.GANTRY_TASK_QUEUE?.trim();
+  if (v === undefined || v === '') return TASK_QUEUE;
+  if (v.length > 200 || /[\s\u0000-\u001f\u007f]/.test(v)) throw new Error('GANTRY_TASK_QUEUE: give a task queue name without spaces or control characters, at most 200 characters');
+  return v;
+}
+
 export interface DecisionArgs {
   /** Who decides: set by the authenticated entry point (API, chat), never taken from a request body. */
   identity: Identity;

@@ -127,7 +127,7 @@ describe('gantry CLI (real API server, real Temporal dev server)', () => {
     expect(w.code).toBe(1);
     expect(w.stdout).toMatch(new RegExp(`✗ ${app} → production rolled-back: abort by bob via cli: wrong build`));
     const list = await cli(['release', 'list'], 'eve');
-    expect(list.stdout).toMatch(new RegExp(`^${app}\\s+production\\s+failed\\s+`, 'm'));
+    expect(list.stdout).toMatch(new RegExp(`^${app}\\s+production\\s+rolled-back\\s+`, 'm'));
   });
 
   it('errors: unknown release, refusals, no or wrong token, unreachable server, bad input', async () => {
@@ -170,7 +170,7 @@ describe('gantry CLI (real API server, real Temporal dev server)', () => {
     const r = await cli(['config', 'validate', '-f', bad]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/: 3 problems\n/);
-    expect(r.stderr).toContain("  (top level): unknown key 'extra'\n    hint: remove extra");
+    expect(r.stderr).toContain("  (top level): unknown key 'extra'\n    hint: remove 'extra'");
     expect(r.stderr).toMatch(/^ {2}app\.name: app name must be a lowercase DNS label.*\n {4}hint: /m);
     expect(r.stderr).toMatch(/^ {2}environments: .*\n {4}hint: at least one environment/m);
     const none = await cli(['config', 'validate', '-f', 'missing.yaml']);
