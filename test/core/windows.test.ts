@@ -3,11 +3,12 @@
 // offsets in these strings are the published DST rules (Europe/Berlin: CET +01:00, CEST +02:00,
 // switching 2026-03-29 01:00Z and 2026-10-25 01:00Z; America/New_York: EST -05:00, EDT -04:00,
 // switching 2026-03-08 07:00Z and 2026-11-01 06:00Z).
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import {
-  calendarState, describeOpening, describeWindow, freezeInterval, parseClock, parseFreezeBound, releaseCalendarSchema, searchDays,
-  type CalendarState, type Freeze, type ReleaseCalendar, type WeeklyWindow, type Weekday,
+  calendarState, describeOpening, describeWindow, freezeInterval, maxFreezeReason, maxFreezes, maxWindows, maxZones, parseClock, parseFreezeBound,
+  releaseCalendarSchema, searchDays, type CalendarState, type Freeze, type ReleaseCalendar, type WeeklyWindow, type Weekday,
 } from '../../core/windows.js';
 
 const at = (iso: string): number => {
@@ -293,6 +294,58 @@ describe('determinism: results depend on the instant and the calendar\'s zones o
   });
 });
 
+// Issue 12: 150 always-open windows cost ~85 ms each per evaluation, inside every workflow task and
+// status query (a release could no longer be queried or aborted). The cost is counted in look-ups
+// of a zone's UTC offset (each one an Intl call), not in wall time; bench/calendar.ts times it.
+describe('cost: zone offset look-ups per evaluation', () => {
+  const lookups = (c: ReleaseCalendar, when: number): { state: CalendarState; count: number } => {
+    const spy = jest.spyOn(IANAZone.prototype, 'offset');
+    try {
+      const state = calendarState(c, when);
+      return { state, count: spy.mock.calls.length };
+    } finally {
+      spy.mockRestore();
+    }
+  };
+  const always = win(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], '00:00', '00:00');
+  const monday = at('2026-11-23T12:00:00Z');
+
+  it('150 always-open windows cost what one costs, and answer what one answers', () => {
+    const one = lookups(cal([always]), monday);
+    const many = lookups(cal(Array.from({ length: 150 }, () => always)), monday);
+    expect(many.state).toEqual(one.state);
+    expect(one.state.open).toBe(true);
+    expect(one.state.closesAt).toBeUndefined();
+    expect(many.count).toBe(one.count);
+    expect(many.count).toBeLessThanOrEqual(10);
+  });
+
+  it('duplicates of an ordinary window cost nothing more either', () => {
+    const w = win(['mon', 'tue', 'wed', 'thu'], '10:00', '16:00');
+    const one = lookups(cal([w]), at('2026-11-27T15:55:00+01:00'));
+    const many = lookups(cal(Array.from({ length: maxWindows }, () => w)), at('2026-11-27T15:55:00+01:00'));
+    expect(many.state).toEqual(one.state);
+    expect(many.count).toBe(one.count);
+  });
+
+  it('a realistic calendar costs a few dozen look-ups wherever the answer lies', () => {
+    const c = cal([win(['mon', 'tue', 'wed', 'thu'], '10:00', '16:00'), win(['fri'], '22:00', '02:00', 'America/New_York')],
+      [{ from: '2026-11-26', to: '2026-11-30', reason: 'Black Friday' }, { from: '2026-12-24T18:00+01:00', to: '2026-12-27T08:00+01:00', reason: 'holidays' },
+        { from: '2025-12-24', to: '2025-12-26', reason: 'last year' }], 'Europe/Berlin');
+    for (const when of ['2026-11-27T12:00:00Z', '2026-11-23T12:00:00Z', '2026-12-25T12:00:00Z', '2026-03-28T12:00:00Z', '2026-10-24T23:00:00Z']) {
+      expect(lookups(c, at(when)).count).toBeLessThanOrEqual(80);
+    }
+  });
+
+  it('a freeze longer than the search costs no more than a short one', () => {
+    const c = cal([win(['mon', 'tue', 'wed', 'thu'], '10:00', '16:00')], [{ from: '2026-01-01T00:00Z', to: '2028-01-01T00:00Z', reason: 'long' }]);
+    const { state, count } = lookups(c, at('2026-02-01T00:00:00Z'));
+    expect(state.open).toBe(false);
+    expect(state.opensAt).toBeUndefined();
+    expect(count).toBeLessThanOrEqual(20);
+  });
+});
+
 describe('helpers', () => {
   it.each<[string, boolean, number | undefined]>([
     ['00:00', false, 0], ['09:30', false, 570], ['23:59', false, 1439], ['24:00', true, 1440],
@@ -357,6 +410,40 @@ describe('releaseCalendarSchema', () => {
   ])('rejects %s, saying how to fix it', (_name, value, path, message) => {
     const found = issues(value);
     expect(found).toContainEqual({ path, message: expect.stringMatching(message) });
+  });
+
+  // Issue 12: an unbounded calendar could stall every workflow task that evaluates it.
+  const everyDay = { ...ok, days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', end: '00:00' };
+  const someZones = ['UTC', 'Europe/Berlin', 'Europe/London', 'America/New_York', 'America/Chicago', 'America/Los_Angeles', 'Asia/Tokyo', 'Asia/Kolkata', 'Australia/Sydney', 'Australia/Lord_Howe', 'Africa/Cairo'];
+  const freezeOn = (i: number) => ({ from: `2026-${String(1 + (i % 12)).padStart(2, '0')}-01`, to: `2026-${String(1 + (i % 12)).padStart(2, '0')}-02`, reason: `r${i}` });
+  it.each<[string, unknown, string, RegExp]>([
+    ['too many windows', { windows: Array.from({ length: maxWindows + 1 }, () => everyDay) }, 'windows',
+      new RegExp(`^${maxWindows + 1} windows; a calendar has at most ${maxWindows}: list several days in one window .*open all the time`)],
+    ['150 always-open windows', { windows: Array.from({ length: 150 }, () => everyDay) }, 'windows', /^150 windows; a calendar has at most/],
+    ['too many freezes', { timeZone: 'UTC', freezes: Array.from({ length: maxFreezes + 1 }, (_, i) => freezeOn(i)) }, 'freezes',
+      new RegExp(`^${maxFreezes + 1} freezes; a calendar has at most ${maxFreezes}: remove freezes that are over`)],
+    ['too many zones', { windows: someZones.map((timeZone) => ({ ...ok, timeZone })) }, `windows.${maxZones}.timeZone`,
+      new RegExp(`'Africa/Cairo' is time zone number ${maxZones + 1}; a calendar uses at most ${maxZones}`)],
+    ['a long freeze reason', { timeZone: 'UTC', freezes: [{ ...freezeOn(0), reason: 'x'.repeat(maxFreezeReason + 1) }] }, 'freezes.0.reason',
+      new RegExp(`the reason is ${maxFreezeReason + 1} characters; keep it to ${maxFreezeReason}`)],
+    ['a day listed eight times', { windows: [{ ...ok, days: Array.from({ length: 8 }, () => 'mon') }] }, 'windows.0.days', /listed twice/],
+  ])('bounds the calendar: %s', (_name, value, path, message) => {
+    expect(issues(value)).toContainEqual({ path, message: expect.stringMatching(message) });
+  });
+
+  it('caps what it echoes: a huge zone or day name is cut, not repeated whole', () => {
+    const found = issues({ windows: [{ ...ok, timeZone: `Europe/${'x'.repeat(100_000)}`, days: ['y'.repeat(100_000)] }] });
+    expect(found.map((i) => i.path)).toEqual(['windows.0.days.0', 'windows.0.timeZone']);
+    for (const i of found) expect(i.message.length).toBeLessThan(300);
+    expect(found[1]!.message).toMatch(/^unknown time zone 'Europe\/x+… \(\d+ more characters\)': use an IANA zone name/);
+  });
+
+  it('the most a calendar may hold is accepted', () => {
+    expect(issues({
+      timeZone: 'UTC',
+      windows: Array.from({ length: maxWindows }, (_, i) => ({ ...everyDay, timeZone: someZones[i % maxZones]! })),
+      freezes: Array.from({ length: maxFreezes }, (_, i) => ({ ...freezeOn(i), reason: 'r'.repeat(maxFreezeReason) })),
+    })).toEqual([]);
   });
 
   it('a one-day freeze (from == to) and a freeze with its own zone are valid', () => {
