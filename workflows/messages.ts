@@ -6,6 +6,7 @@ import type { Action, Channel, Identity } from '../core/approval.js';
 import type { EnvironmentConfig } from '../core/config.js';
 import type { Decision, ReleaseStatus, Revision } from '../core/release.js';
 import type { PipelineStatus } from '../core/pipeline.js';
+import { controlCharacterIn } from '../core/text.js';
 
 export const TASK_QUEUE = 'gantry';
 
@@ -17,7 +18,7 @@ export const TASK_QUEUE = 'gantry';
 export function taskQueueFrom(env: Readonly<Record<string, string | undefined>>): string {
   const v = env.GANTRY_TASK_QUEUE?.trim();
   if (v === undefined || v === '') return TASK_QUEUE;
-  if (v.length > 200 || /[\s\u0000-\u001f\u007f]/.test(v)) throw new Error('GANTRY_TASK_QUEUE: give a task queue name without spaces or control characters, at most 200 characters');
+  if (v.length > 200 || /\s/.test(v) || controlCharacterIn(v) !== undefined) throw new Error('GANTRY_TASK_QUEUE: give a task queue name without spaces or control characters, at most 200 characters');
   return v;
 }
 
