@@ -1,5 +1,7 @@
 // A throwaway, in-memory Temporal dev server on free loopback ports: one per test run or benchmark,
-// so they never see each other's workflows. Same pinned binary as the embedded server.
+// so they never see each other's workflows. Same pinned binary as the embedded server. Optionally on a
+// fixed port with its state in a SQLite file, so it can be stopped and started again with its state
+// (the chaos run restarts it in the middle of a release).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -25,15 +27,22 @@ export function killGroup(pid: number): void {
   try { process.kill(-pid, 'SIGKILL'); } catch { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
 }
 
-export async function startEphemeralTemporal(extraArgs: string[] = []): Promise<EphemeralTemporal> {
+export interface EphemeralTemporalOptions {
+  /** The frontend port (default: a free one). A restart on the same port keeps the address; the log is then appended to. */
+  port?: number;
+  /** Keep the server's state in this SQLite file (default: in memory), so a restart finds it again. */
+  dbFilename?: string;
+}
+
+export async function startEphemeralTemporal(extraArgs: string[] = [], opts: EphemeralTemporalOptions = {}): Promise<EphemeralTemporal> {
   if (!fs.existsSync(temporalBin)) {
     throw new Error(`Temporal dev server binary missing at ${temporalBin}: run \`npm run testbed -- install\``);
   }
-  const port = await freePort();
+  const port = opts.port ?? await freePort();
   const uiPort = await freePort();
   const address = `127.0.0.1:${port}`;
   const log = path.join(os.tmpdir(), `gantry-temporal-${port}.log`);
-  const out = fs.openSync(log, 'w');
+  const out = fs.openSync(log, opts.port === undefined ? 'w' : 'a');
   const child = spawn(temporalBin, ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort),
     '--headless', '--namespace', 'default', '--log-level', 'warn',
     '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
@@ -43,6 +52,7 @@ export async function startEphemeralTemporal(extraArgs: string[] = []): Promise<
     // Status is polled by several clients at once (CLI watch, API, UI): let queries queue while a workflow
     // task is in flight instead of failing with RESOURCE_EXHAUSTED (the default buffer holds 1).
     '--dynamic-config-value', 'history.maxBufferedQueryCount=64',
+    ...(opts.dbFilename ? ['--db-filename', opts.dbFilename] : []),
     ...extraArgs,
   ], { detached: true, stdio: ['ignore', out, out] });
   fs.closeSync(out);
