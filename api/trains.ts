@@ -5,6 +5,8 @@ import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, t
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Caller } from './service.js';
 import { isTimeZone } from '../core/windows.js';
+import { mayOperateTrain, recordTrainAction, type TrainAction, type TrainAuditEntry } from '../core/trains.js';
+import type { ApproverPolicy } from '../core/approval.js';
 import { TASK_QUEUE } from '../workflows/messages.js';
 import type { TrainInput } from '../workflows/train.js';
 import { GantryError } from './errors.js';
@@ -29,7 +31,12 @@ export interface TrainSummary {
   nextDepartures: string[];
   recentRuns: { scheduledAt: string; workflowId: string }[];
   skippedOverlap: number;
+  /** Who created, changed and triggered the train, newest last (core/trains.ts). */
+  audit: TrainAuditEntry[];
 }
+
+/** What a train's schedule keeps besides its action (set at creation; a schedule's memo is not updatable). */
+interface TrainMemo { app: string; environment: string; cron: string[]; timeZone: string }
 
 export function trainScheduleId(app: string, environment: string): string {
   return `train/${app}/${environment}`;
@@ -40,7 +47,37 @@ const cronField = /^[\d*,/\-A-Za-z?#L]+$/;
 export class TrainService {
   constructor(readonly client: Client, readonly taskQueue: string = TASK_QUEUE) {}
 
-  async create(req: CreateTrainRequest): Promise<{ id: string; existing: boolean }> {
+  /** Refuses, with the reason, a caller the environment's approver policy does not allow. */
+  private authorize(caller: Caller, action: TrainAction, environment: string, policy: ApproverPolicy): TrainAuditEntry {
+    const answer = mayOperateTrain(caller.identity, action, environment, policy);
+    if (!answer.allowed) throw new GantryError('refused', answer.reason);
+    return { at: new Date().toISOString(), by: caller.identity.id, channel: caller.channel, action };
+  }
+
+  /** The train's stored input (its environment's approver policy) and memo; undefined when there is none. */
+  private async stored(id: string): Promise<{ input?: TrainInput; memo: Partial<TrainMemo> } | undefined> {
+    try {
+      const d = await this.client.schedule.getHandle(id).describe();
+      const args = d.action.type === 'startWorkflow' ? d.action.args : undefined;
+      return { ...(args?.[0] ? { input: args[0] as TrainInput } : {}), memo: (d.memo ?? {}) as Partial<TrainMemo> };
+    } catch (err) {
+      if (err instanceof ScheduleNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  private async storedOrNotFound(app: string, environment: string): Promise<{ input?: TrainInput; memo: Partial<TrainMemo> }> {
+    const s = await this.stored(trainScheduleId(app, environment));
+    if (!s) throw new GantryError('not_found', `no release train for ${app} to ${environment}`, [], 'create one with: gantry train create');
+    return s;
+  }
+
+  /** A train created before trains kept their policy is operated under the strictest reading: nobody listed, nobody allowed. */
+  private static policyOf(input: TrainInput | undefined): ApproverPolicy {
+    return input?.environment?.approvers ?? { users: [], groups: ['(unknown: recreate the train)'], required: 1, allowStarter: false };
+  }
+
+  async create(req: CreateTrainRequest, caller: Caller): Promise<{ id: string; existing: boolean }> {
     const config = loadConfig(req.config);
     const env = config.environments.find((e) => e.name === req.environment);
     const details = [];
@@ -54,7 +91,12 @@ export class TrainService {
     if (!isTimeZone(timeZone)) details.push({ path: 'timeZone', message: `unknown time zone ${timeZone}`, hint: 'an IANA zone such as Europe/Berlin or America/New_York' });
     if (details.length || !env) throw new GantryError('bad_request', 'invalid release train', details);
     const id = trainScheduleId(config.app.name, env.name);
-    const input: TrainInput = { app: config.app.name, image: config.app.image, environment: env, schedule: id };
+    const before = await this.stored(id);
+    // A change is judged by the policy the train has and by the one it gets.
+    if (before) this.authorize(caller, 'update', env.name, TrainService.policyOf(before.input));
+    const entry = this.authorize(caller, before ? 'update' : 'create', env.name, env.approvers);
+    const input: TrainInput = { app: config.app.name, image: config.app.image, environment: env, schedule: id, audit: recordTrainAction(before?.input?.audit, entry), cron: req.cron };
+    const memo: TrainMemo = { app: config.app.name, environment: env.name, cron: req.cron, timeZone };
     try {
       await this.client.schedule.create({
         scheduleId: id,
@@ -62,14 +104,14 @@ export class TrainService {
         action: { type: 'startWorkflow', workflowType: 'releaseTrain', args: [input], taskQueue: this.taskQueue, workflowId: `train-run/${config.app.name}/${env.name}` },
         policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '10 minutes' },
         state: { paused: req.paused ?? false, note: `release train for ${config.app.name} → ${env.name}` },
-        memo: { app: config.app.name, environment: env.name, cron: req.cron, timeZone },
+        memo: memo as unknown as Record<string, unknown>,
       });
       return { id, existing: false };
     } catch (err) {
       if (err instanceof ScheduleAlreadyRunning) {
         // Creating again updates the departures and the environment config.
         await this.client.schedule.getHandle(id).update((prev) => ({
-          ...prev, spec: { cronExpressions: req.cron, timezone: timeZone }, memo: { app: config.app.name, environment: env.name, cron: req.cron, timeZone },
+          ...prev, spec: { cronExpressions: req.cron, timezone: timeZone }, memo: memo as unknown as Record<string, unknown>,
           action: { type: 'startWorkflow', workflowType: 'releaseTrain', args: [input], taskQueue: this.taskQueue, workflowId: `train-run/${config.app.name}/${env.name}` },
         }));
         return { id, existing: true };
@@ -82,13 +124,15 @@ export class TrainService {
     const id = trainScheduleId(app, environment);
     try {
       const d = await this.client.schedule.getHandle(id).describe();
+      const input = d.action.type === 'startWorkflow' ? d.action.args?.[0] as TrainInput | undefined : undefined;
       return {
         id, app, environment,
-        cron: ((d.memo as { cron?: string[] } | undefined)?.cron) ?? [], timeZone: d.spec.timezone ?? 'UTC',
+        cron: input?.cron ?? ((d.memo as Partial<TrainMemo> | undefined)?.cron) ?? [], timeZone: d.spec.timezone ?? 'UTC',
         paused: d.state.paused,
         nextDepartures: d.info.nextActionTimes.slice(0, 5).map((t) => t.toISOString()),
         recentRuns: d.info.recentActions.map((a) => ({ scheduledAt: a.scheduledAt.toISOString(), workflowId: a.action.workflow.workflowId })),
         skippedOverlap: d.info.numActionsSkippedOverlap,
+        audit: input?.audit ?? [],
       };
     } catch (err) {
       if (err instanceof ScheduleNotFoundError) throw new GantryError('not_found', `no release train for ${app} to ${environment}`, [], 'create one with: gantry train create');
@@ -106,16 +150,26 @@ export class TrainService {
     return out;
   }
 
-  /** Departs now (the schedule's overlap policy still applies). */
-  async trigger(app: string, environment: string): Promise<void> {
-    await this.describe(app, environment);
+  /** Departs now (the schedule's overlap policy still applies); recorded in the train's audit trail. */
+  async trigger(app: string, environment: string, caller: Caller): Promise<TrainAuditEntry> {
+    const s = await this.storedOrNotFound(app, environment);
+    const entry = this.authorize(caller, 'trigger', environment, TrainService.policyOf(s.input));
+    const handle = this.client.schedule.getHandle(trainScheduleId(app, environment));
+    const audit = recordTrainAction(s.input?.audit, entry);
+    await handle.update((prev) => (prev.action.type === 'startWorkflow'
+      ? { ...prev, action: { ...prev.action, args: [{ ...(prev.action.args?.[0] as TrainInput), audit }] } }
+      : prev));
     // trigger() would default to ALLOW_ALL; a manual departure follows the train's policy.
-    await this.client.schedule.getHandle(trainScheduleId(app, environment)).trigger(ScheduleOverlapPolicy.SKIP);
+    await handle.trigger(ScheduleOverlapPolicy.SKIP);
+    return entry;
   }
 
-  async remove(app: string, environment: string): Promise<void> {
-    await this.describe(app, environment);
+  /** Deletes the train; the caller logs the returned audit entry (the schedule's own trail goes with it). */
+  async remove(app: string, environment: string, caller: Caller): Promise<TrainAuditEntry> {
+    const s = await this.storedOrNotFound(app, environment);
+    const entry = this.authorize(caller, 'delete', environment, TrainService.policyOf(s.input));
     await this.client.schedule.getHandle(trainScheduleId(app, environment)).delete();
+    return entry;
   }
 }
 
@@ -133,15 +187,28 @@ function trainParams(req: FastifyRequest): { app: string; env: string } {
 /** Routes: POST/GET /v1/trains, GET/DELETE /v1/trains/:app/:env, POST /v1/trains/:app/:env/trigger. */
 export function registerTrainRoutes(app: FastifyInstance, deps: { trains: TrainService; callerOf: (req: FastifyRequest) => Caller }): void {
   app.post('/v1/trains', async (req, reply) => {
-    deps.callerOf(req);
+    const caller = deps.callerOf(req);
     const b = (req.body ?? {}) as Partial<CreateTrainRequest>;
     if (b.config === undefined) throw new GantryError('bad_request', 'invalid release train', [{ path: 'config', message: 'is required', hint: 'the gantry.yaml text (or object)' }]);
     if (typeof b.environment !== 'string') throw new GantryError('bad_request', 'invalid release train', [{ path: 'environment', message: 'is required', hint: 'the environment the train releases to' }]);
-    const created = await deps.trains.create({ config: b.config, environment: b.environment, cron: Array.isArray(b.cron) ? b.cron : typeof b.cron === 'string' ? [b.cron] : [], ...(typeof b.timeZone === 'string' ? { timeZone: b.timeZone } : {}), ...(typeof b.paused === 'boolean' ? { paused: b.paused } : {}) });
+    const created = await deps.trains.create({ config: b.config, environment: b.environment, cron: Array.isArray(b.cron) ? b.cron : typeof b.cron === 'string' ? [b.cron] : [], ...(typeof b.timeZone === 'string' ? { timeZone: b.timeZone } : {}), ...(typeof b.paused === 'boolean' ? { paused: b.paused } : {}) }, caller);
+    req.log.info({ audit: { train: created.id, by: caller.identity.id, channel: caller.channel, action: created.existing ? 'update' : 'create' } }, 'release train saved');
     return reply.code(created.existing ? 200 : 201).send(created);
   });
   app.get('/v1/trains', async (req) => { deps.callerOf(req); return { trains: await deps.trains.list() }; });
   app.get('/v1/trains/:app/:env', async (req) => { deps.callerOf(req); const p = trainParams(req); return deps.trains.describe(p.app, p.env); });
-  app.post('/v1/trains/:app/:env/trigger', async (req) => { deps.callerOf(req); const p = trainParams(req); await deps.trains.trigger(p.app, p.env); return { triggered: true }; });
-  app.delete('/v1/trains/:app/:env', async (req) => { deps.callerOf(req); const p = trainParams(req); await deps.trains.remove(p.app, p.env); return { deleted: true }; });
+  app.post('/v1/trains/:app/:env/trigger', async (req) => {
+    const caller = deps.callerOf(req);
+    const p = trainParams(req);
+    const entry = await deps.trains.trigger(p.app, p.env, caller);
+    req.log.info({ audit: { train: trainScheduleId(p.app, p.env), ...entry } }, 'release train triggered');
+    return { triggered: true, by: entry.by };
+  });
+  app.delete('/v1/trains/:app/:env', async (req) => {
+    const caller = deps.callerOf(req);
+    const p = trainParams(req);
+    const entry = await deps.trains.remove(p.app, p.env, caller);
+    req.log.info({ audit: { train: trainScheduleId(p.app, p.env), ...entry } }, 'release train deleted');
+    return { deleted: true, by: entry.by };
+  });
 }

@@ -2,6 +2,11 @@
 // each human decision changes its state (the record* functions and applyDecision), whether a
 // decision is allowed now (checkDecision), and what `status` shows. The release workflow is a loop
 // over decideNext; every decision about a release is made here, and table-tested.
+//
+// The release calendar is evaluated in one place only: observeCalendar, which the workflow's loop
+// calls before each decideNext and which keeps the answer in the state. decideNext, releaseStatus
+// and checkDecision read that answer and never evaluate the calendar themselves, so a status query,
+// an abort, a rejection or a rollback never waits on it.
 import { assessAnalysis, summarizeAnalysis, type AnalysisResult, type Measurement } from './analysis.js';
 import { Action, mayDecide, quorumReached, type Channel, type Identity, type PolicyAnswer } from './approval.js';
 import type { ConfirmPolicy, EnvironmentConfig } from './config.js';
@@ -63,6 +68,8 @@ export interface ReleaseState {
   promoted?: Decision;
   /** A person let the release move outside its release window (for the rest of this release). */
   windowOverride?: Decision;
+  /** The calendar's answer when the loop last looked (observeCalendar); read by decideNext and status. */
+  calendar?: CalendarAnswer;
   /** Keys of the notices already sent (see noticesDue), so each is sent once. */
   notices?: string[];
   stop?: { cause: StopCause; reason: string; by?: string; at: string };
@@ -71,6 +78,18 @@ export interface ReleaseState {
   events: HistoryEvent[];
   /** Bumped on every change, so waits can wake on "anything happened". */
   rev: number;
+}
+
+/** What the release calendar said at `at` (ms since epoch, workflow time). */
+export interface CalendarAnswer {
+  at: number;
+  open: boolean;
+  reason: string;
+  opensAt?: number;
+  /** opensAt as people read it, in the zone it is best described in. */
+  opens?: string;
+  closesAt?: number;
+  timeZone?: string;
 }
 
 export interface ReleaseSpec {
@@ -174,16 +193,44 @@ export function decideNext(s: ReleaseState, env: EnvironmentConfig, now: number)
   }
 }
 
-/** A group starts only while the environment's release window is open (unless overridden). */
+/** Whether the next step depends on the release window: the next group would start now. */
+function atWindowGate(s: ReleaseState, env: EnvironmentConfig): boolean {
+  return !!env.calendar && !s.windowOverride && !s.outcome && !s.stop && !s.paused && s.stage === 'confirmed' && s.group < s.plan.length - 1;
+}
+
+/**
+ * The loop's calendar look-up, made before each decideNext: when the next group would start now,
+ * evaluate the calendar at `now` and keep the answer in the state (it is not an event and does not
+ * bump `rev`). Nothing else evaluates the calendar.
+ */
+export function observeCalendar(s: ReleaseState, env: EnvironmentConfig, now: number): void {
+  if (!atWindowGate(s, env)) return;
+  const c = calendarState(env.calendar!, now);
+  s.calendar = {
+    at: now, open: c.open, reason: c.reason,
+    ...(c.opensAt !== undefined ? { opensAt: c.opensAt, opens: describeOpening(c.opensAt, c.timeZone ?? 'UTC') } : {}),
+    ...(c.closesAt !== undefined ? { closesAt: c.closesAt } : {}),
+    ...(c.timeZone !== undefined ? { timeZone: c.timeZone } : {}),
+  };
+}
+
+/**
+ * A group starts only while the environment's release window is open (unless overridden), as the
+ * loop last observed it. Read by status and decisions at later instants too: a closed answer whose
+ * opening has come counts as open (the loop is about to look again); an answer that was never
+ * taken counts as not known yet, never as a reason to evaluate the calendar here.
+ */
 function windowGate(s: ReleaseState, env: EnvironmentConfig, now: number, group: number): Step | undefined {
-  if (!env.calendar || s.windowOverride) return undefined;
-  const c = calendarState(env.calendar, now);
-  if (c.open) return undefined;
-  const opens = c.opensAt !== undefined ? `opens ${describeOpening(c.opensAt, c.timeZone ?? 'UTC')}` : 'no opening found';
+  if (!atWindowGate(s, env)) return undefined;
+  const who = `an approver may override with a reason (gantry override ${s.app} ${s.environment} -m "why")`;
+  const c = s.calendar;
+  if (!c) return { kind: 'wait-window', group, reason: 'waiting for window: the release calendar has not been looked at yet', who };
+  if (c.open || (c.opensAt !== undefined && now >= c.opensAt)) return undefined;
+  const opens = c.opens !== undefined ? `opens ${c.opens}` : 'no opening found';
   return {
     kind: 'wait-window', group, reason: `waiting for window, ${opens} (${c.reason})`,
     ...(c.opensAt !== undefined ? { until: c.opensAt } : {}),
-    who: `an approver may override with a reason (gantry override ${s.app} ${s.environment} -m "why")`,
+    who,
   };
 }
 
@@ -291,15 +338,20 @@ export function checkDecision(s: ReleaseState, env: EnvironmentConfig, action: A
   const policy = mayDecide(req.identity, action, env.approvers, { author: s.revision.author, startedBy: s.startedBy.id });
   if (!policy.allowed) return policy;
   if (s.stop && action !== Action.Pause) return { allowed: false, reason: `the release is already rolling back (${s.stop.cause}: ${s.stop.reason})` };
-  const step = decideNext(s, env, now);
+  // Only approve, reject and override depend on the step (none of them evaluates the calendar).
+  const next = () => decideNext(s, env, now);
   switch (action) {
-    case Action.Approve:
+    case Action.Approve: {
+      const step = next();
       if (step.kind !== 'wait-approval') return { allowed: false, reason: `nothing to approve: the release is ${describeStep(step)}` };
       if (validApprovals(s, env, now).includes(req.identity.id)) return { allowed: false, reason: `${req.identity.id} already approved group ${s.group + 1}; another approver is needed` };
       return { allowed: true };
-    case Action.Reject:
+    }
+    case Action.Reject: {
+      const step = next();
       if (step.kind !== 'wait-approval') return { allowed: false, reason: `nothing to reject: the release is ${describeStep(step)}; use abort to stop it` };
       return { allowed: true };
+    }
     case Action.Pause:
       if (s.stop) return { allowed: false, reason: 'the release is rolling back; a rollback cannot be paused' };
       if (s.paused) return { allowed: false, reason: `already paused by ${s.paused.by}` };
@@ -316,10 +368,12 @@ export function checkDecision(s: ReleaseState, env: EnvironmentConfig, action: A
     case Action.Abort:
     case Action.Rollback:
       return { allowed: true };
-    case Action.Override:
+    case Action.Override: {
+      const step = next();
       if (step.kind !== 'wait-window') return { allowed: false, reason: `nothing to override: the release is ${describeStep(step)}` };
       if (!req.comment?.trim()) return { allowed: false, reason: 'an override of the release window needs a reason (-m "why")' };
       return { allowed: true };
+    }
   }
 }
 

@@ -8,7 +8,7 @@ import {
 import { Action } from '../core/approval.js';
 import type { EnvironmentConfig } from '../core/config.js';
 import {
-  applyDecision, checkDecision, decideNext, newReleaseState, recordAnalysis, recordApplied, recordConfirmed,
+  applyDecision, checkDecision, decideNext, newReleaseState, observeCalendar, recordAnalysis, recordApplied, recordConfirmed,
   noticesDue, recordHealth, recordNotice, recordOutcome, recordRollbackStarted, releaseStatus, revisionRef, wakeAt,
   type ReleaseState, type ReleaseStatus, type Revision, type StopCause,
 } from '../core/release.js';
@@ -91,6 +91,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     id, app: input.app, environment: env, kind: input.kind ?? 'release', revision: input.revision,
     ...(input.previous ? { previous: input.previous } : {}), startedBy: input.startedBy, plan,
   }, Date.now());
+  // Look at the calendar now, so that status is right while the target is described.
+  observeCalendar(s, env, Date.now());
 
   setHandler(statusQuery, (opts) => releaseStatus(s, env, Date.now(), opts ?? {}));
   for (const action of Object.values(Action)) {
@@ -135,6 +137,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
 
 async function runGroups(s: ReleaseState, env: EnvironmentConfig, target: Target): Promise<void> {
   for (;;) {
+    // The one place the calendar is evaluated; status and decisions read the answer from the state.
+    observeCalendar(s, env, Date.now());
     const step = decideNext(s, env, Date.now());
     switch (step.kind) {
       case 'apply': {

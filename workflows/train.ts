@@ -3,11 +3,24 @@
 import { ApplicationFailure, ChildWorkflowFailure, executeChild, ParentClosePolicy, patched, proxyActivities, WorkflowIdReusePolicy } from '@temporalio/workflow';
 import { decideTrain, type TrainDecision } from '../core/catalog.js';
 import type { EnvironmentConfig } from '../core/config.js';
+import type { TrainAuditEntry } from '../core/trains.js';
 import type { CatalogActivities } from './activity-types.js';
 import { FailureType, releaseMemo, releaseWorkflowId } from './messages.js';
 import { release } from './release.js';
 
-export interface TrainInput { app: string; image: string; environment: EnvironmentConfig; schedule: string }
+export interface TrainInput {
+  app: string;
+  image: string;
+  environment: EnvironmentConfig;
+  schedule: string;
+  /**
+   * Who created, changed and triggered the train (core/trains.ts), newest last. Kept in the
+   * schedule's action (a schedule's memo cannot be updated), so each departure's input carries it.
+   */
+  audit?: TrainAuditEntry[];
+  /** The departures as given (the schedule keeps them only in its own calendar form). */
+  cron?: string[];
+}
 
 export interface TrainResult { decision: TrainDecision; outcome?: string }
 
