@@ -5,7 +5,7 @@ import { Action } from '../../core/approval.js';
 import type { EnvironmentConfig } from '../../core/config.js';
 import { environmentPlan } from '../../core/plan.js';
 import {
-  applyDecision, checkDecision, decideNext, newReleaseState, noticesDue, recordApplied, recordHealth, recordNotice,
+  applyDecision, checkDecision, decideNext, newReleaseState, noticesDue, observeCalendar, recordApplied, recordHealth, recordNotice,
   releaseStatus, validApprovals, wakeAt, type ReleaseState,
 } from '../../core/release.js';
 
@@ -105,7 +105,12 @@ describe('release windows', () => {
     freezes: [{ from: '2026-11-25', to: '2026-11-25', reason: 'payments migration', timeZone: 'Europe/Berlin' }],
   };
   const e = env({ calendar, groups: [{ name: 'g1', pods: 1, confirm: { type: 'auto' } }, { name: 'g2', pods: 'rest', confirm: { type: 'auto' } }] });
-  const fresh = (at: number) => newReleaseState({ id: 'r', app: 'shop', environment: e, revision: { image: 'i', author: 'carol' }, startedBy: { id: 'dave', channel: 'cli' }, plan: environmentPlan(e) }, at);
+  /** A release just started, as the workflow's loop leaves it before deciding: the calendar looked at. */
+  const fresh = (at: number) => {
+    const s = newReleaseState({ id: 'r', app: 'shop', environment: e, revision: { image: 'i', author: 'carol' }, startedBy: { id: 'dave', channel: 'cli' }, plan: environmentPlan(e) }, at);
+    observeCalendar(s, e, at);
+    return s;
+  };
 
   it.each([
     { name: 'Monday 10:00: open, apply', at: MON_10_BERLIN, want: { kind: 'apply', group: 0 } },
