@@ -144,6 +144,21 @@ export function bearerToken(header: string | string[] | undefined): string | und
   return m?.[1];
 }
 
+/**
+ * The one Authorization header of a request, from its raw header list (Node keeps only the first of
+ * several, silently; a proxy in front may pick another): several are refused with a 401.
+ */
+export function soleAuthorization(rawHeaders: readonly string[]): string | undefined {
+  let value: string | undefined;
+  let count = 0;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() !== 'authorization') continue;
+    if (++count > 1) throw new GantryError('unauthenticated', 'the request has several Authorization headers', [], 'send exactly one header "Authorization: Bearer <token>"');
+    value = rawHeaders[i + 1];
+  }
+  return value;
+}
+
 /** The identity a raw bearer token belongs to, or undefined (constant-time in the token). */
 export function resolveToken(table: IdentityTable, token: string | undefined): Identity | undefined {
   return token && token.length <= MAX_TOKEN_LENGTH ? table.lookup(token) : undefined;

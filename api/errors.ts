@@ -1,10 +1,10 @@
 // Errors every entry point maps the same way (HTTP status, CLI exit message).
 //
 // What an error says is often made of the caller's own input (a name, a path, a config key). When it
-// is sent back (toJSON) every text is shown safely (control and bidi characters escaped, core/text.ts)
-// and bounded, and at most MAX_DETAILS details are listed, so an error body never echoes an
+// is sent back (toJSON) every text is shown safely (one line, control and bidi characters escaped,
+// core/text.ts) and bounded, and at most MAX_DETAILS details are listed, so an error body never echoes an
 // attacker's terminal escapes and never grows with the input.
-import { cap, displayLine, displayText } from '../core/text.js';
+import { cap, displayLine } from '../core/text.js';
 
 export type GantryErrorCode = 'bad_request' | 'unauthenticated' | 'not_found' | 'refused' | 'conflict' | 'too_large' | 'unavailable';
 
@@ -16,9 +16,9 @@ const MESSAGE_LIMIT = 1000;
 const PATH_LIMIT = 200;
 const DETAIL_LIMIT = 500;
 
-/** A text of an error made safe to send: controls escaped, capped. */
+/** A text of an error made safe to send: one line, controls escaped, capped. */
 export function safeText(text: string, limit = MESSAGE_LIMIT): string {
-  return cap(displayText(text), limit);
+  return cap(displayLine(text), limit);
 }
 
 export function httpStatusOf(code: GantryErrorCode): number {

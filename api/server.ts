@@ -19,7 +19,7 @@ import type { ReleaseStatus } from '../core/release.js';
 import { cap, displayLine, echo } from '../core/text.js';
 import { checkConfigSize, CONFIG_TEXT_LIMIT } from './config-parse.js';
 import { GantryError, safeText, type ErrorDetail } from './errors.js';
-import { authenticate, type IdentityTable } from './auth.js';
+import { authenticate, soleAuthorization, type IdentityTable } from './auth.js';
 import type { Caller, GantryService, ReleaseSummary } from './service.js';
 import { emptyTriggerConfig, type TriggerServerConfig } from './server-config.js';
 import { registerTriggerRoutes } from './webhooks.js';
@@ -305,7 +305,7 @@ export function buildServer(opts: BuildServerOptions): FastifyInstance {
     },
   }) as unknown as FastifyInstance;
 
-  const callerOf = (req: FastifyRequest): Caller => ({ identity: authenticate(identities, req.headers.authorization), channel: channelOf(req) });
+  const callerOf = (req: FastifyRequest): Caller => ({ identity: authenticate(identities, soleAuthorization(req.raw.rawHeaders)), channel: channelOf(req) });
 
   // Every route gets its body limit; the routes are remembered to tell 405 (wrong method) from 404.
   const routes: { method: string; re: RegExp }[] = [];
@@ -323,6 +323,9 @@ export function buildServer(opts: BuildServerOptions): FastifyInstance {
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const text = body as string;
+    // JSON is UTF-8 (RFC 8259): a body declared in another charset would be read wrongly.
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') return done(Object.assign(new Error('charset'), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }), undefined);
     if (text.length === 0) return done(badJson('the body is empty but Content-Type says JSON', 'send a JSON object, e.g. {}, or no Content-Type with no body'), undefined);
     if (jsonNestsDeeper(text, MAX_JSON_DEPTH)) return done(badJson(`the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`, 'send the request as the API reference shows it; a gantry.yaml as JSON nests about 8 levels'), undefined);
     void jsonParser(req, text, (err, value) => {
