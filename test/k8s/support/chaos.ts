@@ -113,7 +113,7 @@ export class DiskTemporal {
 // ---------------------------------------------------------------------------------------------
 // The worker process and the monkey that kills it.
 
-interface WorkerProc {
+export interface WorkerProc {
   child: ChildProcess;
   pid: number;
   ready: Promise<void>;
@@ -121,7 +121,7 @@ interface WorkerProc {
   tail(): string;
 }
 
-function spawnWorker(env: NodeJS.ProcessEnv, logFile: string, n: number): WorkerProc {
+export function spawnWorker(env: NodeJS.ProcessEnv, logFile: string, n: number): WorkerProc {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'chaos-worker.ts')], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const pid = child.pid!;
   fs.appendFileSync(logFile, `--- worker #${n} pid ${pid} at ${new Date().toISOString()}\n`);
@@ -153,7 +153,7 @@ export interface KillRecord { n: number; at: number; pid: number; uptimeMs: numb
 export interface ServerRestart { afterKill: number; at: number; phase: string; outageMs: number; pidBefore: number; pidAfter: number }
 export interface UnexpectedExit { at: number; pid: number; code: number | null; signal: string | null; phase: string; tail: string }
 
-interface MonkeyOptions {
+export interface MonkeyOptions {
   random: Random;
   spawn: () => WorkerProc;
   uptimeMs: [number, number];
@@ -165,7 +165,7 @@ interface MonkeyOptions {
   log: (m: string) => void;
 }
 
-class Monkey {
+export class Monkey {
   readonly kills: KillRecord[] = [];
   readonly unexpectedExits: UnexpectedExit[] = [];
   serverRestart: ServerRestart | undefined;
