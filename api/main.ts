@@ -53,7 +53,7 @@ export function parseListenAddress(addr: string): { host: string; port: number }
 
 export function defaultLogger(): FastifyBaseLogger {
   return pino({
-    level: process.env.GANTRY_LOG_LEVEL ?? 'info',
+    level: (process.env.GANTRY_LOG_LEVEL ?? 'info').toLowerCase(),
     redact: { paths: ['req.headers.authorization', 'headers.authorization', 'authorization', 'token'], censor: '[redacted]' },
   }) as unknown as FastifyBaseLogger;
 }

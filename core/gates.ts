@@ -30,7 +30,8 @@ export type GateType = GateSpec['type'];
 export const postBuildGateTypes: readonly GateType[] = ['image-size'];
 export const isPostBuildGate = (g: GateSpec): boolean => postBuildGateTypes.includes(g.type);
 
-export type GateState = 'pending' | 'running' | 'passed' | 'failed';
+/** `skipped`: never run, because an earlier stage failed (e.g. the image-size gate after a failed test gate). */
+export type GateState = 'pending' | 'running' | 'passed' | 'failed' | 'skipped';
 
 /** One line of the gate report (workflow status and CLI). */
 export interface GateResult {

@@ -112,6 +112,8 @@ export function endStage(p: PipelineStatus, name: string, ok: boolean, reason: s
   if (reason) s.reason = reason;
   if (!ok) {
     for (const later of p.stages.slice(p.stages.indexOf(s) + 1)) if (later.state === 'pending') later.state = 'skipped';
+    // Gates that were waiting for a later stage (the image-size gate waits for the build) never run.
+    for (const g of p.gates ?? []) if (g.state === 'pending') Object.assign(g, { state: 'skipped', reason: `not run: ${name} failed` });
     p.state = 'failed';
     p.reason = `${name} failed${reason ? `: ${reason}` : ''}`;
     p.endedAt = iso(now);

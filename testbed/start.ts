@@ -1,13 +1,17 @@
 // `npm start`: Gantry on the embedded Temporal dev server (or TEMPORAL_ADDRESS): the worker and the
-// HTTP API in one process. Until the Kubernetes activities land, releases go to the SIMULATED
-// cluster (a JSON file under the state dir), and the output says so.
+// HTTP API in one process. Releases go to the SIMULATED cluster (a JSON file under the state dir),
+// and the output says so; `npm run demo` shows the same on the local Kubernetes test bed. The worker
+// serves every activity the workflows call (cluster, notices, pipeline, GitHub, build catalog).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { createSimClusterActivities } from '../activities/index.js';
+import { createGitHubActivities, createPipelineActivities, createSimClusterActivities } from '../activities/index.js';
 import { createNotifyActivities } from '../activities/notify.js';
-import { startApi } from '../api/main.js';
+import { createCatalogActivities } from '../activities/catalog.js';
+import { defaultLogger, startApi } from '../api/main.js';
+import { taskQueueFrom } from '../workflows/messages.js';
+import { buildctlBin, embeddedBuildkitAddr, hadolintBin, pipelineLogDir, workspaceDir } from './paths.js';
 import { createWorker } from '../worker/worker.js';
 import { stateDir } from './paths.js';
 import { upTemporal } from './temporal.js';
@@ -56,11 +60,17 @@ async function main(): Promise<void> {
   const t = await upTemporal((m) => console.log(`  ${m}`));
   const simDir = path.join(stateDir, 'sim');
   const connection = await NativeConnection.connect({ address: t.address });
+  const taskQueue = taskQueueFrom(process.env);
   const worker = await createWorker({
     connection,
+    taskQueue,
     activities: {
       ...createSimClusterActivities({ stateFile: path.join(simDir, 'cluster.json'), effectsFile: path.join(simDir, 'effects.jsonl'), applyDelayMs: 1500, readyDelayMs: 1500 }),
       ...createNotifyActivities(),
+      // The rest of what the workflows call: pipelines from source, statuses to GitHub, release trains.
+      ...createPipelineActivities({ workspaceRoot: workspaceDir, logDir: pipelineLogDir, buildkitAddr: embeddedBuildkitAddr, buildctlBin, hadolintBin }),
+      ...createGitHubActivities(),
+      ...createCatalogActivities({ taskQueue }),
     },
     identity: `gantry-start@${process.pid}`,
   });
@@ -71,7 +81,9 @@ async function main(): Promise<void> {
     tokens = demoTokens();
     process.env.GANTRY_TOKENS = JSON.stringify(tokens);
   }
-  const api = await startApi({ temporalAddress: t.address, logger: false });
+  // The API logs warnings and errors (a 500 points at this log), not every request.
+  process.env.GANTRY_LOG_LEVEL ??= 'warn';
+  const api = await startApi({ temporalAddress: t.address, taskQueue, logger: defaultLogger() });
   const example = path.join(stateDir, 'example', 'gantry.yaml');
   fs.mkdirSync(path.dirname(example), { recursive: true });
   fs.writeFileSync(example, exampleConfig);
@@ -81,7 +93,7 @@ async function main(): Promise<void> {
 Gantry is running.
   Temporal   ${t.address}${t.embedded ? ` (embedded dev server)  UI: ${t.uiUrl}` : ' (TEMPORAL_ADDRESS)'}
   API        ${api.url}
-  Cluster    SIMULATED (${simDir}): the Kubernetes activities are not built yet; releases move numbers, not pods.
+  Cluster    SIMULATED (${simDir}): releases move numbers, not pods (npm run demo releases to the local Kubernetes test bed).
 ${tokens ? `  Tokens     ${Object.entries(tokens).map(([tok, p]) => `${p.id} (${p.groups.join(',')}): ${tok}`).join('\n             ')}\n             (demo identities, stored in ${path.join(stateDir, 'demo-tokens.json')})` : '  Tokens     from GANTRY_TOKENS / GANTRY_SERVER_CONFIG'}
 
 Try it (in another terminal):
@@ -97,8 +109,10 @@ Ctrl-C stops Gantry (releases in flight are durable: they continue on the next s
     if (stopping) process.exit(1);
     stopping = true;
     console.log('stopping Gantry (the Temporal dev server keeps running: npm run testbed -- down stops it)');
-    await api.close();
-    worker.shutdown();
+    await api.close().catch((err: unknown) => console.error('gantry: API shutdown:', err instanceof Error ? err.message : err));
+    // The SDK's Runtime drains workers on SIGINT/SIGTERM itself: shut down only one still running
+    // (a second shutdown() throws IllegalStateError "Not running. Current state: DRAINING").
+    if (worker.getState() === 'RUNNING') worker.shutdown();
   };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());

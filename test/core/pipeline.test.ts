@@ -123,3 +123,16 @@ describe('startStage / endStage', () => {
     expect(() => run(pipeline())).toThrow('pipeline pipeline/shop/abc1234 has no stage qa');
   });
 });
+
+describe('gates that never ran', () => {
+  it('a post-build gate still pending when an earlier stage fails is skipped, not left pending (issue 12)', () => {
+    const p = newPipeline({ id: 'p', repo: 'r', sha: 's', stages: [{ name: 'gates' }, { name: 'build' }, { name: 'verify' }] }, T0);
+    p.gates = [{ name: 'unit', type: 'command', state: 'failed', reason: '3 tests failed' }, { name: 'size', type: 'image-size', state: 'pending' }];
+    startStage(p, 'gates', T0);
+    endStage(p, 'gates', false, 'unit: 3 tests failed', T0 + 1000);
+    expect(p.gates).toEqual([
+      { name: 'unit', type: 'command', state: 'failed', reason: '3 tests failed' },
+      { name: 'size', type: 'image-size', state: 'skipped', reason: 'not run: gates failed' },
+    ]);
+  });
+});
