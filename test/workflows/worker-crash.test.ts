@@ -1,0 +1,55 @@
+// Issue 12: with three releases whose workflow tasks ran past the SDK's 5 s deadlock timeout,
+// `npm start` (worker and API in one process) died with "async hook stack has become corrupted".
+// The cause, reproduced here: when Node's vm timeout stops workflow code that runs inside a
+// CancellationScope (an AsyncLocalStorage context), Node ends the whole process, although workflows
+// run in a worker thread (nodejs/node#38503). What must outlive a bad workflow therefore runs apart
+// from the worker: superviseWorker (worker/worker.ts) runs the worker as a child process and starts
+// it again. This test is that parent: it survives, the worker comes back, the stuck workflow can be
+// stopped and other workflows run. (Real dev server of the run; about half a minute.)
+import { describe, expect, it } from '@jest/globals';
+import { fileURLToPath } from 'node:url';
+import { superviseWorker } from '../../worker/worker.js';
+import { connectClient, testAddress, unique } from '../support/temporal.js';
+
+const entry = fileURLToPath(new URL('./support/stuck-worker.ts', import.meta.url));
+
+async function until(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('a workflow task that never ends', () => {
+  it('kills its worker process, not the supervising one; the worker is started again and runs other workflows', async () => {
+    const taskQueue = unique('stuck');
+    let output = '';
+    const exits: { code: number | null; signal: NodeJS.Signals | null; restartInMs?: number }[] = [];
+    const worker = superviseWorker({
+      entry, execArgv: ['--import', 'tsx'], stdio: 'pipe', restartDelayMs: 200, maxRestartDelayMs: 1_000,
+      env: { ...process.env, GANTRY_TEST_TEMPORAL_ADDRESS: testAddress(), GANTRY_TEST_TASK_QUEUE: taskQueue },
+      onOutput: (t) => { output += t; },
+      onExit: (e) => { exits.push(e); },
+    });
+    const { client, connection } = await connectClient();
+    try {
+      await until('the worker to poll', () => /stuck-worker \d+ polling/.test(output));
+      const stuck = await client.workflow.start('stuckInScope', { taskQueue, workflowId: unique('stuck') });
+      await until('the worker to die', () => exits.length > 0);
+      expect(output).toMatch(/async hook stack has become corrupted/);
+      expect(exits[0]).toMatchObject({ restartInMs: 200 });
+      expect(exits[0]!.code).not.toBe(0);
+      // This process lives on, and so does the worker: started again by the supervisor.
+      await worker.started(2);
+      expect(worker.restarts).toBeGreaterThanOrEqual(1);
+      await stuck.terminate('a workflow task that never ends');
+      await expect(client.workflow.execute('ping', { taskQueue, workflowId: unique('ping'), workflowTaskTimeout: '2s' })).resolves.toBe('pong');
+    } finally {
+      await worker.stop();
+      await connection.close();
+    }
+    // Stopped: SIGTERM drains the worker (the SDK's own handler), it exits cleanly and is not restarted.
+    expect(exits.at(-1)).toEqual({ code: 0, signal: null });
+  }, 180_000);
+});
