@@ -91,8 +91,9 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     id, app: input.app, environment: env, kind: input.kind ?? 'release', revision: input.revision,
     ...(input.previous ? { previous: input.previous } : {}), startedBy: input.startedBy, plan,
   }, Date.now());
-  // Look at the calendar now, so that status is right while the target is described.
-  observeCalendar(s, env, Date.now());
+  // Look at the calendar now, so that status is right while the target is described. (A calendar
+  // that cannot be evaluated fails the loop's own look below, which rolls the release back.)
+  try { observeCalendar(s, env, Date.now()); } catch { /* the loop reports it */ }
 
   setHandler(statusQuery, (opts) => releaseStatus(s, env, Date.now(), opts ?? {}));
   for (const action of Object.values(Action)) {
