@@ -8,8 +8,12 @@
 // The token never enters workflow history: inputs name the env var (default GANTRY_GITHUB_TOKEN) and
 // the activity reads it on the worker. The API base URL is configurable (GitHub Enterprise:
 // https://<host>/api/v3) per call or per worker (GANTRY_GITHUB_API_URL).
+//
+// Descriptions are outside text (reasons, messages) shown on GitHub: controls and bidi characters
+// escaped, on one line, cut to GitHub's 140 characters; errors echo GitHub's message capped.
 import { Octokit } from '@octokit/rest';
 import { ApplicationFailure } from '@temporalio/common';
+import { cap, displayLine, echo } from '../core/text.js';
 
 export const DEFAULT_GITHUB_TOKEN_ENV = 'GANTRY_GITHUB_TOKEN';
 export const GANTRY_DEPLOY_TASK = 'deploy:gantry';
@@ -57,6 +61,19 @@ export interface GitHubActivityOptions {
 export const GitHubFailure = { NotConfigured: 'GitHubNotConfigured', BadInput: 'GitHubBadInput' } as const;
 
 const NON_RETRYABLE_4XX = new Set([400, 401, 403, 404, 409, 410, 422]);
+/** GitHub's limit for a status or deployment description. */
+export const GITHUB_DESCRIPTION_LIMIT = 140;
+
+/** A description as GitHub will show it: escaped, one line, at most 140 characters (no split surrogate pair). */
+export function githubDescription(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const line = displayLine(text);
+  if (line.length <= GITHUB_DESCRIPTION_LIMIT) return line;
+  let cut = GITHUB_DESCRIPTION_LIMIT - 1;
+  const code = line.charCodeAt(cut - 1);
+  if (code >= 0xd800 && code <= 0xdbff) cut--;
+  return `${line.slice(0, cut)}…`;
+}
 const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 /** Maps an octokit error to an ApplicationFailure Temporal can act on. */
@@ -68,7 +85,7 @@ export function githubFailure(err: unknown, what: string): ApplicationFailure {
     const headers = e.response?.headers ?? {};
     const retryAfter = Number(headers['retry-after']);
     const rateLimited = e.status === 429 || (e.status === 403 && (String(headers['x-ratelimit-remaining']) === '0' || Number.isFinite(retryAfter)));
-    const message = `${what}: GitHub answered ${e.status}: ${e.message.split('\n')[0]}`;
+    const message = `${what}: GitHub answered ${e.status}: ${cap(displayLine(e.message.split('\n')[0] ?? ''), 300)}`;
     if (rateLimited || e.status >= 500) {
       return ApplicationFailure.create({
         message, type: `GitHub${e.status}`, nonRetryable: false,
@@ -77,12 +94,12 @@ export function githubFailure(err: unknown, what: string): ApplicationFailure {
     }
     return ApplicationFailure.create({ message, type: `GitHub${e.status}`, nonRetryable: NON_RETRYABLE_4XX.has(e.status) || (e.status >= 400 && e.status < 500) });
   }
-  return ApplicationFailure.create({ message: `${what}: ${err instanceof Error ? err.message : String(err)}`, type: 'GitHubUnreachable', nonRetryable: false });
+  return ApplicationFailure.create({ message: `${what}: ${cap(displayLine(err instanceof Error ? err.message : String(err)), 300)}`, type: 'GitHubUnreachable', nonRetryable: false });
 }
 
 function splitRepo(repo: string): { owner: string; repo: string } {
   const m = /^([\w.-]+)\/([\w.-]+)$/.exec(repo);
-  if (!m) throw ApplicationFailure.nonRetryable(`'${repo}' is not a GitHub repository (owner/name)`, GitHubFailure.BadInput);
+  if (!m) throw ApplicationFailure.nonRetryable(`${echo(repo)} is not a GitHub repository (owner/name)`, GitHubFailure.BadInput);
   return { owner: m[1]!, repo: m[2]! };
 }
 
@@ -111,7 +128,7 @@ export function createGitHubActivities(opts: GitHubActivityOptions = {}) {
       const what = `commit status ${input.context} of ${input.repo}@${input.sha.slice(0, 12)}`;
       const { owner, repo } = splitRepo(input.repo);
       const o = client(input);
-      const description = input.description?.slice(0, 140);
+      const description = githubDescription(input.description);
       try {
         const { data } = await o.rest.repos.listCommitStatusesForRef({ owner, repo, ref: input.sha, per_page: 100 });
         const current = data.find((s) => s.context === input.context); // newest first
@@ -133,7 +150,7 @@ export function createGitHubActivities(opts: GitHubActivityOptions = {}) {
       const what = `deployment status of ${input.repo}@${input.sha.slice(0, 12)} to ${input.environment}`;
       const { owner, repo } = splitRepo(input.repo);
       const o = client(input);
-      const description = input.description?.slice(0, 140);
+      const description = githubDescription(input.description);
       try {
         const { data: existing } = await o.rest.repos.listDeployments({ owner, repo, sha: input.sha, environment: input.environment, task: GANTRY_DEPLOY_TASK, per_page: 10 });
         let deploymentId = existing[0]?.id;

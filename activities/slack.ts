@@ -9,9 +9,14 @@
 // The bot token never enters workflow history: it is read on the worker from the env var named by
 // `tokenEnv` (default SLACK_BOT_TOKEN). Without a token or a channel the activity posts nothing and
 // says so (Slack is optional).
+//
+// Every text in a message is Slack text made from outside values (names, reasons, comments): controls
+// and bidi characters escaped, `&`, `<`, `>` escaped (no injected `<!channel>`, mention or link), and
+// capped so a long reason can never make Slack refuse the message (msg_too_long is not retryable).
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { NotifyRequest } from '../workflows/activity-types.js';
+import { cap, displayLine, slackText } from '../core/text.js';
 import type { NoticeSink } from './notify.js';
 
 export const DEFAULT_SLACK_TOKEN_ENV = 'SLACK_BOT_TOKEN';
@@ -55,14 +60,21 @@ const NON_RETRYABLE = new Set([
   'restricted_action', 'team_access_not_granted', 'invalid_metadata_format', 'invalid_metadata_schema',
 ]);
 
+/** The most characters of the detail of a message (Slack takes 3,000 in a section, with the title). */
+export const SLACK_DETAIL_LIMIT = 2400;
+
 export function approvalMessage(req: ApprovalRequestInput, run: string, channel: string) {
   const value = JSON.stringify({ app: req.app, env: req.environment, group: req.group, run } satisfies ApprovalButtonValue);
   // `group` is the 0-based index decisions record; people read groups counted from 1.
   const kind = req.kind ?? 'waiting-approval';
-  const group = `group ${req.group + 1}${req.groupName ? ` (${req.groupName})` : ''}`;
-  const title = kind === 'waiting-window' ? `${req.app} → ${req.environment}: ${group} waits for its release window`
-    : `${req.app} → ${req.environment}: ${group} ${kind === 'escalation' ? 'still waits for approval' : 'waits for approval'}`;
-  const detail = [req.reason, req.who ? `Who can approve: ${req.who}` : '', req.summary ?? ''].filter(Boolean).join('\n');
+  // Capped after escaping, so the cap bounds what Slack receives.
+  const name = (s: string) => cap(slackText(displayLine(s)), 100);
+  const app = name(req.app);
+  const env = name(req.environment);
+  const group = `group ${req.group + 1}${req.groupName ? ` (${name(req.groupName)})` : ''}`;
+  const title = kind === 'waiting-window' ? `${app} → ${env}: ${group} waits for its release window`
+    : `${app} → ${env}: ${group} ${kind === 'escalation' ? 'still waits for approval' : 'waits for approval'}`;
+  const detail = cap(slackText([req.reason, req.who ? `Who can approve: ${req.who}` : '', req.summary ?? ''].filter(Boolean).join('\n')), SLACK_DETAIL_LIMIT);
   const buttons = kind === 'waiting-window' ? [] : [
     {
       type: 'actions', block_id: `gantry_${req.app}_${req.environment}_${req.group}`.slice(0, 255),
@@ -70,11 +82,11 @@ export function approvalMessage(req: ApprovalRequestInput, run: string, channel:
         { type: 'button', action_id: SLACK_ACTIONS.approve, style: 'primary', text: { type: 'plain_text', text: 'Approve' }, value },
         {
           type: 'button', action_id: SLACK_ACTIONS.reject, style: 'danger', text: { type: 'plain_text', text: 'Reject' }, value,
-          confirm: { title: { type: 'plain_text', text: 'Reject and roll back?' }, text: { type: 'mrkdwn', text: `Rejecting rolls ${req.app} back in ${req.environment}.` }, confirm: { type: 'plain_text', text: 'Reject' }, deny: { type: 'plain_text', text: 'Cancel' } },
+          confirm: { title: { type: 'plain_text', text: 'Reject and roll back?' }, text: { type: 'mrkdwn', text: `Rejecting rolls ${app} back in ${env}.` }, confirm: { type: 'plain_text', text: 'Reject' }, deny: { type: 'plain_text', text: 'Cancel' } },
         },
       ],
     },
-    { type: 'context', elements: [{ type: 'mrkdwn', text: `or: \`/gantry approve ${req.app}/${req.environment} <comment>\`` }] },
+    { type: 'context', elements: [{ type: 'mrkdwn', text: `or: \`/gantry approve ${app}/${env} &lt;comment&gt;\`` }] },
   ];
   return {
     channel,

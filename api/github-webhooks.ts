@@ -5,12 +5,17 @@
 //    X-GitHub-Delivery and by commit.
 //  - issue_comment / commit_comment (created): a `/gantry <command>` line runs as a decision of the
 //    commenter's Gantry identity (chat.github), channel 'github'; the answer is replied as a comment
-//    when a GitHub token is configured, and is in the webhook response either way.
+//    when a GitHub token is configured, and is in the webhook response either way. Only a command
+//    the rendered comment shows counts (core/chatops.ts commandInComment). The posted reply is
+//    Markdown that renders as the plain reply (core/text.ts markdownText): nothing echoed from the
+//    input can add HTML or links, `@mentions` in it are put in code spans so they notify no one (only
+//    the commenter is mentioned, on purpose), and no line of it reads as a `/gantry` command.
 import { backgroundWork } from './background.js';
 import { Octokit } from '@octokit/rest';
 import { Webhooks } from '@octokit/webhooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { commandInComment, parseCommand } from '../core/chatops.js';
+import { cap, displayLine, echo, markdownText } from '../core/text.js';
 import { runChatCommand, unknownUserReply, type ChatReply } from './chatops.js';
 import { GantryError } from './errors.js';
 import { readRepoConfig, repoEntry, type RepoEntry, type TriggerServerConfig } from './server-config.js';
@@ -70,8 +75,8 @@ export function githubWebhookRoutes(app: FastifyInstance, opts: GitHubRouteOptio
     const delivery = header(req, 'x-github-delivery');
     if (!delivery) throw new GantryError('bad_request', 'X-GitHub-Delivery is missing', [], 'GitHub sends it with every delivery');
     const ctype = header(req, 'content-type') ?? '';
-    if (!/^application\/json\b/i.test(ctype)) throw new GantryError('bad_request', `content type ${ctype || '(none)'} is not supported`, [], 'set the webhook\'s content type to application/json');
-    const login = payload.sender?.login ?? '';
+    if (!/^application\/json\b/i.test(ctype)) throw new GantryError('bad_request', `content type ${ctype ? echo(ctype) : '(none)'} is not supported`, [], 'set the webhook\'s content type to application/json');
+    const login = typeof payload.sender?.login === 'string' ? payload.sender.login : '';
     const person = cfg.chat.github.get(login.toLowerCase());
 
     if (event === 'ping') return { ok: true, zen: payload.zen ?? '' };
@@ -89,9 +94,9 @@ export function githubWebhookRoutes(app: FastifyInstance, opts: GitHubRouteOptio
       return reply.code(outcomeStatus(value)).send(value);
     }
     if (event === 'issue_comment' || event === 'commit_comment') {
-      if (payload.action !== 'created') return { ignored: `comment ${payload.action ?? ''}: only new comments carry commands` };
+      if (payload.action !== 'created') return { ignored: `comment ${cap(displayLine(String(payload.action ?? '')), 40)}: only new comments carry commands` };
       if (payload.sender?.type === 'Bot' || payload.comment?.user?.type === 'Bot') return { ignored: 'comments by bots carry no commands' };
-      const text = commandInComment(payload.comment?.body ?? '');
+      const text = commandInComment(typeof payload.comment?.body === 'string' ? payload.comment.body : '');
       if (text === undefined) return { ignored: 'no /gantry command in the comment' };
       const { value, repeated } = await comments.once(`github:${delivery}`, async () => {
         let answer: ChatReply;
@@ -99,13 +104,22 @@ export function githubWebhookRoutes(app: FastifyInstance, opts: GitHubRouteOptio
         if (!person) answer = unknownUserReply('github', login);
         else if (!parsed.ok) answer = { ok: false, text: `✗ ${parsed.error}. Usage: \`${parsed.usage}\`` };
         else answer = await runChatCommand(opts.service, parsed.command, person, 'github', { updateId: `github-${delivery}`, log: req.log });
-        later('GitHub reply', postReply(entry, payload, event, `@${login} ${answer.text}`, cfg, opts.fetch), req.log);
-        return { ...answer, command: text };
+        later('GitHub reply', postReply(entry, payload, event, githubReply(login, answer.text), cfg, opts.fetch), req.log);
+        return { ...answer, command: cap(displayLine(text), 200) };
       });
       return { ok: value.ok, reply: value.text, command: value.command, ...(repeated ? { delivery: 'repeated' } : {}) };
     }
-    return reply.code(202).send({ ignored: `event ${event || '(none)'} is not handled` });
+    return reply.code(202).send({ ignored: `event ${event ? echo(event) : '(none)'} is not handled` });
   });
+}
+
+/**
+ * The Markdown of a reply comment: the commenter mentioned (a GitHub login: letters, digits and
+ * hyphens), then the plain reply as Markdown that mentions no one else (core/text.ts markdownText).
+ */
+export function githubReply(login: string, text: string): string {
+  const mention = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/.test(login) ? `@${login} ` : '';
+  return `${mention}${markdownText(text)}`;
 }
 
 /** Replies on the pull request/issue or the commit, when a token is configured. */
@@ -117,10 +131,8 @@ async function postReply(entry: RepoEntry, payload: Payload, event: string, body
     ...(fetchImpl ? { request: { fetch: fetchImpl } } : {}),
     log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
   });
-  // Shown in a code span so the reply is never itself read as a command.
-  const text = body.replace(/^\/gantry/gm, '`/gantry`');
-  if (event === 'issue_comment' && payload.issue?.number) await octokit.rest.issues.createComment({ owner, repo, issue_number: payload.issue.number, body: text });
-  else if (event === 'commit_comment' && payload.comment?.commit_id) await octokit.rest.repos.createCommitComment({ owner, repo, commit_sha: payload.comment.commit_id, body: text });
+  if (event === 'issue_comment' && payload.issue?.number) await octokit.rest.issues.createComment({ owner, repo, issue_number: payload.issue.number, body });
+  else if (event === 'commit_comment' && payload.comment?.commit_id) await octokit.rest.repos.createCommitComment({ owner, repo, commit_sha: payload.comment.commit_id, body });
 }
 
 /** Where a push's commit is cloned from, when the repository is configured to build from source. */

@@ -9,11 +9,15 @@
 //    audit record as the CLI). The slash command answers synchronously in the channel when the
 //    decision is done within 2.5 s, else at once ("working on it") and later through response_url.
 //    A button press is acknowledged at once; the outcome is posted through response_url.
+//  - Replies are Slack text (core/text.ts slackText): controls escaped, `&`, `<`, `>` escaped, so an
+//    echoed comment or name can neither mention (`<!channel>`, `<@U…>`) nor link; echoes are capped.
+//    A button's release must be an <app>/<env> of DNS labels, or nothing is done.
 import { backgroundWork } from './background.js';
 import crypto from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Identity } from '../core/approval.js';
 import { parseCommand, type ChatCommand } from '../core/chatops.js';
+import { echo, slackText } from '../core/text.js';
 import { SLACK_ACTIONS, type ApprovalButtonValue } from '../activities/slack.js';
 import { releaseWorkflowId } from '../workflows/messages.js';
 import { runChatCommand, unknownUserReply, type ChatReply } from './chatops.js';
@@ -51,7 +55,8 @@ export function verifySlackRequest(secret: string, timestamp: string | undefined
 
 interface SlackMessage { response_type: 'in_channel' | 'ephemeral'; text: string; replace_original?: boolean }
 
-const message = (r: ChatReply): SlackMessage => ({ response_type: r.ok ? 'in_channel' : 'ephemeral', text: r.text });
+const message = (r: ChatReply): SlackMessage => ({ response_type: r.ok ? 'in_channel' : 'ephemeral', text: slackText(r.text) });
+const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** Posts to a response_url (from a signed Slack request). Errors are logged, not thrown. */
 async function respond(url: string | undefined, body: SlackMessage, log: FastifyBaseLogger, fetchImpl: typeof fetch): Promise<void> {
@@ -73,10 +78,13 @@ export function parseButtonPress(form: URLSearchParams): ButtonPress {
   };
   try { payload = JSON.parse(form.get('payload') ?? '') as typeof payload; } catch { throw new GantryError('bad_request', 'the interactivity payload is not JSON'); }
   const a = payload.actions?.[0];
-  if (payload.type !== 'block_actions' || !a?.action_id) throw new GantryError('bad_request', `unsupported interaction ${payload.type ?? '(none)'}`);
+  if (payload.type !== 'block_actions' || !a?.action_id) throw new GantryError('bad_request', `unsupported interaction ${payload.type === undefined ? '(none)' : echo(payload.type)}`);
   let value: ApprovalButtonValue;
   try { value = JSON.parse(a.value ?? '') as ApprovalButtonValue; } catch { throw new GantryError('bad_request', 'the button carries no release'); }
-  if (typeof value?.app !== 'string' || typeof value.env !== 'string' || typeof value.group !== 'number' || typeof value.run !== 'string') throw new GantryError('bad_request', 'the button carries no release');
+  if (typeof value?.app !== 'string' || typeof value.env !== 'string' || typeof value.group !== 'number' || typeof value.run !== 'string'
+    || !dnsLabel.test(value.app) || !dnsLabel.test(value.env) || !Number.isSafeInteger(value.group) || value.group < 0 || !/^[\w-]{1,100}$/.test(value.run)) {
+    throw new GantryError('bad_request', 'the button carries no release');
+  }
   return { user: payload.user?.id ?? '', actionId: a.action_id, value, ...(payload.response_url ? { responseUrl: payload.response_url } : {}), ...(a.action_ts ? { actionTs: a.action_ts } : {}), ...(payload.container?.message_ts ? { messageTs: payload.container.message_ts } : {}) };
 }
 
@@ -87,7 +95,7 @@ export function parseButtonPress(form: URLSearchParams): ButtonPress {
 export async function runButtonPress(service: GantryService, press: ButtonPress, identity: Identity, log: FastifyBaseLogger): Promise<ChatReply> {
   const { app, env, group, run } = press.value;
   const verb = press.actionId === SLACK_ACTIONS.approve ? 'approve' : press.actionId === SLACK_ACTIONS.reject ? 'reject' : undefined;
-  if (!verb) return { ok: false, text: `✗ unknown button ${press.actionId}` };
+  if (!verb) return { ok: false, text: `✗ unknown button ${echo(press.actionId)}` };
   try {
     const desc = await service.client.workflow.getHandle(releaseWorkflowId(app, env)).describe();
     if (desc.runId !== run) return { ok: false, text: `✗ this message is about an earlier release of ${app}/${env}; nothing was done. Current: \`/gantry status ${app}/${env}\`` };
@@ -122,7 +130,7 @@ export function slackRoutes(app: FastifyInstance, opts: TriggerRouteOptions): vo
     const identity = cfg.chat.slack.get(user);
     if (!identity) return reply.send(message(unknownUserReply('slack', user)));
     const parsed = parseCommand(form.get('text') ?? '');
-    if (!parsed.ok) return reply.send({ response_type: 'ephemeral', text: `✗ ${parsed.error}. Usage: \`${parsed.usage}\`` });
+    if (!parsed.ok) return reply.send({ response_type: 'ephemeral', text: slackText(`✗ ${parsed.error}. Usage: \`${parsed.usage}\``) });
     const work = runChatCommand(opts.service, parsed.command, identity, 'slack', { log: req.log });
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), SYNC_BUDGET_MS); });
@@ -130,7 +138,7 @@ export function slackRoutes(app: FastifyInstance, opts: TriggerRouteOptions): vo
     clearTimeout(timer);
     if (r) return reply.send(message(r));
     later('slack command', work.then((x) => respond(form.get('response_url') ?? undefined, message(x), req.log, fetchImpl)), req.log);
-    return reply.send({ response_type: 'ephemeral', text: `working on \`${form.get('text') ?? ''}\`…` });
+    return reply.send({ response_type: 'ephemeral', text: slackText(`working on ${echo(form.get('text') ?? '')}…`) });
   });
 
   app.post('/v1/slack/interactions', async (req: FastifyRequest, reply: FastifyReply) => {

@@ -8,12 +8,19 @@
 //   gantry approve|reject|pause|resume|promote|abort|rollback|override <app> <env> [-m comment]
 //   gantry pipeline start --repo … --sha … (--digest … | --source <git url>) [-f gantry.yaml]   gantry pipeline status --repo … --sha …
 //   gantry hook post-receive [--repo name]   (a git server's post-receive hook: cli/hook.ts)
+//
+// A terminal never receives raw control or bidi characters from a release's data (names, reasons,
+// comments, events, errors — any of which may come from someone else's input): every value printed
+// is shown with core/text.ts (displayLine: escaped and on one line, so a comment cannot forge a line of
+// the audit trail), `--json` escapes them as JSON \uXXXX escapes (jsonText), and everything written
+// to stdout and stderr passes displayText as a last guard. Error texts from the server are capped.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import type { ReleaseStatus } from '../core/release.js';
 import type { PipelineStatus } from '../core/pipeline.js';
+import { cap, displayLine, displayText, jsonText } from '../core/text.js';
 import { registerHookCommands } from './hook.js';
 
 export const DEFAULT_API = 'http://127.0.0.1:8080';
@@ -29,6 +36,17 @@ export interface CliIO {
   sleep(ms: number): Promise<void>;
   now(): Date;
 }
+
+/** Output that shows safely: displayText on everything written (idempotent). */
+function safeIO(io: CliIO): CliIO {
+  return { ...io, stdout: (t) => io.stdout(displayText(t)), stderr: (t) => io.stderr(displayText(t)) };
+}
+
+/** A value from the server or the user, shown on one line with controls escaped. */
+const l = (v: string | number | undefined | null): string => displayLine(v === undefined || v === null ? '' : String(v));
+/** Caps for the texts of an error from the server (its details are listed at most MAX_ERROR_DETAILS). */
+const ERROR_TEXT_LIMIT = 1000;
+const MAX_ERROR_DETAILS = 50;
 
 function defaultIO(): CliIO {
   return {
@@ -55,9 +73,12 @@ export class CliError extends Error {
 }
 
 function formatError(err: CliError): string {
-  const lines = [`error: ${err.message}`];
-  for (const d of err.details) lines.push(`  ${d.path}: ${d.message}${d.hint ? `\n    hint: ${d.hint}` : ''}`);
-  if (err.hint) lines.push(`hint: ${err.hint}`);
+  const t = (v: unknown, limit = ERROR_TEXT_LIMIT) => cap(l(typeof v === 'string' ? v : String(v)), limit);
+  const lines = [`error: ${t(err.message)}`];
+  const details = Array.isArray(err.details) ? err.details : [];
+  for (const d of details.slice(0, MAX_ERROR_DETAILS)) lines.push(`  ${t(d?.path, 200)}: ${t(d?.message, 500)}${d?.hint ? `\n    hint: ${t(d.hint, 500)}` : ''}`);
+  if (details.length > MAX_ERROR_DETAILS) lines.push(`  … and ${details.length - MAX_ERROR_DETAILS} more`);
+  if (err.hint) lines.push(`hint: ${t(err.hint)}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -91,7 +112,8 @@ class Api {
       let hint = e.hint;
       if (res.status === 401 && !this.token) hint = 'GANTRY_TOKEN is not set: export GANTRY_TOKEN=<your API token>';
       if (e.requestId) hint = `${hint ? `${hint}; ` : ''}request id ${e.requestId}`;
-      throw new CliError(e.message ?? `${method} ${route}: HTTP ${res.status}${raw ? `: ${raw.slice(0, 200)}` : ''}`, hint, Array.isArray(e.details) ? e.details : [], res.status);
+      const message = typeof e.message === 'string' ? e.message : `${method} ${route}: HTTP ${res.status}${raw ? `: ${raw.slice(0, 200)}` : ''}`;
+      throw new CliError(message, typeof hint === 'string' ? hint : undefined, Array.isArray(e.details) ? e.details : [], res.status);
     }
     return { status: res.status, body: parsed as T };
   }
@@ -105,22 +127,22 @@ const short = (d?: string) => (d && d.startsWith('sha256:') ? `${d.slice(0, 19)}
 
 function revisionText(r: ReleaseStatus['revision'] | undefined): string {
   if (!r) return '-';
-  const extra = [r.sha ? `sha ${r.sha}` : '', r.author ? `author ${r.author}` : ''].filter(Boolean).join(', ');
-  return `${r.image}${r.digest ? `@${short(r.digest)}` : ''}${extra ? ` (${extra})` : ''}`;
+  const extra = [r.sha ? `sha ${l(r.sha)}` : '', r.author ? `author ${l(r.author)}` : ''].filter(Boolean).join(', ');
+  return `${l(r.image)}${r.digest ? `@${l(short(r.digest))}` : ''}${extra ? ` (${extra})` : ''}`;
 }
 
 function cellsText(s: ReleaseStatus): string {
-  return s.cells.map((c) => `${c.cell} ${c.canary}/${c.replicas} new`).join(', ');
+  return s.cells.map((c) => `${l(c.cell)} ${l(c.canary)}/${l(c.replicas)} new`).join(', ');
 }
 
 function groupText(s: ReleaseStatus): string {
-  const named = s.group.name && !/^group \d+$/.test(s.group.name) ? ` (${s.group.name})` : '';
-  return `group ${s.group.current}/${s.group.of}${named}`;
+  const named = s.group.name && !/^group \d+$/.test(s.group.name) ? ` (${l(s.group.name)})` : '';
+  return `group ${l(s.group.current)}/${l(s.group.of)}${named}`;
 }
 
 /** The command that moves a waiting release on, when a person is needed. */
 function nextCommand(s: ReleaseStatus): string | undefined {
-  const target = `${s.app} ${s.environment}`;
+  const target = `${l(s.app)} ${l(s.environment)}`;
   if (s.phase === 'waiting-approval') return `gantry approve ${target}   (or: gantry reject ${target})`;
   if (s.phase === 'paused') return `gantry resume ${target}`;
   if (s.phase === 'waiting' && s.waiting?.who.includes('promote')) return `gantry promote ${target}   (to skip the wait)`;
@@ -128,42 +150,43 @@ function nextCommand(s: ReleaseStatus): string | undefined {
 }
 
 export function progressLine(s: ReleaseStatus, at: Date): string {
-  const why = s.waiting ? `${s.waiting.reason}${s.waiting.who ? ` (${s.waiting.who})` : ''}` : s.summary;
-  return `[${at.toTimeString().slice(0, 8)}] ${groupText(s)} ${cellsText(s)} — ${s.phase}: ${why}`;
+  const why = s.waiting ? `${l(s.waiting.reason)}${s.waiting.who ? ` (${l(s.waiting.who)})` : ''}` : l(s.summary);
+  return `[${at.toTimeString().slice(0, 8)}] ${groupText(s)} ${cellsText(s)} — ${l(s.phase)}: ${why}`;
 }
 
 function time(iso: string): string {
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return Number.isNaN(d.getTime()) ? l(iso) : d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
-function table(rows: string[][]): string {
+function table(cells: string[][]): string {
+  const rows = cells.map((r) => r.map((c) => l(c)));
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n');
 }
 
-function statusText(s: ReleaseStatus): string {
-  const out = [`${s.kind === 'rollback' ? 'rollback of ' : ''}${s.app} → ${s.environment}: ${s.phase}`, `  ${s.summary}`];
+export function statusText(s: ReleaseStatus): string {
+  const out = [`${s.kind === 'rollback' ? 'rollback of ' : ''}${l(s.app)} → ${l(s.environment)}: ${l(s.phase)}`, `  ${l(s.summary)}`];
   out.push(`  revision   ${revisionText(s.revision)}`);
   if (s.previous) out.push(`  previous   ${revisionText(s.previous)}`);
-  out.push(`  started    ${time(s.startedAt)} by ${s.startedBy}`);
+  out.push(`  started    ${time(s.startedAt)} by ${l(s.startedBy)}`);
   out.push(`  progress   ${groupText(s)}: ${cellsText(s)}`);
   if (s.waiting) {
-    out.push(`  waiting    on ${s.waiting.on} since ${time(s.waiting.since)}${s.waiting.until ? ` (until ${time(s.waiting.until)})` : ''}: ${s.waiting.reason}`);
-    out.push(`             ${s.waiting.who}`);
+    out.push(`  waiting    on ${l(s.waiting.on)} since ${time(s.waiting.since)}${s.waiting.until ? ` (until ${time(s.waiting.until)})` : ''}: ${l(s.waiting.reason)}`);
+    out.push(`             ${l(s.waiting.who)}`);
   }
   const next = nextCommand(s);
   if (next) out.push(`  next       ${next}`);
-  if (s.analysis) out.push(`  analysis   ${s.analysis.verdict}`);
-  if (s.stop) out.push(`  stopped    ${s.stop.cause}: ${s.stop.reason}`);
-  if (s.outcome) out.push(`  outcome    ${s.outcome.result} at ${time(s.outcome.at)}: ${s.outcome.reason}`);
+  if (s.analysis) out.push(`  analysis   ${l(s.analysis.verdict)}`);
+  if (s.stop) out.push(`  stopped    ${l(s.stop.cause)}: ${l(s.stop.reason)}`);
+  if (s.outcome) out.push(`  outcome    ${l(s.outcome.result)} at ${time(s.outcome.at)}: ${l(s.outcome.reason)}`);
   if (s.decisions.length) {
     out.push('  decisions');
-    for (const d of s.decisions) out.push(`    ${time(d.at)}  ${d.action} by ${d.by} via ${d.channel}${d.comment ? `: ${d.comment}` : ''}`);
+    for (const d of s.decisions) out.push(`    ${time(d.at)}  ${l(d.action)} by ${l(d.by)} via ${l(d.channel)}${d.comment ? `: ${l(d.comment)}` : ''}`);
   }
   if (s.events.length) {
     out.push('  recent events');
-    for (const e of s.events) out.push(`    ${time(e.at)}  ${e.message}`);
+    for (const e of s.events) out.push(`    ${time(e.at)}  ${l(e.message)}`);
   }
   return `${out.join('\n')}\n`;
 }
@@ -202,7 +225,7 @@ async function watch(api: Api, io: CliIO, app: string, env: string, intervalMs: 
     } catch (err) {
       // A hiccup of the API or Temporal while watching is retried; a refusal or unknown release is not.
       if (err instanceof CliError && (err.status === 0 || (err.status ?? 0) >= 500) && ++failures < 20) {
-        if (failures === 1) io.stderr(`[${io.now().toTimeString().slice(0, 8)}] ${err.message}; retrying\n`);
+        if (failures === 1) io.stderr(`[${io.now().toTimeString().slice(0, 8)}] ${cap(l(err.message), ERROR_TEXT_LIMIT)}; retrying\n`);
         await io.sleep(intervalMs);
         continue;
       }
@@ -213,7 +236,7 @@ async function watch(api: Api, io: CliIO, app: string, env: string, intervalMs: 
       const k = `${e.at}|${e.type}|${e.message}`;
       if (seen.has(k)) continue;
       seen.add(k);
-      if (!first) io.stdout(`[${now.toTimeString().slice(0, 8)}]   · ${e.message}\n`);
+      if (!first) io.stdout(`[${now.toTimeString().slice(0, 8)}]   · ${l(e.message)}\n`);
     }
     first = false;
     const key = JSON.stringify([s.phase, s.group, s.cells, s.waiting ? [s.waiting.on, s.waiting.reason, s.waiting.who] : null]);
@@ -224,14 +247,15 @@ async function watch(api: Api, io: CliIO, app: string, env: string, intervalMs: 
       if (next) io.stdout(`           → ${next}\n`);
     }
     if (FINAL.has(s.phase)) {
-      io.stdout(`${s.phase === 'succeeded' ? '✓' : '✗'} ${s.app} → ${s.environment} ${s.summary}\n`);
+      io.stdout(`${s.phase === 'succeeded' ? '✓' : '✗'} ${l(s.app)} → ${l(s.environment)} ${l(s.summary)}\n`);
       return s.phase === 'succeeded' ? 0 : 1;
     }
     await io.sleep(intervalMs);
   }
 }
 
-export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
+export function buildProgram(rawIO: CliIO, setExit: (code: number) => void): Command {
+  const io = safeIO(rawIO);
   const program = new Command('gantry')
     .description('Gantry: gradual, observable, reversible releases (talks to the Gantry HTTP API)')
     .addOption(new Option('--api <url>', `Gantry API base URL (env GANTRY_API, default ${DEFAULT_API})`))
@@ -245,7 +269,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     return new Api(base, io.env.GANTRY_TOKEN?.trim() || undefined, io);
   };
   const print = (t: string) => io.stdout(t.endsWith('\n') ? t : `${t}\n`);
-  const json = (v: unknown) => print(JSON.stringify(v, null, 2));
+  const json = (v: unknown) => print(jsonText(v, 2));
 
   // --- config (local) -------------------------------------------------------------------------
   const config = program.command('config').description('check gantry.yaml locally');
@@ -257,12 +281,12 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
       const r = parseConfigText(readFile(io, o.file));
       if (!r.ok) {
         io.stderr(`${o.file}: ${r.errors.length} problem${r.errors.length === 1 ? '' : 's'}\n`);
-        for (const e of r.errors) io.stderr(`  ${e.path}: ${e.message}\n    hint: ${e.hint}\n`);
+        for (const e of r.errors) io.stderr(`  ${l(e.path)}: ${l(e.message)}\n    hint: ${l(e.hint)}\n`);
         setExit(1);
         return;
       }
       const envs = r.config.environments.map((e) => `${e.name} (${e.cells.length} cell${e.cells.length === 1 ? '' : 's'}, ${e.cells.reduce((a, c) => a + c.replicas, 0)} replicas, ${e.groups.length} group${e.groups.length === 1 ? '' : 's'})`);
-      print(`${o.file}: valid — app ${r.config.app.name} (${r.config.app.image}); environments: ${envs.join(', ')}`);
+      print(`${o.file}: valid — app ${l(r.config.app.name)} (${l(r.config.app.image)}); environments: ${l(envs.join(', '))}`);
     });
   config.command('schema')
     .description('print the JSON Schema of gantry.yaml (for editors)')
@@ -287,10 +311,10 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
       const revision = { digest: o.digest, ...(o.sha ? { sha: o.sha } : {}), ...(o.author ? { author: o.author } : {}), ...(o.message ? { message: o.message } : {}), ...(o.image ? { image: o.image } : {}) };
       const { body } = await api().request<Started>('POST', '/v1/releases', { config: readFile(io, o.file), environment: o.env, revision });
       const t = releaseTarget(body.workflowId);
-      print(`${body.existing ? 'already running' : 'started'}: ${body.workflowId} (run ${body.runId})`);
+      print(`${body.existing ? 'already running' : 'started'}: ${l(body.workflowId)} (run ${l(body.runId)})`);
       if (!t) return;
       if (o.watch) { setExit(await watch(api(), io, t.app, t.env, 500)); return; }
-      print(`  watch it:  gantry release watch ${t.app} ${t.env}`);
+      print(`  watch it:  gantry release watch ${l(t.app)} ${l(t.env)}`);
     });
 
   release.command('list')
@@ -321,11 +345,11 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .action(async (app: string, env: string, o: { json?: boolean }) => {
       const { body } = await api().request<History>('GET', `/v1/releases/${seg(app)}/${seg(env)}/history`);
       if (o.json) { json(body); return; }
-      const out = [`${body.app} → ${body.environment}: ${body.phase} — ${body.summary}`, '', 'decisions:'];
+      const out = [`${l(body.app)} → ${l(body.environment)}: ${l(body.phase)} — ${l(body.summary)}`, '', 'decisions:'];
       if (!body.decisions.length) out.push('  (none)');
-      for (const d of body.decisions) out.push(`  ${time(d.at)}  ${d.action.padEnd(8)} by ${d.by} via ${d.channel}${d.group !== undefined && d.group >= 0 ? ` (group ${d.group + 1})` : ''}${d.comment ? `: ${d.comment}` : ''}`);
+      for (const d of body.decisions) out.push(`  ${time(d.at)}  ${l(d.action).padEnd(8)} by ${l(d.by)} via ${l(d.channel)}${typeof d.group === 'number' && d.group >= 0 ? ` (group ${d.group + 1})` : ''}${d.comment ? `: ${l(d.comment)}` : ''}`);
       out.push('', 'events:');
-      for (const e of body.events) out.push(`  ${time(e.at)}  ${e.type.padEnd(18)} ${e.message}`);
+      for (const e of body.events) out.push(`  ${time(e.at)}  ${l(e.type).padEnd(18)} ${l(e.message)}`);
       print(out.join('\n'));
     });
 
@@ -358,8 +382,8 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
       .action(async (app: string, env: string, o: { message?: string }) => {
         const { body } = await api().request<{ decision: { action: string; by: string; channel: string }; summary: string; started?: Started }>(
           'POST', `/v1/releases/${seg(app)}/${seg(env)}/${action}`, o.message ? { comment: o.message } : {});
-        print(`${action} by ${body.decision.by} recorded: ${body.summary}`);
-        if (body.started) print(`  watch it:  gantry release watch ${app} ${env}`);
+        print(`${action} by ${l(body.decision.by)} recorded: ${l(body.summary)}`);
+        if (body.started) print(`  watch it:  gantry release watch ${l(app)} ${l(env)}`);
       });
   }
 
@@ -384,8 +408,8 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
         ...(file ? { config: readFile(io, file) } : {}), repo: o.repo, sha: o.sha, ...(o.ref ? { ref: o.ref } : {}), revision,
         ...(o.source ? { source: { url: o.source, ...(o.depth ? { depth: Number(o.depth) } : {}) } } : {}),
       });
-      print(`${body.existing ? 'already started' : 'started'}: ${body.workflowId} (run ${body.runId})`);
-      print(`  follow it:  gantry pipeline status --repo ${o.repo} --sha ${o.sha}`);
+      print(`${body.existing ? 'already started' : 'started'}: ${l(body.workflowId)} (run ${l(body.runId)})`);
+      print(`  follow it:  gantry pipeline status --repo ${l(o.repo)} --sha ${l(o.sha)}`);
     });
   pipeline.command('status')
     .description('the stages of a commit\'s pipeline')
@@ -395,19 +419,19 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .action(async (o: { repo: string; sha: string; json?: boolean }) => {
       const { body } = await api().request<PipelineStatus>('GET', `/v1/pipelines?repo=${seg(o.repo)}&sha=${seg(o.sha)}`);
       if (o.json) { json(body); return; }
-      const out = [`${body.repo}@${body.sha}${body.ref ? ` (${body.ref})` : ''}: ${body.state}${body.reason ? ` — ${body.reason}` : ''}`];
-      if (body.commit) out.push(`  commit ${body.commit.sha.slice(0, 12)} by ${body.commit.author}: ${body.commit.message.split('\n')[0]}`);
+      const out = [`${l(body.repo)}@${l(body.sha)}${body.ref ? ` (${l(body.ref)})` : ''}: ${l(body.state)}${body.reason ? ` — ${l(body.reason)}` : ''}`];
+      if (body.commit) out.push(`  commit ${l(body.commit.sha.slice(0, 12))} by ${l(body.commit.author)}: ${l(body.commit.message.split('\n')[0])}`);
       out.push(table(body.stages.map((s) => [`  ${s.name}`, s.state, s.durationMs !== undefined ? `${(s.durationMs / 1000).toFixed(1)}s` : '', s.reason ?? ''])));
       if (body.gates?.length) {
         out.push('  gates:');
         out.push(table(body.gates.map((g) => [`    ${g.name}`, g.type, g.state, g.durationMs !== undefined ? `${(g.durationMs / 1000).toFixed(1)}s` : '', g.reason ?? '', g.log ? `log ${g.log.path} on ${g.log.host}${g.log.truncated ? ' (truncated)' : ''}` : ''])));
       }
-      if (body.image) out.push(`  image: ${body.image.ref}${body.image.sizeBytes !== undefined ? ` (${(body.image.sizeBytes / 1e6).toFixed(1)} MB` : ' ('}${body.image.estargz ? ', eStargz' : ''}${body.image.steps ? `, ${body.image.steps.executed} of ${body.image.steps.total} steps ran` : ''})`);
-      if (body.tag) out.push(`  tag: ${body.tag}`);
+      if (body.image) out.push(`  image: ${l(body.image.ref)}${body.image.sizeBytes !== undefined ? ` (${(body.image.sizeBytes / 1e6).toFixed(1)} MB` : ' ('}${body.image.estargz ? ', eStargz' : ''}${body.image.steps ? `, ${body.image.steps.executed} of ${body.image.steps.total} steps ran` : ''})`);
+      if (body.tag) out.push(`  tag: ${l(body.tag)}`);
       const running = body.stages.find((s) => s.state === 'running' && s.environment);
       if (running?.workflowId) {
         const t = releaseTarget(running.workflowId);
-        if (t) out.push(`  watch the running release:  gantry release watch ${t.app} ${t.env}`);
+        if (t) out.push(`  watch the running release:  gantry release watch ${l(t.app)} ${l(t.env)}`);
       }
       print(out.join('\n'));
     });
@@ -423,7 +447,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .option('--paused', 'create it paused')
     .action(async (o: { env: string; cron: string[]; tz: string; file: string; paused?: boolean }) => {
       const { body } = await api().request<{ id: string; existing: boolean }>('POST', '/v1/trains', { config: readFile(io, o.file), environment: o.env, cron: o.cron, timeZone: o.tz, ...(o.paused ? { paused: true } : {}) });
-      print(`${body.existing ? 'updated' : 'created'}: ${body.id}`);
+      print(`${body.existing ? 'updated' : 'created'}: ${l(body.id)}`);
     });
   train.command('list').description('every release train').option('--json', 'print JSON').action(async (o: { json?: boolean }) => {
     const { body } = await api().request<{ trains: { id: string; cron: string[]; timeZone: string; paused: boolean; nextDepartures: string[] }[] }>('GET', '/v1/trains');
@@ -432,18 +456,18 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
   });
   train.command('status').description('departures, recent runs and skips of a train').argument('<app>').argument('<env>').action(async (app: string, env: string) => {
     const { body } = await api().request<{ id: string; cron: string[]; timeZone: string; paused: boolean; nextDepartures: string[]; recentRuns: { scheduledAt: string; workflowId: string }[]; skippedOverlap: number }>('GET', `/v1/trains/${seg(app)}/${seg(env)}`);
-    print([`${body.id}: ${body.cron.join(' | ')} (${body.timeZone})${body.paused ? ', paused' : ''}`,
-      `  next: ${body.nextDepartures.slice(0, 3).join(', ') || '-'}`,
-      `  skipped (a release was still in progress): ${body.skippedOverlap}`,
-      ...body.recentRuns.map((r) => `  ran ${r.scheduledAt}: ${r.workflowId}`)].join('\n'));
+    print([`${l(body.id)}: ${l(body.cron.join(' | '))} (${l(body.timeZone)})${body.paused ? ', paused' : ''}`,
+      `  next: ${l(body.nextDepartures.slice(0, 3).join(', ')) || '-'}`,
+      `  skipped (a release was still in progress): ${l(body.skippedOverlap)}`,
+      ...body.recentRuns.map((r) => `  ran ${l(r.scheduledAt)}: ${l(r.workflowId)}`)].join('\n'));
   });
   train.command('trigger').description('depart now (skipped if its release is still in progress)').argument('<app>').argument('<env>').action(async (app: string, env: string) => {
     await api().request('POST', `/v1/trains/${seg(app)}/${seg(env)}/trigger`, {});
-    print(`train ${app}/${env} departed`);
+    print(`train ${l(app)}/${l(env)} departed`);
   });
   train.command('delete').description('delete a release train').argument('<app>').argument('<env>').action(async (app: string, env: string) => {
     await api().request('DELETE', `/v1/trains/${seg(app)}/${seg(env)}`);
-    print(`train ${app}/${env} deleted`);
+    print(`train ${l(app)}/${l(env)} deleted`);
   });
 
   // --- git server hooks (cli/hook.ts) ---------------------------------------------------------
@@ -454,7 +478,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
 
 /** Runs the CLI with user arguments (no node/script); returns the exit code. Never calls process.exit. */
 export async function run(args: readonly string[], ioOverrides: Partial<CliIO> = {}): Promise<number> {
-  const io: CliIO = { ...defaultIO(), ...ioOverrides };
+  const io: CliIO = safeIO({ ...defaultIO(), ...ioOverrides });
   let code = 0;
   const program = buildProgram(io, (c) => { code = c; });
   if (args.length === 0) { program.outputHelp(); return 0; }
@@ -464,7 +488,7 @@ export async function run(args: readonly string[], ioOverrides: Partial<CliIO> =
   } catch (err) {
     if (err instanceof CommanderError) return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : err.exitCode || 1;
     if (err instanceof CliError) { io.stderr(formatError(err)); return 1; }
-    io.stderr(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    io.stderr(`error: ${cap(l(err instanceof Error ? err.message : String(err)), ERROR_TEXT_LIMIT)}\n`);
     return 1;
   }
 }

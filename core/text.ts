@@ -128,6 +128,16 @@ function preview(value: unknown, budget: number): string {
   return out.join('');
 }
 
+/**
+ * JSON of a value (as JSON.stringify, with `indent`) that shows safely in a terminal: the characters
+ * displayText escapes are written as JSON `\uXXXX` escapes, so the JSON means the same and no raw
+ * bidi, C1 or format character reaches the screen (JSON.stringify itself escapes only C0 controls).
+ */
+export function jsonText(value: unknown, indent?: number): string {
+  const json = JSON.stringify(value, null, indent) ?? 'null';
+  return json.replace(unsafeInFreeText, (ch) => Array.from({ length: ch.length }, (_, i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''));
+}
+
 /** Free text for a Slack message (mrkdwn or a response): controls escaped, and `&`, `<`, `>` as Slack requires. */
 export function slackText(text: string): string {
   return displayText(text).replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'));

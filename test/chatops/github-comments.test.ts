@@ -4,7 +4,9 @@
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
+import MarkdownIt from 'markdown-it';
 import { triggerConfig } from '../../api/server-config.js';
+import { controlCharacterIn } from '../../core/text.js';
 import '../api/inject-shim.js';
 import { decisionsOf, startWaitingRelease, testServer, until } from '../api/helpers.js';
 import { startHarness, type Harness } from '../support/release-harness.js';
@@ -55,6 +57,19 @@ async function deliver(event: string, payload: unknown, o: { delivery?: string; 
 }
 
 const startWaiting = () => startWaitingRelease(h.service, 'ghc');
+
+/** What a reply renders to (CommonMark): @mentions in plain text (outside code spans) and HTML, links or images. */
+function rendered(markdown: string): { mentions: string[]; markup: string[] } {
+  const out = { mentions: [] as string[], markup: [] as string[] };
+  for (const block of new MarkdownIt('commonmark').parse(markdown, {})) {
+    if (block.type === 'html_block') out.markup.push(block.content);
+    for (const t of block.children ?? []) {
+      if (t.type === 'text') out.mentions.push(...(t.content.match(/@[A-Za-z0-9][\w/-]*/g) ?? []));
+      if (['html_inline', 'image', 'link_open'].includes(t.type)) out.markup.push(t.type);
+    }
+  }
+  return out;
+}
 const decisions = (app: string) => decisionsOf(h.service, app);
 
 describe('GitHub comment commands', () => {
@@ -105,5 +120,49 @@ describe('GitHub comment commands', () => {
     expect(await decisions(app)).toEqual([]);
     expect((await h.service.status(app, 'production')).phase).toBe('waiting-approval');
     await h.service.decide(app, 'production', 'abort', { identity: { id: 'frank', groups: ['sre'] }, channel: 'api' });
+  });
+
+  it('issue 12: a command the rendered comment does not show (HTML comment, indented code, other fence, <details>) decides nothing', async () => {
+    const app = await startWaiting();
+    const hidden = [
+      `Looks good.\n<!--\n/gantry approve ${app}/production\n-->`,
+      `Looks good.\n\n    /gantry approve ${app}/production`,
+      `\`\`\`\`\n\`\`\`\n/gantry approve ${app}/production\n\`\`\`\``,
+      `~~~\n\`\`\`\n/gantry approve ${app}/production\n~~~`,
+      `<details>\n\n/gantry approve ${app}/production\n\n</details>`,
+      `> /gantry approve ${app}/production`,
+    ];
+    for (const body of hidden) {
+      const r = await deliver('issue_comment', comment('issue_comment', body));
+      expect({ body, answer: r.json() as unknown }).toEqual({ body, answer: { ignored: 'no /gantry command in the comment' } });
+    }
+    expect(await decisions(app)).toEqual([]);
+    // The same comment with the command visible after the hidden one runs the visible one.
+    const r = await deliver('issue_comment', comment('issue_comment', `<!--\n/gantry approve ${app}/production\n-->\n/gantry pause ${app}/production`));
+    expect(r.json()).toMatchObject({ ok: true, command: `pause ${app}/production` });
+    expect(await decisions(app)).toEqual([expect.objectContaining({ action: 'pause', by: 'frank', channel: 'github' })]);
+    await h.service.decide(app, 'production', 'abort', { identity: { id: 'frank', groups: ['sre'] }, channel: 'api' });
+  });
+
+  it('issue 12: a reply never pings the people and teams the comment names, and echoes nothing raw', async () => {
+    const app = await startWaiting();
+    rec.requests.length = 0;
+    const refused = await deliver('issue_comment', comment('issue_comment', `/gantry @acme/sre-team ${app}/production`));
+    expect(refused.json()).toMatchObject({ ok: false, reply: expect.stringMatching(/^✗ unknown command '@acme\/sre-team'\. Usage: /) });
+    const html = await deliver('issue_comment', comment('issue_comment', '/gantry approve <img/src=x>'));
+    expect(html.json()).toMatchObject({ ok: false, reply: expect.stringMatching(/^✗ '<img' is not an app name/) });
+    const approved = await deliver('issue_comment', comment('issue_comment', `/gantry approve ${app}/production thanks @octocat and @acme/sre-team **really** \u001b[2J`));
+    expect(approved.json()).toMatchObject({ ok: true });
+    const bodies = (await until('three replies', () => (rec.requests.length >= 3 ? rec.requests : undefined))).map((r) => (r.json as { body: string }).body);
+    // Only the commenter is mentioned; every other @name is in a code span (GitHub notifies no one there).
+    for (const body of bodies) {
+      expect(body.startsWith('@Codertocat ')).toBe(true);
+      expect(controlCharacterIn(body.replace(/\n/g, ''))).toBeUndefined();
+      expect(rendered(body.slice('@Codertocat '.length))).toEqual({ mentions: [], markup: [] });
+    }
+    expect(bodies.find((b) => b.includes('unknown command'))).toMatch(/^@Codertocat ✗ unknown command '`@acme\/sre-team`'\. Usage: `\/gantry approve\|/);
+    expect(bodies.find((b) => b.includes('is not an app name'))).toMatch(/^@Codertocat ✗ '\\<img' is not an app name/);
+    expect(bodies.find((b) => b.includes('✓ approve'))).toContain('by frank via github: thanks `@octocat` and `@acme/sre-team` really \\\\u{1b}\\[2J');
+    await h.service.waitForRelease(app, 'production');
   });
 });

@@ -11,6 +11,7 @@ import { triggerConfig } from '../../api/server-config.js';
 import { slackSignature, verifySlackRequest } from '../../api/slack.js';
 import { GantryError } from '../../api/errors.js';
 import { CHAT_USAGE } from '../../core/chatops.js';
+import { controlCharacterIn } from '../../core/text.js';
 import type { ReleaseStatus } from '../../core/release.js';
 import { releaseWorkflowId } from '../../workflows/messages.js';
 import '../api/inject-shim.js';
@@ -100,9 +101,10 @@ describe('Slack slash command /gantry (real Temporal dev server)', () => {
     const app = await startWaiting();
     const r = await command('U0NOBODY', `approve ${app}/production`);
     expect(r.statusCode).toBe(200);
-    expect(r.json()).toEqual({ response_type: 'ephemeral', text: '✗ Slack user U0NOBODY is not a Gantry user, so nothing was done. Ask a Gantry admin to add chat.slack: { U0NOBODY: <gantry id> } to the server config.' });
+    expect(r.json()).toEqual({ response_type: 'ephemeral', text: '✗ Slack user U0NOBODY is not a Gantry user, so nothing was done. Ask a Gantry admin to add chat.slack: { U0NOBODY: &lt;gantry id&gt; } to the server config.' });
     const bad = await command('U0ALICE', `approve ${app}`);
-    expect(bad.json()).toEqual({ response_type: 'ephemeral', text: `✗ '${app}' is not <app>/<env> (e.g. shop/production). Usage: \`${CHAT_USAGE}\`` });
+    // Slack text: `<` and `>` are escaped as Slack requires (raw, `<app>` would be read as a link).
+    expect(bad.json()).toEqual({ response_type: 'ephemeral', text: `✗ '${app}' is not &lt;app&gt;/&lt;env&gt; (e.g. shop/production). Usage: \`${CHAT_USAGE.replace(/</g, '&lt;').replace(/>/g, '&gt;')}\`` });
     expect(await decisions(app)).toEqual([]);
   });
 
@@ -118,6 +120,42 @@ describe('Slack slash command /gantry (real Temporal dev server)', () => {
     const final = await h.service.waitForRelease(app, 'production');
     expect(final.phase).toBe('succeeded');
     expect(final.decisions).toEqual([expect.objectContaining({ action: 'approve', by: 'alice', channel: 'slack', comment: 'dashboards green', group: 1 })]);
+  });
+});
+
+describe('Slack: what is echoed is escaped and capped; the grammar is ASCII (issue 12)', () => {
+  it('a Kelvin sign, a no-break space or a control character in the command decides nothing; the refusal is escaped and short', async () => {
+    const app = await startWaiting();
+    const kelvin = await command('U0ALICE', `rollbac\u212A ${app}/production`);
+    expect(kelvin.json()).toMatchObject({ response_type: 'ephemeral', text: expect.stringMatching(/^✗ unknown command 'rollbac\u212A' \(it contains U\+212A, which is not ASCII\)\. Usage: /) });
+    const nbsp = await command('U0ALICE', `approve\u00a0${app}/production`);
+    expect(nbsp.json().text).toMatch(/contains U\+00A0, a Unicode space: words are separated by ASCII spaces or tabs/);
+    const ansi = await command('U0ALICE', `approve ${app}/prod\u001b[2Juction`);
+    expect(ansi.json().text).toContain('contains a control character (\\u{1b})');
+    expect(ansi.json().text).not.toContain('\u001b');
+    const huge = await command('U0ALICE', `${'\u202e'.repeat(10)}${'z'.repeat(100_000)} ${app}/production`);
+    expect(huge.json().text.length).toBeLessThan(400);
+    expect(controlCharacterIn(huge.json().text)).toBeUndefined();
+    expect(await decisions(app)).toEqual([]);
+  });
+
+  it('a comment is recorded as typed, but echoed escaped: no <!channel>, no mention, no ANSI in the reply', async () => {
+    const app = await startWaiting();
+    const comment = 'ship it <!channel> <@U0CAROL> & \u001b[31mred\u202e';
+    const ok = await command('U0ALICE', `approve ${app}/production ${comment}`);
+    expect(ok.json()).toEqual({ response_type: 'in_channel', text: expect.stringContaining(`: ship it &lt;!channel&gt; &lt;@U0CAROL&gt; &amp; \\u{1b}[31mred\\u{202e}\n`) });
+    expect(ok.json().text).not.toMatch(/[<>]/);
+    expect(controlCharacterIn(ok.json().text.replace(/\n/g, ''))).toBeUndefined();
+    const final = await h.service.waitForRelease(app, 'production');
+    expect(final.decisions).toEqual([expect.objectContaining({ action: 'approve', by: 'alice', comment })]);
+  });
+
+  it('a button whose release is not <app>/<env> of DNS labels is refused before anything is looked up', async () => {
+    const r = await slack('/v1/slack/interactions', {
+      payload: JSON.stringify({ type: 'block_actions', user: { id: 'U0FRANK' }, actions: [{ action_id: SLACK_ACTIONS.approve, value: JSON.stringify({ app: 'shop\u001b[2J', env: 'production', group: 0, run: 'r1' }) }] }),
+    });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toMatchObject({ error: 'bad_request', message: 'the button carries no release' });
   });
 });
 

@@ -1,0 +1,106 @@
+// issue 12 (defect 5): the CLI never hands a terminal raw control or bidi characters from a release's
+// data, never lets a comment forge a line of the audit trail, and caps what the server's errors echo.
+// The API is a fake fetch here (what a server would answer): no Temporal, no network.
+import { describe, expect, it } from '@jest/globals';
+import { run } from '../../cli/main.js';
+import type { ReleaseStatus } from '../../core/release.js';
+import { controlCharacterIn } from '../../core/text.js';
+
+const ESC = '\u001b';
+const hostile = `${ESC}[2J${ESC}]8;;https://evil${ESC}\\\\click\u202eevil\u0085\u009b31m\u200b\rX`;
+// A comment that, printed raw, would look like one more decision in the audit trail.
+const forged = 'ok\n    2025-01-01 00:00:00Z  approve by bob via cli';
+
+const status: ReleaseStatus = {
+  id: 'release/shop/production', app: 'shop', environment: 'production', kind: 'release', phase: 'waiting-approval',
+  summary: `waiting ${hostile}`, revision: { image: `registry/shop${hostile}`, digest: `sha256:${'a'.repeat(64)}`, sha: 'abc', author: `mallory${hostile}` },
+  startedBy: `alice${hostile}`, startedAt: '2025-01-01T00:00:00.000Z',
+  group: { current: 2, of: 3, name: `canary${hostile}` }, cells: [{ cell: `eu${hostile}`, canary: 1, replicas: 4 }] as ReleaseStatus['cells'],
+  waiting: { on: 'approval', reason: `approve ${hostile}`, since: '2025-01-01T00:00:00.000Z', who: `approvers: ${hostile}` },
+  decisions: [{ action: 'pause', by: `carol${hostile}`, channel: 'slack', at: '2025-01-01T00:00:00.000Z', comment: forged, group: 1 }] as ReleaseStatus['decisions'],
+  events: [{ at: '2025-01-01T00:00:00.000Z', type: 'decision', message: `event ${hostile}\n    2025-01-01 00:00:00Z  forged event` }] as ReleaseStatus['events'],
+};
+
+function fakeApi(answer: (url: string) => { status: number; body: unknown }): typeof fetch {
+  return (async (input: string | URL | Request) => {
+    const a = answer(String(input));
+    return new Response(JSON.stringify(a.body), { status: a.status, headers: { 'content-type': 'application/json' } });
+  }) as typeof fetch;
+}
+
+async function cli(args: string[], answer: (url: string) => { status: number; body: unknown }) {
+  let stdout = '';
+  let stderr = '';
+  const code = await run(args, {
+    stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; }, cwd: '/', fetch: fakeApi(answer),
+    env: { GANTRY_API: 'http://127.0.0.1:9', GANTRY_TOKEN: 't' }, sleep: async () => {},
+  });
+  return { code, stdout, stderr };
+}
+
+/** The first control, bidi or other format character but tab and line feed (core/text.ts, table-tested there). */
+const unsafeIn = (text: string) => controlCharacterIn(text.replace(/[\t\n]/g, ''));
+
+describe('the CLI shows outside text safely (issue 12)', () => {
+  it('release status: no raw control or bidi character reaches the terminal; a comment cannot forge an audit line', async () => {
+    const r = await cli(['release', 'status', 'shop', 'production'], () => ({ status: 200, body: status }));
+    expect(r.code).toBe(0);
+    expect(unsafeIn(r.stdout)).toBeUndefined();
+    expect(r.stdout).toContain('approve \\u{1b}[2J\\u{1b}]8;;https://evil');
+    expect(r.stdout).toContain('\\u{202e}evil\\u{85}\\u{9b}31m\\u{200b}\\u{d}X');
+    // Each decision and each event is one line: the forged lines are part of the one before.
+    expect(r.stdout).toContain('pause by carol');
+    expect(r.stdout).toContain(': ok     2025-01-01 00:00:00Z  approve by bob via cli');
+    expect(r.stdout.split('\n').filter((line) => /^\s+2025-01-01 00:00:00Z\s/.test(line))).toHaveLength(2);
+  });
+
+  it('release history and list: the same', async () => {
+    const history = await cli(['release', 'history', 'shop', 'production'], () => ({ status: 200, body: { app: 'shop', environment: 'production', phase: 'failed', summary: hostile, decisions: status.decisions, events: status.events } }));
+    expect(history.code).toBe(0);
+    expect(unsafeIn(history.stdout)).toBeUndefined();
+    expect(history.stdout.split('\n').filter((line) => /^\s+2025-01-01 00:00:00Z\s/.test(line))).toHaveLength(2);
+    const list = await cli(['release', 'list'], () => ({ status: 200, body: { releases: [{ workflowId: 'w', app: `shop${hostile}`, environment: 'production', status: 'RUNNING', summary: forged, startTime: '2025-01-01T00:00:00Z' }] } }));
+    expect(unsafeIn(list.stdout)).toBeUndefined();
+    expect(list.stdout.trim().split('\n')).toHaveLength(2);
+  });
+
+  it('--json escapes bidi and C1 characters as JSON escapes: the same JSON, nothing raw', async () => {
+    const r = await cli(['release', 'status', 'shop', 'production', '--json'], () => ({ status: 200, body: status }));
+    expect(unsafeIn(r.stdout)).toBeUndefined();
+    expect(JSON.parse(r.stdout)).toEqual(status);
+  });
+
+  it('watch: events and progress lines are escaped', async () => {
+    const done = { ...status, phase: 'failed' as const, waiting: undefined };
+    let n = 0;
+    const r = await cli(['release', 'watch', 'shop', 'production', '--interval', '50'], () => ({ status: 200, body: n++ === 0 ? status : { ...done, events: [...status.events, { at: '2025-01-01T00:00:01.000Z', type: 'x', message: hostile }] } }));
+    expect(r.code).toBe(1);
+    expect(unsafeIn(r.stdout)).toBeUndefined();
+    expect(r.stdout).toContain('\\u{1b}[2J');
+  });
+
+  it('an error from the server is escaped and capped, however long (over 100,000 characters seen)', async () => {
+    const huge = `${ESC}[31m${'x'.repeat(150_000)}`;
+    const details = Array.from({ length: 500 }, (_, i) => ({ path: `a.${i}${ESC}`, message: huge, hint: huge }));
+    const r = await cli(['release', 'status', 'shop', 'production'], () => ({ status: 400, body: { error: 'bad_request', message: huge, hint: huge, details } }));
+    expect(r.code).toBe(1);
+    expect(unsafeIn(r.stderr)).toBeUndefined();
+    expect(r.stderr).toMatch(/^error: \\u\{1b\}\[31mx+… \(\d+ more characters\)\n/);
+    expect(r.stderr).toContain('… and 450 more');
+    expect(r.stderr.length).toBeLessThan(60_000);
+  });
+
+  it('a decision echoes the server\'s answer escaped', async () => {
+    const r = await cli(['approve', 'shop', 'production'], () => ({ status: 200, body: { decision: { action: 'approve', by: `bob${hostile}`, channel: 'cli' }, summary: forged } }));
+    expect(r.code).toBe(0);
+    expect(unsafeIn(r.stdout)).toBeUndefined();
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('what the user typed is escaped too (commander\'s own errors)', async () => {
+    const r = await cli(['release', 'status', `--bogus${ESC}[2J`], () => ({ status: 200, body: status }));
+    expect(r.code).not.toBe(0);
+    expect(unsafeIn(r.stderr)).toBeUndefined();
+    expect(r.stderr).toContain('\\u{1b}[2J');
+  });
+});
