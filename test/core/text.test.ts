@@ -2,7 +2,7 @@
 // a CommonMark parser (markdown-it, as core/chatops.ts reads comments).
 import { describe, expect, it } from '@jest/globals';
 import MarkdownIt from 'markdown-it';
-import { cap, controlCharacterIn, displayLine, displayText, echo, ECHO_LIMIT, escapeCodePoint, markdownText, slackText } from '../../core/text.js';
+import { cap, controlCharacterIn, displayLine, displayText, echo, ECHO_LIMIT, escapeCodePoint, jsonText, markdownText, slackText } from '../../core/text.js';
 
 describe('controlCharacterIn (identifiers)', () => {
   const cases: [string, string, string | undefined][] = [
@@ -126,6 +126,22 @@ describe('echo', () => {
 
   it('a custom limit', () => {
     expect(echo('abcdef', 3)).toBe("'abc… (3 more characters)'");
+  });
+});
+
+describe('jsonText', () => {
+  const cases: [string, unknown, number | undefined, string][] = [
+    ['plain JSON is unchanged', { a: 'b', n: [1, 2] }, undefined, '{"a":"b","n":[1,2]}'],
+    ['indented', { a: 1 }, 2, '{\n  "a": 1\n}'],
+    ['C0 controls are escaped by JSON itself', 'a\u001b[2J\r\n', undefined, '"a\\u001b[2J\\r\\n"'],
+    ['bidi, C1 and format characters are escaped too', 'a\u202eb\u0085c\u200bd\u2028', undefined, '"a\\u202eb\\u0085c\\u200bd\\u2028"'],
+    ['a tag character as its surrogate pair', 'x\u{e0041}', undefined, '"x\\udb40\\udc41"'],
+    ['undefined', undefined, undefined, 'null'],
+  ];
+  it.each(cases)('%s', (_name, value, indent, expected) => {
+    const json = jsonText(value, indent);
+    expect(json).toBe(expected);
+    expect(JSON.parse(json)).toEqual(value === undefined ? null : value);
   });
 });
 
