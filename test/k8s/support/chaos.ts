@@ -11,6 +11,9 @@
 //   release 3 V4, groups 1, 2 then a manual approval, aborted by an approver (after the last of the
 //             required kills): rolled back to V2.
 //
+// `rounds` repeats the three releases with new revisions (the benchmark's 50+ kills are shared out
+// among rounds, so they land in every kind of step rather than mostly in one long wait).
+//
 // Then the effects as the cluster saw them are compared with the plan: pods created and removed per
 // revision and zone (every group's pods created once and removed once, nothing more), each
 // Deployment's sequence of sizes (one step per group applied: a group applied twice would show as an
@@ -39,7 +42,7 @@ import { waitForSeries } from '../../../testbed/prometheus.js';
 import { portOpen } from '../../../testbed/temporal.js';
 import { releaseWorkflowId, statusQuery } from '../../../workflows/messages.js';
 import { workflowsPath } from '../../../worker/worker.js';
-import { baseline, caller, digest, dropNamespace, IMAGE, k8sConfig, names, podCounts, revisionOf, siteState, unique, V1, V2, type K8sHarness } from './harness.js';
+import { baseline, caller, dropNamespace, IMAGE, k8sConfig, names, podCounts, revisionOf, siteState, unique, V1, type K8sHarness } from './harness.js';
 import { startMetricsBoard, type MetricsBoard } from './metrics.js';
 import { Recorder } from './recorder.js';
 import { ensureTestbed, type Testbed } from './testbed.js';
@@ -47,8 +50,8 @@ import { ensureTestbed, type Testbed } from './testbed.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..', '..');
 const ENV = 'production';
-const V3: Revision = { image: IMAGE, digest: digest('3') };
-const V4: Revision = { image: IMAGE, digest: digest('4') };
+/** The n-th revision of the run (V1 is the baseline's). */
+const revisionNo = (n: number): Revision => (n === 1 ? V1 : { image: IMAGE, digest: `sha256:${n.toString(16).padStart(64, '0')}` });
 
 // ---------------------------------------------------------------------------------------------
 // A seeded random generator (mulberry32): the same seed gives the same uptimes, delays and choices.
@@ -338,6 +341,8 @@ export interface ChaosOptions {
   downMs?: [number, number];
   /** How long the Temporal dev server stays down (uniform, ms). Default 500..2500. */
   serverDownMs?: [number, number];
+  /** Rounds of the three releases (approve, failing check, abort); the kills are shared out among them. Default 1. */
+  rounds?: number;
   /** The whole run's time limit. Default 15 minutes. */
   timeoutMs?: number;
 }
@@ -387,7 +392,12 @@ export interface ChaosReport {
   temporalLog: string;
 }
 
+/** approve: a pause, then an approval (succeeds); check: a failing Prometheus check (rolled back); abort: aborted while waiting for approval. */
+type ReleaseKind = 'approve' | 'check' | 'abort';
+
 interface Release {
+  kind: ReleaseKind;
+  round: number;
   name: string;
   config: GantryConfig;
   revision: Revision;
@@ -402,8 +412,8 @@ function count<T extends string>(xs: T[]): Record<string, number> {
   return out;
 }
 
-/** Kills are labelled by what the release was doing: `release 1: applying` etc. */
-const phaseKind = (phase: string) => phase.replace(/ g\d+$/, '');
+/** Kills are labelled `<release>: <phase> g<group>`; counted by phase (applying, waiting-approval, rolling-back, ...). */
+const phaseKind = (label: string) => (label.split(': ').at(-1) ?? label).replace(/ g\d+$/, '');
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const log = opts.log ?? ((m: string) => console.log(`[chaos] ${m}`));
@@ -411,6 +421,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const t0 = Date.now();
   const deadline = t0 + (opts.timeoutMs ?? 15 * 60_000);
   const left = () => Math.max(1000, deadline - Date.now());
+  const rounds = opts.rounds ?? 1;
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error(`rounds: ${rounds}: use a whole number from 1 to 20`);
   log(`seed ${opts.seed} (replay with CHAOS_SEED=${opts.seed}); at least ${opts.kills} kills`);
 
   const testbed: Testbed = await ensureTestbed();
@@ -446,14 +458,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
 
     const query = `gantry_test_error_ratio{run="${app}"}`;
     const base = { drain: { grace: '2s' }, deadlines: { progress: '3m' }, traffic: { httpRoute: { name: app } } };
-    const releases: Release[] = [
-      { name: 'release 1 (pause, approval)', revision: V2, expected: 'succeeded', applied: 3,
-        config: k8sConfig(app, { ...base, groups: [{ pods: 1, confirm: { type: 'pause', duration: '10s' } }, { pods: 2, confirm: { type: 'manual' } }, { pods: 'rest' }] }) },
-      { name: 'release 2 (failing check)', revision: V3, expected: 'rolled-back', applied: 1,
-        config: k8sConfig(app, { ...base, analysis: [{ name: 'error-rate', query, max: 0.05 }] }) },
-      { name: 'release 3 (abort)', revision: V4, expected: 'rolled-back', applied: 2,
-        config: k8sConfig(app, { ...base, groups: [{ pods: 1 }, { pods: 2, confirm: { type: 'manual' } }, { pods: 'rest' }] }) },
-    ];
+    const releases: Release[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      const n = releases.length;
+      const tag = rounds > 1 ? `round ${round}, ` : '';
+      releases.push(
+        { kind: 'approve', round, name: `${tag}release ${n + 1} (pause, approval)`, revision: revisionNo(n + 2), expected: 'succeeded', applied: 3,
+          config: k8sConfig(app, { ...base, groups: [{ pods: 1, confirm: { type: 'pause', duration: '10s' } }, { pods: 2, confirm: { type: 'manual' } }, { pods: 'rest' }] }) },
+        { kind: 'check', round, name: `${tag}release ${n + 2} (failing check)`, revision: revisionNo(n + 3), expected: 'rolled-back', applied: 1,
+          config: k8sConfig(app, { ...base, analysis: [{ name: 'error-rate', query, max: 0.05 }] }) },
+        { kind: 'abort', round, name: `${tag}release ${n + 3} (abort)`, revision: revisionNo(n + 4), expected: 'rolled-back', applied: 2,
+          config: k8sConfig(app, { ...base, groups: [{ pods: 1 }, { pods: 2, confirm: { type: 'manual' } }, { pods: 'rest' }] }) },
+      );
+    }
 
     let rec: Recorder | undefined;
     let deps: DeploymentLog | undefined;
@@ -540,7 +557,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
           if (e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes) workflowTaskTimeouts++;
         }
         const report: ReleaseReport = {
-          name: r.name, revision: r.revision.digest!.slice(0, 15), expected: r.expected, phase: st.phase, ...(st.stop?.cause ? { stopCause: st.stop.cause } : {}),
+          name: r.name, revision: revisionOf(r.config, r.revision), expected: r.expected, phase: st.phase, ...(st.stop?.cause ? { stopCause: st.stop.cause } : {}),
           decisions: st.decisions.map((x) => `${x.action}:${x.by}`), groupsApplied: st.events.filter((e) => e.type === 'applied').length,
           activityRetries, workflowTaskTimeouts, ms,
         };
@@ -559,30 +576,33 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       })();
 
       monkey.start();
-      // Release 1: a pause, then an approval once 40% of the kills have happened.
-      const [r1, r2, r3] = releases as [Release, Release, Release];
-      label = 'release 1';
-      let at = Date.now();
-      let runId = await started(r1);
-      await until('release 1 to wait for approval after group 2', (s) => s.phase === 'waiting-approval' && s.group.current === 2);
-      await killsAtLeast(Math.ceil(opts.kills * 0.4));
-      await decide(Action.Approve, 'alice', 'chaos: group 2 looks fine');
-      reports.push(await ended(r1, runId, at));
-
-      // Release 2: the failing check rolls it back on its own.
-      label = 'release 2';
-      at = Date.now();
-      runId = await started(r2);
-      reports.push(await ended(r2, runId, at));
-
-      // Release 3: waits for approval after group 2 until every required kill has happened, then is aborted.
-      label = 'release 3';
-      at = Date.now();
-      runId = await started(r3);
-      await until('release 3 to wait for approval after group 2', (s) => s.phase === 'waiting-approval' && s.group.current === 2);
-      await killsAtLeast(opts.kills);
-      await decide(Action.Abort, 'bob', 'chaos: abort');
-      reports.push(await ended(r3, runId, at));
+      for (const r of releases) {
+        // Each round takes its share of the kills: 45% of it before the approval, all of it before the abort.
+        const before = Math.ceil((opts.kills * (r.round - 1)) / rounds);
+        const quota = Math.ceil((opts.kills * r.round) / rounds);
+        label = r.name;
+        const at = Date.now();
+        const runId = await started(r);
+        switch (r.kind) {
+          case 'approve':
+            await until(`${r.name} to wait for approval after group 2`, (s) => s.phase === 'waiting-approval' && s.group.current === 2);
+            await killsAtLeast(before + Math.ceil((quota - before) * 0.45));
+            await decide(Action.Approve, 'alice', 'chaos: group 2 looks fine');
+            break;
+          case 'check': // the failing check rolls it back on its own
+            break;
+          case 'abort':
+            await until(`${r.name} to wait for approval after group 2`, (s) => s.phase === 'waiting-approval' && s.group.current === 2);
+            await killsAtLeast(quota);
+            await decide(Action.Abort, 'bob', 'chaos: abort');
+            break;
+          default: {
+            const never: never = r.kind;
+            throw new Error(`unknown release kind ${String(never)}`);
+          }
+        }
+        reports.push(await ended(r, runId, at));
+      }
 
       await monkey.stop();
       tracking = false;
@@ -670,14 +690,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       const got = reports[i];
       check(`${r.name}: outcome`, r.expected, got?.phase);
       check(`${r.name}: groups applied`, r.applied, got?.groupsApplied, (got?.groupsApplied ?? 0) - r.applied);
-      const decisions = i === 0 ? ['approve:alice'] : i === 2 ? ['abort:bob'] : [];
+      const decisions = r.kind === 'approve' ? ['approve:alice'] : r.kind === 'abort' ? ['abort:bob'] : [];
       check(`${r.name}: decisions`, decisions, got?.decisions, (got?.decisions.length ?? 0) - decisions.length);
-      if (i === 1) check(`${r.name}: stop cause`, 'analysis', got?.stopCause);
-      if (i === 2) check(`${r.name}: stop cause`, 'abort', got?.stopCause);
+      check(`${r.name}: stop cause`, r.kind === 'check' ? 'analysis' : r.kind === 'abort' ? 'abort' : null, got?.stopCause ?? null);
     }
 
-    // The cluster at the end: V2 on every pod; the record's history one entry per release.
-    const finalRev = rev(V2);
+    // The cluster at the end: the last successful release on every pod; the record's history one entry per release.
+    const finalRev = stable;
     check('pods at the end', Object.fromEntries(cells.map((c) => [c, { [finalRev]: replicas[c] }])), await podCounts(h, cfg));
     const site = await siteState(h, cfg);
     const history = site.record.history.map((e) => `${e.event} ${e.revision}`);
