@@ -59,7 +59,7 @@ export interface SuperviseOptions {
   /** 'inherit' (default) shares this terminal; 'pipe' hands the output to onOutput. */
   stdio?: 'inherit' | 'pipe';
   onOutput?: (text: string) => void;
-  /** Told of every exit; `restartInMs` is undefined when the worker was stopped. */
+  /** Told of every exit; `restartInMs` is undefined when it is not started again (stopped, or exited cleanly). */
   onExit?: (e: { code: number | null; signal: NodeJS.Signals | null; restartInMs?: number }) => void;
   /** First wait before a restart; it doubles while the worker keeps dying within a minute, up to the max. */
   restartDelayMs?: number;
@@ -77,9 +77,15 @@ export interface SupervisedWorker {
   started(count?: number): Promise<void>;
   /** Stops the worker and does not start it again. */
   stop(): Promise<void>;
+  /** Resolves when the worker has exited for good: stopped, or exited cleanly (code 0) on its own. */
+  readonly done: Promise<void>;
 }
 
-/** Runs a worker process and starts it again whenever it exits on its own. */
+/**
+ * Runs a worker process and starts it again whenever it dies (a signal, or an exit code other than
+ * 0). A clean exit (code 0: the worker was asked to stop, e.g. by Ctrl-C reaching its process
+ * group, and drained) ends the supervision like stop().
+ */
 export function superviseWorker(o: SuperviseOptions): SupervisedWorker {
   const base = o.restartDelayMs ?? 1_000;
   const max = o.maxRestartDelayMs ?? 30_000;
@@ -90,6 +96,8 @@ export function superviseWorker(o: SuperviseOptions): SupervisedWorker {
   let timer: NodeJS.Timeout | undefined;
   let exited: Promise<void> = Promise.resolve();
   const waiters: { count: number; resolve: () => void }[] = [];
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => { finish = resolve; });
 
   const start = () => {
     timer = undefined;
@@ -106,11 +114,15 @@ export function superviseWorker(o: SuperviseOptions): SupervisedWorker {
       c.stderr?.setEncoding('utf8').on('data', (t: string) => o.onOutput?.(t));
     }
     exited = new Promise((resolve) => {
-      c.once('error', (err) => { o.onOutput?.(`worker process could not start: ${err.message}\n`); });
-      c.once('exit', (code, signal) => {
+      let ended = false;
+      const end = (code: number | null, signal: NodeJS.Signals | null) => {
+        if (ended) return;
+        ended = true;
         child = undefined;
-        if (stopping) {
+        if (stopping || (code === 0 && signal === null)) {
+          stopping = true;
           o.onExit?.({ code, signal });
+          finish();
         } else {
           // A worker that ran a while before dying starts again soon; one that keeps dying waits longer each time.
           const wait = Date.now() - startedAt > 60_000 ? base : delay;
@@ -119,6 +131,12 @@ export function superviseWorker(o: SuperviseOptions): SupervisedWorker {
           timer = setTimeout(start, wait);
         }
         resolve();
+      };
+      c.once('exit', end);
+      // A process that could not be started at all emits no 'exit'.
+      c.once('error', (err) => {
+        o.onOutput?.(`worker process: ${err.message}\n`);
+        if (c.pid === undefined) end(null, null);
       });
     });
   };
@@ -127,6 +145,7 @@ export function superviseWorker(o: SuperviseOptions): SupervisedWorker {
   return {
     get pid() { return child?.pid; },
     get restarts() { return Math.max(0, starts - 1); },
+    done,
     started(count = 1) {
       return starts >= count ? Promise.resolve() : new Promise((resolve) => { waiters.push({ count, resolve }); });
     },
@@ -140,6 +159,7 @@ export function superviseWorker(o: SuperviseOptions): SupervisedWorker {
         await exited;
         clearTimeout(kill);
       }
+      finish();
     },
   };
 }

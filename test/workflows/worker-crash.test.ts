@@ -21,6 +21,31 @@ async function until(what: string, check: () => boolean, timeoutMs = 60_000): Pr
   }
 }
 
+describe('superviseWorker', () => {
+  const exitWith = fileURLToPath(new URL('./support/exit-with.mjs', import.meta.url));
+  const run = (code: number) => {
+    const exits: { code: number | null; restartInMs?: number }[] = [];
+    const w = superviseWorker({ entry: exitWith, args: [String(code)], execArgv: [], stdio: 'pipe', restartDelayMs: 20, maxRestartDelayMs: 80, onExit: ({ code: c, restartInMs }) => { exits.push({ code: c, ...(restartInMs !== undefined ? { restartInMs } : {}) }); } });
+    return { w, exits };
+  };
+
+  it('starts a worker that died again, waiting longer each time it keeps dying', async () => {
+    const { w, exits } = run(3);
+    await w.started(5);
+    await w.stop();
+    expect(exits.slice(0, 4)).toEqual([{ code: 3, restartInMs: 20 }, { code: 3, restartInMs: 40 }, { code: 3, restartInMs: 80 }, { code: 3, restartInMs: 80 }]);
+    expect(w.restarts).toBeGreaterThanOrEqual(4);
+    await w.done;
+  });
+
+  it('a worker that exits cleanly (asked to stop, drained) is not started again', async () => {
+    const { w, exits } = run(0);
+    await w.done;
+    expect(exits).toEqual([{ code: 0 }]);
+    expect(w.restarts).toBe(0);
+  });
+});
+
 describe('a workflow task that never ends', () => {
   it('kills its worker process, not the supervising one; the worker is started again and runs other workflows', async () => {
     const taskQueue = unique('stuck');
@@ -49,6 +74,7 @@ describe('a workflow task that never ends', () => {
       await worker.stop();
       await connection.close();
     }
+    await worker.done;
     // Stopped: SIGTERM drains the worker (the SDK's own handler), it exits cleanly and is not restarted.
     expect(exits.at(-1)).toEqual({ code: 0, signal: null });
   }, 180_000);
