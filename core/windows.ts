@@ -31,9 +31,11 @@
 // zone are merged in wall-clock time before any instant is computed (150 copies of one window cost
 // what one costs), a zone whose windows cover the whole week is always open, the search steps from
 // opening to opening rather than laying out every day ahead, and each zone's UTC offsets are read
-// from Intl once per UTC day touched per evaluation. The schema bounds what is left (maxWindows,
-// maxFreezes, maxZones). Offsets are assumed to change at most once in any day in a zone (true of
-// every zone in current use).
+// from Intl once per UTC midnight touched per evaluation (plus a binary search on a day when the
+// offset changes). The schema bounds what is left (maxWindows, maxFreezes, maxZones): the costliest
+// shape is windows of several zones that chain into one opening longer than the search, one look-up
+// per zone per day searched (bench/calendar.ts prints the figures). Offsets are assumed to change
+// at most once in any day in a zone (true of every zone in current use).
 import { IANAZone } from 'luxon';
 import { cap, displayLine, echo } from './text.js';
 
