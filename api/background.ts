@@ -2,6 +2,7 @@
 // to response_url later). Tracked so that closing the server waits for it, and so that its failures are
 // always handled (logged), never left as unhandled rejections.
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { cap, displayLine } from '../core/text.js';
 
 export type Background = (what: string, work: Promise<unknown>, log: FastifyBaseLogger) => void;
 
@@ -10,7 +11,8 @@ export function backgroundWork(app: FastifyInstance): Background {
   app.addHook('onClose', async () => { await Promise.allSettled([...pending]); });
   return (what, work, log) => {
     const tracked: Promise<void> = work.then(() => undefined, (err: unknown) => {
-      log.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, `${what} failed after the reply`);
+      // The message may carry outside text (a reply's URL, a remote error): one line, escaped, capped.
+      log.warn({ err: { message: cap(displayLine(err instanceof Error ? err.message : String(err)), 500) } }, `${what} failed after the reply`);
     }).finally(() => { pending.delete(tracked); });
     pending.add(tracked);
   };

@@ -10,7 +10,8 @@
 //  - an invalid config: 400 with every problem (path, message, hint), as GantryService always answered.
 //
 // The pool is shared by the process (configParser()); its threads start on first use, are unref'd
-// (they never keep a process alive) and end after idleTimeoutMs without work.
+// (they never keep a process alive) and end after idleTimeoutMs without work; ready() starts them ahead.
+// A thread's start (loading the parser, about a second) counts toward the queue wait of what waits for it.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { MAX_CONFIG_CHARS, type ConfigResult, type GantryConfig } from '../core/config.js';
@@ -87,6 +88,9 @@ interface Task {
 interface Slot {
   worker: Worker;
   state: 'starting' | 'idle' | 'busy';
+  /** Settles when the thread is ready, or has ended without being ready. */
+  started: Promise<void>;
+  markStarted(): void;
   task?: Task;
   timer?: NodeJS.Timeout;
   /** Why the thread is being ended (the answer for its task). */
@@ -131,6 +135,13 @@ export class ConfigParserPool {
       this.queue.push(task);
       this.pump();
     });
+  }
+
+  /** Starts the threads (if not running) and waits until they are ready; resolves even if one fails to start. */
+  async ready(): Promise<void> {
+    if (this.closed) return;
+    while (this.slots.size < this.settings.threads) this.spawn();
+    await Promise.all([...this.slots].map((s) => s.started));
   }
 
   /** Ends every thread; waiting and running parses answer 503. */
@@ -178,7 +189,9 @@ export class ConfigParserPool {
       stdout: false, stderr: false,
     });
     worker.unref();
-    const slot: Slot = { worker, state: 'starting' };
+    let markStarted = () => {};
+    const started = new Promise<void>((resolve) => { markStarted = resolve; });
+    const slot: Slot = { worker, state: 'starting', started, markStarted };
     this.slots.add(slot);
     slot.timer = setTimeout(() => {
       void this.end(slot, unavailable(`the config parser did not start within ${seconds(this.settings.startTimeoutMs)}`, 'retry; if it persists, the API server log has the cause'));
@@ -187,6 +200,7 @@ export class ConfigParserPool {
     worker.on('message', (m: ParseResponse) => {
       if ('ready' in m) {
         clearTimeout(slot.timer);
+        slot.markStarted();
         this.idle(slot);
         return;
       }
@@ -200,6 +214,10 @@ export class ConfigParserPool {
     });
     worker.on('error', (err: Error & { code?: string }) => {
       if (slot.ending) return;
+      if (slot.state === 'starting') {
+        slot.ending = unavailable('the config parser could not start', `retry; if it persists, check the API server (${err.message.slice(0, 200)})`);
+        return;
+      }
       slot.ending = err.code === 'ERR_WORKER_OUT_OF_MEMORY'
         ? new GantryError('too_large', `parsing gantry.yaml needed more than ${this.settings.maxMemoryMb} MB of memory`,
           [{ path: 'config', message: 'too large once parsed', hint: 'anchors and aliases that expand into huge documents are refused; write the config out plainly' }],
@@ -208,6 +226,7 @@ export class ConfigParserPool {
     });
     worker.on('exit', () => {
       clearTimeout(slot.timer);
+      slot.markStarted();
       const wasStarting = slot.state === 'starting';
       this.slots.delete(slot);
       const why = slot.ending ?? unavailable('the config parser stopped', 'retry');
