@@ -574,3 +574,11 @@ export function wakeAt(s: ReleaseState, env: EnvironmentConfig, step: Step, now:
   const future = times.filter((t) => t > now);
   return future.length ? Math.min(...future) : times.length ? now : undefined;
 }
+
+/**
+ * The environment a rollback release runs with: the same cells and groups, every group confirmed
+ * automatically (the person who asked for the rollback is the approval; it must not wait on another).
+ */
+export function rollbackEnvironment(env: EnvironmentConfig): EnvironmentConfig {
+  return { ...env, groups: env.groups.map((g) => ({ ...g, confirm: { type: 'auto' as const } })) };
+}

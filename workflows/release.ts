@@ -3,7 +3,7 @@
 // On failure, abort, rejection or cancellation it rolls back inside a non-cancellable scope.
 import {
   ActivityCancellationType, ActivityFailure, ApplicationFailure, CancellationScope, condition, isCancellation, log, patched,
-  proxyActivities, setHandler, workflowInfo, allHandlersFinished,
+  proxyActivities, setHandler, upsertMemo, workflowInfo, allHandlersFinished,
 } from '@temporalio/workflow';
 import { Action } from '../core/approval.js';
 import type { EnvironmentConfig } from '../core/config.js';
@@ -125,6 +125,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     if (cancelled) throw err;
   }
   await condition(allHandlersFinished);
+  // The outcome in the memo: a list tells a rolled-back release (a failed workflow) from a failed one.
+  if (s.outcome && patched('memo-outcome')) upsertMemo({ outcome: s.outcome.result });
   if (s.outcome?.result === 'succeeded') return { outcome: 'succeeded', status: releaseStatus(s, env, Date.now(), { events: 0 }) };
   const st = releaseStatus(s, env, Date.now(), { events: 0 });
   throw ApplicationFailure.create({
