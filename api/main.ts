@@ -10,6 +10,7 @@ import { temporalAddress } from '../testbed/temporal.js';
 import { taskQueueFrom } from '../workflows/messages.js';
 import { loadIdentities, type IdentityTable } from './auth.js';
 import { buildServer } from './server.js';
+import { configParser } from './config-parse.js';
 import { GantryService } from './service.js';
 import { loadTriggerConfig, type TriggerServerConfig } from './server-config.js';
 
@@ -110,6 +111,8 @@ export async function startApi(opts: StartApiOptions = {}): Promise<RunningApi> 
 
 async function main(): Promise<void> {
   const api = await startApi();
+  // Start a config parser thread now, so the first gantry.yaml is not delayed by its start-up.
+  void configParser().ready().catch(() => undefined);
   console.log(`gantry API: ${api.url} (Temporal ${process.env.TEMPORAL_ADDRESS ?? temporalAddress()}, task queue ${api.service.taskQueue})`);
   console.log(`  try: GANTRY_API=${api.url} GANTRY_TOKEN=<token> npm run --silent gantry -- release list`);
   let stopping = false;

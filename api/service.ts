@@ -16,6 +16,7 @@ import {
 import type { ReleaseInput } from '../workflows/release.js';
 import type { PipelineInput } from '../workflows/pipeline.js';
 import { GantryError } from './errors.js';
+import { loadConfigOffThread } from './config-parse.js';
 
 export interface Caller { identity: Identity; channel: Channel }
 
@@ -110,7 +111,7 @@ export class GantryService {
   constructor(readonly client: Client, readonly taskQueue: string = TASK_QUEUE) {}
 
   async startRelease(req: StartReleaseRequest, caller: Caller): Promise<Started> {
-    const config = loadConfig(req.config);
+    const config = await loadConfigOffThread(req.config);
     const env = pickEnvironment(config, req.environment);
     const revision = checkRevision(config, req.revision ?? {}, 'revision');
     return this.startReleaseWorkflow({ app: config.app.name, environment: env, revision, ...(req.previous ? { previous: req.previous } : {}), startedBy: { id: caller.identity.id, channel: caller.channel } });
@@ -122,7 +123,7 @@ export class GantryService {
    * running or finished, instead of starting another. A different trigger behaves like startRelease.
    */
   async startReleaseOnce(req: StartReleaseRequest, caller: Caller, trigger: string): Promise<Started> {
-    const config = loadConfig(req.config);
+    const config = await loadConfigOffThread(req.config);
     const env = pickEnvironment(config, req.environment);
     const revision = checkRevision(config, req.revision ?? {}, 'revision');
     const workflowId = releaseWorkflowId(config.app.name, env.name);
@@ -161,7 +162,7 @@ export class GantryService {
       throw new GantryError('bad_request', 'invalid source', [{ path: 'source.depth', message: 'not a positive whole number', hint: '1 fetches just the commit' }]);
     }
     // From source the config may come from the commit itself (read and validated at checkout).
-    const config = source && (req.config === undefined || req.config === null) ? undefined : loadConfig(req.config);
+    const config = source && (req.config === undefined || req.config === null) ? undefined : await loadConfigOffThread(req.config);
     if (!shaRe.test(req.sha ?? '')) throw new GantryError('bad_request', 'invalid commit', [{ path: 'sha', message: 'not a commit sha', hint: '7 to 64 lowercase hex digits' }]);
     if (!req.repo || typeof req.repo !== 'string') throw new GantryError('bad_request', 'missing repository', [{ path: 'repo', message: 'is required', hint: 'owner/name or the repository URL' }]);
     // From source the digest comes from the build; a prebuilt pipeline needs it (as before).

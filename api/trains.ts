@@ -10,7 +10,7 @@ import type { ApproverPolicy } from '../core/approval.js';
 import { TASK_QUEUE } from '../workflows/messages.js';
 import type { TrainInput } from '../workflows/train.js';
 import { GantryError } from './errors.js';
-import { loadConfig } from './service.js';
+import { loadConfigOffThread } from './config-parse.js';
 
 export interface CreateTrainRequest {
   config: string | unknown;
@@ -78,7 +78,7 @@ export class TrainService {
   }
 
   async create(req: CreateTrainRequest, caller: Caller): Promise<{ id: string; existing: boolean }> {
-    const config = loadConfig(req.config);
+    const config = await loadConfigOffThread(req.config);
     const env = config.environments.find((e) => e.name === req.environment);
     const details = [];
     if (!env) details.push({ path: 'environment', message: `unknown environment '${req.environment}'`, hint: `one of: ${config.environments.map((e) => e.name).join(', ')}` });
