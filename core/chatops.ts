@@ -19,15 +19,18 @@
 // Gantry shows it.
 //
 // In a GitHub comment only what the rendered comment shows is acted on (`commandInComment`): the
-// comment is parsed as CommonMark (markdown-it, as GitHub renders Markdown), and a command is a line of
-// a top-level paragraph whose visible text starts with `/gantry` (then a space, a tab, or the end of
-// the line). Not a command: anything in a code span, an indented or fenced code block (any fence length
-// or character), an HTML block or comment (`<!-- … -->`), a block quote (quoting someone's command
-// does not repeat it), a list item (a checklist mentioning a command does not run it), a heading or a
-// table; a line that starts with a link, emphasis or a code span; a line that contains inline HTML or
-// an image (part of it may be hidden); and every paragraph after HTML that leaves an element open
-// (`<details>` hides what follows until it is expanded). The command is the visible text of the rest
-// of that line (emphasis and link markup dropped, code span contents kept); the first such line counts.
+// comment is parsed as CommonMark with GitHub's tables and strikethrough (markdown-it, as GitHub
+// renders Markdown), and a command is a line of a top-level paragraph whose source starts with
+// `/gantry` (then a space, a tab, or the end of the line). Not a command: anything in a code span, an
+// indented or fenced code block (any fence length or character), an HTML block or comment
+// (`<!-- … -->`), a block quote (quoting someone's command does not repeat it), a list item (a
+// checklist mentioning a command does not run it), a heading or a table; a line that starts with a
+// link, emphasis, a code span, a backslash escape or an entity (`\/gantry`, `&#47;gantry`); a line that
+// contains inline HTML or an image (part of it may be hidden); a paragraph with a `$$` line (GitHub
+// renders it as math); and every paragraph after HTML that leaves an element open (`<details>` hides
+// what follows until it is expanded). The command is the visible text of the rest of that line
+// (emphasis, strikethrough and link markup dropped, code span contents kept); the first such line
+// counts. Comments longer than GitHub allows (65,536 characters) are not read.
 import MarkdownIt, { type Token } from 'markdown-it';
 import { Action } from './approval.js';
 import { controlCharacterIn, echo } from './text.js';
@@ -125,12 +128,13 @@ export function parseCommand(text: string): ParsedCommand {
 // ---------------------------------------------------------------------------------------------
 // Commands in GitHub comments
 
-// CommonMark with raw HTML recognised (so HTML blocks and comments are known as such), no linkify,
-// no typographer: what GitHub renders, less its extensions (tables, strikethrough, task lists), none
-// of which can make a line start with the text `/gantry`.
+// CommonMark with raw HTML recognised (so HTML blocks and comments are known as such), with GitHub's
+// tables (a `/gantry` line under a table's delimiter row is a table row) and strikethrough; no linkify,
+// no typographer. GitHub's other extensions (task lists, autolinks, footnotes) cannot make a line of a
+// top-level paragraph start with `/gantry`; its math (`$$` lines) is handled below.
 // text_join is off: a backslash escape or an entity stays its own token (text_special), so a line
 // whose source does not start with the characters `/gantry` (`\/gantry`, `&#47;gantry`) is no command.
-const markdown = new MarkdownIt('commonmark').disable('text_join');
+const markdown = new MarkdownIt('commonmark').enable(['table', 'strikethrough']).disable('text_join');
 
 const VOID_ELEMENTS = new Set(['area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'meta', 'param', 'source', 'track', 'wbr', 'keygen']);
 
@@ -164,7 +168,7 @@ function visibleLine(line: readonly Token[]): string | undefined {
   for (const tok of line) {
     switch (tok.type) {
       case 'text': case 'text_special': case 'code_inline': text += tok.content; break;
-      case 'em_open': case 'em_close': case 'strong_open': case 'strong_close': case 'link_open': case 'link_close': break;
+      case 'em_open': case 'em_close': case 'strong_open': case 'strong_close': case 's_open': case 's_close': case 'link_open': case 'link_close': break;
       default: return undefined; // inline HTML, images, anything else
     }
   }
@@ -185,12 +189,13 @@ export function commandInComment(body: string): string | undefined {
     if (tok.type === 'html_block') { depth = htmlDepthAfter(tok.content, depth); continue; }
     if (tok.type !== 'inline') continue;
     const children = tok.children ?? [];
-    const paragraph = tokens[k - 1]?.type === 'paragraph_open' && tokens[k - 1]!.level === 0;
     let line: Token[] = [];
     const lines: Token[][] = [line];
     for (const child of children) {
       if (child.type === 'softbreak' || child.type === 'hardbreak') { line = []; lines.push(line); } else line.push(child);
     }
+    const math = lines.some((l) => l[0]?.type === 'text' && l[0].content.startsWith('$$'));
+    const paragraph = tokens[k - 1]?.type === 'paragraph_open' && tokens[k - 1]!.level === 0 && !math;
     for (const l of lines) {
       if (paragraph && depth === 0 && l[0]?.type === 'text' && l[0].content.startsWith('/gantry')) {
         const visible = visibleLine(l);

@@ -166,21 +166,28 @@ function markdownLine(raw: string): string {
   const line = raw.replace(/^[ \t]+/, '');
   let out = '';
   let i = 0;
+  // Where the last code span written ends: a span right after it is merged into it (two adjacent
+  // spans would read as one with a double backtick inside).
+  let spanEnd = -1;
+  const span = (content: string) => {
+    out = spanEnd === out.length ? `${out.slice(0, -1)}${content}\`` : `${out}\`${content}\``;
+    spanEnd = out.length;
+  };
   // Block syntax at the start of a line: headings, quotes, list items, setext underlines, thematic breaks.
   const ordered = /^(\d{1,9})([.)])/.exec(line);
   if (ordered) { out = `${ordered[1]!}\\${ordered[2]!}`; i = ordered[0].length; }
   else if (/^[#>+=-]/.test(line)) { out = `\\${line[0]!}`; i = 1; }
-  else if (/^\/gantry(?![A-Za-z0-9_-])/.test(line)) { out = '`/gantry`'; i = '/gantry'.length; }
+  else if (/^\/gantry(?![A-Za-z0-9_-])/.test(line)) { span('/gantry'); i = '/gantry'.length; }
   while (i < line.length) {
     const ch = line[i]!;
     if (ch === '`') {
       CODE_SPAN.lastIndex = i;
-      const span = CODE_SPAN.exec(line);
-      if (span) { out += span[0]; i += span[0].length; continue; }
+      const m = CODE_SPAN.exec(line);
+      if (m) { span(m[1]!); i += m[0].length; continue; }
     } else if (ch === '@') {
       MENTION.lastIndex = i;
       const m = MENTION.exec(line);
-      if (m) { out += `\`${m[0]}\``; i += m[0].length; continue; }
+      if (m) { span(m[0]); i += m[0].length; continue; }
     }
     out += MARKDOWN_INLINE.test(ch) ? `\\${ch}` : ch;
     i++;
