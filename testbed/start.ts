@@ -1,18 +1,14 @@
 // `npm start`: Gantry on the embedded Temporal dev server (or TEMPORAL_ADDRESS): the worker and the
-// HTTP API in one process. Releases go to the SIMULATED cluster (a JSON file under the state dir),
-// and the output says so; `npm run demo` shows the same on the local Kubernetes test bed. The worker
-// serves every activity the workflows call (cluster, notices, pipeline, GitHub, build catalog).
+// HTTP API, the worker as a supervised child process. Releases go to the SIMULATED cluster (a JSON
+// file under the state dir), and the output says so; `npm run demo` shows the same on the local
+// Kubernetes test bed. The worker serves every activity the workflows call (worker/main.ts).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { createGitHubActivities, createPipelineActivities, createSimClusterActivities } from '../activities/index.js';
-import { createNotifyActivities } from '../activities/notify.js';
-import { createCatalogActivities } from '../activities/catalog.js';
+import { fileURLToPath } from 'node:url';
 import { defaultLogger, startApi } from '../api/main.js';
 import { taskQueueFrom } from '../workflows/messages.js';
-import { buildctlBin, embeddedBuildkitAddr, hadolintBin, pipelineLogDir, workspaceDir } from './paths.js';
-import { createWorker } from '../worker/worker.js';
+import { superviseWorker } from '../worker/worker.js';
 import { stateDir } from './paths.js';
 import { upTemporal } from './temporal.js';
 
@@ -56,25 +52,25 @@ environments:
 `;
 
 async function main(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
   const t = await upTemporal((m) => console.log(`  ${m}`));
   const simDir = path.join(stateDir, 'sim');
-  const connection = await NativeConnection.connect({ address: t.address });
   const taskQueue = taskQueueFrom(process.env);
-  const worker = await createWorker({
-    connection,
-    taskQueue,
-    activities: {
-      ...createSimClusterActivities({ stateFile: path.join(simDir, 'cluster.json'), effectsFile: path.join(simDir, 'effects.jsonl'), applyDelayMs: 1500, readyDelayMs: 1500 }),
-      ...createNotifyActivities(),
-      // The rest of what the workflows call: pipelines from source, statuses to GitHub, release trains.
-      ...createPipelineActivities({ workspaceRoot: workspaceDir, logDir: pipelineLogDir, buildkitAddr: embeddedBuildkitAddr, buildctlBin, hadolintBin }),
-      ...createGitHubActivities(),
-      ...createCatalogActivities({ taskQueue }),
+  // The worker runs as a supervised child process (worker/main.ts, the same activities as
+  // `npm run worker`: the simulated cluster, notices, pipeline, GitHub, build catalog), so that a
+  // workflow that takes the worker down (Node ends a process whose workflow task is interrupted
+  // inside a cancellation scope: "async hook stack has become corrupted") never takes the API with
+  // it; the supervisor starts it again and the durable workflows carry on.
+  const worker = superviseWorker({
+    entry: fileURLToPath(new URL('../worker/main.ts', import.meta.url)),
+    env: {
+      ...process.env, TEMPORAL_ADDRESS: t.address, GANTRY_TASK_QUEUE: taskQueue, GANTRY_CLUSTER: 'sim', GANTRY_SIM_DIR: simDir,
+      GANTRY_SIM_APPLY_DELAY_MS: '1500', GANTRY_SIM_READY_DELAY_MS: '1500', GANTRY_LOG_LEVEL: process.env.GANTRY_LOG_LEVEL ?? 'WARN',
     },
-    identity: `gantry-start@${process.pid}`,
+    onExit: ({ code, signal, restartInMs }) => {
+      if (restartInMs !== undefined) console.error(`gantry: the worker process died (${signal ?? `code ${code}`}); starting it again in ${restartInMs} ms`);
+    },
   });
-  const running = worker.run();
+  await worker.started();
 
   let tokens: Record<string, DemoIdentity> | undefined;
   if (!process.env.GANTRY_TOKENS && !process.env.GANTRY_SERVER_CONFIG) {
@@ -110,14 +106,11 @@ Ctrl-C stops Gantry (releases in flight are durable: they continue on the next s
     stopping = true;
     console.log('stopping Gantry (the Temporal dev server keeps running: npm run testbed -- down stops it)');
     await api.close().catch((err: unknown) => console.error('gantry: API shutdown:', err instanceof Error ? err.message : err));
-    // The SDK's Runtime drains workers on SIGINT/SIGTERM itself: shut down only one still running
-    // (a second shutdown() throws IllegalStateError "Not running. Current state: DRAINING").
-    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await worker.stop();
   };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
-  await running;
-  await connection.close();
+  await worker.done;
 }
 
 main().catch((err: unknown) => {
