@@ -433,6 +433,10 @@ export function applyDecision(s: ReleaseState, action: Action, req: DecisionRequ
       delete s.paused;
       event(s, now, action === Action.Abort ? 'aborted' : 'rollback-requested', s.stop.reason, s.group);
       break;
+    default: {
+      const never: never = action;
+      throw new Error(`unhandled decision ${String(never)}`);
+    }
   }
   return d;
 }

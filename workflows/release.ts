@@ -199,6 +199,11 @@ async function runGroups(s: ReleaseState, env: EnvironmentConfig, target: Target
         return;
       case 'done':
         return;
+      default: {
+        // A step kind without a case here would re-decide the same step forever without awaiting.
+        const never: never = step;
+        throw new Error(`unhandled release step ${JSON.stringify(never)}`);
+      }
     }
   }
 }

@@ -224,6 +224,11 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
           }, sig);
           return;
         }
+        default: {
+          // A new action kind must be interpreted here: doing nothing would send converge straight back to observe.
+          const never: never = a;
+          throw new Error(`unhandled rollout action ${JSON.stringify(never)}`);
+        }
       }
     }));
   }
