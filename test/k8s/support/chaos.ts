@@ -11,6 +11,10 @@
 //   release 3 V4, groups 1, 2 then a manual approval, aborted by an approver (after the last of the
 //             required kills): rolled back to V2.
 //
+// The kills are shared out over the releases (each may use up to its share, so the run takes no
+// longer than needed); the approval waits for half of release 1's share, the abort for every required
+// kill, and a few more are allowed while release 3 rolls back.
+//
 // `rounds` repeats the three releases with new revisions (the benchmark's 50+ kills are shared out
 // among rounds, so they land in every kind of step rather than mostly in one long wait).
 //
@@ -177,6 +181,9 @@ export class Monkey {
   /** What the release was doing, last seen (kills and the restart are labelled with it). */
   phase = 'setup';
   private current: WorkerProc | undefined;
+  private readyAt = 0;
+  /** Kills allowed so far (the scenario shares them out over its steps). */
+  private limit = Number.POSITIVE_INFINITY;
   private stopping = false;
   private wake: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
@@ -201,6 +208,7 @@ export class Monkey {
       try {
         await w.ready;
         this.current = w;
+        this.readyAt = Date.now();
         return w;
       } catch (err) {
         this.startFailures++;
@@ -219,8 +227,9 @@ export class Monkey {
     const { random, log } = this.o;
     while (!this.stopping) {
       const w = await this.ensureWorker();
-      const up = random.between(...this.o.uptimeMs);
-      const readyAt = Date.now();
+      // At the allowance: no kill now, the worker lives on until more kills are allowed (allow()).
+      const held = this.kills.length >= this.limit;
+      const up = held ? 1000 : random.between(...this.o.uptimeMs);
       const ended = await Promise.race([this.nap(up).then(() => 'up' as const), w.exited.then(() => 'exited' as const)]);
       if (ended === 'exited') {
         const { code, signal } = await w.exited;
@@ -230,6 +239,7 @@ export class Monkey {
         continue;
       }
       if (this.stopping) break;
+      if (held) continue;
       if (!this.serverRestart && this.kills.length >= this.o.restartServerAfterKill) {
         // The worker stays up: it (and every client) must ride out the server's restart.
         const phase = this.phase;
@@ -240,11 +250,17 @@ export class Monkey {
       }
       await kill9(w);
       this.current = undefined;
-      const k: KillRecord = { n: this.kills.length + 1, at: Date.now(), pid: w.pid, uptimeMs: Date.now() - readyAt, phase: this.phase };
+      const k: KillRecord = { n: this.kills.length + 1, at: Date.now(), pid: w.pid, uptimeMs: Date.now() - this.readyAt, phase: this.phase };
       this.kills.push(k);
       log(`kill #${k.n}: SIGKILL worker ${w.pid} after ${k.uptimeMs} ms up, during ${k.phase}`);
       await this.nap(random.between(...this.o.downMs));
     }
+  }
+
+  /** Allows kills up to `n` in all. */
+  allow(n: number): void {
+    this.limit = n;
+    this.wake?.();
   }
 
   /** No more kills; a worker is left running so the releases can end and answer queries. */
@@ -418,14 +434,15 @@ const phaseKind = (label: string) => (label.split(': ').at(-1) ?? label).replace
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const log = opts.log ?? ((m: string) => console.log(`[chaos] ${m}`));
   const random = seededRandom(opts.seed);
+  const rounds = opts.rounds ?? 1;
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error(`rounds: ${rounds}: use a whole number from 1 to 20`);
+  if (!Number.isInteger(opts.kills) || opts.kills < 1) throw new Error(`kills: ${opts.kills}: use a whole number of at least 1`);
+  const testbed: Testbed = await ensureTestbed(); // the control plane (brought up when it is not), outside the time limit
   const t0 = Date.now();
   const deadline = t0 + (opts.timeoutMs ?? 15 * 60_000);
   const left = () => Math.max(1000, deadline - Date.now());
-  const rounds = opts.rounds ?? 1;
-  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error(`rounds: ${rounds}: use a whole number from 1 to 20`);
   log(`seed ${opts.seed} (replay with CHAOS_SEED=${opts.seed}); at least ${opts.kills} kills`);
 
-  const testbed: Testbed = await ensureTestbed();
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), `gantry-chaos-${opts.seed}-`));
   const workerLog = path.join(logDir, 'worker.log');
   const bundle = path.join(logDir, 'workflows.js');
@@ -576,17 +593,20 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       })();
 
       monkey.start();
-      for (const r of releases) {
-        // Each round takes its share of the kills: 45% of it before the approval, all of it before the abort.
-        const before = Math.ceil((opts.kills * (r.round - 1)) / rounds);
-        const quota = Math.ceil((opts.kills * r.round) / rounds);
+      for (const [i, r] of releases.entries()) {
+        // Each release gets its share of the kills (more are not allowed, so the run is not longer than
+        // needed): before an approval, half of it at least; before the abort, all of it (so the run has
+        // every required kill), and a quarter more while it rolls back.
+        const before = Math.ceil((opts.kills * i) / releases.length);
+        const quota = Math.ceil((opts.kills * (i + 1)) / releases.length);
+        monkey.allow(quota);
         label = r.name;
         const at = Date.now();
         const runId = await started(r);
         switch (r.kind) {
           case 'approve':
             await until(`${r.name} to wait for approval after group 2`, (s) => s.phase === 'waiting-approval' && s.group.current === 2);
-            await killsAtLeast(before + Math.ceil((quota - before) * 0.45));
+            await killsAtLeast(before + Math.ceil((quota - before) / 2));
             await decide(Action.Approve, 'alice', 'chaos: group 2 looks fine');
             break;
           case 'check': // the failing check rolls it back on its own
@@ -594,6 +614,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
           case 'abort':
             await until(`${r.name} to wait for approval after group 2`, (s) => s.phase === 'waiting-approval' && s.group.current === 2);
             await killsAtLeast(quota);
+            monkey.allow(quota + Math.ceil((quota - before) / 4));
             await decide(Action.Abort, 'bob', 'chaos: abort');
             break;
           default: {
