@@ -109,11 +109,17 @@ export function statusCode(err: unknown): number | undefined {
 export const isNotFound = (err: unknown) => statusCode(err) === 404;
 export const isConflict = (err: unknown) => statusCode(err) === 409;
 
+/** The body of an API error: its Status object when it is one (parsed), else the text. */
+function errorBody(err: ApiException<unknown>): unknown {
+  const body: unknown = err.body;
+  if (typeof body !== 'string') return body;
+  try { return JSON.parse(body) as unknown; } catch { return body; }
+}
+
 /** The API server's own message (its Status object), else the error's. */
 export function apiMessage(err: unknown): string {
   if (err instanceof ApiException) {
-    let body: unknown = err.body;
-    if (typeof body === 'string') { try { body = JSON.parse(body); } catch { /* plain text */ } }
+    const body = errorBody(err);
     const m = body && typeof body === 'object' && 'message' in body ? String((body as { message: unknown }).message) : typeof body === 'string' && body ? body.slice(0, 300) : undefined;
     return `HTTP ${err.code}${m ? `: ${m}` : ''}`;
   }
@@ -134,16 +140,73 @@ export function isTransient(err: unknown): boolean {
   return false;
 }
 
+/** An authorization denial: who may not do what to which resource, where. */
+export interface Denial {
+  /** The user the API server authenticated, e.g. system:serviceaccount:gantry:gantry-release-worker. */
+  user: string;
+  /** The RBAC verb denied: get, list, watch, create, patch, delete, ... */
+  verb: string;
+  /** The resource, with its subresource if any (deployments/scale). */
+  resource: string;
+  /** The API group ('' is the core group). */
+  group: string;
+  /** The namespace the request was authorized in; undefined at the cluster scope. */
+  namespace?: string;
+  /** The object's name, when the request named one. */
+  name?: string;
+}
+
+// The authorizer's sentence in a Forbidden Status (k8s.io/apiserver endpoints/handlers/responsewriters
+// forbiddenMessage), also for the `create` a server-side apply needs when it creates the object.
+const DENIED = /User "((?:[^"\\]|\\.)*)" cannot (\S+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]*)"| at the cluster scope)?/;
+
+/**
+ * The denial in a 403 Status: the user, verb, resource (with subresource), group and namespace from
+ * the authorizer's message, the object's name from the Status details. Undefined when the 403 is not
+ * an authorization denial (an exceeded quota, a namespace being deleted, another authorizer's text).
+ */
+export function denial(err: unknown): Denial | undefined {
+  if (!(err instanceof ApiException) || err.code !== 403) return undefined;
+  const body = errorBody(err);
+  if (!body || typeof body !== 'object') return undefined;
+  const status = body as { message?: unknown; details?: { name?: unknown } };
+  const m = typeof status.message === 'string' ? DENIED.exec(status.message) : null;
+  if (!m) return undefined;
+  const [, user, verb, resource, group, namespace] = m;
+  const name = status.details?.name;
+  return {
+    user: user!, verb: verb!, resource: resource!, group: group!,
+    ...(namespace !== undefined ? { namespace } : {}),
+    ...(typeof name === 'string' && name ? { name } : {}),
+  };
+}
+
+/**
+ * e.g. `User "system:serviceaccount:gantry:gantry-release-worker" may not create deployments (API group
+ * "apps") in namespace "shop"`. A Namespace is authorized in itself: `may not create namespaces "shop"`.
+ */
+export function describeDenial(d: Denial): string {
+  const what = `${d.resource}${d.group ? ` (API group "${d.group}")` : ''}`;
+  const where = d.resource === 'namespaces' && d.name !== undefined && d.namespace === d.name ? `"${d.name}"`
+    : d.namespace !== undefined ? `in namespace "${d.namespace}"` : 'at the cluster scope';
+  return `User "${d.user}" may not ${d.verb} ${what} ${where}`;
+}
+
 /**
  * Maps an API error to a Temporal failure: 401/403 Forbidden and 422 InvalidSpec (non-retryable;
- * the message says what and why), 404 InvalidTarget (non-retryable: what the release needs is
- * gone), transient ones ClusterUnavailable (retryable); anything else is rethrown as is.
+ * the message says what and why; an RBAC denial names the user, verb, resource and namespace), 404
+ * InvalidTarget (non-retryable: what the release needs is gone), transient ones ClusterUnavailable
+ * (retryable); anything else is rethrown as is.
  */
 export function toFailure(err: unknown, what: string): unknown {
   if (err instanceof ApplicationFailure) return err;
   const code = statusCode(err);
   const msg = `${what}: ${apiMessage(err)}`;
   if (code === 403 && /being terminated/.test(msg)) return ApplicationFailure.nonRetryable(`${msg} (the namespace is being deleted)`, NonRetryable.InvalidTarget);
+  if (code === 403) {
+    const d = denial(err);
+    if (d) return ApplicationFailure.nonRetryable(`${what}: HTTP 403: ${describeDenial(d)}: grant it as deploy/rbac/ does (check the kubeconfig's user and its RBAC permissions)`, NonRetryable.Forbidden);
+  }
   if (code === 401 || code === 403) return ApplicationFailure.nonRetryable(`${msg} (check the kubeconfig's user and its RBAC permissions)`, NonRetryable.Forbidden);
   if (code === 422) return ApplicationFailure.nonRetryable(msg, NonRetryable.InvalidSpec);
   if (code === 404) return ApplicationFailure.nonRetryable(msg, NonRetryable.InvalidTarget);
