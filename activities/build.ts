@@ -8,12 +8,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { CancelledFailure } from '@temporalio/common';
 import {
   buildctlArgs, buildSpecProblems, classifyBuildFailure, digestFromMetadata, ProgressTracker, type Vertex,
 } from '../core/build.js';
 import { parseImageRef } from '../core/image.js';
-import { PipelineFailure, type BuildRequest, type BuildResult, type PipelineActivities } from '../workflows/pipeline-activity-types.js';
+import { fail, FailureType } from '../workflows/failures.js';
+import type { BuildRequest, BuildResult, PipelineActivities } from '../workflows/pipeline-activity-types.js';
 import { createGateActivities, pipelineLogPath, redact, runProcess, type GateOptions } from './gates.js';
 import { activitySignal, createGitActivities, ensureCheckout, safeHeartbeat } from './git.js';
 import { createRegistryActivities, type RegistryOptions } from './registry.js';
@@ -30,7 +31,7 @@ interface RawStatus { vertexes?: Vertex[]; logs?: { vertex: string; stream?: num
 
 function inside(root: string, rel: string): string {
   const p = path.resolve(root, rel);
-  if (p !== root && !p.startsWith(`${root}${path.sep}`)) throw ApplicationFailure.create({ message: `path ${rel} leaves the repository`, type: PipelineFailure.BadRequest, nonRetryable: true });
+  if (p !== root && !p.startsWith(`${root}${path.sep}`)) throw fail(FailureType.BadRequest, `path ${rel} leaves the repository`);
   return p;
 }
 
@@ -40,10 +41,10 @@ export function createBuildActivities(opts: BuildOptions) {
     async buildImage(req: BuildRequest): Promise<BuildResult> {
       const b = req.build;
       const problems = buildSpecProblems(b);
-      if (problems.length) throw ApplicationFailure.create({ message: `invalid build section: ${problems.join('; ')}`, type: PipelineFailure.BadRequest, nonRetryable: true });
+      if (problems.length) throw fail(FailureType.BadRequest, `invalid build section: ${problems.join('; ')}`);
       const image = parseImageRef(req.image);
-      if ('error' in image || image.tag || image.digest) throw ApplicationFailure.create({ message: 'error' in image ? image.error : `${req.image}: the image is a repository, without tag or digest`, type: PipelineFailure.BadRequest, nonRetryable: true });
-      if (!fs.existsSync(opts.buildctlBin)) throw ApplicationFailure.create({ message: `buildctl is not installed on this worker (${opts.buildctlBin})`, type: PipelineFailure.BuilderUnavailable, nonRetryable: false });
+      if ('error' in image || image.tag || image.digest) throw fail(FailureType.BadRequest, 'error' in image ? image.error : `${req.image}: the image is a repository, without tag or digest`);
+      if (!fs.existsSync(opts.buildctlBin)) throw fail(FailureType.ToolMissing, `buildctl is not installed on this worker (${opts.buildctlBin})`);
 
       // Secrets: the names come from the workflow; the values only from this worker's environment.
       const workerEnv = opts.env ?? process.env;
@@ -51,7 +52,7 @@ export function createBuildActivities(opts: BuildOptions) {
       const secretValues: string[] = [];
       for (const s of b.secrets) {
         const v = workerEnv[s.env];
-        if (v === undefined) throw ApplicationFailure.create({ message: `build secret ${s.id}: the worker has no environment variable ${s.env}`, type: PipelineFailure.SecretMissing, nonRetryable: true });
+        if (v === undefined) throw fail(FailureType.SecretMissing, `build secret ${s.id}: the worker has no environment variable ${s.env}`);
         env[s.env] = v;
         secretValues.push(v);
       }
@@ -61,7 +62,7 @@ export function createBuildActivities(opts: BuildOptions) {
       const gitMs = performance.now() - tGit;
       const contextDir = inside(ws.treeDir, b.context);
       const dockerfile = inside(ws.treeDir, b.dockerfile);
-      if (!fs.existsSync(dockerfile)) throw ApplicationFailure.create({ message: `no Dockerfile at ${b.dockerfile} in ${req.source.repo}@${ws.sha.slice(0, 12)}`, type: PipelineFailure.BuildFailed, nonRetryable: true });
+      if (!fs.existsSync(dockerfile)) throw fail(FailureType.BuildFailed, `no Dockerfile at ${b.dockerfile} in ${req.source.repo}@${ws.sha.slice(0, 12)}`);
       const tag = ws.sha;
       const repo = `${image.registry}/${image.repository}`;
       const metaDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-build-'));
@@ -115,15 +116,14 @@ export function createBuildActivities(opts: BuildOptions) {
           const tail = clean(res.tail.split('\n').filter((l) => !l.startsWith('{')).slice(-8).join('\n'));
           const why = steps.errors[0] ?? (/ERROR: (.*)/.exec(tail)?.[1] ?? tail.slice(-500));
           const kind = classifyBuildFailure(tail);
-          throw ApplicationFailure.create({
-            message: kind === 'build' ? `${clean(why)} (log: ${logFile} on ${host})` : `BuildKit unavailable at ${opts.buildkitAddr}: ${why}`,
-            type: kind === 'build' ? PipelineFailure.BuildFailed : PipelineFailure.BuilderUnavailable, nonRetryable: kind === 'build',
-          });
+          throw kind === 'build'
+            ? fail(FailureType.BuildFailed, `${clean(why)} (log: ${logFile} on ${host})`, { details: { log: logFile, host } })
+            : fail(FailureType.BuilderUnavailable, `BuildKit unavailable at ${opts.buildkitAddr}: ${why}`);
         }
         let meta: Record<string, unknown> = {};
         try { meta = JSON.parse(fs.readFileSync(metadataFile, 'utf8')) as Record<string, unknown>; } catch { /* checked below */ }
         const digest = digestFromMetadata(meta);
-        if (!digest) throw ApplicationFailure.create({ message: `buildctl succeeded but wrote no containerimage.digest to ${metadataFile}`, type: 'BuildMetadataMissing', nonRetryable: false });
+        if (!digest) throw fail(FailureType.BuilderUnavailable, `buildctl succeeded but wrote no containerimage.digest to ${metadataFile}`);
         return { digest, ref: `${repo}@${digest}`, tag, steps: { total: steps.total, executed: steps.executed, cached: steps.cached }, log, toolMs: gitMs + res.durationMs };
       } finally {
         fs.rmSync(metaDir, { recursive: true, force: true });

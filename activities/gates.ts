@@ -15,7 +15,8 @@ import {
   commandVerdict, coverageVerdict, junitVerdict, lintVerdict, type CoverageSummary, type GateResult, type GateSpec,
   type JunitSummary, type LintFinding, type ProcessOutcome, type Verdict,
 } from '../core/gates.js';
-import { PipelineFailure, type GateRequest, type GateRun } from '../workflows/pipeline-activity-types.js';
+import { fail, FailureType } from '../workflows/failures.js';
+import type { GateRequest, GateRun } from '../workflows/pipeline-activity-types.js';
 import { activitySignal, ensureCheckout, safeHeartbeat, type GitOptions } from './git.js';
 
 // --- process runner -----------------------------------------------------------------------------
@@ -134,7 +135,7 @@ export function gateEnv(gate: GateSpec, workerEnv: NodeJS.ProcessEnv): NodeJS.Pr
   for (const [k, v] of Object.entries(gate.env ?? {})) env[k] = v;
   for (const name of gate.passEnv ?? []) {
     const v = workerEnv[name];
-    if (v === undefined) throw ApplicationFailure.create({ message: `gate ${gate.name}: the worker has no environment variable ${name} (passEnv)`, type: PipelineFailure.SecretMissing, nonRetryable: true });
+    if (v === undefined) throw fail(FailureType.SecretMissing, `gate ${gate.name}: the worker has no environment variable ${name} (passEnv)`);
     env[name] = v;
   }
   return env;
@@ -223,7 +224,7 @@ export function pipelineLogPath(logDir: string, pipelineId: string, name: string
 
 function inside(root: string, rel: string): string {
   const p = path.resolve(root, rel);
-  if (p !== root && !p.startsWith(`${root}${path.sep}`)) throw ApplicationFailure.create({ message: `path ${rel} leaves the repository`, type: PipelineFailure.BadRequest, nonRetryable: true });
+  if (p !== root && !p.startsWith(`${root}${path.sep}`)) throw fail(FailureType.BadRequest, `path ${rel} leaves the repository`);
   return p;
 }
 
@@ -299,7 +300,7 @@ export function createGateActivities(opts: GateOptions) {
           case 'hadolint': {
             const dockerfile = inside(ws.treeDir, gate.dockerfile);
             if (!fs.existsSync(dockerfile)) { verdict = { pass: false, reason: `no Dockerfile at ${gate.dockerfile}` }; break; }
-            if (!fs.existsSync(opts.hadolintBin)) throw ApplicationFailure.create({ message: `hadolint is not installed on this worker (${opts.hadolintBin})`, type: 'ToolMissing', nonRetryable: false });
+            if (!fs.existsSync(opts.hadolintBin)) throw fail(FailureType.ToolMissing, `hadolint is not installed on this worker (${opts.hadolintBin})`);
             const json = `${logFile}.json`;
             const argv = [opts.hadolintBin, '--no-fail', '--no-color', '--format', 'json', dockerfile];
             let out = '';
@@ -316,7 +317,7 @@ export function createGateActivities(opts: GateOptions) {
             break;
           }
           case 'image-size':
-            throw ApplicationFailure.create({ message: `gate ${gate.name}: image-size gates are judged after the build, not run`, type: PipelineFailure.BadRequest, nonRetryable: true });
+            throw fail(FailureType.BadRequest, `gate ${gate.name}: image-size gates are judged after the build, not run`);
         }
       } catch (err) {
         if (err instanceof ApplicationFailure || err instanceof CancelledFailure) throw err;

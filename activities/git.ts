@@ -8,13 +8,12 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { GitError, GitPluginError, simpleGit, type SimpleGit } from 'simple-git';
+import { GitPluginError, simpleGit, type SimpleGit } from 'simple-git';
 import { formatConfigErrors, parseConfigText } from '../core/config.js';
 import type { CommitInfo } from '../core/pipeline.js';
 import { isFullSha, isShaPrefix, isValidRefName, lsRemoteSha, refDecision, workspaceName } from '../core/source.js';
-import {
-  PipelineFailure, type CheckoutRequest, type CheckoutResult, type SourceRef, type TagRequest, type TagResult,
-} from '../workflows/pipeline-activity-types.js';
+import { fail, FailureType } from '../workflows/failures.js';
+import type { CheckoutRequest, CheckoutResult, SourceRef, TagRequest, TagResult } from '../workflows/pipeline-activity-types.js';
 
 export interface GitOptions {
   /** Root of the workspace cache: <root>/<repo>/cache.git and <root>/<repo>/trees/<sha>. */
@@ -93,6 +92,18 @@ function git(baseDir: string, extraConfig: string[] = [], workspace?: string): S
   }).env(gitEnv());
 }
 
+type GitFailureType = typeof FailureType['CommitNotFound' | 'RepoForbidden' | 'RepoNotFound' | 'RepoUnavailable' | 'GitFailed'];
+
+/** The failure type of a git error message (the retryability is the type's: workflows/failures.ts). */
+export function gitFailureType(msg: string): GitFailureType {
+  if (/not our ref|couldn't find remote ref|no such remote ref|unadvertised object|bad object|not a valid object|unknown revision/i.test(msg)) return FailureType.CommitNotFound;
+  // Checked before "could not read from remote", which git prints after the real reason.
+  if (/Authentication failed|terminal prompts disabled|could not read (Username|Password)|Permission denied \(publickey|Host key verification failed|returned error: 40[13]\b/i.test(msg)) return FailureType.RepoForbidden;
+  if (/does not appear to be a git repository|repository .* not found|returned error: 404\b/i.test(msg)) return FailureType.RepoNotFound;
+  if (/could not read from remote|unable to access|could not resolve host|connection (refused|reset|timed out)|timed out|early EOF|remote end hung up|returned error: 5\d\d\b|RPC failed/i.test(msg)) return FailureType.RepoUnavailable;
+  return FailureType.GitFailed;
+}
+
 /** Maps a git failure to a typed failure: non-retryable where retrying cannot help. */
 export function mapGitError(err: unknown, what: string, source: SourceRef): never {
   // Cancelled: simple-git killed the git process; Temporal must see a cancellation, not a failure.
@@ -100,13 +111,17 @@ export function mapGitError(err: unknown, what: string, source: SourceRef): neve
   if (err instanceof CancelledFailure) throw err;
   const msg = err instanceof Error ? err.message : String(err);
   const tail = msg.trim().split('\n').slice(-4).join(' | ');
-  if (/not our ref|couldn't find remote ref|no such remote ref|unadvertised object|bad object|not a valid object|unknown revision/i.test(msg)) {
-    throw ApplicationFailure.create({ message: `commit ${source.sha} not found in ${source.url} (${what}: ${tail})`, type: PipelineFailure.CommitNotFound, nonRetryable: true });
+  const type = gitFailureType(msg);
+  switch (type) {
+    case FailureType.CommitNotFound: throw fail(type, `commit ${source.sha} not found in ${source.url} (${what}: ${tail})`);
+    case FailureType.RepoForbidden: case FailureType.RepoNotFound: case FailureType.RepoUnavailable:
+      throw fail(type, `cannot read ${source.url} (${what}: ${tail})`);
+    case FailureType.GitFailed: throw fail(type, `${what} failed for ${source.url}: ${tail}`);
+    default: {
+      const never: never = type;
+      throw new Error(`unknown git failure type ${String(never)}`);
+    }
   }
-  if (/does not appear to be a git repository|repository .* not found|could not read from remote|Authentication failed|terminal prompts disabled/i.test(msg)) {
-    throw ApplicationFailure.create({ message: `cannot read ${source.url} (${what}: ${tail})`, type: PipelineFailure.RepoUnavailable, nonRetryable: true });
-  }
-  throw ApplicationFailure.create({ message: `${what} failed for ${source.url}: ${tail}`, type: err instanceof GitError ? 'GitError' : 'Error', nonRetryable: false });
 }
 
 // One git writer per repository at a time in this worker (fetch, worktree add, tag): git's own
@@ -159,8 +174,8 @@ async function remoteRefSha(g: SimpleGit, ref: string): Promise<string | undefin
  * every activity that needs the files, so it works on whichever worker the activity lands on.
  */
 export async function ensureCheckout(opts: GitOptions, source: SourceRef, o: { pristine?: boolean } = {}): Promise<Workspace> {
-  if (!isShaPrefix(source.sha)) throw ApplicationFailure.create({ message: `'${source.sha}' is not a commit sha`, type: PipelineFailure.BadRequest, nonRetryable: true });
-  if (source.ref && !isValidRefName(source.ref)) throw ApplicationFailure.create({ message: `'${source.ref}' is not a valid ref name`, type: PipelineFailure.BadRequest, nonRetryable: true });
+  if (!isShaPrefix(source.sha)) throw fail(FailureType.BadRequest, `'${source.sha}' is not a commit sha`);
+  if (source.ref && !isValidRefName(source.ref)) throw fail(FailureType.BadRequest, `'${source.ref}' is not a valid ref name`);
   const { dir, cacheDir } = repoDirs(opts.workspaceRoot, source.repo);
   // Fast path (every gate after the checkout): the worktree exists and is at the commit.
   if (isFullSha(source.sha) && !o.pristine && fs.existsSync(path.join(dir, 'trees', source.sha, '.git'))) {
@@ -188,8 +203,8 @@ export async function ensureCheckout(opts: GitOptions, source: SourceRef, o: { p
         }
       }
       const full = (await g.raw(['rev-parse', '--verify', '--quiet', `${sha}^{commit}`]).catch(() => '')).trim();
-      if (!full) throw ApplicationFailure.create({ message: `commit ${source.sha} not found in ${source.url}`, type: PipelineFailure.CommitNotFound, nonRetryable: true });
-      if (!full.startsWith(sha)) throw ApplicationFailure.create({ message: `commit ${source.sha} resolved to ${full}`, type: PipelineFailure.CommitNotFound, nonRetryable: true });
+      if (!full) throw fail(FailureType.CommitNotFound, `commit ${source.sha} not found in ${source.url}`);
+      if (!full.startsWith(sha)) throw fail(FailureType.CommitNotFound, `commit ${source.sha} resolved to ${full}`);
       sha = full;
     } catch (err) {
       if (err instanceof ApplicationFailure) throw err;
@@ -213,7 +228,10 @@ export async function ensureCheckout(opts: GitOptions, source: SourceRef, o: { p
       }
       const head = (await t.revparse(['HEAD'])).trim();
       if (head !== sha) {
-        throw ApplicationFailure.create({ message: `workspace ${treeDir} is at ${head}, expected ${sha}`, type: PipelineFailure.WorkspaceCorrupt, nonRetryable: false });
+        // Retryable only because the worktree goes first: the retry checks the commit out afresh.
+        await g.raw(['worktree', 'remove', '--force', treeDir]).catch(() => undefined);
+        fs.rmSync(treeDir, { recursive: true, force: true });
+        throw fail(FailureType.WorkspaceCorrupt, `workspace ${treeDir} was at ${head}, expected ${sha} (removed; a retry checks it out again)`);
       }
     } catch (err) {
       if (err instanceof ApplicationFailure) throw err;
@@ -249,7 +267,7 @@ export function createGitActivities(opts: GitOptions) {
         remote = await remoteRefSha(g, source.ref);
       } catch (err) { mapGitError(err, 'git ls-remote', source); }
       const d = refDecision(source.ref, source.sha, remote);
-      if (!d.ok) throw ApplicationFailure.create({ message: d.reason, type: d.code === 'RefMoved' ? PipelineFailure.RefMoved : PipelineFailure.RefNotFound, nonRetryable: true });
+      if (!d.ok) throw fail(d.code === 'RefMoved' ? FailureType.RefMoved : FailureType.RefNotFound, d.reason);
     }
     const ws = await ensureCheckout(opts, source);
     const raw = await git(ws.treeDir, [], ws.dir).raw(['show', '-s', '--format=%H%x00%an%x00%ae%x00%cI%x00%B', ws.sha]).catch((err: unknown) => mapGitError(err, 'git show', source));
@@ -257,9 +275,9 @@ export function createGitActivities(opts: GitOptions) {
     let config: CheckoutResult['config'];
     if (req.readConfig) {
       const file = path.join(ws.treeDir, source.configPath ?? 'gantry.yaml');
-      if (!fs.existsSync(file)) throw ApplicationFailure.create({ message: `${source.configPath ?? 'gantry.yaml'} not found in ${source.repo}@${ws.sha.slice(0, 12)}`, type: PipelineFailure.InvalidConfig, nonRetryable: true });
+      if (!fs.existsSync(file)) throw fail(FailureType.InvalidConfig, `${source.configPath ?? 'gantry.yaml'} not found in ${source.repo}@${ws.sha.slice(0, 12)}`);
       const parsed = parseConfigText(fs.readFileSync(file, 'utf8'));
-      if (!parsed.ok) throw ApplicationFailure.create({ message: `invalid ${source.configPath ?? 'gantry.yaml'} at ${ws.sha.slice(0, 12)}:\n${formatConfigErrors(parsed.errors)}`, type: PipelineFailure.InvalidConfig, nonRetryable: true });
+      if (!parsed.ok) throw fail(FailureType.InvalidConfig, `invalid ${source.configPath ?? 'gantry.yaml'} at ${ws.sha.slice(0, 12)}:\n${formatConfigErrors(parsed.errors)}`, { details: { errors: parsed.errors } });
       config = parsed.config;
     }
     return { sha: ws.sha, workspace: ws.treeDir, host: os.hostname(), commit, ...(config ? { config } : {}), toolMs: performance.now() - t0 };
@@ -269,7 +287,7 @@ export function createGitActivities(opts: GitOptions) {
   async function tagRelease(req: TagRequest): Promise<TagResult> {
     const t0 = performance.now();
     const source = req.source;
-    if (!isValidRefName(req.tag)) throw ApplicationFailure.create({ message: `'${req.tag}' is not a valid tag name`, type: PipelineFailure.BadRequest, nonRetryable: true });
+    if (!isValidRefName(req.tag)) throw fail(FailureType.BadRequest, `'${req.tag}' is not a valid tag name`);
     const ws = await ensureCheckout(opts, source);
     const tagger = opts.tagger ?? { name: 'Gantry', email: 'gantry@localhost' };
     const g = git(ws.cacheDir, [`user.name=${tagger.name}`, `user.email=${tagger.email}`], ws.dir);
@@ -279,7 +297,7 @@ export function createGitActivities(opts: GitOptions) {
         const remote = await remoteRefSha(g, ref);
         if (remote !== undefined) {
           if (remote === ws.sha) return { tag: req.tag, created: false, toolMs: performance.now() - t0 };
-          throw ApplicationFailure.create({ message: `tag ${req.tag} already exists on ${remote.slice(0, 12)}, not on ${ws.sha.slice(0, 12)}`, type: PipelineFailure.TagConflict, nonRetryable: true });
+          throw fail(FailureType.TagConflict, `tag ${req.tag} already exists on ${remote.slice(0, 12)}, not on ${ws.sha.slice(0, 12)}`);
         }
         const local = (await g.raw(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).catch(() => '')).trim();
         if (local && local !== ws.sha) await g.raw(['tag', '-d', req.tag]);

@@ -1,9 +1,10 @@
 // Status back to GitHub, as activities: a commit status per pipeline stage, and a deployment (with
 // its statuses) per environment. Idempotent: each call converges GitHub to the described state (it
 // reads what is there first and writes only what differs), so a retry changes nothing already done.
-// Errors are mapped for Temporal's retry policy: 401/403/404/422 (and other 4xx) are non-retryable
-// (a wrong token, repository or request does not get better by retrying); 429, 5xx, rate-limit 403s
-// and network errors are retryable (after Retry-After when GitHub gives one).
+// Errors are mapped for Temporal's retry policy (workflows/failures.ts): 4xx answers are
+// GitHubRejected, non-retryable (a wrong token, repository or request does not get better by
+// retrying); 429 and rate-limit 403s are GitHubRateLimited (after Retry-After when GitHub gives one);
+// 5xx and network errors GitHubUnavailable. The HTTP status is in the failure's details.
 //
 // The token never enters workflow history: inputs name the env var (default GANTRY_GITHUB_TOKEN) and
 // the activity reads it on the worker. The API base URL is configurable (GitHub Enterprise:
@@ -13,6 +14,7 @@
 // escaped, on one line, cut to GitHub's 140 characters; errors echo GitHub's message capped.
 import { Octokit } from '@octokit/rest';
 import { ApplicationFailure } from '@temporalio/common';
+import { fail, FailureType } from '../workflows/failures.js';
 import { cap, displayLine, echo } from '../core/text.js';
 
 export const DEFAULT_GITHUB_TOKEN_ENV = 'GANTRY_GITHUB_TOKEN';
@@ -58,9 +60,6 @@ export interface GitHubActivityOptions {
   fetch?: typeof fetch;
 }
 
-export const GitHubFailure = { NotConfigured: 'GitHubNotConfigured', BadInput: 'GitHubBadInput' } as const;
-
-const NON_RETRYABLE_4XX = new Set([400, 401, 403, 404, 409, 410, 422]);
 /** GitHub's limit for a status or deployment description. */
 export const GITHUB_DESCRIPTION_LIMIT = 140;
 
@@ -86,20 +85,18 @@ export function githubFailure(err: unknown, what: string): ApplicationFailure {
     const retryAfter = Number(headers['retry-after']);
     const rateLimited = e.status === 429 || (e.status === 403 && (String(headers['x-ratelimit-remaining']) === '0' || Number.isFinite(retryAfter)));
     const message = `${what}: GitHub answered ${e.status}: ${cap(displayLine(e.message.split('\n')[0] ?? ''), 300)}`;
-    if (rateLimited || e.status >= 500) {
-      return ApplicationFailure.create({
-        message, type: `GitHub${e.status}`, nonRetryable: false,
-        ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { nextRetryDelay: `${Math.min(retryAfter, 3600)}s` } : {}),
-      });
-    }
-    return ApplicationFailure.create({ message, type: `GitHub${e.status}`, nonRetryable: NON_RETRYABLE_4XX.has(e.status) || (e.status >= 400 && e.status < 500) });
+    const details = { status: e.status };
+    const after = Number.isFinite(retryAfter) && retryAfter > 0 ? { nextRetryDelay: `${Math.min(retryAfter, 3600)}s` } : {};
+    if (rateLimited) return fail(FailureType.GitHubRateLimited, message, { details, ...after });
+    if (e.status >= 400 && e.status < 500) return fail(FailureType.GitHubRejected, message, { details });
+    return fail(FailureType.GitHubUnavailable, message, { details, ...after });
   }
-  return ApplicationFailure.create({ message: `${what}: ${cap(displayLine(err instanceof Error ? err.message : String(err)), 300)}`, type: 'GitHubUnreachable', nonRetryable: false });
+  return fail(FailureType.GitHubUnavailable, `${what}: ${cap(displayLine(err instanceof Error ? err.message : String(err)), 300)}`);
 }
 
 function splitRepo(repo: string): { owner: string; repo: string } {
   const m = /^([\w.-]+)\/([\w.-]+)$/.exec(repo);
-  if (!m) throw ApplicationFailure.nonRetryable(`${echo(repo)} is not a GitHub repository (owner/name)`, GitHubFailure.BadInput);
+  if (!m) throw fail(FailureType.GitHubBadInput, `${echo(repo)} is not a GitHub repository (owner/name)`);
   return { owner: m[1]!, repo: m[2]! };
 }
 
@@ -110,7 +107,7 @@ export function createGitHubActivities(opts: GitHubActivityOptions = {}) {
   function client(t: GitHubTarget): Octokit {
     const tokenEnv = t.tokenEnv ?? opts.tokenEnv ?? DEFAULT_GITHUB_TOKEN_ENV;
     const token = env[tokenEnv];
-    if (!token) throw ApplicationFailure.nonRetryable(`no GitHub token on the worker: set ${tokenEnv}`, GitHubFailure.NotConfigured);
+    if (!token) throw fail(FailureType.GitHubNotConfigured, `no GitHub token on the worker: set ${tokenEnv}`);
     const baseUrl = (t.baseUrl ?? opts.baseUrl ?? env.GANTRY_GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, '');
     const key = `${baseUrl}\0${token}`;
     let o = clients.get(key);
@@ -160,7 +157,7 @@ export function createGitHubActivities(opts: GitHubActivityOptions = {}) {
             auto_merge: false, required_contexts: [], payload: { gantry: true },
             ...(description ? { description } : {}), ...(input.productionEnvironment !== undefined ? { production_environment: input.productionEnvironment } : {}),
           });
-          if (res.status !== 201 || !('id' in res.data)) throw ApplicationFailure.retryable(`${what}: GitHub did not create the deployment (${res.status})`, 'GitHubDeploymentPending');
+          if (res.status !== 201 || !('id' in res.data)) throw fail(FailureType.GitHubUnavailable, `${what}: GitHub did not create the deployment (${res.status})`, { details: { status: res.status } });
           deploymentId = res.data.id;
         }
         const { data: statuses } = await o.rest.repos.listDeploymentStatuses({ owner, repo, deployment_id: deploymentId, per_page: 1 });

@@ -13,9 +13,8 @@ import { FOOTER_SIZE, imageVerdict, parseFooter, TOC_DIGEST_ANNOTATION, TOC_TAR_
 import {
   imageManifests, imageSize, isDigest, isIndex, MANIFEST_ACCEPT, parseImageRef, registryScheme, type ImageRef, type Manifest,
 } from '../core/image.js';
-import {
-  PipelineFailure, type DeleteRequest, type PromoteRequest, type ResolveRequest, type VerifyImageRequest, type VerifyImageResult,
-} from '../workflows/pipeline-activity-types.js';
+import { fail, FailureType } from '../workflows/failures.js';
+import type { DeleteRequest, PromoteRequest, ResolveRequest, VerifyImageRequest, VerifyImageResult } from '../workflows/pipeline-activity-types.js';
 import { activitySignal, keepAlive, safeHeartbeat } from './git.js';
 
 export interface RegistryOptions {
@@ -29,8 +28,22 @@ const MAX_TOC_BYTES = 64 * 1024 * 1024;
 
 export function repoOf(image: string): ImageRef {
   const r = parseImageRef(image);
-  if ('error' in r) throw ApplicationFailure.create({ message: r.error, type: PipelineFailure.BadRequest, nonRetryable: true });
+  if ('error' in r) throw fail(FailureType.BadRequest, r.error);
   return r;
+}
+
+/**
+ * A registry's answer that is not OK (after 401/403 and the caller's 404): 408, 429 and 5xx are the
+ * registry's own trouble and come back (RegistryUnavailable, after Retry-After when given); any
+ * other status is a refusal of the request (RegistryRejected).
+ */
+export function registryStatusFailure(what: string, res: Pick<Response, 'status' | 'headers'>, body = ''): ApplicationFailure {
+  const message = `${what}: HTTP ${res.status}${body ? ` ${body}` : ''}`.slice(0, 500);
+  if (res.status === 408 || res.status === 429 || res.status >= 500) {
+    const after = Number(res.headers.get('retry-after'));
+    return fail(FailureType.RegistryUnavailable, message, { details: { status: res.status }, ...(after > 0 ? { nextRetryDelay: `${Math.min(after, 3600)}s` } : {}) });
+  }
+  return fail(FailureType.RegistryRejected, message, { details: { status: res.status } });
 }
 
 export class RegistryClient {
@@ -49,10 +62,10 @@ export class RegistryClient {
       res = await this.f(url, { ...init, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
     } catch (err) {
       // Connection refused, reset, timeout: the registry may come back; retry.
-      throw ApplicationFailure.create({ message: `${init.what}: ${err instanceof Error ? err.message : String(err)}`, type: 'RegistryUnavailable', nonRetryable: false });
+      throw fail(FailureType.RegistryUnavailable, `${init.what}: ${err instanceof Error ? err.message : String(err)}`);
     }
     if (res.status === 401 || res.status === 403) {
-      throw ApplicationFailure.create({ message: `${init.what}: registry answered ${res.status} (credentials are not supported yet)`, type: PipelineFailure.RegistryForbidden, nonRetryable: true });
+      throw fail(FailureType.RegistryForbidden, `${init.what}: registry answered ${res.status} (credentials are not supported yet)`, { details: { status: res.status } });
     }
     return res;
   }
@@ -61,18 +74,18 @@ export class RegistryClient {
   async getManifest(repository: string, ref: string): Promise<{ bytes: Buffer; contentType: string; digest: string; manifest: Manifest }> {
     const what = `GET ${this.registry}/${repository} manifest ${ref}`;
     const res = await this.request(this.url(repository, 'manifests', ref), { headers: { Accept: MANIFEST_ACCEPT }, what });
-    if (res.status === 404) throw ApplicationFailure.create({ message: `${this.registry}/${repository}@${ref}: no such manifest`, type: PipelineFailure.ImageNotFound, nonRetryable: true });
-    if (!res.ok) throw ApplicationFailure.create({ message: `${what}: HTTP ${res.status} ${await res.text().catch(() => '')}`.slice(0, 500), type: 'RegistryError', nonRetryable: res.status < 500 });
+    if (res.status === 404) throw fail(FailureType.ImageNotFound, `${this.registry}/${repository}@${ref}: no such manifest`);
+    if (!res.ok) throw registryStatusFailure(what, res, await res.text().catch(() => ''));
     const bytes = Buffer.from(await res.arrayBuffer());
     const digest = `sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`;
-    if (isDigest(ref) && ref !== digest) throw ApplicationFailure.create({ message: `${what}: content digest ${digest} does not match`, type: 'RegistryError', nonRetryable: false });
+    if (isDigest(ref) && ref !== digest) throw fail(FailureType.RegistryInconsistent, `${what}: content digest ${digest} does not match`);
     return { bytes, contentType: res.headers.get('content-type') ?? '', digest, manifest: JSON.parse(bytes.toString('utf8')) as Manifest };
   }
 
   async resolve(repository: string, tag: string): Promise<string> {
     const what = `HEAD ${this.registry}/${repository}:${tag}`;
     const res = await this.request(this.url(repository, 'manifests', tag), { method: 'HEAD', headers: { Accept: MANIFEST_ACCEPT }, what });
-    if (res.status === 404) throw ApplicationFailure.create({ message: `${this.registry}/${repository}:${tag}: no such tag`, type: PipelineFailure.ImageNotFound, nonRetryable: true });
+    if (res.status === 404) throw fail(FailureType.ImageNotFound, `${this.registry}/${repository}:${tag}: no such tag`);
     const digest = res.headers.get('docker-content-digest');
     if (res.ok && digest && isDigest(digest)) return digest;
     return (await this.getManifest(repository, tag)).digest;
@@ -82,8 +95,8 @@ export class RegistryClient {
   async blobRange(repository: string, digest: string, start: number, end: number): Promise<Buffer> {
     const what = `GET ${this.registry}/${repository} blob ${digest.slice(0, 19)} bytes ${start}-${end}`;
     const res = await this.request(this.url(repository, 'blobs', digest), { headers: { Range: `bytes=${start}-${end}` }, what, redirect: 'follow' });
-    if (res.status === 404) throw ApplicationFailure.create({ message: `${what}: no such blob`, type: PipelineFailure.ImageNotFound, nonRetryable: true });
-    if (!res.ok) throw ApplicationFailure.create({ message: `${what}: HTTP ${res.status}`, type: 'RegistryError', nonRetryable: res.status < 500 });
+    if (res.status === 404) throw fail(FailureType.ImageNotFound, `${what}: no such blob`);
+    if (!res.ok) throw registryStatusFailure(what, res);
     const buf = Buffer.from(await res.arrayBuffer());
     if (res.status === 200) return buf.subarray(start, end + 1); // Range ignored: cut it out ourselves
     return buf;
@@ -92,7 +105,7 @@ export class RegistryClient {
   async putManifest(repository: string, tag: string, bytes: Buffer, contentType: string): Promise<string> {
     const what = `PUT ${this.registry}/${repository}:${tag}`;
     const res = await this.request(this.url(repository, 'manifests', tag), { method: 'PUT', headers: { 'Content-Type': contentType }, body: new Uint8Array(bytes), what });
-    if (!res.ok) throw ApplicationFailure.create({ message: `${what}: HTTP ${res.status} ${await res.text().catch(() => '')}`.slice(0, 500), type: 'RegistryError', nonRetryable: res.status < 500 });
+    if (!res.ok) throw registryStatusFailure(what, res, await res.text().catch(() => ''));
     return res.headers.get('docker-content-digest') ?? '';
   }
 
@@ -100,8 +113,8 @@ export class RegistryClient {
     const what = `DELETE ${this.registry}/${repository}@${digest}`;
     const res = await this.request(this.url(repository, 'manifests', digest), { method: 'DELETE', what });
     if (res.status === 404) return false;
-    if (res.status === 405) throw ApplicationFailure.create({ message: `${what}: deletes are disabled on this registry`, type: 'RegistryError', nonRetryable: true });
-    if (!res.ok) throw ApplicationFailure.create({ message: `${what}: HTTP ${res.status}`, type: 'RegistryError', nonRetryable: res.status < 500 });
+    if (res.status === 405) throw fail(FailureType.RegistryRejected, `${what}: deletes are disabled on this registry`, { details: { status: 405 } });
+    if (!res.ok) throw registryStatusFailure(what, res);
     return true;
   }
 }
@@ -191,14 +204,14 @@ export function createRegistryActivities(opts: RegistryOptions = {}) {
       const type = m.manifest.mediaType ?? m.contentType;
       await c.putManifest(r.repository, req.tag, m.bytes, type);
       const now = await c.resolve(r.repository, req.tag);
-      if (now !== req.digest) throw ApplicationFailure.create({ message: `after retagging, ${req.tag} points at ${now}, not ${req.digest}`, type: 'RegistryError', nonRetryable: false });
+      if (now !== req.digest) throw fail(FailureType.RegistryInconsistent, `after retagging, ${req.tag} points at ${now}, not ${req.digest}`);
       return { digest: now, tag: req.tag };
     },
 
     /** Deletes the manifest by digest (a registry cannot delete by tag); a missing one is already deleted. */
     async deleteImage(req: DeleteRequest): Promise<{ deleted: boolean }> {
       const r = repoOf(req.image);
-      if (!isDigest(req.digest)) throw ApplicationFailure.create({ message: `'${req.digest}' is not a digest: images are deleted by digest`, type: PipelineFailure.BadRequest, nonRetryable: true });
+      if (!isDigest(req.digest)) throw fail(FailureType.BadRequest, `'${req.digest}' is not a digest: images are deleted by digest`);
       return { deleted: await client(r).deleteManifest(r.repository, req.digest) };
     },
   };

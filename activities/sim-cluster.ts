@@ -5,14 +5,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import type { Measurement } from '../core/analysis.js';
 import type { Revision } from '../core/release.js';
 import type {
   ApplyGroupRequest, ApplyGroupResult, DescribeTargetRequest, DescribeTargetResult, FinalizeRequest, HealthResult,
   MeasureRequest, ReleaseActivities, RollbackRequest, Target, WaitHealthyRequest,
 } from '../workflows/activity-types.js';
-import { NonRetryable } from '../workflows/activity-types.js';
+import { fail, FailureType } from '../workflows/failures.js';
 
 interface CellState { stable: number; canary: number }
 interface TargetState { stable?: Revision; canaryRevision?: Revision; cells: Record<string, CellState> }
@@ -60,7 +59,7 @@ export function createSimClusterActivities(opts: SimOptions = {}): ReleaseActivi
     opts.onEffect?.(full);
   };
   const targetState = (s: SimState, t: Target): TargetState => {
-    for (const c of t.cells) if (c.replicas < 0) throw ApplicationFailure.nonRetryable(`cell ${c.name} has negative replicas`, NonRetryable.InvalidTarget);
+    for (const c of t.cells) if (c.replicas < 0) throw fail(FailureType.InvalidTarget, `cell ${c.name} has negative replicas`);
     const ts = (s.targets[key(t)] ??= { cells: {} });
     for (const c of t.cells) ts.cells[c.name] ??= { stable: c.replicas, canary: 0 };
     return ts;

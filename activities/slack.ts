@@ -4,8 +4,10 @@
 //
 // Idempotent: the message carries metadata naming the release run and group; a retried attempt
 // first looks for it in the channel's recent history (conversations.history) and does not post twice.
-// Errors: Slack's `ok: false` codes that retrying cannot fix (bad token, unknown channel, bad blocks)
-// are non-retryable; HTTP 429/`ratelimited` (after Retry-After), 5xx and network errors are retryable.
+// Errors (workflows/failures.ts): Slack's `ok: false` codes that retrying cannot fix (bad token,
+// unknown channel, bad blocks) and HTTP 4xx are SlackRejected, non-retryable; HTTP 429 and
+// `ratelimited` are SlackRateLimited (after Retry-After); 5xx, network errors and any other code are
+// SlackUnavailable, retryable. Slack's code or the HTTP status is in the failure's details.
 // The bot token never enters workflow history: it is read on the worker from the env var named by
 // `tokenEnv` (default SLACK_BOT_TOKEN). Without a token or a channel the activity posts nothing and
 // says so (Slack is optional).
@@ -14,7 +16,7 @@
 // and bidi characters escaped, `&`, `<`, `>` escaped (no injected `<!channel>`, mention or link), and
 // capped so a long reason can never make Slack refuse the message (msg_too_long is not retryable).
 import { activityInfo } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { fail, FailureType } from '../workflows/failures.js';
 import type { NotifyRequest } from '../workflows/activity-types.js';
 import { cap, displayLine, slackText } from '../core/text.js';
 import type { NoticeSink } from './notify.js';
@@ -110,17 +112,19 @@ export function createSlackActivities(opts: SlackActivityOptions = {}) {
         ? await fetchImpl(`${base}/${method}?${body.toString()}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) })
         : await fetchImpl(`${base}/${method}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
     } catch (err) {
-      throw ApplicationFailure.retryable(`Slack ${method}: ${err instanceof Error ? err.message : String(err)}`, 'SlackUnreachable');
+      throw fail(FailureType.SlackUnavailable, `Slack ${method}: ${err instanceof Error ? err.message : String(err)}`);
     }
-    if (res.status === 429 || res.status >= 500) {
-      const after = Number(res.headers.get('retry-after'));
-      throw ApplicationFailure.create({ message: `Slack ${method}: HTTP ${res.status}`, type: `Slack${res.status}`, nonRetryable: false, ...(after > 0 ? { nextRetryDelay: `${Math.min(after, 3600)}s` } : {}) });
-    }
-    if (!res.ok) throw ApplicationFailure.nonRetryable(`Slack ${method}: HTTP ${res.status}`, `Slack${res.status}`);
+    const after = Number(res.headers.get('retry-after'));
+    const retryAfter = after > 0 ? { nextRetryDelay: `${Math.min(after, 3600)}s` } : {};
+    const httpFailure = { details: { status: res.status }, ...retryAfter };
+    if (res.status === 429) throw fail(FailureType.SlackRateLimited, `Slack ${method}: HTTP ${res.status}`, httpFailure);
+    if (res.status >= 500) throw fail(FailureType.SlackUnavailable, `Slack ${method}: HTTP ${res.status}`, httpFailure);
+    if (!res.ok) throw fail(FailureType.SlackRejected, `Slack ${method}: HTTP ${res.status}`, { details: { status: res.status } });
     const answer = (await res.json()) as SlackAnswer;
     if (!answer.ok) {
-      const code = answer.error ?? 'unknown_error';
-      throw ApplicationFailure.create({ message: `Slack ${method}: ${code}`, type: `Slack_${code}`, nonRetryable: NON_RETRYABLE.has(code) });
+      const code = displayLine(answer.error ?? 'unknown_error').slice(0, 100);
+      const type = code === 'ratelimited' ? FailureType.SlackRateLimited : NON_RETRYABLE.has(code) ? FailureType.SlackRejected : FailureType.SlackUnavailable;
+      throw fail(type, `Slack ${method}: ${code}`, { details: { code }, ...(type === FailureType.SlackRateLimited ? retryAfter : {}) });
     }
     return answer;
   }

@@ -72,19 +72,7 @@ export interface ReleaseActivities {
   finalize(req: FinalizeRequest): Promise<void>;
 }
 
-/** Failure types an activity may throw that retrying cannot fix (ApplicationFailure.type). */
-export const NonRetryable = {
-  InvalidTarget: 'InvalidTarget',
-  Forbidden: 'Forbidden',
-  ImageNotFound: 'ImageNotFound',
-  /** The cluster rejected an object as invalid (HTTP 422), e.g. a bad label or port. */
-  InvalidSpec: 'InvalidSpec',
-} as const;
-
-/** Retryable failure types of the cluster activities (the cluster did not answer, 429 or 5xx). */
-export const Retryable = {
-  ClusterUnavailable: 'ClusterUnavailable',
-} as const;
+// Failure types (InvalidTarget, Forbidden, InvalidSpec, ClusterUnavailable, …) and their retryability: workflows/failures.ts.
 
 /** A notice about a release, for people (chat). Best effort: a failed notice never stops a release. */
 export interface NotifyRequest {

@@ -50,14 +50,11 @@ export interface StatusOptions { events?: number }
 export const statusQuery = defineQuery<ReleaseStatus, [StatusOptions?]>('status');
 export const pipelineStatusQuery = defineQuery<PipelineStatus>('pipelineStatus');
 
-/** ApplicationFailure types the workflows use; clients branch on these. */
-export const FailureType = {
-  Refused: 'Refused',
-  BadRequest: 'BadRequest',
-  RolledBack: 'RolledBack',
-  RollbackFailed: 'RollbackFailed',
-  StageFailed: 'StageFailed',
-} as const;
+/**
+ * ApplicationFailure types; clients branch on these (e.g. Refused, BadRequest). Every type, its
+ * retryability and its hint are in one table: workflows/failures.ts.
+ */
+export { FailureType } from './failures.js';
 
 /**
  * The memo every release carries, however it was started (API, pipeline, train, rollback): what

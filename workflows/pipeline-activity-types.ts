@@ -76,25 +76,5 @@ export interface PipelineActivities {
   tagRelease(req: TagRequest): Promise<TagResult>;
 }
 
-/** ApplicationFailure types of these activities; the non-retryable ones say what to fix. */
-export const PipelineFailure = {
-  BadRequest: 'BadRequest',
-  CommitNotFound: 'CommitNotFound',
-  RefMoved: 'RefMoved',
-  RefNotFound: 'RefNotFound',
-  RepoUnavailable: 'RepoUnavailable',
-  InvalidConfig: 'InvalidConfig',
-  WorkspaceCorrupt: 'WorkspaceCorrupt',
-  BuildFailed: 'BuildFailed',
-  BuilderUnavailable: 'BuilderUnavailable',
-  ImageNotFound: 'ImageNotFound',
-  RegistryForbidden: 'RegistryForbidden',
-  SecretMissing: 'SecretMissing',
-  TagConflict: 'TagConflict',
-} as const;
-
-export const nonRetryablePipelineFailures: string[] = [
-  PipelineFailure.BadRequest, PipelineFailure.CommitNotFound, PipelineFailure.RefMoved, PipelineFailure.RefNotFound,
-  PipelineFailure.RepoUnavailable, PipelineFailure.InvalidConfig, PipelineFailure.BuildFailed, PipelineFailure.ImageNotFound,
-  PipelineFailure.RegistryForbidden, PipelineFailure.SecretMissing, PipelineFailure.TagConflict,
-];
+// Failure types of these activities (CommitNotFound, BuildFailed, RegistryUnavailable, …), their
+// retryability and their hints: workflows/failures.ts.

@@ -18,7 +18,8 @@ import { addStages, endStage as endStageCore, newPipeline, releaseStages, setToo
 import type { Revision } from '../core/release.js';
 import { renderTag } from '../core/source.js';
 import { FailureType, pipelineStatusQuery, releaseMemo, releaseWorkflowId } from './messages.js';
-import { nonRetryablePipelineFailures, type PipelineActivities, type SourceRef } from './pipeline-activity-types.js';
+import { nonRetryableErrorTypes } from './failures.js';
+import type { PipelineActivities, SourceRef } from './pipeline-activity-types.js';
 import type { CatalogActivities } from './activity-types.js';
 import { release } from './release.js';
 
@@ -48,7 +49,7 @@ export interface PipelineInput {
   github?: { baseUrl?: string; tokenEnv?: string };
 }
 
-const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 3, nonRetryableErrorTypes: nonRetryablePipelineFailures };
+const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 3, nonRetryableErrorTypes };
 
 const short = proxyActivities<Pick<PipelineActivities, 'checkout' | 'verifyImage' | 'tagRelease'>>({
   startToCloseTimeout: '15m', heartbeatTimeout: '10s', retry, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -56,11 +57,11 @@ const short = proxyActivities<Pick<PipelineActivities, 'checkout' | 'verifyImage
 
 const githubApi = proxyActivities<GitHubActivities>({
   startToCloseTimeout: '30s', scheduleToCloseTimeout: '10m',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8 },
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8, nonRetryableErrorTypes },
 });
 
 /** Builds that passed their gates go to the app's catalog, which release trains read. */
-const catalog = proxyActivities<CatalogActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
+const catalog = proxyActivities<CatalogActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5, nonRetryableErrorTypes } });
 
 interface GitHubReporter { stage(name: string, state: 'pending' | 'success' | 'failure', description?: string): void; flush(): Promise<void> }
 

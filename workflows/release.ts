@@ -16,7 +16,7 @@ import { canaryTargets, environmentPlan } from '../core/plan.js';
 import { durationMs } from '../core/duration.js';
 import type { Channel } from '../core/approval.js';
 import type { NotifyActivities, ReleaseActivities, Target } from './activity-types.js';
-import { NonRetryable } from './activity-types.js';
+import { nonRetryableErrorTypes } from './failures.js';
 import { decisionUpdates, FailureType, statusQuery, type DecisionArgs } from './messages.js';
 
 export interface ReleaseInput {
@@ -31,7 +31,7 @@ export interface ReleaseInput {
 
 export interface ReleaseResult { outcome: 'succeeded'; status: ReleaseStatus }
 
-const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: Object.values(NonRetryable) };
+const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes };
 
 // A stop (abort, reject, rollback) cancels the cluster step in flight; the rollback starts once that
 // activity has acknowledged (WAIT_CANCELLATION_COMPLETED), so the two never act on the cluster at once.
@@ -65,7 +65,7 @@ async function stoppable<T>(s: ReleaseState, fn: () => Promise<T>): Promise<T | 
   }
 }
 /** Notices are best effort: a few quick tries, then the release goes on (and history says so). */
-const notifier = proxyActivities<NotifyActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumAttempts: 3 } });
+const notifier = proxyActivities<NotifyActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes } });
 /** Rollback keeps trying: a half-rolled-back environment is worse than a slow rollback. */
 const rescue = proxyActivities<ReleaseActivities>({ startToCloseTimeout: '10m', heartbeatTimeout: '10s', retry });
 

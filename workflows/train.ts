@@ -5,6 +5,7 @@ import { decideTrain, type TrainDecision } from '../core/catalog.js';
 import type { EnvironmentConfig } from '../core/config.js';
 import type { TrainAuditEntry } from '../core/trains.js';
 import type { CatalogActivities } from './activity-types.js';
+import { nonRetryableErrorTypes } from './failures.js';
 import { FailureType, releaseMemo, releaseWorkflowId } from './messages.js';
 import { release } from './release.js';
 
@@ -24,7 +25,7 @@ export interface TrainInput {
 
 export interface TrainResult { decision: TrainDecision; outcome?: string }
 
-const catalog = proxyActivities<CatalogActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
+const catalog = proxyActivities<CatalogActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5, nonRetryableErrorTypes } });
 
 export async function releaseTrain(input: TrainInput): Promise<TrainResult> {
   const [newest, env] = await Promise.all([

@@ -10,7 +10,7 @@ import {
 } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { FIELD_MANAGER } from '../../core/rollout.js';
-import { NonRetryable, Retryable } from '../../workflows/activity-types.js';
+import { fail, FailureType } from '../../workflows/failures.js';
 
 export interface KubeOptions {
   /** Path of the kubeconfig; default: KUBECONFIG or ~/.kube/config (the client library's default). */
@@ -57,17 +57,16 @@ export class KubeClients {
     const kc = new KubeConfig();
     const file = this.options.kubeconfig;
     if (file) {
-      if (!fs.existsSync(file)) throw ApplicationFailure.nonRetryable(`kubeconfig ${file} does not exist`, NonRetryable.InvalidTarget);
+      if (!fs.existsSync(file)) throw fail(FailureType.InvalidTarget, `kubeconfig ${file} does not exist`);
       kc.loadFromFile(file);
     } else kc.loadFromDefault();
     if (context) {
       if (!kc.getContextObject(context)) {
-        throw ApplicationFailure.nonRetryable(`kubeconfig ${file ?? '(default)'} has no context '${context}' (it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`,
-          NonRetryable.InvalidTarget);
+        throw fail(FailureType.InvalidTarget, `kubeconfig ${file ?? '(default)'} has no context '${context}' (it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
       }
       kc.setCurrentContext(context);
     }
-    if (!kc.getCurrentCluster()) throw ApplicationFailure.nonRetryable(`kubeconfig ${file ?? '(default)'}: no current cluster`, NonRetryable.InvalidTarget);
+    if (!kc.getCurrentCluster()) throw fail(FailureType.InvalidTarget, `kubeconfig ${file ?? '(default)'}: no current cluster`);
     const timeoutMs = this.options.requestTimeoutMs ?? 10_000;
     return {
       context: kc.getCurrentContext(),
@@ -131,7 +130,7 @@ export function apiMessage(err: unknown): string {
 export function isTransient(err: unknown): boolean {
   const code = statusCode(err);
   if (code !== undefined) return code === 429 || code >= 500;
-  if (err instanceof ApplicationFailure) return err.type === Retryable.ClusterUnavailable;
+  if (err instanceof ApplicationFailure) return err.type === FailureType.ClusterUnavailable;
   if (err instanceof Error) {
     const e = err as Error & { code?: string; type?: string; errno?: string };
     return e.name === 'AbortError' || e.name === 'FetchError' || e.name === 'TimeoutError' || e.type === 'system'
@@ -202,15 +201,15 @@ export function toFailure(err: unknown, what: string): unknown {
   if (err instanceof ApplicationFailure) return err;
   const code = statusCode(err);
   const msg = `${what}: ${apiMessage(err)}`;
-  if (code === 403 && /being terminated/.test(msg)) return ApplicationFailure.nonRetryable(`${msg} (the namespace is being deleted)`, NonRetryable.InvalidTarget);
+  if (code === 403 && /being terminated/.test(msg)) return fail(FailureType.InvalidTarget, `${msg} (the namespace is being deleted)`);
   if (code === 403) {
     const d = denial(err);
-    if (d) return ApplicationFailure.nonRetryable(`${what}: HTTP 403: ${describeDenial(d)}: grant it as deploy/rbac/ does (check the kubeconfig's user and its RBAC permissions)`, NonRetryable.Forbidden);
+    if (d) return fail(FailureType.Forbidden, `${what}: HTTP 403: ${describeDenial(d)}: grant it as deploy/rbac/ does (check the kubeconfig's user and its RBAC permissions)`);
   }
-  if (code === 401 || code === 403) return ApplicationFailure.nonRetryable(`${msg} (check the kubeconfig's user and its RBAC permissions)`, NonRetryable.Forbidden);
-  if (code === 422) return ApplicationFailure.nonRetryable(msg, NonRetryable.InvalidSpec);
-  if (code === 404) return ApplicationFailure.nonRetryable(msg, NonRetryable.InvalidTarget);
-  if (isTransient(err)) return ApplicationFailure.retryable(msg, Retryable.ClusterUnavailable);
+  if (code === 401 || code === 403) return fail(FailureType.Forbidden, `${msg} (check the kubeconfig's user and its RBAC permissions)`);
+  if (code === 422) return fail(FailureType.InvalidSpec, msg);
+  if (code === 404) return fail(FailureType.InvalidTarget, msg);
+  if (isTransient(err)) return fail(FailureType.ClusterUnavailable, msg);
   return err;
 }
 

@@ -5,12 +5,11 @@
 //
 // Without a router, traffic follows the replica ratio: the app's main Service selects every
 // serving pod of both revisions.
-import { ApplicationFailure } from '@temporalio/common';
 import {
   FIELD_MANAGER, Labels, SERVICE_PORT, newRouteRules, routeCanaryWeight, withCanaryWeight,
   type ResourceNames, type RouteBackends, type RouteRule,
 } from '../../core/rollout.js';
-import { NonRetryable } from '../../workflows/activity-types.js';
+import { fail, FailureType } from '../../workflows/failures.js';
 import { ContentType, call, isConflict, readOrUndefined, type Kube } from './client.js';
 
 export interface TrafficRouter {
@@ -88,7 +87,7 @@ export class HttpRouteRouter implements TrafficRouter {
       const next = withCanaryWeight(rules, this.backends, p);
       if (next && JSON.stringify(next) === JSON.stringify(rules)) return;
       if (!next) {
-        throw ApplicationFailure.nonRetryable(`${this.description} has no rule with a backendRef to Service ${this.backends.stable} or ${this.backends.canary}; add one (e.g. backendRefs: [{ name: ${this.backends.stable}, port: ${SERVICE_PORT} }])`, NonRetryable.InvalidTarget);
+        throw fail(FailureType.InvalidTarget, `${this.description} has no rule with a backendRef to Service ${this.backends.stable} or ${this.backends.canary}; add one (e.g. backendRefs: [{ name: ${this.backends.stable}, port: ${SERVICE_PORT} }])`);
       }
       try {
         await this.kube.custom.patchNamespacedCustomObject(

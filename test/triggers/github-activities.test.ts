@@ -98,15 +98,16 @@ describe('GitHub status activities (local recording server as a GitHub Enterpris
     expect(created?.json).toMatchObject({ ref: SHA, environment: 'production', auto_merge: false, required_contexts: [], task: GANTRY_DEPLOY_TASK });
   });
 
+  // The type (workflows/failures.ts) says whether to retry; the HTTP status is in the details.
   const failures: [string, Answer, boolean, string][] = [
-    ['401 bad credentials', { status: 401, body: { message: 'Bad credentials' } }, true, 'GitHub401'],
-    ['403 forbidden', { status: 403, body: { message: 'Resource not accessible by integration' } }, true, 'GitHub403'],
-    ['404 not found', { status: 404, body: { message: 'Not Found' } }, true, 'GitHub404'],
-    ['422 validation', { status: 422, body: { message: 'Validation Failed' } }, true, 'GitHub422'],
-    ['429 too many requests', { status: 429, headers: { 'retry-after': '7' }, body: { message: 'slow down' } }, false, 'GitHub429'],
-    ['403 rate limit exhausted', { status: 403, headers: { 'x-ratelimit-remaining': '0' }, body: { message: 'API rate limit exceeded' } }, false, 'GitHub403'],
-    ['500 server error', { status: 500, body: { message: 'boom' } }, false, 'GitHub500'],
-    ['502 bad gateway', { status: 502, body: { message: 'bad gateway' } }, false, 'GitHub502'],
+    ['401 bad credentials', { status: 401, body: { message: 'Bad credentials' } }, true, 'GitHubRejected'],
+    ['403 forbidden', { status: 403, body: { message: 'Resource not accessible by integration' } }, true, 'GitHubRejected'],
+    ['404 not found', { status: 404, body: { message: 'Not Found' } }, true, 'GitHubRejected'],
+    ['422 validation', { status: 422, body: { message: 'Validation Failed' } }, true, 'GitHubRejected'],
+    ['429 too many requests', { status: 429, headers: { 'retry-after': '7' }, body: { message: 'slow down' } }, false, 'GitHubRateLimited'],
+    ['403 rate limit exhausted', { status: 403, headers: { 'x-ratelimit-remaining': '0' }, body: { message: 'API rate limit exceeded' } }, false, 'GitHubRateLimited'],
+    ['500 server error', { status: 500, body: { message: 'boom' } }, false, 'GitHubUnavailable'],
+    ['502 bad gateway', { status: 502, body: { message: 'bad gateway' } }, false, 'GitHubUnavailable'],
   ];
   it.each(failures)('%s: mapped for the retry policy; the token is never in the message', async (_name, answer, nonRetryable, type) => {
     rec.handler = () => answer;
@@ -114,6 +115,7 @@ describe('GitHub status activities (local recording server as a GitHub Enterpris
     expect(err).toBeInstanceOf(ApplicationFailure);
     const f = err as ApplicationFailure;
     expect({ type: f.type, nonRetryable: f.nonRetryable }).toEqual({ type, nonRetryable });
+    expect(f.details?.[0]).toMatchObject({ status: answer.status, hint: expect.any(String) });
     expect(f.message).toMatch(new RegExp(`^commit status gantry/gates of acme/shop@a{12}: GitHub answered ${answer.status}`));
     expect(f.message).not.toContain(TOKEN);
     if (answer.status === 429) expect(f.nextRetryDelay).toBe('7s');
@@ -122,7 +124,7 @@ describe('GitHub status activities (local recording server as a GitHub Enterpris
   it('a network failure is retryable; no token, or a name that is not owner/repo, is non-retryable and calls nothing', async () => {
     const dead = createGitHubActivities({ baseUrl: 'http://127.0.0.1:9', env: { GANTRY_GITHUB_TOKEN: TOKEN } });
     const net = await dead.githubCommitStatus({ repo: 'acme/shop', sha: SHA, context: 'c', state: 'pending' }).then(() => { throw new Error('expected a failure'); }, (e: unknown) => e as ApplicationFailure);
-    expect(net.nonRetryable).toBe(false);
+    expect({ type: net.type, nonRetryable: net.nonRetryable }).toEqual({ type: 'GitHubUnavailable', nonRetryable: false });
     rec.requests.length = 0;
     const none = createGitHubActivities({ baseUrl: rec.url, env: {} });
     const missing = await none.githubDeploymentStatus({ repo: 'acme/shop', sha: SHA, environment: 'production', state: 'success' }).then(() => { throw new Error('expected a failure'); }, (e: unknown) => e as ApplicationFailure);
