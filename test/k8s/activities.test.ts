@@ -190,11 +190,11 @@ describe('Kubernetes activities in an activity context', () => {
       ],
     });
     expect(m).toEqual([
-      { check: 'value', value: 0.5 },
-      { check: 'scalar', value: 2 },
-      { check: 'nodata' },
-      { check: 'multi', error: 'the query returned 2 series; a check needs one number (aggregate it, e.g. sum(...) or max(...))' },
-      { check: 'bad', error: expect.stringMatching(/^bad_data: .*parse error/) },
+      { check: 'value', index: 0, value: 0.5 },
+      { check: 'scalar', index: 1, value: 2 },
+      { check: 'nodata', index: 2 },
+      { check: 'multi', index: 3, error: 'the query returned 2 series; a check needs one number (aggregate it, e.g. sum(...) or max(...))' },
+      { check: 'bad', index: 4, error: expect.stringMatching(/^bad_data: .*parse error/) },
     ]);
     const down = createKubernetesActivities({ kubeconfig: tb.kubeconfig, prometheusUrl: 'http://127.0.0.1:1' });
     const m2 = await new MockActivityEnvironment().run(down.measure, { releaseId: 'r', target: target(unique('meas')), revision: V1, group: 0, checks: [{ name: 'x', query: 'up', max: 1 }] });
