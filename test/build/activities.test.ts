@@ -1,6 +1,7 @@
 // The build and registry activities called directly (no workflow) against a real BuildKit and a
 // real registry, and the gate runner's report parsers and process handling on real processes.
 import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -126,6 +127,30 @@ describe('build and registry activities (real BuildKit and registry)', () => {
     expect(err.message).toMatch(/RUN mkdir -p \/out && cp -r \/deps \/out\/deps && exit 3.*exit code: 3/);
     const secret = await rejection(build.buildImage({ pipelineId: 'p3', source: { repo: `acme/${app}`, url: sample.url, sha }, image, build: { ...defaultBuild, secrets: [{ id: 'npm', env: 'GANTRY_NO_SUCH_VAR' }] } }));
     expect(secret).toMatchObject({ type: 'SecretMissing', nonRetryable: true, message: 'build secret npm: the worker has no environment variable GANTRY_NO_SUCH_VAR' });
+  });
+
+  it('a missing buildctl is ToolMissing, non-retryable (retrying on the same worker cannot install it)', async () => {
+    const build = createBuildActivities({ ...opts(), buildctlBin: path.join(bed.dir, 'no-such-buildctl') });
+    const err = await rejection(build.buildImage({ pipelineId: 'p4', source: { repo: `acme/${app}`, url: sample.url, sha: sample.head() }, image, build: defaultBuild }));
+    expect(err).toMatchObject({ type: 'ToolMissing', nonRetryable: true, message: expect.stringContaining('buildctl is not installed on this worker') });
+  });
+
+  it('a worktree whose HEAD was moved fails WorkspaceCorrupt (retryable) and is removed, so the retry checks the commit out afresh', async () => {
+    const git = createGitActivities({ workspaceRoot: bed.workspaceRoot });
+    const before = sample.head();
+    const sha = sample.commit({ 'NOTES.md': 'second commit\n' }, 'a second commit');
+    const source = { repo: `acme/${app}`, url: sample.url, sha };
+    const co = await git.checkout({ pipelineId: 'ws1', source, readConfig: false });
+    expect(co.sha).toBe(sha);
+    // A gate that moves HEAD (e.g. git checkout) leaves the next activity a worktree at the wrong commit.
+    execFileSync('git', ['-C', co.workspace, 'checkout', '--quiet', '--detach', before]);
+    const err = await rejection(git.checkout({ pipelineId: 'ws1', source, readConfig: false }));
+    expect(err).toMatchObject({ type: 'WorkspaceCorrupt', nonRetryable: false });
+    expect(fs.existsSync(co.workspace)).toBe(false);
+    // The retry: before the fix it met the same worktree and failed the same way, every attempt.
+    const again = await git.checkout({ pipelineId: 'ws1', source, readConfig: false });
+    expect(again.workspace).toBe(co.workspace);
+    expect(execFileSync('git', ['-C', again.workspace, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim()).toBe(sha);
   });
 });
 
