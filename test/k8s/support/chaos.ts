@@ -48,7 +48,7 @@ import { releaseWorkflowId, statusQuery } from '../../../workflows/messages.js';
 import { workflowsPath } from '../../../worker/worker.js';
 import { baseline, caller, dropNamespace, IMAGE, k8sConfig, names, podCounts, revisionOf, siteState, unique, V1, type K8sHarness } from './harness.js';
 import { startMetricsBoard, type MetricsBoard } from './metrics.js';
-import { Recorder } from './recorder.js';
+import { Recorder, type Recorded } from './recorder.js';
 import { ensureTestbed, type Testbed } from './testbed.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -344,6 +344,97 @@ export class DeploymentLog {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The effects a run must have, and the comparison with what the cluster saw (pure: unit-tested).
+
+export interface Check { what: string; expected: unknown; observed: unknown; ok: boolean; excess: number }
+
+/** One comparison; `excess`: how many effects beyond the plan it saw (counted as duplicates when it differs). */
+export function compare(what: string, expected: unknown, observed: unknown, excess = 0): Check {
+  const ok = JSON.stringify(expected) === JSON.stringify(observed);
+  return { what, expected, observed, ok, excess: ok ? 0 : Math.max(0, excess) };
+}
+
+/** A release as planned: its revision (hash), how it ends, and the new pods per cell after each group it applies. */
+export interface PlannedRelease { revision: string; expected: 'succeeded' | 'rolled-back'; steps: Record<string, number>[] }
+
+/** What happens to one revision in one cell: pods created and removed, the Deployment's sizes in order, and whether it is removed. */
+export interface CellEffects { created: number; removed: number; sizes: number[]; deleted: boolean }
+
+/**
+ * The effects the releases must have on the cluster, per `<revision>/<cell>`, from the plan alone:
+ * starting from `initial` at full size, each group applied once moves its new pods in and as many old
+ * ones out; a success removes the old workload, a rollback brings the old pods back, then removes the
+ * new ones and their workload. `stable`: the revision serving at the end.
+ */
+export function plannedEffects(initial: string, replicas: Record<string, number>, releases: PlannedRelease[]): { want: Map<string, CellEffects>; stable: string } {
+  const want = new Map<string, CellEffects>();
+  const at = (r: string, c: string) => {
+    const k = `${r}/${c}`;
+    if (!want.has(k)) want.set(k, { created: 0, removed: 0, sizes: [], deleted: false });
+    return want.get(k)!;
+  };
+  const size = (w: CellEffects, n: number) => { if (w.sizes.at(-1) !== n) w.sizes.push(n); };
+  const cells = Object.keys(replicas);
+  let stable = initial;
+  for (const c of cells) size(at(stable, c), replicas[c]!);
+  for (const r of releases) {
+    for (const c of cells) {
+      const steps = r.steps.map((s) => s[c] ?? 0);
+      const last = steps.at(-1) ?? 0;
+      for (const n of steps) { size(at(r.revision, c), n); size(at(stable, c), replicas[c]! - n); }
+      at(r.revision, c).created += last;
+      at(stable, c).removed += last;
+      if (r.expected === 'succeeded') {
+        at(stable, c).deleted = true; // finalize removes the old workload
+      } else {
+        size(at(stable, c), replicas[c]!); // capacity back first: the removed old pods come back
+        at(stable, c).created += last;
+        at(r.revision, c).removed += last;
+        at(r.revision, c).deleted = true;
+      }
+    }
+    if (r.expected === 'succeeded') stable = r.revision;
+  }
+  return { want, stable };
+}
+
+/** Pods created (first seen after the recording began at `startRv`) and removed (once each), per `<revision>/<cell>`. */
+export function podEffects(events: readonly Recorded[], startRv: number): Map<string, { created: number; removed: number }> {
+  const seen = new Map<string, { created: number; removed: number }>();
+  const known = new Set<string>();
+  const gone = new Set<string>();
+  for (const e of events.filter((x) => x.stream === 'pod').sort((a, b) => a.rv - b.rv)) {
+    const p = e.obj as V1Pod;
+    const uid = p.metadata!.uid!;
+    const key = `${p.metadata?.labels?.[Labels.revision]}/${p.metadata?.labels?.[Labels.cell]}`;
+    const s = seen.get(key) ?? { created: 0, removed: 0 };
+    seen.set(key, s);
+    if (!known.has(uid)) {
+      known.add(uid);
+      if (e.rv > startRv) s.created++;
+    }
+    if ((e.type === 'DELETED' || p.metadata?.deletionTimestamp) && !gone.has(uid)) { gone.add(uid); s.removed++; }
+  }
+  return seen;
+}
+
+/** The planned effects against the pods and Deployment sizes the cluster showed. */
+export function compareEffects(want: Map<string, CellEffects>, pods: Map<string, { created: number; removed: number }>, sizes: Map<string, { sizes: number[]; deleted: boolean }>): Check[] {
+  const checks: Check[] = [];
+  for (const [k, w] of [...want].sort(([a], [b]) => a.localeCompare(b))) {
+    const o = pods.get(k) ?? { created: 0, removed: 0 };
+    checks.push(compare(`pods created ${k}`, w.created, o.created, o.created - w.created));
+    checks.push(compare(`pods removed ${k}`, w.removed, o.removed, o.removed - w.removed));
+    const d = sizes.get(k) ?? { sizes: [], deleted: false };
+    checks.push(compare(`Deployment sizes ${k}`, w.sizes, d.sizes, d.sizes.length - w.sizes.length));
+    checks.push(compare(`Deployment removed ${k}`, w.deleted, d.deleted));
+  }
+  for (const [k, o] of pods) if (!want.has(k)) checks.push(compare(`pods of an unplanned revision ${k}`, { created: 0, removed: 0 }, o, o.created + o.removed));
+  for (const [k, d] of sizes) if (!want.has(k)) checks.push(compare(`Deployment of an unplanned revision ${k}`, { sizes: [], deleted: false }, d, d.sizes.length));
+  return checks;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The scenario.
 
 export interface ChaosOptions {
@@ -380,8 +471,6 @@ export interface ReleaseReport {
   workflowTaskTimeouts: number;
   ms: number;
 }
-
-export interface Check { what: string; expected: unknown; observed: unknown; ok: boolean; excess: number }
 
 export interface ChaosReport {
   seed: number;
@@ -513,6 +602,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         for (;;) {
           const s = await status();
           if (s && pred(s)) return s;
+          if (monkey.error) throw monkey.error;
           if (Date.now() > end) throw new Error(`chaos run (seed ${opts.seed}): timed out waiting for ${what}; last status: ${s ? `${s.phase} ${s.summary}` : 'none'}`);
           await sleep(300);
         }
@@ -556,6 +646,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         for (;;) {
           const d = await within(10_000, () => handle.describe()).catch(() => undefined);
           if (d && d.status.name !== 'RUNNING') break;
+          if (monkey.error) throw monkey.error;
           if (Date.now() > deadline) throw new Error(`chaos run (seed ${opts.seed}): ${r.name} did not end in time (${(await status())?.summary ?? 'no status'})`);
           await sleep(500);
         }
@@ -638,73 +729,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
 
     // ---- the effects, against the plan
     const checks: Check[] = [];
-    const check = (what: string, expected: unknown, observed: unknown, excess = 0) => {
-      const ok = JSON.stringify(expected) === JSON.stringify(observed);
-      checks.push({ what, expected, observed, ok, excess: ok ? 0 : Math.max(0, excess) });
-    };
+    const check = (what: string, expected: unknown, observed: unknown, excess = 0) => { checks.push(compare(what, expected, observed, excess)); };
     const cfg = releases[0]!.config;
-    const cells = cfg.environments[0]!.cells.map((c) => c.name);
+    const cells = cfg.environments[0]!.cells;
     const rev = (r: Revision, c: GantryConfig = cfg) => revisionOf(c, r);
     const revs = [rev(V1), ...releases.map((r) => rev(r.revision, r.config))];
-    const replicas = Object.fromEntries(cells.map((c) => [c, cfg.environments[0]!.cells.find((x) => x.name === c)!.replicas]));
-
-    // Expected, from the plan: per revision and cell, pods created and removed and the Deployment's sizes.
-    const want = new Map<string, { created: number; removed: number; sizes: number[]; deleted: boolean }>();
-    const at = (r: string, c: string) => {
-      const k = `${r}/${c}`;
-      if (!want.has(k)) want.set(k, { created: 0, removed: 0, sizes: [], deleted: false });
-      return want.get(k)!;
-    };
-    const push = (w: { sizes: number[] }, n: number) => { if (w.sizes.at(-1) !== n) w.sizes.push(n); };
-    let stable = rev(V1);
-    for (const c of cells) push(at(stable, c), replicas[c]!);
-    for (const r of releases) {
+    const replicas = Object.fromEntries(cells.map((c) => [c.name, c.replicas]));
+    const { want, stable } = plannedEffects(rev(V1), replicas, releases.map((r) => {
       const plan = environmentPlan(r.config.environments[0]!);
-      const canary = rev(r.revision, r.config);
-      for (const c of cells) {
-        const steps = Array.from({ length: r.applied }, (_, g) => canaryTargets(plan, g)[c]!);
-        const last = steps.at(-1)!;
-        for (const n of steps) { push(at(canary, c), n); push(at(stable, c), replicas[c]! - n); }
-        at(canary, c).created += last;
-        at(stable, c).removed += last;
-        if (r.expected === 'succeeded') {
-          at(stable, c).deleted = true; // finalize removes the old workload
-        } else {
-          push(at(stable, c), replicas[c]!); // capacity back first: the removed pods come back
-          at(stable, c).created += last;
-          at(canary, c).removed += last;
-          at(canary, c).deleted = true;
-        }
-      }
-      if (r.expected === 'succeeded') stable = canary;
-    }
-
-    // Observed: pods created (first seen after the recording began) and removed, per revision and cell.
-    const seen = new Map<string, { created: number; removed: number }>();
-    const firstSeen = new Map<string, number>();
-    const gone = new Set<string>();
-    for (const e of rec!.events.filter((x) => x.stream === 'pod').sort((a, b) => a.rv - b.rv)) {
-      const p = e.obj as V1Pod;
-      const uid = p.metadata!.uid!;
-      const key = `${p.metadata?.labels?.[Labels.revision]}/${p.metadata?.labels?.[Labels.cell]}`;
-      const s = seen.get(key) ?? { created: 0, removed: 0 };
-      seen.set(key, s);
-      if (!firstSeen.has(uid)) {
-        firstSeen.set(uid, e.rv);
-        if (e.rv > rec!.startRv) s.created++;
-      }
-      if ((e.type === 'DELETED' || p.metadata?.deletionTimestamp) && !gone.has(uid)) { gone.add(uid); s.removed++; }
-    }
-    const sizes = deps!.sizes();
-    for (const [k, w] of [...want].sort()) {
-      const o = seen.get(k) ?? { created: 0, removed: 0 };
-      check(`pods created ${k}`, w.created, o.created, o.created - w.created);
-      check(`pods removed ${k}`, w.removed, o.removed, o.removed - w.removed);
-      const d = sizes.get(k) ?? { sizes: [], deleted: false };
-      check(`Deployment sizes ${k}`, w.sizes, d.sizes, d.sizes.length - w.sizes.length);
-      check(`Deployment removed ${k}`, w.deleted, d.deleted);
-    }
-    for (const k of [...seen.keys()].filter((x) => !want.has(x))) check(`pods of an unexpected revision ${k}`, { created: 0, removed: 0 }, seen.get(k), seen.get(k)!.created + seen.get(k)!.removed);
+      return { revision: rev(r.revision, r.config), expected: r.expected, steps: Array.from({ length: r.applied }, (_, g) => canaryTargets(plan, g)) };
+    }));
+    checks.push(...compareEffects(want, podEffects(rec!.events, rec!.startRv), deps!.sizes()));
 
     // The releases ended as designed, each decision once, each group applied once (workflow's view).
     for (const [i, r] of releases.entries()) {
@@ -718,7 +753,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
 
     // The cluster at the end: the last successful release on every pod; the record's history one entry per release.
     const finalRev = stable;
-    check('pods at the end', Object.fromEntries(cells.map((c) => [c, { [finalRev]: replicas[c] }])), await podCounts(h, cfg));
+    check('pods at the end', Object.fromEntries(cells.map((c) => [c.name, { [finalRev]: c.replicas }])), await podCounts(h, cfg));
     const site = await siteState(h, cfg);
     const history = site.record.history.map((e) => `${e.event} ${e.revision}`);
     const wantHistory = [`released ${revs[0]}`, ...releases.map((r, i) => `${r.expected === 'succeeded' ? 'released' : 'rolled-back'} ${revs[i + 1]}`)];
