@@ -215,8 +215,8 @@ describe('cluster mode: one ClusterRole and ClusterRoleBinding; Gantry creates t
   });
 });
 
-describe('one verb removed: a non-retryable Forbidden naming the verb, the resource and the namespace', () => {
-  it('namespaced mode without `create` on deployments: the first server-side apply of a Deployment is refused', async () => {
+describe('one verb removed', () => {
+  it('namespaced mode without `create` on deployments: the first server-side apply of a Deployment fails at once, non-retryable, naming verb, resource and namespace', async () => {
     const app = unique('rbacnc');
     await createNamespace(app);
     const id = await releaseWorkerIdentity({ mode: 'namespaced', namespace: app, rules: without(shippedRules('namespaced'), 'create', 'deployments') });
@@ -230,7 +230,7 @@ describe('one verb removed: a non-retryable Forbidden naming the verb, the resou
     expect(Date.now() - t0).toBeLessThan(30_000); // at once, not after riding out "transient" errors
   });
 
-  it('cluster mode without `get` on serviceaccounts: waiting for a new namespace\'s default ServiceAccount is refused', async () => {
+  it('cluster mode without `get` on serviceaccounts: waiting for a new namespace\'s default ServiceAccount fails the same way', async () => {
     const app = unique('rbacsa');
     namespaces.push(app);
     const id = await releaseWorkerIdentity({ mode: 'cluster', suffix: `-${app}`, rules: without(shippedRules('cluster'), 'get', 'serviceaccounts') });
@@ -239,6 +239,21 @@ describe('one verb removed: a non-retryable Forbidden naming the verb, the resou
     expect(f.type).toBe('Forbidden');
     expect(f.nonRetryable).toBe(true);
     expect(f.message).toBe(`read ServiceAccount default: HTTP 403: User "${id.user}" may not get serviceaccounts in namespace "${app}": grant it as deploy/rbac/ does (check the kubeconfig's user and its RBAC permissions)`);
+  });
+
+  it('without `watch` (pods, EndpointSlices) the worker still converges, polling: watch buys latency, not correctness', async () => {
+    const app = unique('rbacnw');
+    await createNamespace(app);
+    const proxy = await RecordingProxy.start();
+    try {
+      const rules = without(without(shippedRules('namespaced'), 'watch', 'pods'), 'watch', 'endpointslices');
+      const id = await releaseWorkerIdentity({ mode: 'namespaced', namespace: app, rules }, proxy.url);
+      const acts = createKubernetesActivities({ kubeconfig: id.kubeconfig });
+      expect(await new MockActivityEnvironment().run(acts.applyGroup, applyReq(twoCells(app)))).toMatchObject({ ready: true });
+      expect([...proxy.refused()].sort()).toEqual([permission('get', '', 'namespaces'), permission('watch', '', 'pods'), permission('watch', 'discovery.k8s.io', 'endpointslices')]);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('with the full Role the same request succeeds (the refusal above is the removed verb\'s)', async () => {
