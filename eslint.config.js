@@ -22,6 +22,15 @@ const forbiddenInDeterministicCode = {
   ],
 };
 
+// The production processes (worker/, api/, cli/, runtime/) and activities/ never stand on the test
+// rig: the test bed passes its addresses through the environment (runtime/config.ts).
+const noTestRig = {
+  patterns: [
+    { group: ['**/testbed/*', '**/testbed', '**/test/*', '**/test'],
+      message: 'Production code may not import the test bed or tests: take the setting from the runtime config (runtime/config.ts), which the test bed sets through the environment.' },
+  ],
+};
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', 'coverage/**'] },
   js.configs.recommended,
@@ -47,6 +56,10 @@ export default tseslint.config(
           { group: ['@temporalio/*', '**/workflows/*'], message: 'core/ is pure domain logic: no Temporal imports.' }],
       }],
     },
+  },
+  {
+    files: ['worker/**/*.ts', 'api/**/*.ts', 'activities/**/*.ts', 'cli/**/*.ts', 'runtime/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', noTestRig] },
   },
   { files: ['**/*.js', '**/*.mjs', '**/*.cjs'], languageOptions: { globals: { process: 'readonly', console: 'readonly', module: 'writable', require: 'readonly' } } },
   // core/config.ts is the one core module allowed the (pure) schema library; the workflow bundle never imports it.

@@ -1,36 +1,35 @@
-// The API process: `npm run api`. Connects to Temporal (TEMPORAL_ADDRESS, else the embedded dev
-// server), serves the HTTP API on GANTRY_API_ADDR (default 127.0.0.1:8080). startApi is also used
-// by `npm start`, which runs worker and API in one process.
+// The API process: `npm run api`. Reads its configuration from the environment (runtime/config.ts:
+// Temporal, the task queue, GANTRY_API_ADDR, tokens and the server config), connects to Temporal and
+// serves the HTTP API. startApi is also used by `npm start` and `npm run demo`.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { temporalAddress } from '../testbed/temporal.js';
-import { taskQueueFrom } from '../workflows/messages.js';
+import { DEFAULT_API_ADDR, listenAddress, loadApiConfig, RuntimeConfigError, type ApiConfig, type LogLevel } from '../runtime/config.js';
 import { loadIdentities, type IdentityTable } from './auth.js';
 import { buildServer } from './server.js';
 import { configParser } from './config-parse.js';
 import { GantryService } from './service.js';
 import { loadTriggerConfig, type TriggerServerConfig } from './server-config.js';
 
-export const DEFAULT_API_ADDR = '127.0.0.1:8080';
-
+export { DEFAULT_API_ADDR };
 
 export interface StartApiOptions {
-  /** host:port, :port or port. Default GANTRY_API_ADDR, else 127.0.0.1:8080. Port 0 picks a free one. */
+  /** The configuration; default: loadApiConfig(process.env). The options below override single settings. */
+  config?: ApiConfig;
+  /** host:port, :port or port. Port 0 picks a free one. */
   listen?: string;
-  /** Use this client (its connection stays open on close); otherwise connect to `temporalAddress`. */
+  /** Use this client (its connection stays open on close); otherwise connect to the configured Temporal. */
   client?: Client;
-  /** Default: TEMPORAL_ADDRESS, else the embedded dev server. */
   temporalAddress?: string;
   namespace?: string;
   taskQueue?: string;
-  /** Default: loaded from GANTRY_TOKENS / GANTRY_SERVER_CONFIG. */
+  /** Default: loaded from GANTRY_TOKENS / GANTRY_SERVER_CONFIG of the config's environment. */
   identities?: IdentityTable;
-  /** Default: a pino logger at GANTRY_LOG_LEVEL (info), Authorization headers redacted. */
+  /** Default: a pino logger at the configured level, Authorization headers redacted. */
   logger?: FastifyBaseLogger | boolean;
-  /** Serve GET / without a token. Default: GANTRY_PUBLIC_INDEX=1. */
+  /** Serve GET / without a token. */
   publicIndex?: boolean;
   /** Default: loaded from the GANTRY_SERVER_CONFIG file (repos, slack, chat; api/server-config.ts). */
   triggers?: TriggerServerConfig;
@@ -45,39 +44,38 @@ export interface RunningApi {
 }
 
 export function parseListenAddress(addr: string): { host: string; port: number } {
-  const a = addr.trim();
-  const m = /^(?:\[?([^\]]*?)\]?:)?(\d{1,5})$/.exec(a);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new Error(`GANTRY_API_ADDR=${addr}: expected host:port (e.g. ${DEFAULT_API_ADDR}), :port or port`);
-  return { host: m[1] || '127.0.0.1', port };
+  const r = listenAddress(addr);
+  if (!r) throw new Error(`GANTRY_API_ADDR=${addr}: expected host:port (e.g. ${DEFAULT_API_ADDR}), :port or port`);
+  return r;
 }
 
-export function defaultLogger(): FastifyBaseLogger {
+export function defaultLogger(level: LogLevel = 'info'): FastifyBaseLogger {
   return pino({
-    level: (process.env.GANTRY_LOG_LEVEL ?? 'info').toLowerCase(),
+    level,
     redact: { paths: ['req.headers.authorization', 'headers.authorization', 'authorization', 'token'], censor: '[redacted]' },
   }) as unknown as FastifyBaseLogger;
 }
 
 /** Builds the service and server and listens; resolves once the API is serving. */
 export async function startApi(opts: StartApiOptions = {}): Promise<RunningApi> {
-  const identities = opts.identities ?? loadIdentities();
-  const triggers = opts.triggers ?? loadTriggerConfig();
+  const config = opts.config ?? loadApiConfig(process.env);
+  const identities = opts.identities ?? loadIdentities({ env: config.env });
+  const triggers = opts.triggers ?? loadTriggerConfig({ env: config.env });
   let connection: Connection | undefined;
   let client = opts.client;
-  const address = opts.temporalAddress ?? temporalAddress();
+  const address = opts.temporalAddress ?? config.temporal.address;
   if (!client) {
     try {
       connection = await Connection.connect({ address, connectTimeout: '10s' });
     } catch (err) {
-      throw new Error(`cannot connect to Temporal at ${address} (${err instanceof Error ? err.message : String(err)}): start it with \`npm start\` or \`npm run testbed -- up\`, or set TEMPORAL_ADDRESS`);
+      throw new Error(`cannot connect to Temporal at ${address} (${err instanceof Error ? err.message : String(err)}): set TEMPORAL_ADDRESS to your Temporal frontend (or start the local one: \`npm start\` or \`npm run testbed -- up\`)`);
     }
-    client = new Client({ connection, namespace: opts.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default' });
+    client = new Client({ connection, namespace: opts.namespace ?? config.temporal.namespace });
   }
-  const service = new GantryService(client, opts.taskQueue ?? taskQueueFrom(process.env));
-  const logger = opts.logger ?? defaultLogger();
-  const server = buildServer({ service, identities, logger, publicIndex: opts.publicIndex ?? process.env.GANTRY_PUBLIC_INDEX === '1', triggers });
-  const { host, port } = parseListenAddress(opts.listen ?? process.env.GANTRY_API_ADDR ?? DEFAULT_API_ADDR);
+  const service = new GantryService(client, opts.taskQueue ?? config.taskQueue);
+  const logger = opts.logger ?? defaultLogger(config.logLevel);
+  const server = buildServer({ service, identities, logger, publicIndex: opts.publicIndex ?? config.publicIndex, triggers });
+  const { host, port } = opts.listen !== undefined ? parseListenAddress(opts.listen) : config.listen;
   try {
     await server.listen({ host, port });
   } catch (err) {
@@ -110,10 +108,11 @@ export async function startApi(opts: StartApiOptions = {}): Promise<RunningApi> 
 }
 
 async function main(): Promise<void> {
-  const api = await startApi();
+  const config = loadApiConfig(process.env);
+  const api = await startApi({ config });
   // Start a config parser thread now, so the first gantry.yaml is not delayed by its start-up.
   void configParser().ready().catch(() => undefined);
-  console.log(`gantry API: ${api.url} (Temporal ${process.env.TEMPORAL_ADDRESS ?? temporalAddress()}, task queue ${api.service.taskQueue})`);
+  console.log(`gantry API: ${api.url} (Temporal ${config.temporal.address}, namespace ${config.temporal.namespace}, task queue ${api.service.taskQueue})`);
   console.log(`  try: GANTRY_API=${api.url} GANTRY_TOKEN=<token> npm run --silent gantry -- release list`);
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -135,7 +134,8 @@ async function main(): Promise<void> {
 const entry = process.argv[1] ? path.resolve(process.argv[1]) : '';
 if (entry === fileURLToPath(import.meta.url)) {
   main().catch((err: unknown) => {
-    console.error('gantry API failed to start:', err instanceof Error ? err.message : err);
+    if (err instanceof RuntimeConfigError) console.error(`gantry API: configuration:\n${err.message}`);
+    else console.error('gantry API failed to start:', err instanceof Error ? err.message : err);
     process.exit(1);
   });
 }

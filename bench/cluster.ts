@@ -25,6 +25,7 @@ import { upKubernetes } from '../testbed/k8s/cluster.js';
 import { kubeconfigPath } from '../testbed/k8s/config.js';
 import { embeddedPrometheusUrl, registerScrapeTarget, upPrometheus, waitForSeries } from '../testbed/prometheus.js';
 import { createWorker } from '../worker/worker.js';
+import { testActivities } from '../test/support/activities.js';
 
 const ITER = Number(process.env.BENCH_ITER ?? 3);
 const IMAGE = 'registry.local/bench/web';
@@ -73,7 +74,7 @@ async function main(): Promise<void> {
   const decisions: DecisionEvent[] = [];
   const native = await NativeConnection.connect({ address: temporal.address });
   const activities = createKubernetesActivities({ kubeconfig: kubeconfigPath, prometheusUrl: embeddedPrometheusUrl(), onDecision: (e) => decisions.push(e) });
-  const worker = await createWorker({ connection: native, taskQueue: 'bench-cluster', activities: { ...activities, ...createNotifyActivities() } as never });
+  const worker = await createWorker({ connection: native, taskQueue: 'bench-cluster', activities: testActivities('bench-cluster', { ...activities, ...createNotifyActivities() }) });
   const running = worker.run();
   const connection = await Connection.connect({ address: temporal.address });
   const service = new GantryService(new Client({ connection }), 'bench-cluster');

@@ -19,6 +19,7 @@ import { startEphemeralTemporal } from '../testbed/ephemeral-temporal.js';
 import { temporalTestServerBin } from '../testbed/paths.js';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createWorker } from '../worker/worker.js';
+import { testActivities } from '../test/support/activities.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIGEST = `sha256:${'c'.repeat(64)}`;
@@ -44,7 +45,7 @@ async function stepOverheadTestServer(steps: number): Promise<void> {
   try {
     const stamps: number[] = [];
     const activities = { ...createSimClusterActivities({ onEffect: (e) => { if (e.kind === 'apply') stamps.push(performance.now()); } }), ...createNotifyActivities() };
-    const worker = await createWorker({ connection: env.nativeConnection, taskQueue: 'bench-ts', activities });
+    const worker = await createWorker({ connection: env.nativeConnection, taskQueue: 'bench-ts', activities: testActivities('bench-ts', activities) });
     await worker.runUntil(async () => {
       const service = new GantryService(env.client, 'bench-ts');
       const groups = [...Array.from({ length: steps - 1 }, () => ({ pods: 1 })), { pods: 'rest' as const }];
@@ -66,7 +67,7 @@ async function stepOverheadTestServer(steps: number): Promise<void> {
 async function stepOverhead(client: Client, native: NativeConnection, steps: number): Promise<void> {
   const stamps: number[] = [];
   const activities = createSimClusterActivities({ onEffect: (e) => { if (e.kind === 'apply') stamps.push(performance.now()); } });
-  const worker = await createWorker({ connection: native, taskQueue: 'bench-steps', activities: { ...activities, ...createNotifyActivities() } });
+  const worker = await createWorker({ connection: native, taskQueue: 'bench-steps', activities: testActivities('bench-steps', { ...activities, ...createNotifyActivities() }) });
   const running = worker.run();
   const service = new GantryService(client, 'bench-steps');
   const groups = [...Array.from({ length: steps - 1 }, () => ({ pods: 1 })), { pods: 'rest' as const }];

@@ -18,15 +18,17 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { createKubernetesActivities, KubeClients, observe, scopeOf, targetRevision } from '../activities/k8s/index.js';
-import { createNotifyActivities } from '../activities/notify.js';
+import { KubeClients, observe, scopeOf, targetRevision } from '../activities/k8s/index.js';
 import { startApi } from '../api/main.js';
 import type { GantryService } from '../api/service.js';
 import { run as cli } from '../cli/main.js';
 import { parseConfig, type GantryConfig, type RawConfig } from '../core/config.js';
 import type { ReleaseStatus, Revision } from '../core/release.js';
 import type { Target } from '../workflows/activity-types.js';
+import { loadApiConfig, loadWorkerConfig } from '../runtime/config.js';
+import { createGantryActivities } from '../worker/activities.js';
 import { createWorker } from '../worker/worker.js';
+import { testbedGantryEnv } from './gantry-env.js';
 import { installKubernetes, upKubernetes, userKubeconfig } from './k8s/index.js';
 import { bin, kubeconfigPath } from './k8s/config.js';
 import { stateDir } from './paths.js';
@@ -134,15 +136,20 @@ async function main(): Promise<void> {
 
   step('Gantry: worker (Kubernetes activities) and HTTP API in this process');
   const kubeconfig = local ? kubeconfigPath : userKubeconfig();
-  const connection = await NativeConnection.connect({ address: temporal.address });
-  const activities = createKubernetesActivities({ ...(kubeconfig ? { kubeconfig } : {}), prometheusUrl: prometheusUrl() });
-  const worker = await createWorker({ connection, taskQueue: TASK_QUEUE, activities: { ...activities, ...createNotifyActivities() } as never, identity: `gantry-demo@${process.pid}` });
-  const running = worker.run();
   const tokens = demoTokens();
   const tokenOf = (id: string) => Object.entries(tokens).find(([, v]) => v.id === id)![0];
-  process.env.GANTRY_TOKENS = JSON.stringify(tokens);
-  delete process.env.GANTRY_SERVER_CONFIG;
-  const api = await startApi({ temporalAddress: temporal.address, taskQueue: TASK_QUEUE, logger: false, listen: process.env.GANTRY_DEMO_API_ADDR ?? '127.0.0.1:8090' });
+  // Gantry's settings are the environment (runtime/config.ts): the test bed's addresses as variables.
+  const base = testbedGantryEnv(process.env, { temporalAddress: temporal.address, taskQueue: TASK_QUEUE });
+  const workerConfig = loadWorkerConfig({
+    ...base, GANTRY_CLUSTER: 'kubernetes', ...(kubeconfig ? { GANTRY_KUBECONFIG: kubeconfig } : {}), GANTRY_PROMETHEUS_URL: prometheusUrl(),
+  });
+  const { GANTRY_SERVER_CONFIG: _ignored, ...apiEnv } = base;
+  const apiConfig = loadApiConfig({ ...apiEnv, GANTRY_TOKENS: JSON.stringify(tokens), GANTRY_API_ADDR: process.env.GANTRY_DEMO_API_ADDR ?? '127.0.0.1:8090' });
+  const connection = await NativeConnection.connect({ address: workerConfig.temporal.address });
+  const activities = createGantryActivities(workerConfig);
+  const worker = await createWorker({ connection, namespace: workerConfig.temporal.namespace, taskQueue: workerConfig.taskQueue, activities, identity: `gantry-demo@${process.pid}` });
+  const running = worker.run();
+  const api = await startApi({ config: apiConfig, logger: false });
   say(`API ${api.url} (task queue ${TASK_QUEUE}); identities alice, bob (group sre) and carol (dev), tokens in ${path.join(stateDir, 'demo-tokens.json')}`);
 
   const { raw, config } = demoConfig(local);

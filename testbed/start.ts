@@ -7,8 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultLogger, startApi } from '../api/main.js';
+import { loadApiConfig, loadWorkerConfig } from '../runtime/config.js';
 import { taskQueueFrom } from '../workflows/messages.js';
 import { superviseWorker } from '../worker/worker.js';
+import { testbedGantryEnv } from './gantry-env.js';
 import { stateDir } from './paths.js';
 import { upTemporal } from './temporal.js';
 
@@ -60,26 +62,33 @@ async function main(): Promise<void> {
   // workflow that takes the worker down (Node ends a process whose workflow task is interrupted
   // inside a cancellation scope: "async hook stack has become corrupted") never takes the API with
   // it; the supervisor starts it again and the durable workflows carry on.
+  // Its settings are the environment (runtime/config.ts): the test bed's addresses, tools and dirs.
+  const base = testbedGantryEnv(process.env, { temporalAddress: t.address, taskQueue });
+  const workerEnv = {
+    ...base, GANTRY_CLUSTER: 'sim', GANTRY_SIM_DIR: simDir,
+    GANTRY_SIM_APPLY_DELAY_MS: '1500', GANTRY_SIM_READY_DELAY_MS: '1500', GANTRY_LOG_LEVEL: process.env.GANTRY_LOG_LEVEL ?? 'WARN',
+  };
+  // Checked here first: a configuration problem stops `npm start` with its hint, not a restart loop.
+  loadWorkerConfig(workerEnv);
+  let tokens: Record<string, DemoIdentity> | undefined;
+  if (!process.env.GANTRY_TOKENS && !process.env.GANTRY_SERVER_CONFIG) tokens = demoTokens();
+  // The API logs warnings and errors (a 500 points at this log), not every request.
+  const apiConfig = loadApiConfig({
+    ...base, GANTRY_LOG_LEVEL: process.env.GANTRY_LOG_LEVEL ?? 'warn', ...(tokens ? { GANTRY_TOKENS: JSON.stringify(tokens) } : {}),
+  });
   const worker = superviseWorker({
     entry: fileURLToPath(new URL('../worker/main.ts', import.meta.url)),
-    env: {
-      ...process.env, TEMPORAL_ADDRESS: t.address, GANTRY_TASK_QUEUE: taskQueue, GANTRY_CLUSTER: 'sim', GANTRY_SIM_DIR: simDir,
-      GANTRY_SIM_APPLY_DELAY_MS: '1500', GANTRY_SIM_READY_DELAY_MS: '1500', GANTRY_LOG_LEVEL: process.env.GANTRY_LOG_LEVEL ?? 'WARN',
-    },
+    env: workerEnv,
     onExit: ({ code, signal, restartInMs }) => {
       if (restartInMs !== undefined) console.error(`gantry: the worker process died (${signal ?? `code ${code}`}); starting it again in ${restartInMs} ms`);
     },
   });
   await worker.started();
 
-  let tokens: Record<string, DemoIdentity> | undefined;
-  if (!process.env.GANTRY_TOKENS && !process.env.GANTRY_SERVER_CONFIG) {
-    tokens = demoTokens();
-    process.env.GANTRY_TOKENS = JSON.stringify(tokens);
-  }
-  // The API logs warnings and errors (a 500 points at this log), not every request.
-  process.env.GANTRY_LOG_LEVEL ??= 'warn';
-  const api = await startApi({ temporalAddress: t.address, taskQueue, logger: defaultLogger() });
+  const api = await startApi({ config: apiConfig, logger: defaultLogger(apiConfig.logLevel) }).catch(async (err: unknown) => {
+    await worker.stop();
+    throw err;
+  });
   const example = path.join(stateDir, 'example', 'gantry.yaml');
   fs.mkdirSync(path.dirname(example), { recursive: true });
   fs.writeFileSync(example, exampleConfig);

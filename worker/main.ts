@@ -1,63 +1,38 @@
-// The worker process: `npm run worker`. Connects to TEMPORAL_ADDRESS (or the embedded dev server),
-// runs the release and pipeline workflows and the cluster activities.
-import path from 'node:path';
+// The worker process: `npm run worker`. Reads its configuration from the environment
+// (runtime/config.ts: Temporal, the task queue, the cluster, the pipeline's tools and directories,
+// GitHub and Slack), connects to Temporal and runs every workflow and activity (worker/activities.ts).
+// A configuration problem stops it at start with the setting and the fix.
+import os from 'node:os';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
-import { createGitHubActivities, createPipelineActivities, createSimClusterActivities } from '../activities/index.js';
-import { DEFAULT_SLACK_TOKEN_ENV, slackNoticeSink } from '../activities/slack.js';
-import { createNotifyActivities } from '../activities/notify.js';
-import { createCatalogActivities } from '../activities/catalog.js';
+import { describeAccess } from '../activities/k8s/choose.js';
+import { loadWorkerConfig, RuntimeConfigError, type WorkerConfig } from '../runtime/config.js';
+import { createGantryActivities } from './activities.js';
 import { createWorker } from './worker.js';
-import { taskQueueFrom } from '../workflows/messages.js';
-import { createKubernetesActivities } from '../activities/k8s/index.js';
-import { chooseCluster } from '../activities/k8s/choose.js';
-import { apiserverReady } from '../testbed/k8s/client.js';
-import { kubeconfigPath } from '../testbed/k8s/config.js';
-import { prometheusUrl } from '../testbed/prometheus.js';
-import { temporalAddress } from '../testbed/temporal.js';
-import { buildctlBin, embeddedBuildkitAddr, hadolintBin, pipelineLogDir, stateDir, workspaceDir } from '../testbed/paths.js';
+
+function clusterLine(c: WorkerConfig['cluster']): string {
+  switch (c.kind) {
+    case 'kubernetes': return `kubernetes via ${describeAccess(c.access)} (${c.why}), prometheus ${c.prometheusUrl ?? 'none (analysis checks are inconclusive)'}`;
+    case 'sim': return `simulated (${c.dir}; ${c.why})`;
+    default: { const never: never = c; return String(never); }
+  }
+}
 
 async function main(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger((process.env.GANTRY_LOG_LEVEL ?? 'INFO').toUpperCase() as LogLevel) });
-  const address = temporalAddress();
-  // The cluster: Kubernetes (GANTRY_CLUSTER=kubernetes, a configured kubeconfig, or the local test bed
-  // up) or the simulated one; see activities/k8s/choose.ts.
-  const cluster = await chooseCluster(process.env, { kubeconfig: kubeconfigPath, up: apiserverReady });
-  const simDir = process.env.GANTRY_SIM_DIR ?? path.join(stateDir, 'sim');
-  const clusterActivities = cluster.kind === 'kubernetes'
-    ? createKubernetesActivities({
-      ...(cluster.kubeconfig ? { kubeconfig: cluster.kubeconfig } : {}),
-      ...(process.env.GANTRY_KUBE_CONTEXT ? { context: process.env.GANTRY_KUBE_CONTEXT } : {}),
-      prometheusUrl: prometheusUrl(),
-      ...(process.env.GANTRY_DRAIN_GRACE ? { defaultDrainGrace: process.env.GANTRY_DRAIN_GRACE } : {}),
-    })
-    : createSimClusterActivities({
-      stateFile: path.join(simDir, 'cluster.json'),
-      effectsFile: path.join(simDir, 'effects.jsonl'),
-      applyDelayMs: Number(process.env.GANTRY_SIM_APPLY_DELAY_MS ?? 1000),
-      readyDelayMs: Number(process.env.GANTRY_SIM_READY_DELAY_MS ?? 1000),
-    });
-  // Checkout, gates, build and registry activities (the pipeline's first half), next to the cluster ones.
-  const pipelineActivities = createPipelineActivities({
-    workspaceRoot: process.env.GANTRY_WORKSPACE_DIR ?? workspaceDir,
-    logDir: process.env.GANTRY_PIPELINE_LOG_DIR ?? pipelineLogDir,
-    buildkitAddr: process.env.GANTRY_BUILDKIT_ADDR ?? embeddedBuildkitAddr,
-    buildctlBin: process.env.GANTRY_BUILDCTL ?? buildctlBin,
-    hadolintBin: process.env.GANTRY_HADOLINT ?? hadolintBin,
-  });
-  // Status back to GitHub, approval messages in Slack (triggers issue): configured by env on the worker
-  // (GANTRY_GITHUB_API_URL, GANTRY_GITHUB_TOKEN; GANTRY_SLACK_API_URL, SLACK_BOT_TOKEN, GANTRY_SLACK_CHANNEL).
-  // Release notices also go to Slack, with Approve/Reject buttons, when the worker has a bot token.
-  const sinks = process.env[DEFAULT_SLACK_TOKEN_ENV] ? [slackNoticeSink()] : [];
-  // The build catalog and release state, for release trains (through the worker's own Temporal client).
-  const taskQueue = taskQueueFrom(process.env);
-  const catalog = createCatalogActivities({ taskQueue });
-  const activities = { ...clusterActivities, ...pipelineActivities, ...createNotifyActivities(sinks), ...createGitHubActivities(), ...catalog };
-  const connection = await NativeConnection.connect({ address });
+  const config = loadWorkerConfig(process.env);
+  Runtime.install({ logger: new DefaultLogger(config.logLevel.toUpperCase() as LogLevel) });
+  if (config.cluster.kind === 'sim' && config.cluster.warning) console.warn(`gantry worker: warning: ${config.cluster.warning}`);
+  const activities = createGantryActivities(config);
+  const { address, namespace } = config.temporal;
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect({ address });
+  } catch (err) {
+    throw new Error(`cannot connect to Temporal at ${address} (${err instanceof Error ? err.message : String(err)}): set TEMPORAL_ADDRESS to your Temporal frontend`);
+  }
   const worker = await createWorker({
-    connection, activities, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default', identity: `gantry-worker@${process.pid}`,
-    taskQueue,
+    connection, activities, namespace, identity: `gantry-worker@${os.hostname()}-${process.pid}`, taskQueue: config.taskQueue,
   });
-  console.log(`gantry worker: task queue ${worker.options.taskQueue} on ${address}, cluster: ${cluster.kind === 'kubernetes' ? `kubernetes (${cluster.kubeconfig ?? 'default kubeconfig'}; ${cluster.why}), prometheus ${prometheusUrl()}` : `simulated (${simDir}; ${cluster.why})`}`);
+  console.log(`gantry worker: task queue ${worker.options.taskQueue} on ${address} (namespace ${namespace}), cluster: ${clusterLine(config.cluster)}`);
   const stop = () => worker.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
@@ -66,6 +41,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error('gantry worker failed:', err instanceof Error ? err.message : err);
+  if (err instanceof RuntimeConfigError) console.error(`gantry worker: configuration:\n${err.message}`);
+  else console.error('gantry worker failed:', err instanceof Error ? err.message : err);
   process.exit(1);
 });

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { TASK_QUEUE } from '../workflows/messages.js';
-import type { NotifyActivities, ReleaseActivities } from '../workflows/activity-types.js';
+import type { GantryActivities } from './activities.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The workflow bundle entry, as TypeScript source (the bundler compiles it). */
@@ -15,8 +15,11 @@ export interface GantryWorkerOptions {
   connection: NativeConnection;
   namespace?: string;
   taskQueue?: string;
-  /** Release activities (a cluster), notify, and any others the workflows call. */
-  activities: ReleaseActivities & Partial<NotifyActivities> & object;
+  /**
+   * Every activity the workflows call (build them with createGantryActivities in worker/activities.ts,
+   * overriding single members in tests): a missing one fails to compile, not when a workflow calls it.
+   */
+  activities: GantryActivities;
   identity?: string;
   extra?: Partial<WorkerOptions>;
 }

@@ -15,6 +15,12 @@ import { fail, FailureType } from '../../workflows/failures.js';
 export interface KubeOptions {
   /** Path of the kubeconfig; default: KUBECONFIG or ~/.kube/config (the client library's default). */
   kubeconfig?: string;
+  /**
+   * Use the pod's service account (the client library's loadFromCluster: KUBERNETES_SERVICE_HOST/_PORT,
+   * the mounted token, which it re-reads as the kubelet rotates it, and CA). `pathPrefix` goes before
+   * /var/run/secrets/... (tests); activities/k8s/choose.ts decides when.
+   */
+  inCluster?: { pathPrefix?: string };
   /** Context for cells that name none; default: the kubeconfig's current context. */
   context?: string;
   /** Per-request timeout (ms); default 10 s. */
@@ -56,7 +62,8 @@ export class KubeClients {
   private make(context?: string): Kube {
     const kc = new KubeConfig();
     const file = this.options.kubeconfig;
-    if (file) {
+    if (this.options.inCluster && !file) kc.loadFromCluster(this.options.inCluster.pathPrefix ?? '');
+    else if (file) {
       if (!fs.existsSync(file)) throw fail(FailureType.InvalidTarget, `kubeconfig ${file} does not exist`);
       kc.loadFromFile(file);
     } else kc.loadFromDefault();

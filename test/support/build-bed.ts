@@ -3,19 +3,19 @@
 // simulated cluster plus the pipeline's checkout/gate/build/registry activities, and a sample
 // application in a temporary git repository (FROM scratch: no base image can be pulled here;
 // RUN steps use a copied static busybox).
-import { createCatalogActivities } from '../../activities/catalog.js';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
-import { createPipelineActivities, createSimClusterActivities, type SimEffect } from '../../activities/index.js';
+import { createSimClusterActivities, type SimEffect } from '../../activities/index.js';
 import { GantryService } from '../../api/service.js';
 import { startEphemeralBuildkit, type EphemeralBuildkit } from '../../testbed/buildkit.js';
 import { buildctlBin, busyboxStaticBin, hadolintBin } from '../../testbed/paths.js';
 import { startEphemeralRegistry, type EphemeralRegistry } from '../../testbed/registry.js';
 import { createWorker } from '../../worker/worker.js';
+import { testActivities } from './activities.js';
 import { connectClient, connectNative, unique } from './temporal.js';
 
 export interface BuildBed { registry: EphemeralRegistry; buildkit: EphemeralBuildkit; dir: string; workspaceRoot: string; logDir: string; stop(): Promise<void> }
@@ -52,11 +52,14 @@ export async function startPipelineHarness(bed: BuildBed, env: NodeJS.ProcessEnv
   const native: NativeConnection = await connectNative();
   const effects: SimEffect[] = [];
   const sim = createSimClusterActivities({ onEffect: (e) => effects.push(e) });
-  const pipelineActivities = createPipelineActivities({
-    workspaceRoot: bed.workspaceRoot, logDir: bed.logDir, buildkitAddr: bed.buildkit.addr, buildctlBin, hadolintBin, env,
-  });
   const taskQueue = unique('tq-build');
-  const worker: Worker = await createWorker({ connection: native, taskQueue, activities: { ...sim, ...pipelineActivities, ...createCatalogActivities({ taskQueue }) } });
+  // The pipeline activities as the worker configures them (runtime/config.ts), on this bed; `env` is
+  // where they read build secrets and passEnv values.
+  const activities = testActivities(taskQueue, sim, {
+    ...env, GANTRY_CLUSTER: 'sim', GANTRY_WORKSPACE_DIR: bed.workspaceRoot, GANTRY_PIPELINE_LOG_DIR: bed.logDir,
+    GANTRY_BUILDKIT_ADDR: bed.buildkit.addr, GANTRY_BUILDCTL: buildctlBin, GANTRY_HADOLINT: hadolintBin,
+  });
+  const worker: Worker = await createWorker({ connection: native, taskQueue, activities });
   const running = worker.run();
   return {
     client, service: new GantryService(client, taskQueue), effects, sim, taskQueue,

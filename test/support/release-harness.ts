@@ -4,11 +4,12 @@ import type { Client, Connection } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { createSimClusterActivities, type SimEffect, type SimOptions } from '../../activities/index.js';
 import { createNotifyActivities } from '../../activities/notify.js';
-import { createCatalogActivities } from '../../activities/catalog.js';
 import type { NotifyRequest } from '../../workflows/activity-types.js';
 import { GantryService, type Caller } from '../../api/service.js';
 import type { ReleaseStatus } from '../../core/release.js';
+import type { GantryActivities } from '../../worker/activities.js';
 import { createWorker } from '../../worker/worker.js';
+import { testActivities } from './activities.js';
 import { connectClient, connectNative, createTimeSkippingEnv, quietRuntime, unique } from './temporal.js';
 
 export interface Harness {
@@ -22,14 +23,18 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(simOptions: SimOptions = {}, extraActivities: object = {}): Promise<Harness> {
+/** `extraActivities` replace single activities of the full set (e.g. GitHub activities with a token). */
+export async function startHarness(simOptions: SimOptions = {}, extraActivities: Partial<GantryActivities> = {}): Promise<Harness> {
   const { client, connection } = await connectClient();
   const native: NativeConnection = await connectNative();
   const effects: SimEffect[] = [];
   const sim = createSimClusterActivities({ ...simOptions, onEffect: (e) => effects.push(e) });
   const taskQueue = unique('tq');
   const notices: NotifyRequest[] = [];
-  const worker: Worker = await createWorker({ connection: native, taskQueue, activities: { ...sim, ...createNotifyActivities([], (n) => notices.push(n)), ...createCatalogActivities({ taskQueue }), ...extraActivities } });
+  const worker: Worker = await createWorker({
+    connection: native, taskQueue,
+    activities: testActivities(taskQueue, { ...sim, ...createNotifyActivities([], (n) => notices.push(n)), ...extraActivities }),
+  });
   const running = worker.run();
   const service = new GantryService(client, taskQueue);
   return {
@@ -71,7 +76,10 @@ export async function startTimeSkippingHarness(prefix: string): Promise<TimeSkip
   const env = await createTimeSkippingEnv();
   const taskQueue = unique(prefix);
   const notices: NotifyRequest[] = [];
-  const worker = await createWorker({ connection: env.nativeConnection, taskQueue, activities: { ...createSimClusterActivities(), ...createNotifyActivities([], (n) => notices.push(n)) } });
+  const worker = await createWorker({
+    connection: env.nativeConnection, taskQueue,
+    activities: testActivities(taskQueue, { ...createSimClusterActivities(), ...createNotifyActivities([], (n) => notices.push(n)) }),
+  });
   const running = worker.run();
   return {
     env, notices, service: new GantryService(env.client, taskQueue),

@@ -8,6 +8,7 @@ import { createNotifyActivities } from '../../activities/notify.js';
 import { GantryService } from '../../api/service.js';
 import type { NotifyRequest } from '../../workflows/activity-types.js';
 import { createWorker } from '../../worker/worker.js';
+import { testActivities } from '../support/activities.js';
 import { DIGEST_A, seedConfig } from '../support/fixtures.js';
 import { caller } from '../support/release-harness.js';
 import { connectClient, connectNative, unique } from '../support/temporal.js';
@@ -26,7 +27,7 @@ beforeAll(async () => {
   const taskQueue = unique('notices');
   // A slow chat sink: each notice takes 1.5 s to deliver.
   const slowSink = async () => { await new Promise((r) => setTimeout(r, 1500)); return true; };
-  worker = await createWorker({ connection: native, taskQueue, activities: { ...createSimClusterActivities(), ...createNotifyActivities([slowSink], (n) => started.push(n)) } });
+  worker = await createWorker({ connection: native, taskQueue, activities: testActivities(taskQueue, { ...createSimClusterActivities(), ...createNotifyActivities([slowSink], (n) => started.push(n)) }) });
   running = worker.run();
   service = new GantryService(c.client, taskQueue);
 });

@@ -3,13 +3,14 @@
 import type { Client, Connection } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { createKubernetesActivities, KubeClients, observe, scopeOf, targetRevision, type DecisionEvent, type KubernetesActivityOptions } from '../../../activities/k8s/index.js';
-import { createNotifyActivities } from '../../../activities/notify.js';
 import { GantryService } from '../../../api/service.js';
 import { parseConfig, type GantryConfig, type RawConfig } from '../../../core/config.js';
 import type { Revision } from '../../../core/release.js';
 import { resourceNames } from '../../../core/rollout.js';
 import type { Target } from '../../../workflows/activity-types.js';
 import { createWorker } from '../../../worker/worker.js';
+import { createGantryActivities, kubernetesOptions } from '../../../worker/activities.js';
+import { testWorkerConfig } from '../../support/activities.js';
 import { caller } from '../../support/release-harness.js';
 import { connectClient, connectNative, unique } from '../../support/temporal.js';
 import { ensureTestbed, type Testbed } from './testbed.js';
@@ -37,11 +38,16 @@ export async function startK8sHarness(opts: Partial<KubernetesActivityOptions> &
   let close = async () => { await (connection as Connection).close(); };
   if (opts.worker !== false) {
     const native: NativeConnection = await connectNative();
-    const activities = createKubernetesActivities({
-      kubeconfig: testbed.kubeconfig, prometheusUrl: testbed.prometheusUrl, ...opts,
+    // The cluster as the worker configures it (GANTRY_KUBECONFIG, GANTRY_PROMETHEUS_URL), plus the test's options.
+    const config = testWorkerConfig({
+      GANTRY_TASK_QUEUE: taskQueue, GANTRY_CLUSTER: 'kubernetes', GANTRY_KUBECONFIG: testbed.kubeconfig, GANTRY_PROMETHEUS_URL: testbed.prometheusUrl,
+    });
+    if (config.cluster.kind !== 'kubernetes') throw new Error(`expected the Kubernetes cluster, got ${config.cluster.kind}`);
+    const cluster = createKubernetesActivities({
+      ...kubernetesOptions(config.cluster), ...opts,
       onDecision: (e) => { decisions.push(e); opts.onDecision?.(e); },
     });
-    const worker: Worker = await createWorker({ connection: native, taskQueue, activities: { ...activities, ...createNotifyActivities() } as never });
+    const worker: Worker = await createWorker({ connection: native, taskQueue, activities: createGantryActivities(config, cluster) });
     const running = worker.run();
     close = async () => {
       worker.shutdown();

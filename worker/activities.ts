@@ -1,0 +1,61 @@
+// The one composition root of Gantry's activities: every activity a workflow calls, built from the
+// worker's configuration (runtime/config.ts). Used by the worker process, `npm start` (through the
+// worker process), `npm run demo` and the test harnesses, which replace single members (a simulated
+// cluster that counts its effects, a notify that records notices) with `overrides`.
+import path from 'node:path';
+import type { GitHubActivities } from '../activities/github.js';
+import { createGitHubActivities, createPipelineActivities, createSimClusterActivities, slackNoticeSink } from '../activities/index.js';
+import { createCatalogActivities } from '../activities/catalog.js';
+import { createKubernetesActivities, type KubernetesActivityOptions } from '../activities/k8s/index.js';
+import { createNotifyActivities } from '../activities/notify.js';
+import type { ActivitySettings, ClusterSettings } from '../runtime/config.js';
+import type { CatalogActivities, NotifyActivities, ReleaseActivities } from '../workflows/activity-types.js';
+import type { PipelineActivities } from '../workflows/pipeline-activity-types.js';
+
+/**
+ * Every activity contract a workflow calls (workflows/release.ts, pipeline.ts, train.ts): a worker
+ * typed with it cannot be started without one of them.
+ */
+export type GantryActivities = ReleaseActivities & PipelineActivities & CatalogActivities & NotifyActivities & GitHubActivities;
+
+/** The Kubernetes client options of a cluster setting (kubeconfig file, default loading, or the pod's service account). */
+export function kubernetesOptions(c: Extract<ClusterSettings, { kind: 'kubernetes' }>): KubernetesActivityOptions {
+  const a = c.access;
+  return {
+    ...(a.kind === 'kubeconfig' ? { kubeconfig: a.path } : {}),
+    ...(a.kind === 'in-cluster' ? { inCluster: { pathPrefix: a.pathPrefix } } : {}),
+    ...(c.context ? { context: c.context } : {}),
+    ...(c.prometheusUrl ? { prometheusUrl: c.prometheusUrl } : {}),
+    ...(c.drainGrace ? { defaultDrainGrace: c.drainGrace } : {}),
+  };
+}
+
+function clusterActivities(c: ClusterSettings): ReleaseActivities {
+  switch (c.kind) {
+    case 'kubernetes': return createKubernetesActivities(kubernetesOptions(c));
+    case 'sim': return createSimClusterActivities({
+      stateFile: path.join(c.dir, 'cluster.json'), effectsFile: path.join(c.dir, 'effects.jsonl'),
+      applyDelayMs: c.applyDelayMs, readyDelayMs: c.readyDelayMs,
+    });
+    default: { const never: never = c; throw new Error(`unknown cluster ${JSON.stringify(never)}`); }
+  }
+}
+
+/**
+ * Builds every activity set from the configuration; `overrides` replace single activities (tests).
+ * Nothing is contacted or written here: the clients connect when an activity runs.
+ */
+export function createGantryActivities(config: ActivitySettings, overrides: Partial<GantryActivities> = {}): GantryActivities {
+  const env = config.env;
+  const sinks = config.slack.enabled
+    ? [slackNoticeSink({ baseUrl: config.slack.apiUrl, tokenEnv: config.slack.tokenEnv, env, ...(config.slack.channel ? { channel: config.slack.channel } : {}) })]
+    : [];
+  return {
+    ...clusterActivities(config.cluster),
+    ...createPipelineActivities({ ...config.pipeline, env: env as NodeJS.ProcessEnv }),
+    ...createNotifyActivities(sinks),
+    ...createGitHubActivities({ baseUrl: config.github.apiUrl, tokenEnv: config.github.tokenEnv, env }),
+    ...createCatalogActivities({ taskQueue: config.taskQueue }),
+    ...overrides,
+  };
+}
