@@ -198,6 +198,6 @@ describe('Kubernetes activities in an activity context', () => {
     ]);
     const down = createKubernetesActivities({ kubeconfig: tb.kubeconfig, prometheusUrl: 'http://127.0.0.1:1' });
     const m2 = await new MockActivityEnvironment().run(down.measure, { releaseId: 'r', target: target(unique('meas')), revision: V1, group: 0, checks: [{ name: 'x', query: 'up', max: 1 }] });
-    expect(m2).toEqual([{ check: 'x', error: expect.stringMatching(/Prometheus at http:\/\/127\.0\.0\.1:1 did not answer/) }]);
+    expect(m2).toEqual([{ check: 'x', index: 0, error: expect.stringMatching(/Prometheus at http:\/\/127\.0\.0\.1:1 did not answer/) }]);
   });
 });
