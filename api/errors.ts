@@ -4,11 +4,12 @@
 // is sent back (toJSON) every text is shown safely (one line, control and bidi characters escaped,
 // core/text.ts) and bounded, and at most MAX_DETAILS details are listed, so an error body never echoes an
 // attacker's terminal escapes and never grows with the input.
+import type { ErrorDetail } from '../core/errors.js';
 import { cap, displayLine } from '../core/text.js';
 
 export type GantryErrorCode = 'bad_request' | 'unauthenticated' | 'not_found' | 'refused' | 'conflict' | 'too_large' | 'unavailable';
 
-export interface ErrorDetail { path: string; message: string; hint: string }
+export type { ErrorDetail } from '../core/errors.js';
 
 /** The most details an error body lists (the rest are counted in a last entry). */
 export const MAX_DETAILS = 50;

@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
+import type { ErrorDetail } from '../core/errors.js';
 import type { ReleaseStatus } from '../core/release.js';
 import type { PipelineStatus } from '../core/pipeline.js';
 import { cap, displayLine, displayText, jsonText } from '../core/text.js';
@@ -63,7 +64,8 @@ function defaultIO(): CliIO {
 // ---------------------------------------------------------------------------------------------
 // Errors: everything the user should read ends up as a CliError (message, hint, details).
 
-interface Detail { path: string; message: string; hint?: string }
+/** An error detail as the API sends it (core/errors.ts); the hint is optional on the wire. */
+type Detail = Omit<ErrorDetail, 'hint'> & Partial<Pick<ErrorDetail, 'hint'>>;
 
 export class CliError extends Error {
   constructor(message: string, readonly hint?: string, readonly details: Detail[] = [], readonly status?: number) {

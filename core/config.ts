@@ -4,6 +4,7 @@
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, YAMLParseError, type Document } from 'yaml';
 import { z } from 'zod';
 import { MAX_DURATION_MS, MAX_TOOL_DURATION_MS, parseDuration } from './duration.js';
+import type { ErrorDetail } from './errors.js';
 import { cap, controlCharacterIn, displayLine, echo } from './text.js';
 import { releaseCalendarSchema, type ReleaseCalendar } from './windows.js';
 import { planGroups, spreadReplicas, type PodCount } from './plan.js';
@@ -222,7 +223,8 @@ export const defaultBranchRules: TriggerConfig['branches'] = [{ pattern: 'main',
 export interface GantryConfig { version: 1; app: { name: string; image: string }; environments: EnvironmentConfig[]; build?: BuildSpec; gates?: GateSpec[]; triggers?: TriggerConfig }
 
 /** One problem in a config: where (a path like `environments[1].groups[0].pods`), what, and how to fix it. */
-export interface ConfigError { path: string; message: string; hint: string }
+/** A problem in gantry.yaml: its path, what is wrong, and how to fix it. */
+export type ConfigError = ErrorDetail;
 
 export type ConfigResult = { ok: true; config: GantryConfig } | { ok: false; errors: ConfigError[] };
 

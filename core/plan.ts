@@ -4,6 +4,8 @@
 // Worked example (the seed's): 10 replicas over 2 zones -> 5 per zone; groups `1, 2, rest`
 // -> group 0 moves 1 pod per zone, group 1 two more, group 2 the remaining two.
 
+import type { ErrorDetail } from './errors.js';
+
 /** How many pods per cell a group moves: a count, a percentage of the cell's replicas, or the rest. */
 export type PodCount = number | `${number}%` | 'rest';
 
@@ -21,7 +23,8 @@ export interface CellStep {
 
 export interface GroupStep { index: number; perCell: CellStep[] }
 
-export interface PlanError { group?: number; cell?: string; message: string; hint: string }
+/** A plan problem: placed by group and cell (core/config.ts turns these into a path). */
+export type PlanError = Omit<ErrorDetail, 'path'> & { group?: number; cell?: string };
 
 export type PlanResult = { ok: true; groups: GroupStep[] } | { ok: false; errors: PlanError[] };
 

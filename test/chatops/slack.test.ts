@@ -251,7 +251,7 @@ describe('Slack approval message and buttons (activity → message → button pr
     const input = { app: 'shop', environment: 'production', group: 1, reason: 'waiting' };
     const run = () => activityEnv('r', 'w').run(acts.slackApprovalRequest, input).catch((e: unknown) => e as ApplicationFailure);
     // The type (workflows/failures.ts) says whether to retry; Slack's code or the HTTP status is a detail.
-    const detail = (f: ApplicationFailure) => f.details?.[0];
+    const detail = (f: unknown) => (f as ApplicationFailure).details?.[0];
     rec.handler = () => ({ body: { ok: false, error: 'invalid_auth' } });
     let f = await run();
     expect(f).toMatchObject({ type: 'SlackRejected', nonRetryable: true, message: 'Slack chat.postMessage: invalid_auth' });
