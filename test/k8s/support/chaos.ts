@@ -442,9 +442,9 @@ export interface ChaosOptions {
   kills: number;
   seed: number;
   log?: (m: string) => void;
-  /** How long a ready worker lives before its SIGKILL (uniform, ms). Default 300..4000. */
+  /** How long a ready worker lives before its SIGKILL (uniform, ms). Default 300..3000. */
   uptimeMs?: [number, number];
-  /** How long the worker stays dead before it is started again (uniform, ms). Default 100..1500. */
+  /** How long the worker stays dead before it is started again (uniform, ms). Default 100..1000. */
   downMs?: [number, number];
   /** How long the Temporal dev server stays down (uniform, ms). Default 500..2500. */
   serverDownMs?: [number, number];
@@ -557,7 +557,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     };
     const monkey = new Monkey({
       random, spawn: () => spawnWorker(workerEnv, workerLog, ++nWorker),
-      uptimeMs: opts.uptimeMs ?? [300, 4000], downMs: opts.downMs ?? [100, 1500], serverDownMs: opts.serverDownMs ?? [500, 2500],
+      uptimeMs: opts.uptimeMs ?? [300, 3000], downMs: opts.downMs ?? [100, 1000], serverDownMs: opts.serverDownMs ?? [500, 2500],
       restartServerAfterKill: random.int(Math.min(3, opts.kills), Math.max(3, Math.floor(opts.kills * 0.6))),
       server, log,
     });
@@ -570,7 +570,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       const tag = rounds > 1 ? `round ${round}, ` : '';
       releases.push(
         { kind: 'approve', round, name: `${tag}release ${n + 1} (pause, approval)`, revision: revisionNo(n + 2), expected: 'succeeded', applied: 3,
-          config: k8sConfig(app, { ...base, groups: [{ pods: 1, confirm: { type: 'pause', duration: '10s' } }, { pods: 2, confirm: { type: 'manual' } }, { pods: 'rest' }] }) },
+          config: k8sConfig(app, { ...base, groups: [{ pods: 1, confirm: { type: 'pause', duration: '8s' } }, { pods: 2, confirm: { type: 'manual' } }, { pods: 'rest' }] }) },
         { kind: 'check', round, name: `${tag}release ${n + 2} (failing check)`, revision: revisionNo(n + 3), expected: 'rolled-back', applied: 1,
           config: k8sConfig(app, { ...base, analysis: [{ name: 'error-rate', query, max: 0.05 }] }) },
         { kind: 'abort', round, name: `${tag}release ${n + 3} (abort)`, revision: revisionNo(n + 4), expected: 'rolled-back', applied: 2,
