@@ -91,7 +91,12 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const SERVER_ARGS = ['--dynamic-config-value', 'matching.stickyPollerUnavailableWindow="1s"'];
 
 export class DiskTemporal {
-  private constructor(private server: EphemeralTemporal, readonly port: number, readonly dbFilename: string) {}
+  /** The server never outlives this process (e.g. jest's forceExit after a timeout). */
+  private readonly onExit = () => killGroup(this.server.pid);
+
+  private constructor(private server: EphemeralTemporal, readonly port: number, readonly dbFilename: string) {
+    process.on('exit', this.onExit);
+  }
 
   static async start(dir: string): Promise<DiskTemporal> {
     const port = await freePort();
@@ -114,7 +119,10 @@ export class DiskTemporal {
     return { outageMs: Date.now() - t0, pidBefore, pidAfter: this.server.pid };
   }
 
-  stop(): void { killGroup(this.server.pid); }
+  stop(): void {
+    killGroup(this.server.pid);
+    process.off('exit', this.onExit);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -185,11 +193,17 @@ export class Monkey {
   /** Kills allowed so far (the scenario shares them out over its steps). */
   private limit = Number.POSITIVE_INFINITY;
   private stopping = false;
+  private down = false;
+  /** Every worker started (so none outlives the run, whatever happens). */
+  private readonly all = new Set<WorkerProc>();
+  private readonly onExit = () => { for (const w of this.all) if (running(w)) { try { process.kill(w.pid, 'SIGKILL'); } catch { /* gone */ } } };
   private wake: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
   error: unknown;
 
-  constructor(private readonly o: MonkeyOptions) {}
+  constructor(private readonly o: MonkeyOptions) {
+    process.on('exit', this.onExit);
+  }
 
   /** Sleeps `ms`, or less when the monkey is stopped. */
   private nap(ms: number): Promise<void> {
@@ -203,7 +217,9 @@ export class Monkey {
   async ensureWorker(): Promise<WorkerProc> {
     if (running(this.current)) return this.current;
     for (let attempt = 1; ; attempt++) {
+      if (this.down) throw new Error('the chaos run is shutting down');
       const w = this.o.spawn();
+      this.all.add(w);
       this.starts++;
       try {
         await w.ready;
@@ -271,10 +287,15 @@ export class Monkey {
     await this.ensureWorker();
   }
 
+  /** Kills every worker this monkey started. */
   async shutdown(): Promise<void> {
     this.stopping = true;
+    this.down = true;
     this.wake?.();
-    if (this.current) await kill9(this.current);
+    for (const w of this.all) await kill9(w);
+    await this.loopDone;
+    for (const w of this.all) await kill9(w);
+    process.off('exit', this.onExit);
   }
 }
 
