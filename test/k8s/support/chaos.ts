@@ -710,8 +710,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         // every required kill), and a quarter more while it rolls back.
         const before = Math.ceil((opts.kills * i) / releases.length);
         const quota = Math.ceil((opts.kills * (i + 1)) / releases.length);
-        monkey.allow(quota);
         label = r.name;
+        monkey.phase = `${label}: starting`;
+        monkey.allow(quota);
         const at = Date.now();
         const runId = await started(r);
         switch (r.kind) {
