@@ -7,6 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { DEFAULT_API_ADDR, listenAddress, loadApiConfig, RuntimeConfigError, type ApiConfig, type LogLevel } from '../runtime/config.js';
+import { describeTemporal, temporalConnectError } from '../runtime/temporal.js';
 import { loadIdentities, type IdentityTable } from './auth.js';
 import { buildServer } from './server.js';
 import { configParser } from './config-parse.js';
@@ -63,12 +64,13 @@ export async function startApi(opts: StartApiOptions = {}): Promise<RunningApi> 
   const triggers = opts.triggers ?? loadTriggerConfig({ env: config.env });
   let connection: Connection | undefined;
   let client = opts.client;
-  const address = opts.temporalAddress ?? config.temporal.address;
   if (!client) {
+    // Temporal's client configuration (TLS, mTLS, API key, profiles: runtime/temporal.ts); an address given here replaces it.
+    const connect = opts.temporalAddress ? { address: opts.temporalAddress } : config.temporal.connection;
     try {
-      connection = await Connection.connect({ address, connectTimeout: '10s' });
+      connection = await Connection.connect({ ...connect, connectTimeout: '10s' });
     } catch (err) {
-      throw new Error(`cannot connect to Temporal at ${address} (${err instanceof Error ? err.message : String(err)}): set TEMPORAL_ADDRESS to your Temporal frontend (or start the local one: \`npm start\` or \`npm run testbed -- up\`)`);
+      throw temporalConnectError(opts.temporalAddress ? { ...config.temporal, address: opts.temporalAddress, tls: false, apiKey: false } : config.temporal, err);
     }
     client = new Client({ connection, namespace: opts.namespace ?? config.temporal.namespace });
   }
@@ -112,7 +114,7 @@ async function main(): Promise<void> {
   const api = await startApi({ config });
   // Start a config parser thread now, so the first gantry.yaml is not delayed by its start-up.
   void configParser().ready().catch(() => undefined);
-  console.log(`gantry API: ${api.url} (Temporal ${config.temporal.address}, namespace ${config.temporal.namespace}, task queue ${api.service.taskQueue})`);
+  console.log(`gantry API: ${api.url} (Temporal ${describeTemporal(config.temporal)}, task queue ${api.service.taskQueue})`);
   console.log(`  try: GANTRY_API=${api.url} GANTRY_TOKEN=<token> npm run --silent gantry -- release list`);
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

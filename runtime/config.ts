@@ -19,6 +19,7 @@ import { parseDuration } from '../core/duration.js';
 import { cap, controlCharacterIn, displayLine, echo } from '../core/text.js';
 import { taskQueueFrom } from '../workflows/messages.js';
 import { chooseCluster, ClusterChoiceError, type ClusterAccess, type ClusterProbe } from '../activities/k8s/choose.js';
+import { DEFAULT_NAMESPACE, DEFAULT_TEMPORAL_ADDRESS, loadTemporalSettings, type TemporalSettings } from './temporal.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 export type { ConfigError };
@@ -34,8 +35,7 @@ export class RuntimeConfigError extends Error {
 // ---------------------------------------------------------------------------------------------
 // Defaults (production: nothing here points at the test bed)
 
-export const DEFAULT_TEMPORAL_ADDRESS = 'localhost:7233';
-export const DEFAULT_NAMESPACE = 'default';
+export { DEFAULT_NAMESPACE, DEFAULT_TEMPORAL_ADDRESS, type TemporalSettings };
 export const DEFAULT_API_ADDR = '127.0.0.1:8080';
 /** BuildKit's own default socket (buildkitd --addr). */
 export const DEFAULT_BUILDKIT_ADDR = 'unix:///run/buildkit/buildkitd.sock';
@@ -56,12 +56,6 @@ export function defaultDataDir(env: Env): string {
 // The settings
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
-
-export interface TemporalSettings {
-  /** host:port of the Temporal frontend. */
-  address: string;
-  namespace: string;
-}
 
 export interface CommonConfig {
   temporal: TemporalSettings;
@@ -128,8 +122,6 @@ export interface ApiConfig extends CommonConfig {
 // Field validators (zod), each with the hint shown when it fails
 
 const hints: Record<string, string> = {
-  TEMPORAL_ADDRESS: 'the Temporal frontend as host:port, e.g. temporal-frontend.temporal:7233 (default localhost:7233)',
-  TEMPORAL_NAMESPACE: "a Temporal namespace name, e.g. 'default' or 'gantry.a1b2c'",
   GANTRY_TASK_QUEUE: 'a task queue name without spaces or control characters; set the same one for the worker and the API',
   GANTRY_LOG_LEVEL: 'one of: trace, debug, info, warn, error',
   GANTRY_API_ADDR: `host:port (e.g. ${DEFAULT_API_ADDR}, or 0.0.0.0:8080 in a container), :port or port`,
@@ -198,16 +190,16 @@ export function listenAddress(addr: string): ListenAddress | undefined {
 }
 
 const commonShape = {
-  TEMPORAL_ADDRESS: hostPort,
-  TEMPORAL_NAMESPACE: name,
   GANTRY_TASK_QUEUE: taskQueue,
   GANTRY_LOG_LEVEL: logLevel,
 };
 
 function common(env: Env, errors: ConfigError[]): Omit<CommonConfig, 'env'> {
+  // Temporal through its own client configuration (TEMPORAL_*, profiles, TLS, API key): runtime/temporal.ts.
+  const temporal = loadTemporalSettings(env, errors, (a) => hostPort.safeParse(a).success, (n) => name.safeParse(n).success);
   const f = fieldsOf(commonShape, env, errors);
   return {
-    temporal: { address: f.TEMPORAL_ADDRESS ?? DEFAULT_TEMPORAL_ADDRESS, namespace: f.TEMPORAL_NAMESPACE ?? DEFAULT_NAMESPACE },
+    temporal,
     taskQueue: f.GANTRY_TASK_QUEUE ?? taskQueueFrom({}),
     logLevel: f.GANTRY_LOG_LEVEL ?? 'info',
   };

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultLogger, startApi } from '../api/main.js';
 import { loadApiConfig, loadWorkerConfig } from '../runtime/config.js';
+import { describeTemporal } from '../runtime/temporal.js';
 import { taskQueueFrom } from '../workflows/messages.js';
 import { superviseWorker } from '../worker/worker.js';
 import { testbedGantryEnv } from './gantry-env.js';
@@ -54,7 +55,12 @@ environments:
 `;
 
 async function main(): Promise<void> {
-  const t = await upTemporal((m) => console.log(`  ${m}`));
+  // The embedded dev server only when nothing configures Temporal (TEMPORAL_ADDRESS, a profile, TLS:
+  // runtime/temporal.ts); otherwise the worker and the API connect with that configuration.
+  const own = loadApiConfig(process.env).temporal;
+  const t = own.configured
+    ? { address: own.address, embedded: false, uiUrl: undefined }
+    : await upTemporal((m) => console.log(`  ${m}`));
   const simDir = path.join(stateDir, 'sim');
   const taskQueue = taskQueueFrom(process.env);
   // The worker runs as a supervised child process (worker/main.ts, the same activities as
@@ -96,7 +102,7 @@ async function main(): Promise<void> {
   const tokenOf = (id: string) => Object.entries(tokens ?? {}).find(([, v]) => v.id === id)?.[0] ?? '<token>';
   console.log(`
 Gantry is running.
-  Temporal   ${t.address}${t.embedded ? ` (embedded dev server)  UI: ${t.uiUrl}` : ' (TEMPORAL_ADDRESS)'}
+  Temporal   ${t.embedded ? `${t.address} (embedded dev server)  UI: ${t.uiUrl}` : describeTemporal(apiConfig.temporal)}
   API        ${api.url}
   Cluster    SIMULATED (${simDir}): releases move numbers, not pods (npm run demo releases to the local Kubernetes test bed).
 ${tokens ? `  Tokens     ${Object.entries(tokens).map(([tok, p]) => `${p.id} (${p.groups.join(',')}): ${tok}`).join('\n             ')}\n             (demo identities, stored in ${path.join(stateDir, 'demo-tokens.json')})` : '  Tokens     from GANTRY_TOKENS / GANTRY_SERVER_CONFIG'}

@@ -6,6 +6,7 @@ import os from 'node:os';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { describeAccess } from '../activities/k8s/choose.js';
 import { loadWorkerConfig, RuntimeConfigError, type WorkerConfig } from '../runtime/config.js';
+import { describeTemporal, temporalConnectError } from '../runtime/temporal.js';
 import { createGantryActivities } from './activities.js';
 import { createWorker } from './worker.js';
 
@@ -22,17 +23,17 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger(config.logLevel.toUpperCase() as LogLevel) });
   if (config.cluster.kind === 'sim' && config.cluster.warning) console.warn(`gantry worker: warning: ${config.cluster.warning}`);
   const activities = createGantryActivities(config);
-  const { address, namespace } = config.temporal;
+  const { namespace } = config.temporal;
   let connection: NativeConnection;
   try {
-    connection = await NativeConnection.connect({ address });
+    connection = await NativeConnection.connect(config.temporal.connection);
   } catch (err) {
-    throw new Error(`cannot connect to Temporal at ${address} (${err instanceof Error ? err.message : String(err)}): set TEMPORAL_ADDRESS to your Temporal frontend`);
+    throw temporalConnectError(config.temporal, err);
   }
   const worker = await createWorker({
     connection, activities, namespace, identity: `gantry-worker@${os.hostname()}-${process.pid}`, taskQueue: config.taskQueue,
   });
-  console.log(`gantry worker: task queue ${worker.options.taskQueue} on ${address} (namespace ${namespace}), cluster: ${clusterLine(config.cluster)}`);
+  console.log(`gantry worker: task queue ${worker.options.taskQueue} on ${describeTemporal(config.temporal)}, cluster: ${clusterLine(config.cluster)}`);
   const stop = () => worker.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

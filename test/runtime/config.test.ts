@@ -21,7 +21,7 @@ function errorsOf(fn: () => unknown): { path: string; message: string; hint: str
 describe('the worker configuration', () => {
   it('has production defaults: Temporal on localhost:7233, no Prometheus, tools on PATH, state under the XDG state dir', () => {
     const c = loadWorkerConfig({ HOME: '/home/g', GANTRY_CLUSTER: 'sim' }, bare());
-    expect(c.temporal).toEqual({ address: 'localhost:7233', namespace: 'default' });
+    expect(c.temporal).toEqual({ address: 'localhost:7233', namespace: 'default', configured: false, tls: false, apiKey: false });
     expect(c.taskQueue).toBe('gantry');
     expect(c.logLevel).toBe('info');
     expect(c.dataDir).toBe('/home/g/.local/state/gantry');
@@ -45,7 +45,7 @@ describe('the worker configuration', () => {
       GANTRY_PROMETHEUS_URL: 'http://prometheus.monitoring:9090/', GANTRY_DRAIN_GRACE: '10s',
       GANTRY_GITHUB_API_URL: 'https://ghe.example.com/api/v3/', GANTRY_SLACK_CHANNEL: 'C0123', SLACK_BOT_TOKEN: 'xoxb-secret',
     }, bare({ exists: (f) => f === '/etc/gantry/kubeconfig', which: (cmd) => (cmd === 'hadolint' ? '/usr/bin/hadolint' : cmd) }));
-    expect(c.temporal).toEqual({ address: 'temporal.example.com:7233', namespace: 'gantry-prod' });
+    expect(c.temporal).toEqual({ address: 'temporal.example.com:7233', namespace: 'gantry-prod', configured: true, tls: false, apiKey: false });
     expect([c.taskQueue, c.logLevel, c.dataDir]).toEqual(['team-a', 'warn', '/data']);
     expect(c.pipeline).toEqual({ workspaceRoot: '/scratch/ws', logDir: '/data/pipeline-logs', buildkitAddr: 'tcp://buildkitd:1234', buildctlBin: '/opt/bin/buildctl', hadolintBin: '/usr/bin/hadolint' });
     expect(c.cluster).toEqual({
@@ -83,7 +83,7 @@ describe('the worker configuration', () => {
     for (const e of errors) expect(e.hint.length).toBeGreaterThan(10);
     // The message lists them, one per line, with the hint under each.
     try { loadWorkerConfig({ TEMPORAL_ADDRESS: 'temporal', GANTRY_CLUSTER: 'sim' }, bare()); } catch (e) {
-      expect((e as Error).message).toBe("TEMPORAL_ADDRESS: expected host:port, got 'temporal'\n  hint: the Temporal frontend as host:port, e.g. temporal-frontend.temporal:7233 (default localhost:7233)");
+      expect((e as Error).message).toBe("TEMPORAL_ADDRESS: expected host:port, got 'temporal'\n  hint: the Temporal frontend as host:port, e.g. temporal-frontend.temporal:7233, or <namespace>.<account>.tmprl.cloud:7233 (default localhost:7233)");
     }
   });
 
@@ -130,7 +130,7 @@ describe('the worker configuration', () => {
 describe('the API configuration', () => {
   it('has production defaults', () => {
     const c = loadApiConfig({});
-    expect(c).toEqual({ temporal: { address: 'localhost:7233', namespace: 'default' }, taskQueue: 'gantry', logLevel: 'info', listen: { host: '127.0.0.1', port: 8080 }, publicIndex: false, hasTokens: false });
+    expect(c).toEqual({ temporal: { address: 'localhost:7233', namespace: 'default', configured: false, tls: false, apiKey: false }, taskQueue: 'gantry', logLevel: 'info', listen: { host: '127.0.0.1', port: 8080 }, publicIndex: false, hasTokens: false });
   });
 
   it('reads GANTRY_API_ADDR, GANTRY_PUBLIC_INDEX, GANTRY_SERVER_CONFIG and notes GANTRY_TOKENS without keeping it on the config', () => {
