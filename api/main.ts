@@ -74,7 +74,9 @@ export async function startApi(opts: StartApiOptions = {}): Promise<RunningApi> 
     }
     client = new Client({ connection, namespace: opts.namespace ?? config.temporal.namespace });
   }
-  const service = new GantryService(client, opts.taskQueue ?? config.taskQueue);
+  const taskQueue = opts.taskQueue ?? config.taskQueue;
+  // Pipelines run repository code on the build task queue when one is configured (GANTRY_BUILD_TASK_QUEUE).
+  const service = new GantryService(client, taskQueue, config.buildTaskQueue === config.taskQueue ? taskQueue : config.buildTaskQueue);
   const logger = opts.logger ?? defaultLogger(config.logLevel);
   const server = buildServer({ service, identities, logger, publicIndex: opts.publicIndex ?? config.publicIndex, triggers });
   const { host, port } = opts.listen !== undefined ? parseListenAddress(opts.listen) : config.listen;

@@ -108,7 +108,11 @@ function isDeadlineExceeded(err: unknown): boolean {
 export class GantryService {
   private readonly pollers = new Map<string, { at: number; last: number }>();
 
-  constructor(readonly client: Client, readonly taskQueue: string = TASK_QUEUE) {}
+  /**
+   * `buildTaskQueue` (GANTRY_BUILD_TASK_QUEUE): where pipelines run repository code (checkout, gates,
+   * build, verify, tag); default the task queue, where one worker serves everything.
+   */
+  constructor(readonly client: Client, readonly taskQueue: string = TASK_QUEUE, readonly buildTaskQueue: string = taskQueue) {}
 
   async startRelease(req: StartReleaseRequest, caller: Caller): Promise<Started> {
     const config = await loadConfigOffThread(req.config);
@@ -174,6 +178,7 @@ export class GantryService {
       repo: req.repo, sha: req.sha, ...(req.ref ? { ref: req.ref } : {}), ...(config ? { config } : {}), ...(revision ? { revision } : {}),
       ...(source ? { source: { url: source.url, ...(source.depth ? { depth: source.depth } : {}), ...(source.configPath ? { configPath: source.configPath } : {}) } } : {}),
       startedBy: { id: caller.identity.id, channel: caller.channel }, ...(req.github ? { github: req.github } : {}),
+      ...(source && this.buildTaskQueue !== this.taskQueue ? { buildTaskQueue: this.buildTaskQueue } : {}),
     };
     const h = await this.client.workflow.start('pipeline', {
       workflowId, taskQueue: this.taskQueue, args: [input],

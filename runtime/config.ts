@@ -61,6 +61,12 @@ export interface CommonConfig {
   temporal: TemporalSettings;
   /** GANTRY_TASK_QUEUE (taskQueueFrom in workflows/messages.ts: the one reading of it). */
   taskQueue: string;
+  /**
+   * GANTRY_BUILD_TASK_QUEUE: where the pipeline's source activities (checkout, gates, build, verify,
+   * tag: repository code) run, served by a build worker without cluster credentials. Default: the
+   * task queue, so a single worker still serves everything.
+   */
+  buildTaskQueue: string;
   logLevel: LogLevel;
   /** The environment the config was read from, for secrets named in it (non-enumerable). */
   readonly env: Env;
@@ -80,7 +86,20 @@ export type ClusterSettings =
     prometheusUrl?: string;
     /** Drain grace for cells that configure none (GANTRY_DRAIN_GRACE). */
     drainGrace?: string;
+  }
+  | {
+    /** A build worker (GANTRY_WORKER_ROLE=build): no cluster, no kubeconfig, nothing to deploy with. */
+    kind: 'none'; why: string;
   };
+
+/**
+ * What a worker process serves (GANTRY_WORKER_ROLE): `all` (default) every workflow and activity;
+ * `release` the workflows and the cluster, notify, GitHub and catalog activities, never repository
+ * code; `build` only the pipeline's source activities (git, gates, build, registry) on the build
+ * task queue, with no cluster configuration and no GitHub or Slack token.
+ */
+export type WorkerRole = 'all' | 'release' | 'build';
+export const WORKER_ROLES: readonly WorkerRole[] = ['all', 'release', 'build'];
 
 export interface PipelineSettings {
   workspaceRoot: string;
@@ -104,6 +123,7 @@ export interface ActivitySettings {
 
 export interface WorkerConfig extends CommonConfig, ActivitySettings {
   dataDir: string;
+  role: WorkerRole;
 }
 
 export interface ListenAddress { host: string; port: number }
@@ -123,6 +143,8 @@ export interface ApiConfig extends CommonConfig {
 
 const hints: Record<string, string> = {
   GANTRY_TASK_QUEUE: 'a task queue name without spaces or control characters; set the same one for the worker and the API',
+  GANTRY_BUILD_TASK_QUEUE: 'a task queue name for the build worker (repository code), other than GANTRY_TASK_QUEUE; set the same one for the API and every worker',
+  GANTRY_WORKER_ROLE: 'one of: all (the default: everything), release (workflows and cluster, no repository code), build (checkout, gates, build, verify, tag; no cluster)',
   GANTRY_LOG_LEVEL: 'one of: trace, debug, info, warn, error',
   GANTRY_API_ADDR: `host:port (e.g. ${DEFAULT_API_ADDR}, or 0.0.0.0:8080 in a container), :port or port`,
   GANTRY_PUBLIC_INDEX: 'set 1 (or true) to serve the index page without a token, 0 (or false, the default) to require one',
@@ -191,6 +213,7 @@ export function listenAddress(addr: string): ListenAddress | undefined {
 
 const commonShape = {
   GANTRY_TASK_QUEUE: taskQueue,
+  GANTRY_BUILD_TASK_QUEUE: taskQueue,
   GANTRY_LOG_LEVEL: logLevel,
 };
 
@@ -198,9 +221,11 @@ function common(env: Env, errors: ConfigError[]): Omit<CommonConfig, 'env'> {
   // Temporal through its own client configuration (TEMPORAL_*, profiles, TLS, API key): runtime/temporal.ts.
   const temporal = loadTemporalSettings(env, errors, (a) => hostPort.safeParse(a).success, (n) => name.safeParse(n).success);
   const f = fieldsOf(commonShape, env, errors);
+  const queue = f.GANTRY_TASK_QUEUE ?? taskQueueFrom({});
   return {
     temporal,
-    taskQueue: f.GANTRY_TASK_QUEUE ?? taskQueueFrom({}),
+    taskQueue: queue,
+    buildTaskQueue: f.GANTRY_BUILD_TASK_QUEUE ?? queue,
     logLevel: f.GANTRY_LOG_LEVEL ?? 'info',
   };
 }
@@ -250,7 +275,10 @@ export const realProbe = (env: Env): WorkerProbe => ({
   which, unwritable,
 });
 
+const workerRole = z.string().transform((v) => v.toLowerCase()).pipe(z.enum(WORKER_ROLES, { error: 'expected one of all, release, build' }));
+
 const workerShape = {
+  GANTRY_WORKER_ROLE: workerRole,
   GANTRY_DATA_DIR: absDir,
   GANTRY_WORKSPACE_DIR: absDir,
   GANTRY_PIPELINE_LOG_DIR: absDir,
@@ -279,8 +307,21 @@ export function loadWorkerConfig(env: Env = process.env, probe: WorkerProbe = re
     logDir: ['GANTRY_PIPELINE_LOG_DIR', f.GANTRY_PIPELINE_LOG_DIR ?? path.join(dataDir, 'pipeline-logs')],
   };
 
+  const role: WorkerRole = f.GANTRY_WORKER_ROLE ?? 'all';
+  // A split install needs two queues: on one, the release worker would be handed repository code
+  // (or the build worker cluster steps) it does not serve.
+  if (role !== 'all' && base.buildTaskQueue === base.taskQueue) {
+    errors.push({
+      path: 'GANTRY_BUILD_TASK_QUEUE',
+      message: `a ${role} worker needs a build task queue other than the task queue (${base.taskQueue})`,
+      hint: `${hints.GANTRY_BUILD_TASK_QUEUE}; or GANTRY_WORKER_ROLE=all for one worker that serves everything`,
+    });
+  }
+
   let cluster: ClusterSettings | undefined;
-  try {
+  // A build worker holds no cluster credentials: nothing about a cluster is read.
+  if (role === 'build') cluster = { kind: 'none', why: 'build worker (GANTRY_WORKER_ROLE=build)' };
+  else try {
     const choice = chooseCluster(env, probe);
     cluster = choice.kind === 'sim'
       ? { ...choice, dir: f.GANTRY_SIM_DIR ?? path.join(dataDir, 'sim'), applyDelayMs: f.GANTRY_SIM_APPLY_DELAY_MS ?? 1000, readyDelayMs: f.GANTRY_SIM_READY_DELAY_MS ?? 1000 }
@@ -310,6 +351,7 @@ export function loadWorkerConfig(env: Env = process.env, probe: WorkerProbe = re
   return withEnv({
     ...base,
     dataDir,
+    role,
     cluster: cluster!,
     pipeline: {
       workspaceRoot: dirs.workspaceRoot[1], logDir: dirs.logDir[1],
@@ -320,7 +362,7 @@ export function loadWorkerConfig(env: Env = process.env, probe: WorkerProbe = re
     github: { apiUrl: (f.GANTRY_GITHUB_API_URL ?? DEFAULT_GITHUB_API_URL).replace(/\/+$/, ''), tokenEnv: GITHUB_TOKEN_ENV },
     slack: {
       apiUrl: (f.GANTRY_SLACK_API_URL ?? DEFAULT_SLACK_API_URL).replace(/\/+$/, ''), tokenEnv: SLACK_TOKEN_ENV,
-      ...(f.GANTRY_SLACK_CHANNEL ? { channel: f.GANTRY_SLACK_CHANNEL } : {}), enabled: !!env[SLACK_TOKEN_ENV]?.trim(),
+      ...(f.GANTRY_SLACK_CHANNEL ? { channel: f.GANTRY_SLACK_CHANNEL } : {}), enabled: role !== 'build' && !!env[SLACK_TOKEN_ENV]?.trim(),
     },
   }, env);
 }

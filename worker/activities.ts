@@ -2,6 +2,10 @@
 // worker's configuration (runtime/config.ts). Used by the worker process, `npm start` (through the
 // worker process), `npm run demo` and the test harnesses, which replace single members (a simulated
 // cluster that counts its effects, a notify that records notices) with `overrides`.
+//
+// Split in two for a split install (GANTRY_WORKER_ROLE, runtime/config.ts): the build activities
+// run repository code (checkout, gates, build, registry, tag) and get nothing of the cluster, GitHub
+// or Slack; the release activities hold those and never run repository code.
 import path from 'node:path';
 import type { GitHubActivities } from '../activities/github.js';
 import { createGitHubActivities, createPipelineActivities, createSimClusterActivities, slackNoticeSink } from '../activities/index.js';
@@ -18,6 +22,17 @@ import type { PipelineActivities } from '../workflows/pipeline-activity-types.js
  */
 export type GantryActivities = ReleaseActivities & PipelineActivities & CatalogActivities & NotifyActivities & GitHubActivities;
 
+/** What a build worker serves: the pipeline's source activities, which run repository code. */
+export type BuildActivities = PipelineActivities;
+/** What a release worker serves besides the workflows: everything but repository code. */
+export type ReleaseWorkerActivities = Omit<GantryActivities, keyof PipelineActivities>;
+
+/** The names of the source activities (a compile error when PipelineActivities gains one not listed). */
+export const BUILD_ACTIVITY_NAMES = ['checkout', 'runGate', 'buildImage', 'verifyImage', 'resolveDigest', 'promoteImage', 'deleteImage', 'tagRelease'] as const satisfies readonly (keyof PipelineActivities)[];
+type Unlisted = Exclude<keyof PipelineActivities, (typeof BUILD_ACTIVITY_NAMES)[number]>;
+const everyBuildActivityListed: [Unlisted] extends [never] ? true : Unlisted = true;
+void everyBuildActivityListed;
+
 /** The Kubernetes client options of a cluster setting (kubeconfig file, default loading, or the pod's service account). */
 export function kubernetesOptions(c: Extract<ClusterSettings, { kind: 'kubernetes' }>): KubernetesActivityOptions {
   const a = c.access;
@@ -32,6 +47,7 @@ export function kubernetesOptions(c: Extract<ClusterSettings, { kind: 'kubernete
 
 function clusterActivities(c: ClusterSettings): ReleaseActivities {
   switch (c.kind) {
+    case 'none': throw new Error(`this worker has no cluster (${c.why}): it cannot serve releases; run a release worker (GANTRY_WORKER_ROLE=release or all)`);
     case 'kubernetes': return createKubernetesActivities(kubernetesOptions(c));
     case 'sim': return createSimClusterActivities({
       stateFile: path.join(c.dir, 'cluster.json'), effectsFile: path.join(c.dir, 'effects.jsonl'),
@@ -46,13 +62,22 @@ function clusterActivities(c: ClusterSettings): ReleaseActivities {
  * Nothing is contacted or written here: the clients connect when an activity runs.
  */
 export function createGantryActivities(config: ActivitySettings, overrides: Partial<GantryActivities> = {}): GantryActivities {
+  return { ...createReleaseWorkerActivities(config), ...createBuildWorkerActivities(config), ...overrides };
+}
+
+/** The build worker's activities: repository code only; no cluster, GitHub or Slack client. */
+export function createBuildWorkerActivities(config: Pick<ActivitySettings, 'pipeline' | 'env'>, overrides: Partial<BuildActivities> = {}): BuildActivities {
+  return { ...createPipelineActivities({ ...config.pipeline, env: config.env as NodeJS.ProcessEnv }), ...overrides };
+}
+
+/** The release worker's activities: cluster, notify, GitHub, catalog; no repository code. */
+export function createReleaseWorkerActivities(config: ActivitySettings, overrides: Partial<ReleaseWorkerActivities> = {}): ReleaseWorkerActivities {
   const env = config.env;
   const sinks = config.slack.enabled
     ? [slackNoticeSink({ baseUrl: config.slack.apiUrl, tokenEnv: config.slack.tokenEnv, env, ...(config.slack.channel ? { channel: config.slack.channel } : {}) })]
     : [];
   return {
     ...clusterActivities(config.cluster),
-    ...createPipelineActivities({ ...config.pipeline, env: env as NodeJS.ProcessEnv }),
     ...createNotifyActivities(sinks),
     ...createGitHubActivities({ baseUrl: config.github.apiUrl, tokenEnv: config.github.tokenEnv, env }),
     ...createCatalogActivities({ taskQueue: config.taskQueue }),

@@ -1,20 +1,51 @@
 // The worker process: `npm run worker`. Reads its configuration from the environment
-// (runtime/config.ts: Temporal, the task queue, the cluster, the pipeline's tools and directories,
-// GitHub and Slack), connects to Temporal and runs every workflow and activity (worker/activities.ts).
+// (runtime/config.ts: Temporal, the task queues, the role, the cluster, the pipeline's tools and
+// directories, GitHub and Slack), connects to Temporal and runs what its role serves
+// (GANTRY_WORKER_ROLE, activities from worker/activities.ts):
+// - `all` (default): every workflow and activity; when GANTRY_BUILD_TASK_QUEUE names another queue,
+//   a second worker in this process serves the source activities there;
+// - `release`: the workflows and the cluster, notify, GitHub and catalog activities, on the task
+//   queue; it never runs repository code;
+// - `build`: only the pipeline's source activities (checkout, gates, build, registry, tag) on the
+//   build task queue, no workflows; no cluster configuration is read and no token is needed.
 // A configuration problem stops it at start with the setting and the fix.
 import os from 'node:os';
-import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { describeAccess } from '../activities/k8s/choose.js';
 import { loadWorkerConfig, RuntimeConfigError, type WorkerConfig } from '../runtime/config.js';
 import { describeTemporal, temporalConnectError } from '../runtime/temporal.js';
-import { createGantryActivities } from './activities.js';
-import { createWorker } from './worker.js';
+import { createBuildWorkerActivities, createGantryActivities, createReleaseWorkerActivities } from './activities.js';
+import { createWorker, workflowsPath } from './worker.js';
 
 function clusterLine(c: WorkerConfig['cluster']): string {
   switch (c.kind) {
     case 'kubernetes': return `kubernetes via ${describeAccess(c.access)} (${c.why}), prometheus ${c.prometheusUrl ?? 'none (analysis checks are inconclusive)'}`;
     case 'sim': return `simulated (${c.dir}; ${c.why})`;
+    case 'none': return `none (${c.why})`;
     default: { const never: never = c; return String(never); }
+  }
+}
+
+/** The Temporal workers of this process, by role (nothing is polled until they run). */
+async function workersFor(config: WorkerConfig, connection: NativeConnection): Promise<Worker[]> {
+  const { namespace } = config.temporal;
+  const identity = (role: string) => `gantry-${role}-worker@${os.hostname()}-${process.pid}`;
+  // Repository code only: no workflows, no cluster, no GitHub or Slack client.
+  const build = () => Worker.create({
+    connection, namespace, taskQueue: config.buildTaskQueue, identity: identity('build'),
+    activities: createBuildWorkerActivities(config),
+  });
+  switch (config.role) {
+    case 'build': return [await build()];
+    case 'release': return [await Worker.create({
+      connection, namespace, taskQueue: config.taskQueue, identity: identity('release'), workflowsPath,
+      activities: createReleaseWorkerActivities(config),
+    })];
+    case 'all': {
+      const all = await createWorker({ connection, activities: createGantryActivities(config), namespace, identity: identity('all'), taskQueue: config.taskQueue });
+      return config.buildTaskQueue === config.taskQueue ? [all] : [all, await build()];
+    }
+    default: { const never: never = config.role; throw new Error(`unknown worker role ${String(never)}`); }
   }
 }
 
@@ -22,22 +53,20 @@ async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env);
   Runtime.install({ logger: new DefaultLogger(config.logLevel.toUpperCase() as LogLevel) });
   if (config.cluster.kind === 'sim' && config.cluster.warning) console.warn(`gantry worker: warning: ${config.cluster.warning}`);
-  const activities = createGantryActivities(config);
-  const { namespace } = config.temporal;
   let connection: NativeConnection;
   try {
     connection = await NativeConnection.connect(config.temporal.connection);
   } catch (err) {
     throw temporalConnectError(config.temporal, err);
   }
-  const worker = await createWorker({
-    connection, activities, namespace, identity: `gantry-worker@${os.hostname()}-${process.pid}`, taskQueue: config.taskQueue,
-  });
-  console.log(`gantry worker: task queue ${worker.options.taskQueue} on ${describeTemporal(config.temporal)}, cluster: ${clusterLine(config.cluster)}`);
-  const stop = () => worker.shutdown();
+  const workers = await workersFor(config, connection);
+  const queues = workers.map((w) => w.options.taskQueue).join(' and ');
+  console.log(`gantry worker: role ${config.role}, task queue ${queues} on ${describeTemporal(config.temporal)}, cluster: ${clusterLine(config.cluster)}`);
+  const stop = () => { for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown(); };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  await worker.run();
+  // One stopping (a fatal error) stops the others, so the process exits and its supervisor restarts it.
+  await Promise.all(workers.map((w) => w.run().finally(stop)));
   await connection.close();
 }
 

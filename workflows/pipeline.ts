@@ -47,12 +47,19 @@ export interface PipelineInput {
   gatesOnly?: boolean;
   /** Report to GitHub: a commit status per stage, a deployment status per environment (activities/github.ts). */
   github?: { baseUrl?: string; tokenEnv?: string };
+  /**
+   * The task queue of the source activities (checkout, gates, build, verify, tag: repository code),
+   * served by a build worker without cluster credentials (GANTRY_BUILD_TASK_QUEUE, passed by the
+   * API). Absent: the pipeline's own task queue.
+   */
+  buildTaskQueue?: string;
 }
 
 const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 3, nonRetryableErrorTypes };
 
-const short = proxyActivities<Pick<PipelineActivities, 'checkout' | 'verifyImage' | 'tagRelease'>>({
-  startToCloseTimeout: '15m', heartbeatTimeout: '10s', retry, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+/** Checkout, verify and tag, on the build task queue (`{}`: the workflow's own). */
+const shortOn = (queue: { taskQueue?: string }) => proxyActivities<Pick<PipelineActivities, 'checkout' | 'verifyImage' | 'tagRelease'>>({
+  startToCloseTimeout: '15m', heartbeatTimeout: '10s', retry, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED, ...queue,
 });
 
 const githubApi = proxyActivities<GitHubActivities>({
@@ -144,6 +151,10 @@ async function runPipeline(input: PipelineInput, gh: GitHubReporter) {
 
   let revision: Revision | undefined = input.revision;
   let source: SourceRef | undefined;
+  // Repository code runs on the build task queue when one is given. Behind a patch: pipelines started
+  // before it scheduled these activities on their own queue and replay that way.
+  const buildQueue: { taskQueue?: string } = input.source && input.buildTaskQueue && patched('build-task-queue') ? { taskQueue: input.buildTaskQueue } : {};
+  const short = shortOn(buildQueue);
 
   if (input.source) {
     source = { repo: input.repo, url: input.source.url, sha: input.sha, ...(input.ref ? { ref: input.ref } : {}),
@@ -174,7 +185,7 @@ async function runPipeline(input: PipelineInput, gh: GitHubReporter) {
         entry.state = 'running';
         const timeoutMs = durationMs(g.timeout ?? '10m');
         const act = proxyActivities<Pick<PipelineActivities, 'runGate'>>({
-          startToCloseTimeout: timeoutMs + 120_000, heartbeatTimeout: '10s', retry, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+          startToCloseTimeout: timeoutMs + 120_000, heartbeatTimeout: '10s', retry, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED, ...buildQueue,
         });
         try {
           const run = await act.runGate({ pipelineId: id, source: source!, gate: g });
@@ -196,7 +207,7 @@ async function runPipeline(input: PipelineInput, gh: GitHubReporter) {
     const build = cfg.build ?? defaultBuild;
     const builder = proxyActivities<Pick<PipelineActivities, 'buildImage'>>({
       startToCloseTimeout: durationMs(build.timeout) + 60_000, heartbeatTimeout: '10s',
-      retry: { ...retry, maximumAttempts: 2 }, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      retry: { ...retry, maximumAttempts: 2 }, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED, ...buildQueue,
     });
     const built = await stage(SourceStage.Build, () => builder.buildImage({ pipelineId: id, source: source!, image: cfg.app.image, build, commitTime: co.commit.committedAt }));
     p.image = { ref: built.ref, digest: built.digest, steps: built.steps };
