@@ -52,6 +52,21 @@ const scenarios: Record<string, Scenario> = {
     await save('release-approved', handle);
   },
 
+  /**
+   * A release still waiting for approval (its history so far, as an upgraded worker would pick it
+   * up); then aborted, so nothing is left running.
+   */
+  async 'release-waiting'(h) {
+    const config = twoGroups('manual');
+    const app = config.app.name;
+    await h.service.startRelease({ config, environment: 'production', revision: { digest: DIGEST_A, sha: 'abc1234', author: 'carol' } }, caller('dave'));
+    await waitForStatus(h.service, app, 'production', (s) => s.phase === 'waiting-approval');
+    const handle = h.client.workflow.getHandle(releaseWorkflowId(app, 'production'));
+    await save('release-waiting', handle);
+    await h.service.decide(app, 'production', 'abort', caller('bob'), 'recorded');
+    await handle.result().catch(() => undefined);
+  },
+
   /** A release aborted while it waits for approval: it rolls back. */
   async 'release-rolled-back'(h) {
     const config = twoGroups('manual');

@@ -2,7 +2,8 @@
 // record.ts on a real dev server) against the current workflow code: a change that would break a
 // release, pipeline, train or catalog in flight when Gantry is upgraded fails here as a
 // DeterminismViolationError. The last tests prove the check bites: the train history replayed on a
-// train changed without patched() fails, and the same change behind patched() passes.
+// train changed without patched() fails, so does a release waiting for approval replayed on a
+// release with a new first step, and the train change behind patched() passes.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +36,7 @@ describe('replaying recorded histories on the current workflow code', () => {
     const recorded = new Set(fixtures.map((f) => f.type));
     expect(registered.filter((t) => !recorded.has(t))).toEqual([]);
     // The scenarios the issue names are all there.
-    expect(fixtures.map((f) => f.workflowId)).toEqual(expect.arrayContaining(['release-approved', 'release-rolled-back', 'pipeline-failed-gate', 'release-train', 'build-catalog']));
+    expect(fixtures.map((f) => f.workflowId)).toEqual(expect.arrayContaining(['release-waiting', 'release-approved', 'release-rolled-back', 'pipeline-failed-gate', 'release-train', 'build-catalog']));
   });
 
   it('every history replays without nondeterminism', async () => {
@@ -65,6 +66,15 @@ describe('the replay check catches an unsafe change', () => {
       .then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(DeterminismViolationError);
     expect((err as Error).message).toMatch(/nondetermin|environmentRevision|newestBuild/i);
+  }, 180_000);
+
+  it('a release waiting for approval, replayed on a release with a new first step (no patched()), fails with a DeterminismViolationError', async () => {
+    quietRuntime();
+    const f = fixtures.find((x) => x.workflowId === 'release-waiting');
+    if (!f) throw new Error('release-waiting.json is missing: npx tsx test/replay/record.ts release-waiting');
+    const err = await Worker.runReplayHistory({ workflowsPath: path.join(here, 'changed-release.ts'), replayName: 'gantry-replay-release' }, f.history, f.workflowId)
+      .then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(DeterminismViolationError);
   }, 180_000);
 
   it('the same change behind patched() replays the old history (the old path) without error', async () => {
