@@ -130,7 +130,7 @@ describe('the worker configuration', () => {
 describe('the API configuration', () => {
   it('has production defaults', () => {
     const c = loadApiConfig({});
-    expect(c).toEqual({ temporal: { address: 'localhost:7233', namespace: 'default', configured: false, tls: false, apiKey: false }, taskQueue: 'gantry', logLevel: 'info', listen: { host: '127.0.0.1', port: 8080 }, publicIndex: false, hasTokens: false });
+    expect(c).toEqual({ temporal: { address: 'localhost:7233', namespace: 'default', configured: false, tls: false, apiKey: false }, taskQueue: 'gantry', buildTaskQueue: 'gantry', logLevel: 'info', listen: { host: '127.0.0.1', port: 8080 }, publicIndex: false, hasTokens: false });
   });
 
   it('reads GANTRY_API_ADDR, GANTRY_PUBLIC_INDEX, GANTRY_SERVER_CONFIG and notes GANTRY_TOKENS without keeping it on the config', () => {
