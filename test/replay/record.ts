@@ -39,6 +39,28 @@ const twoGroups = (confirm: 'manual' | 'auto') => seedConfig(unique('shop'), {
 
 type Scenario = (h: Harness) => Promise<void>;
 
+async function failedGatePipeline(h: Harness, name: string, extra: Partial<PipelineInput>): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-replay-'));
+  try {
+    const app = unique('web');
+    const sample = createSampleRepo(dir, {
+      app, image: 'registry.local/gantry/web',
+      gates: `  - { name: unit, type: junit, run: [sh, scripts/test.sh], reports: [reports/junit.xml] }\n  - { name: smoke, type: command, run: [sh, -c, 'exit 3'] }\n`,
+    });
+    const sha = sample.head();
+    const repo = `acme/${app}`;
+    const input: PipelineInput = { repo, sha, source: { url: sample.url }, startedBy: { id: 'dave', channel: 'api' }, ...extra };
+    const handle = await h.client.workflow.start('pipeline', { workflowId: pipelineWorkflowId(repo, sha), taskQueue: h.taskQueue, args: [input] });
+    const err = await handle.result().then(() => undefined, (e: unknown) => e);
+    if (!err) throw new Error('expected the pipeline to fail its gates');
+    const msg = String((err as { cause?: { message?: string } }).cause?.message ?? err);
+    if (!/smoke/.test(msg)) throw new Error(`expected the smoke gate to fail the pipeline, got: ${msg}`);
+    await save(name, handle);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const scenarios: Record<string, Scenario> = {
   /** A release that waits for approval (the signal/update path), is approved and completes. */
   async 'release-approved'(h) {
@@ -81,28 +103,15 @@ const scenarios: Record<string, Scenario> = {
     await save('release-rolled-back', handle);
   },
 
-  /** A pipeline from source (real git checkout of a local repository) whose command gate fails. */
-  async 'pipeline-failed-gate'(h) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-replay-'));
-    try {
-      const app = unique('web');
-      const sample = createSampleRepo(dir, {
-        app, image: 'registry.local/gantry/web',
-        gates: `  - { name: unit, type: junit, run: [sh, scripts/test.sh], reports: [reports/junit.xml] }\n  - { name: smoke, type: command, run: [sh, -c, 'exit 3'] }\n`,
-      });
-      const sha = sample.head();
-      const repo = `acme/${app}`;
-      const input: PipelineInput = { repo, sha, source: { url: sample.url }, startedBy: { id: 'dave', channel: 'api' } };
-      const handle = await h.client.workflow.start('pipeline', { workflowId: pipelineWorkflowId(repo, sha), taskQueue: h.taskQueue, args: [input] });
-      const err = await handle.result().then(() => undefined, (e: unknown) => e);
-      if (!err) throw new Error('expected the pipeline to fail its gates');
-      const msg = String((err as { cause?: { message?: string } }).cause?.message ?? err);
-      if (!/smoke/.test(msg)) throw new Error(`expected the smoke gate to fail the pipeline, got: ${msg}`);
-      await save('pipeline-failed-gate', handle);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  },
+  /**
+   * A pipeline from source (real git checkout of a local repository) whose command gate fails. Its
+   * first fixture was recorded before the build task queue existed (no 'build-task-queue' marker):
+   * kept, since pipelines of that code may still be open when Gantry is upgraded.
+   */
+  'pipeline-failed-gate': (h) => failedGatePipeline(h, 'pipeline-failed-gate', {}),
+
+  /** The same with the source activities on a build task queue (the 'build-task-queue' patch taken). */
+  'pipeline-failed-gate-build-queue': (h) => failedGatePipeline(h, 'pipeline-failed-gate-build-queue', { buildTaskQueue: h.taskQueue }),
 
   /** A release train departure that releases the newest catalog build (a child release), and the catalog it read. */
   async 'train-and-catalog'(h) {

@@ -36,7 +36,7 @@ describe('replaying recorded histories on the current workflow code', () => {
     const recorded = new Set(fixtures.map((f) => f.type));
     expect(registered.filter((t) => !recorded.has(t))).toEqual([]);
     // The scenarios the issue names are all there.
-    expect(fixtures.map((f) => f.workflowId)).toEqual(expect.arrayContaining(['release-waiting', 'release-approved', 'release-rolled-back', 'pipeline-failed-gate', 'release-train', 'build-catalog']));
+    expect(fixtures.map((f) => f.workflowId)).toEqual(expect.arrayContaining(['release-waiting', 'release-approved', 'release-rolled-back', 'pipeline-failed-gate', 'pipeline-failed-gate-build-queue', 'release-train', 'build-catalog']));
   });
 
   it('every history replays without nondeterminism', async () => {
