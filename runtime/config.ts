@@ -319,21 +319,24 @@ export function loadWorkerConfig(env: Env = process.env, probe: WorkerProbe = re
   }
 
   let cluster: ClusterSettings | undefined;
-  // A build worker holds no cluster credentials: nothing about a cluster is read.
-  if (role === 'build') cluster = { kind: 'none', why: 'build worker (GANTRY_WORKER_ROLE=build)' };
-  else try {
-    const choice = chooseCluster(env, probe);
-    cluster = choice.kind === 'sim'
-      ? { ...choice, dir: f.GANTRY_SIM_DIR ?? path.join(dataDir, 'sim'), applyDelayMs: f.GANTRY_SIM_APPLY_DELAY_MS ?? 1000, readyDelayMs: f.GANTRY_SIM_READY_DELAY_MS ?? 1000 }
-      : {
-        ...choice,
-        ...(f.GANTRY_KUBE_CONTEXT ? { context: f.GANTRY_KUBE_CONTEXT } : {}),
-        ...(f.GANTRY_PROMETHEUS_URL ? { prometheusUrl: f.GANTRY_PROMETHEUS_URL.replace(/\/+$/, '') } : {}),
-        ...(f.GANTRY_DRAIN_GRACE ? { drainGrace: f.GANTRY_DRAIN_GRACE } : {}),
-      };
-  } catch (err) {
-    if (!(err instanceof ClusterChoiceError)) throw err;
-    errors.push({ path: err.setting, message: cap(displayLine(err.problem), 400), hint: err.hint });
+  if (role === 'build') {
+    // A build worker holds no cluster credentials: nothing about a cluster is read.
+    cluster = { kind: 'none', why: 'build worker (GANTRY_WORKER_ROLE=build)' };
+  } else {
+    try {
+      const choice = chooseCluster(env, probe);
+      cluster = choice.kind === 'sim'
+        ? { ...choice, dir: f.GANTRY_SIM_DIR ?? path.join(dataDir, 'sim'), applyDelayMs: f.GANTRY_SIM_APPLY_DELAY_MS ?? 1000, readyDelayMs: f.GANTRY_SIM_READY_DELAY_MS ?? 1000 }
+        : {
+          ...choice,
+          ...(f.GANTRY_KUBE_CONTEXT ? { context: f.GANTRY_KUBE_CONTEXT } : {}),
+          ...(f.GANTRY_PROMETHEUS_URL ? { prometheusUrl: f.GANTRY_PROMETHEUS_URL.replace(/\/+$/, '') } : {}),
+          ...(f.GANTRY_DRAIN_GRACE ? { drainGrace: f.GANTRY_DRAIN_GRACE } : {}),
+        };
+    } catch (err) {
+      if (!(err instanceof ClusterChoiceError)) throw err;
+      errors.push({ path: err.setting, message: cap(displayLine(err.problem), 400), hint: err.hint });
+    }
   }
 
   // Directories the worker writes: checked now (nothing is created), not at the first checkout.

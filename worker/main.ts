@@ -12,7 +12,7 @@
 import os from 'node:os';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { describeAccess } from '../activities/k8s/choose.js';
-import { loadWorkerConfig, RuntimeConfigError, type WorkerConfig } from '../runtime/config.js';
+import { GITHUB_TOKEN_ENV, loadWorkerConfig, RuntimeConfigError, SLACK_TOKEN_ENV, type WorkerConfig } from '../runtime/config.js';
 import { describeTemporal, temporalConnectError } from '../runtime/temporal.js';
 import { createBuildWorkerActivities, createGantryActivities, createReleaseWorkerActivities } from './activities.js';
 import { createWorker, workflowsPath } from './worker.js';
@@ -25,6 +25,9 @@ function clusterLine(c: WorkerConfig['cluster']): string {
     default: { const never: never = c; return String(never); }
   }
 }
+
+/** Credentials of the release side: a build worker's environment should have none of them. */
+const BUILD_WORKER_SHOULD_NOT_HOLD = [GITHUB_TOKEN_ENV, SLACK_TOKEN_ENV, 'GANTRY_KUBECONFIG', 'KUBECONFIG', 'GANTRY_TOKENS'];
 
 /** The Temporal workers of this process, by role (nothing is polled until they run). */
 async function workersFor(config: WorkerConfig, connection: NativeConnection): Promise<Worker[]> {
@@ -53,6 +56,11 @@ async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env);
   Runtime.install({ logger: new DefaultLogger(config.logLevel.toUpperCase() as LogLevel) });
   if (config.cluster.kind === 'sim' && config.cluster.warning) console.warn(`gantry worker: warning: ${config.cluster.warning}`);
+  if (config.role === 'build') {
+    // Not used by a build worker, but within reach of the code it runs (names only, never values).
+    const held = BUILD_WORKER_SHOULD_NOT_HOLD.filter((n) => process.env[n]?.trim());
+    if (held.length) console.warn(`gantry worker: warning: a build worker runs repository code and should not hold ${held.join(', ')}: remove ${held.length === 1 ? 'it' : 'them'} from its environment`);
+  }
   let connection: NativeConnection;
   try {
     connection = await NativeConnection.connect(config.temporal.connection);

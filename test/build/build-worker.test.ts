@@ -219,6 +219,44 @@ current-context: c
   });
 });
 
+describe('one worker (GANTRY_WORKER_ROLE=all) with a build task queue serves both queues', () => {
+  let dir: string;
+  let worker: Proc | undefined;
+  let client: Client;
+  let connection: Connection;
+  const taskQueue = unique('tq-all');
+  const buildTaskQueue = unique('tq-all-build');
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-all-worker-'));
+    worker = await startWorker(['env'], {
+      PATH: process.env.PATH, HOME: process.env.HOME, TEMPORAL_ADDRESS: testAddress(), GANTRY_LOG_LEVEL: 'WARN',
+      GANTRY_TASK_QUEUE: taskQueue, GANTRY_BUILD_TASK_QUEUE: buildTaskQueue, GANTRY_CLUSTER: 'sim', GANTRY_DATA_DIR: path.join(dir, 'data'),
+    });
+    ({ client, connection } = await connectClient());
+  }, 300_000);
+  afterAll(async () => {
+    await stop(worker);
+    await connection?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('polls the build queue too, so a pipeline whose input names it still runs', async () => {
+    expect(worker!.output()).toContain(`role all, task queue ${taskQueue} and ${buildTaskQueue} on`);
+    const app = unique('single');
+    const sample = createSampleRepo(dir, { app, image: `127.0.0.1:5000/gantry/${app}`, gates: '  - { name: smoke, type: command, run: [sh, -c, "test -s src/index.html"] }\n' });
+    const service = new GantryService(client, taskQueue, buildTaskQueue);
+    const sha = sample.head();
+    await service.startPipeline({ repo: app, sha, revision: {}, source: { url: sample.url }, gatesOnly: true }, { identity: { id: 'carol', groups: [] }, channel: 'api' });
+    const p = await until('the gates-only pipeline to end', () => service.pipelineStatus(app, sha, { gatesOnly: true })
+      .then((s: PipelineStatus) => (s.state !== 'running' ? s : undefined)));
+    expect([p.state, p.gates?.map((g) => g.state)]).toEqual(['succeeded', ['passed']]);
+    const history = await client.workflow.getHandle(gatesWorkflowId(app, sha)).fetchHistory();
+    const queues = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.taskQueue?.name] : []));
+    expect(queues).toEqual([buildTaskQueue, buildTaskQueue]);
+  });
+});
+
 function walk(d: string): string[] {
   return fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => {
     const p = path.join(d, e.name);
