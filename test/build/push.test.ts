@@ -3,12 +3,16 @@
 // eStargz check, releases, tag); a feature branch gets a gates-only run (checkout and gates, no build).
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
 import type { PipelineStatus } from '../../core/pipeline.js';
 import { cliBin, listenOnLoopback, people, testServer, until } from '../api/helpers.js';
 import { createSampleRepo, git, startBuildBed, startPipelineHarness, type BuildBed, type PipelineHarness, type SampleRepo } from '../support/build-bed.js';
 import { unique } from '../support/temporal.js';
+
+// Real git, BuildKit and registry on a shared 2-core machine: a push takes about a minute when the
+// machine is busy (speed is measured in bench/build.ts, not here).
+jest.setTimeout(300_000);
 
 let bed: BuildBed;
 let h: PipelineHarness;
