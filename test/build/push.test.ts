@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
 import type { PipelineStatus } from '../../core/pipeline.js';
 import { cliBin, listenOnLoopback, people, testServer, until } from '../api/helpers.js';
-import { createSampleRepo, git, startBuildBed, startPipelineHarness, type BuildBed, type PipelineHarness, type SampleRepo } from '../support/build-bed.js';
+import { createSampleRepo, git, gitAsync, startBuildBed, startPipelineHarness, type BuildBed, type PipelineHarness, type SampleRepo } from '../support/build-bed.js';
 import { unique } from '../support/temporal.js';
 
 // Real git, BuildKit and registry on a shared 2-core machine: a push takes about a minute when the
@@ -47,7 +47,12 @@ const ended = (p: PipelineStatus | undefined) => (p && p.state !== 'running' ? p
 
 describe('git push builds from source (hook --source, real BuildKit and registry)', () => {
   it('a push to main runs checkout, gates, build, verify and the releases of the pushed commit', async () => {
-    const sha = sample.commit({ 'src/index.html': '<h1>pushed</h1>\n' }, 'change the page');
+    // The push runs asynchronously: its post-receive hook calls the API this test process serves.
+    fs.writeFileSync(path.join(sample.work, 'src', 'index.html'), '<h1>pushed</h1>\n');
+    git(sample.work, 'commit', '-qam', 'change the page');
+    const sha = git(sample.work, 'rev-parse', 'HEAD');
+    const pushed = await gitAsync(sample.work, 'push', 'origin', 'HEAD:refs/heads/main');
+    expect(pushed).not.toMatch(/cannot reach the Gantry API/);
     const p = await until('the pipeline of the pushed commit to end', () => h.service.pipelineStatus(app, sha).then(ended, () => undefined), 300_000, 500);
     expect(p.state).toBe('succeeded');
     expect(p.stages.map((s) => [s.name, s.state])).toEqual(expect.arrayContaining([['checkout', 'succeeded'], ['gates', 'succeeded'], ['build', 'succeeded'], ['verify', 'succeeded'], ['release:staging', 'succeeded'], ['release:production', 'succeeded']]));
@@ -61,7 +66,8 @@ describe('git push builds from source (hook --source, real BuildKit and registry
     fs.writeFileSync(path.join(sample.work, 'src', 'index.html'), '<h1>feature</h1>\n');
     git(sample.work, 'commit', '-am', 'feature work');
     const sha = git(sample.work, 'rev-parse', 'HEAD');
-    git(sample.work, 'push', 'origin', 'feature/x');
+    const pushed = await gitAsync(sample.work, 'push', 'origin', 'feature/x');
+    expect(pushed).not.toMatch(/cannot reach the Gantry API/);
     const p = await until('the gates-only run to end', () => h.service.pipelineStatus(app, sha, { gatesOnly: true }).then(ended, () => undefined), 300_000, 500);
     expect(p.state).toBe('succeeded');
     expect(p.stages.map((s) => s.name)).toEqual(['checkout', 'gates']);
