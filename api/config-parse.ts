@@ -284,7 +284,7 @@ export function parseConfigOffThread(config: string | unknown): Promise<ConfigRe
 }
 
 /**
- * The async counterpart of GantryService's loadConfig: the resolved config, or a GantryError — 400
+ * The resolved config of a request's gantry.yaml, or a GantryError — 400
  * listing every problem, 413 too large or complex, 503 when the parsers are saturated.
  */
 export async function loadConfigOffThread(config: string | unknown): Promise<GantryConfig> {

@@ -6,7 +6,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Action, type Channel, type Identity } from '../core/approval.js';
-import { parseConfig, parseConfigText, type EnvironmentConfig, type GantryConfig } from '../core/config.js';
+import type { EnvironmentConfig, GantryConfig } from '../core/config.js';
 import type { PipelineStatus } from '../core/pipeline.js';
 import { rollbackEnvironment, type ReleaseStatus, type Revision } from '../core/release.js';
 import {
@@ -56,12 +56,6 @@ export interface ReleaseSummary { workflowId: string; app: string; environment: 
 
 const digestRe = /^sha256:[a-f0-9]{64}$/;
 const shaRe = /^[0-9a-f]{7,64}$/;
-
-export function loadConfig(config: string | unknown): GantryConfig {
-  const result = typeof config === 'string' ? parseConfigText(config) : parseConfig(config);
-  if (!result.ok) throw new GantryError('bad_request', `invalid gantry.yaml (${result.errors.length} problem${result.errors.length === 1 ? '' : 's'})`, result.errors.map((e) => ({ path: `config.${e.path}`, message: e.message, hint: e.hint })));
-  return result.config;
-}
 
 function pickEnvironment(config: GantryConfig, name: string): EnvironmentConfig {
   const env = config.environments.find((e) => e.name === name);
