@@ -182,6 +182,8 @@ export function statusText(s: ReleaseStatus): string {
   if (s.analysis) out.push(`  analysis   ${l(s.analysis.verdict)}`);
   if (s.stop) out.push(`  stopped    ${l(s.stop.cause)}: ${l(s.stop.reason)}`);
   if (s.outcome) out.push(`  outcome    ${l(s.outcome.result)} at ${time(s.outcome.at)}: ${l(s.outcome.reason)}`);
+  const hint = s.outcome?.hint ?? s.stop?.hint;
+  if (hint) out.push(`  hint       ${l(hint)}`);
   if (s.decisions.length) {
     out.push('  decisions');
     for (const d of s.decisions) out.push(`    ${time(d.at)}  ${l(d.action)} by ${l(d.by)} via ${l(d.channel)}${d.comment ? `: ${l(d.comment)}` : ''}`);
@@ -422,6 +424,7 @@ export function buildProgram(rawIO: CliIO, setExit: (code: number) => void): Com
       const { body } = await api().request<PipelineStatus>('GET', `/v1/pipelines?repo=${seg(o.repo)}&sha=${seg(o.sha)}`);
       if (o.json) { json(body); return; }
       const out = [`${l(body.repo)}@${l(body.sha)}${body.ref ? ` (${l(body.ref)})` : ''}: ${l(body.state)}${body.reason ? ` — ${l(body.reason)}` : ''}`];
+      if (body.hint) out.push(`  hint: ${l(body.hint)}`);
       if (body.commit) out.push(`  commit ${l(body.commit.sha.slice(0, 12))} by ${l(body.commit.author)}: ${l(body.commit.message.split('\n')[0])}`);
       out.push(table(body.stages.map((s) => [`  ${s.name}`, s.state, s.durationMs !== undefined ? `${(s.durationMs / 1000).toFixed(1)}s` : '', s.reason ?? ''])));
       if (body.gates?.length) {

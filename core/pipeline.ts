@@ -16,6 +16,8 @@ export interface StageStatus {
   /** Of durationMs, the time spent inside the tools the stage ran (git, gate commands, buildctl, registry calls). */
   toolMs?: number;
   reason?: string;
+  /** What a person should do about a failure (workflows/failures.ts), when one of Gantry's failure types ended the stage. */
+  hint?: string;
 }
 
 export interface CommitInfo { sha: string; author: string; email: string; message: string; committedAt: string }
@@ -41,6 +43,8 @@ export interface PipelineStatus {
   startedAt: string;
   endedAt?: string;
   reason?: string;
+  /** The failed stage's hint, when it has one. */
+  hint?: string;
   stages: StageStatus[];
   commit?: CommitInfo;
   /** The gate report: each gate's verdict, duration, reason and log. */
@@ -104,18 +108,20 @@ export function startStage(p: PipelineStatus, name: string, now: number): void {
 }
 
 /** Ends a stage; a failed stage fails the pipeline and skips every stage after it. */
-export function endStage(p: PipelineStatus, name: string, ok: boolean, reason: string | undefined, now: number): void {
+export function endStage(p: PipelineStatus, name: string, ok: boolean, reason: string | undefined, now: number, hint?: string): void {
   const s = stage(p, name);
   s.state = ok ? 'succeeded' : 'failed';
   s.endedAt = iso(now);
   if (s.startedAt) s.durationMs = now - Date.parse(s.startedAt);
   if (reason) s.reason = reason;
+  if (hint && !ok) s.hint = hint;
   if (!ok) {
     for (const later of p.stages.slice(p.stages.indexOf(s) + 1)) if (later.state === 'pending') later.state = 'skipped';
     // Gates that were waiting for a later stage (the image-size gate waits for the build) never run.
     for (const g of p.gates ?? []) if (g.state === 'pending') Object.assign(g, { state: 'skipped', reason: `not run: ${name} failed` });
     p.state = 'failed';
     p.reason = `${name} failed${reason ? `: ${reason}` : ''}`;
+    if (hint) p.hint = hint;
     p.endedAt = iso(now);
   } else if (p.stages.every((x) => x.state === 'succeeded' || x.state === 'skipped')) {
     p.state = 'succeeded';

@@ -72,8 +72,9 @@ export interface ReleaseState {
   calendar?: CalendarAnswer;
   /** Keys of the notices already sent (see noticesDue), so each is sent once. */
   notices?: string[];
-  stop?: { cause: StopCause; reason: string; by?: string; at: string };
-  outcome?: { result: Outcome; reason: string; at: string };
+  /** `hint`: what a person should do, when an error (not a decision or a check) stopped the release. */
+  stop?: { cause: StopCause; reason: string; by?: string; at: string; hint?: string };
+  outcome?: { result: Outcome; reason: string; at: string; hint?: string };
   decisions: Decision[];
   events: HistoryEvent[];
   /** Bumped on every change, so waits can wake on "anything happened". */
@@ -311,13 +312,13 @@ export function recordConfirmed(s: ReleaseState, reason: string, now: number): v
   event(s, now, 'confirmed', `group ${s.group + 1} confirmed: ${reason}`, s.group);
 }
 
-export function recordRollbackStarted(s: ReleaseState, cause: StopCause, reason: string, now: number): void {
-  s.stop ??= { cause, reason, at: iso(now) };
+export function recordRollbackStarted(s: ReleaseState, cause: StopCause, reason: string, now: number, hint?: string): void {
+  s.stop ??= { cause, reason, at: iso(now), ...(hint ? { hint } : {}) };
   event(s, now, 'rollback-started', `rolling back (${s.stop.cause}): ${s.stop.reason}`);
 }
 
-export function recordOutcome(s: ReleaseState, result: Outcome, reason: string, now: number): void {
-  s.outcome = { result, reason, at: iso(now) };
+export function recordOutcome(s: ReleaseState, result: Outcome, reason: string, now: number, hint?: string): void {
+  s.outcome = { result, reason, at: iso(now), ...(hint ? { hint } : {}) };
   event(s, now, result, reason);
 }
 

@@ -55,12 +55,13 @@ export const FAILURES = {
   // --- Gates and build (activities/gates.ts, activities/build.ts) ---
   BuildFailed: { retryable: false, why: 'a build step failed on the commit\'s own Dockerfile or context', hint: 'the message names the failing step; the build log path is in the message' },
   BuilderUnavailable: { retryable: true, why: 'BuildKit did not answer or did not finish its bookkeeping: a builder restart or a network blip', hint: 'Gantry retries; if it lasts, check buildkitd and the BuildKit address the worker is given' },
+  BuilderTlsFailed: { retryable: false, why: 'buildkitd over TCP refused the worker\'s TLS client certificate (or it has none), or the worker does not trust buildkitd\'s certificate: the same certificates get the same answer', hint: 'give the worker a client certificate signed by the CA buildkitd trusts and buildkitd\'s CA (GANTRY_BUILDKIT_TLS_DIR, or GANTRY_BUILDKIT_TLS_CA_CERT, _CERT and _KEY)' },
   ToolMissing: { retryable: false, why: 'a program the worker needs is not installed; retrying on the same worker cannot install it', hint: 'install the program in the worker\'s image or point the worker at it (the message names it and the path looked at)' },
   SecretMissing: { retryable: false, why: 'the worker lacks an environment variable the config names', hint: 'set the variable on the worker (from a Secret), or remove it from gantry.yaml' },
 
   // --- Registry activities (activities/registry.ts) ---
   ImageNotFound: { retryable: false, why: 'the registry has no such manifest, tag or blob', hint: 'check the image name and the digest or tag; the image may have been deleted' },
-  RegistryForbidden: { retryable: false, why: 'the registry refused the credentials (401/403)', hint: 'give the worker registry credentials that may read and push the repository' },
+  RegistryForbidden: { retryable: false, why: 'the registry refused the credentials (401/403), or the worker has none for it', hint: 'give the worker registry credentials that may pull, push and delete in the repository: a Docker config.json at GANTRY_REGISTRY_AUTH_FILE (or in DOCKER_CONFIG); the message names the registry, the repository and the file looked in' },
   RegistryRejected: { retryable: false, why: 'the registry refused the request itself (a 4xx other than 401, 403, 404, 408, 429; e.g. deletes disabled)', hint: 'the message has the registry\'s answer; fix the request or the registry\'s configuration' },
   RegistryUnavailable: { retryable: true, why: 'the registry did not answer, or answered 408, 429 or 5xx: it comes back', hint: 'Gantry retries; if it lasts, check the registry and the network from the worker' },
   RegistryInconsistent: { retryable: true, why: 'the registry returned content that does not match what was asked or written (a concurrent push, a caching proxy); a new read usually agrees', hint: 'if it repeats, look for another writer of the same tag, or a proxy that caches manifests' },
@@ -96,6 +97,21 @@ export function isFailureType(type: string | undefined | null): type is FailureT
 /** The hint of a failure type; undefined for a type outside the table (e.g. from a library). */
 export function failureHint(type: string | undefined | null): string | undefined {
   return isFailureType(type) ? FAILURES[type].hint : undefined;
+}
+
+/**
+ * The hint for a failure as a workflow sees it: the first failure of the table's types along the
+ * cause chain (an ActivityFailure or ChildWorkflowFailure wraps the ApplicationFailure an activity
+ * threw); undefined when none is in the table.
+ */
+export function failureHintOf(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof ApplicationFailure) {
+      const hint = failureHint(e.type);
+      if (hint) return hint;
+    }
+  }
+  return undefined;
 }
 
 export interface FailOptions {

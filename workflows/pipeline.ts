@@ -18,7 +18,7 @@ import { addStages, endStage as endStageCore, newPipeline, releaseStages, setToo
 import type { Revision } from '../core/release.js';
 import { renderTag } from '../core/source.js';
 import { FailureType, pipelineStatusQuery, releaseMemo, releaseWorkflowId } from './messages.js';
-import { nonRetryableErrorTypes } from './failures.js';
+import { failureHintOf, nonRetryableErrorTypes } from './failures.js';
 import type { PipelineActivities, SourceRef } from './pipeline-activity-types.js';
 import type { CatalogActivities } from './activity-types.js';
 import { release } from './release.js';
@@ -110,7 +110,7 @@ function failureReason(err: unknown): string {
 async function runPipeline(input: PipelineInput, gh: GitHubReporter) {
   // Every stage change is also reported to GitHub (when input.github is set).
   const startStage = (q: PipelineStatus, name: string, now: number) => { startStageCore(q, name, now); gh.stage(name, 'pending'); };
-  const endStage = (q: PipelineStatus, name: string, ok: boolean, reason: string | undefined, now: number) => { endStageCore(q, name, ok, reason, now); gh.stage(name, ok ? 'success' : 'failure', reason); };
+  const endStage = (q: PipelineStatus, name: string, ok: boolean, reason: string | undefined, now: number, hint?: string) => { endStageCore(q, name, ok, reason, now, hint); gh.stage(name, ok ? 'success' : 'failure', reason); };
   const fromSource = !!input.source;
   const id = workflowInfo().workflowId;
   let config = input.config;
@@ -139,7 +139,7 @@ async function runPipeline(input: PipelineInput, gh: GitHubReporter) {
     } catch (err) {
       if (isCancellation(err)) { endStage(p, name, false, 'cancelled', Date.now()); throw err; }
       if (err instanceof ApplicationFailure && err.type === FailureType.StageFailed) throw err;
-      endStage(p, name, false, failureReason(err), Date.now());
+      endStage(p, name, false, failureReason(err), Date.now(), failureHintOf(err));
       throw ApplicationFailure.create({ message: p.reason ?? failureReason(err), type: FailureType.StageFailed, nonRetryable: true, details: [p] });
     }
     return result;

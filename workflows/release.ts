@@ -16,7 +16,7 @@ import { canaryTargets, environmentPlan } from '../core/plan.js';
 import { durationMs } from '../core/duration.js';
 import type { Channel } from '../core/approval.js';
 import type { NotifyActivities, ReleaseActivities, Target } from './activity-types.js';
-import { nonRetryableErrorTypes } from './failures.js';
+import { failureHintOf, nonRetryableErrorTypes } from './failures.js';
 import { decisionUpdates, FailureType, statusQuery, type DecisionArgs } from './messages.js';
 
 export interface ReleaseInput {
@@ -121,7 +121,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     const cancelled = isCancellation(err);
     const cause: StopCause = cancelled ? 'cancelled' : s.stop?.cause ?? 'abort';
     const reason = cancelled ? 'the release was cancelled' : `an error stopped the release: ${errorMessage(err)}`;
-    await rollBack(s, target, cause, reason);
+    await rollBack(s, target, cause, reason, cancelled ? undefined : failureHintOf(err));
     if (cancelled) throw err;
   }
   await condition(allHandlersFinished);
@@ -209,15 +209,15 @@ async function runGroups(s: ReleaseState, env: EnvironmentConfig, target: Target
 }
 
 /** Rolls back without being cancellable: an operator's cancel must not leave a half-released environment. */
-async function rollBack(s: ReleaseState, target: Target, cause: StopCause, reason: string): Promise<void> {
-  recordRollbackStarted(s, cause, reason, Date.now());
+async function rollBack(s: ReleaseState, target: Target, cause: StopCause, reason: string, hint?: string): Promise<void> {
+  recordRollbackStarted(s, cause, reason, Date.now(), hint);
   try {
     await CancellationScope.nonCancellable(() => rescue.rollback({
       releaseId: s.id, target, revision: s.revision, ...(s.previous ? { stable: s.previous } : {}), reason: s.stop!.reason,
     }));
     recordOutcome(s, 'rolled-back', `${s.stop!.reason}; ${s.previous ? `back to ${revisionRef(s.previous)}` : 'new pods removed'}`, Date.now());
   } catch (err) {
-    recordOutcome(s, 'failed', `rollback failed: ${errorMessage(err)} (after: ${s.stop!.reason})`, Date.now());
+    recordOutcome(s, 'failed', `rollback failed: ${errorMessage(err)} (after: ${s.stop!.reason})`, Date.now(), failureHintOf(err));
   }
 }
 

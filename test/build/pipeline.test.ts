@@ -12,6 +12,7 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import tar from 'tar-stream';
 import type { PipelineStatus } from '../../core/pipeline.js';
+import { FAILURES } from '../../workflows/failures.js';
 import { pipelineStatusQuery, pipelineWorkflowId } from '../../workflows/messages.js';
 import type { PipelineInput } from '../../workflows/pipeline.js';
 import { buildctlBin } from '../../testbed/paths.js';
@@ -204,11 +205,14 @@ describe('pipeline from commit to eStargz image (real git, BuildKit, registry)',
     expect(failureType(moved.error)).toBe('StageFailed');
     expect(moved.status.stages[0]).toMatchObject({ name: 'checkout', state: 'failed', reason: expect.stringMatching(new RegExp(`ref refs/heads/main moved: it points at ${sample.head().slice(0, 12)} now, this pipeline is for ${old.slice(0, 12)}`)) });
     expect(moved.status.stages.slice(1).every((x) => x.state === 'skipped')).toBe(true);
+    // What to do about it travels with the status: the failure table's hint for the activity's type.
+    expect(moved.status.stages[0]!.hint).toBe(FAILURES.RefMoved.hint);
+    expect(moved.status.hint).toBe(FAILURES.RefMoved.hint);
 
     const missing = '0123456789abcdef0123456789abcdef01234567';
     const gone = await runPipeline(repo, sample, missing);
     expect(failureType(gone.error)).toBe('StageFailed');
-    expect(gone.status.stages[0]).toMatchObject({ name: 'checkout', state: 'failed', reason: expect.stringContaining(`commit ${missing} not found in ${sample.url}`) });
+    expect(gone.status.stages[0]).toMatchObject({ name: 'checkout', state: 'failed', reason: expect.stringContaining(`commit ${missing} not found in ${sample.url}`), hint: FAILURES.CommitNotFound.hint });
     // Not retried: a missing commit is a non-retryable failure (one attempt in the history).
     const history = await gone.handle.fetchHistory();
     expect(history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt)).toEqual([1]);

@@ -104,3 +104,22 @@ describe('the CLI shows outside text safely (issue 12)', () => {
     expect(r.stderr).toContain('\\u{1b}[2J');
   });
 });
+
+describe('failure hints reach the person at the terminal', () => {
+  it('release status prints the stop\'s hint; pipeline status prints the failed stage\'s hint', async () => {
+    const stopped: ReleaseStatus = {
+      ...status, phase: 'rolled-back', waiting: undefined,
+      stop: { cause: 'abort', reason: 'an error stopped the release: applyGroup: HTTP 403', at: '2025-01-01T00:00:00.000Z', hint: 'grant the worker RBAC' },
+      outcome: { result: 'rolled-back', reason: 'back to abc', at: '2025-01-01T00:00:01.000Z' },
+    };
+    const r = await cli(['release', 'status', 'shop', 'production'], () => ({ status: 200, body: stopped }));
+    expect(r.stdout).toMatch(/\n {2}hint {7}grant the worker RBAC\n/);
+    const pipeline = {
+      id: 'p', repo: 'acme/shop', sha: 'abc', state: 'failed', startedAt: '2025-01-01T00:00:00.000Z', reason: 'checkout failed: commit not found',
+      hint: `push the commit${hostile}`, stages: [{ name: 'checkout', state: 'failed', reason: 'commit not found', hint: 'push the commit' }],
+    };
+    const p = await cli(['pipeline', 'status', '--repo', 'acme/shop', '--sha', 'abc'], () => ({ status: 200, body: pipeline }));
+    expect(p.stdout).toContain('  hint: push the commit');
+    expect(unsafeIn(p.stdout)).toBeUndefined();
+  });
+});

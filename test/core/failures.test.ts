@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { ApplicationFailure } from '@temporalio/common';
-import { fail, FAILURES, failureHint, FailureType, failureTypes, isFailureType, nonRetryableErrorTypes } from '../../workflows/failures.js';
+import { fail, FAILURES, failureHint, failureHintOf, FailureType, failureTypes, isFailureType, nonRetryableErrorTypes } from '../../workflows/failures.js';
 import { FailureType as MessagesFailureType } from '../../workflows/messages.js';
 import { gitFailureType } from '../../activities/git.js';
 import { registryStatusFailure } from '../../activities/registry.js';
@@ -67,6 +67,15 @@ describe('the failure table', () => {
     expect(isFailureType(undefined)).toBe(false);
     expect(failureHint('Forbidden')).toBe(FAILURES.Forbidden.hint);
     expect(failureHint('constructor')).toBeUndefined();
+  });
+
+  it('failureHintOf finds the table\'s type along the cause chain (as a workflow sees an activity failure)', () => {
+    const inner = fail(FailureType.CommitNotFound, 'commit 0123 not found');
+    const wrapped = new Error('activity failed', { cause: new Error('retry state: non-retryable', { cause: inner }) });
+    expect(failureHintOf(wrapped)).toBe(FAILURES.CommitNotFound.hint);
+    expect(failureHintOf(ApplicationFailure.create({ message: 'x', type: 'GitHub404' }))).toBeUndefined();
+    expect(failureHintOf(new Error('plain'))).toBeUndefined();
+    expect(failureHintOf('a string')).toBeUndefined();
   });
 });
 

@@ -13,7 +13,7 @@ import { createSimClusterActivities } from '../../activities/sim-cluster.js';
 import { GantryService } from '../../api/service.js';
 import { parseConfig, type GantryConfig, type RawConfig } from '../../core/config.js';
 import type { GateResult } from '../../core/gates.js';
-import { nonRetryableErrorTypes } from '../../workflows/failures.js';
+import { fail, FAILURES, FailureType, nonRetryableErrorTypes } from '../../workflows/failures.js';
 import { pipelineWorkflowId } from '../../workflows/messages.js';
 import type { PipelineActivities } from '../../workflows/pipeline-activity-types.js';
 import type { PipelineInput } from '../../workflows/pipeline.js';
@@ -79,8 +79,14 @@ const taskQueue = unique('failure-policy');
 beforeAll(async () => {
   ({ client, connection } = await connectClient());
   native = await connectNative();
+  const sim = createSimClusterActivities({ metrics: () => 0.001 });
   const activities = recorded({
-    ...createSimClusterActivities({ metrics: () => 0.001 }),
+    ...sim,
+    // Apps named forbidden-*: the cluster refuses the first group as RBAC would (non-retryable).
+    async applyGroup(req: Parameters<typeof sim.applyGroup>[0]) {
+      if (req.target.app.startsWith('forbidden-')) throw fail(FailureType.Forbidden, `apply Deployment ${req.target.app}: HTTP 403: may not create deployments`);
+      return sim.applyGroup(req);
+    },
     ...createNotifyActivities([], () => undefined),
     ...createCatalogActivities({ client, taskQueue }),
     ...fakePipeline,
@@ -126,5 +132,15 @@ describe('retry policies (real Temporal dev server)', () => {
     }
     const expected = [...nonRetryableErrorTypes].sort();
     for (const s of seen) expect({ name: s.name, types: s.types ? [...s.types].sort() : s.types }).toEqual({ name: s.name, types: expected });
+  }, 120_000);
+
+  it('a release stopped by a failure from the table carries its hint in the status (the stop), and the CLI shows it', async () => {
+    const app = unique('forbidden-');
+    await service.startRelease({ config: config(app, {}), environment: 'production', revision: { digest: `sha256:${'f'.repeat(64)}`, sha: 'f'.repeat(40), author: 'carol' } }, caller('dave'));
+    const s = await service.waitForRelease(app, 'production');
+    expect(s.phase).toBe('rolled-back');
+    expect(s.stop).toMatchObject({ cause: 'abort', reason: expect.stringContaining('HTTP 403: may not create deployments'), hint: FAILURES.Forbidden.hint });
+    expect(s.outcome?.hint).toBeUndefined(); // the rollback itself succeeded: the hint belongs to the stop
+    expect(seen.filter((x) => x.name === 'applyGroup').length).toBeGreaterThan(0);
   }, 120_000);
 });
