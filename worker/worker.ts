@@ -10,6 +10,34 @@ import type { GantryActivities } from './activities.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The workflow bundle entry, as TypeScript source (the bundler compiles it). */
 export const workflowsPath = path.join(here, '..', 'workflows', 'index.ts');
+/** Where `npm run bundle` (worker/build-bundle.ts) writes the prebuilt workflow bundle by default. */
+export const defaultWorkflowBundlePath = path.join(here, '..', 'dist', 'workflow-bundle.js');
+
+/**
+ * Where a worker's workflow code comes from: a prebuilt bundle (GANTRY_WORKFLOW_BUNDLE, written at
+ * image build time by `npm run bundle`, as in Temporal's `production` sample: no webpack at start,
+ * nothing written at run time), or else the TypeScript sources, bundled when the worker starts.
+ */
+export function workflowCode(bundlePath?: string): Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> {
+  return bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath };
+}
+
+/**
+ * Worker Versioning (runtime/config.ts: GANTRY_WORKER_DEPLOYMENT and GANTRY_BUILD_ID): the Worker
+ * Deployment this worker belongs to and the build id of its code. Set, the worker polls as that
+ * deployment version and every workflow it starts is PINNED to it (README "Upgrading Gantry"):
+ * a release waiting days for approval finishes on the code that started it, while new releases go
+ * to the deployment's current version. A workflow may declare otherwise (the build catalog is
+ * AUTO_UPGRADE: workflows/catalog.ts). Unset: an unversioned worker, as before.
+ */
+export interface WorkerVersion { deploymentName: string; buildId: string }
+
+/** The SDK's workerDeploymentOptions for a version (none: unversioned). For every worker of the process. */
+export function deploymentOptions(version: WorkerVersion | undefined): Pick<WorkerOptions, 'workerDeploymentOptions'> {
+  return version
+    ? { workerDeploymentOptions: { version: { deploymentName: version.deploymentName, buildId: version.buildId }, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' } }
+    : {};
+}
 
 export interface GantryWorkerOptions {
   connection: NativeConnection;
@@ -21,6 +49,10 @@ export interface GantryWorkerOptions {
    */
   activities: GantryActivities;
   identity?: string;
+  /** A prebuilt workflow bundle (see workflowCode); default: bundle the sources at start. */
+  workflowBundle?: string;
+  /** Worker Versioning: the deployment version of this worker's code (none: unversioned). */
+  version?: WorkerVersion;
   extra?: Partial<WorkerOptions>;
 }
 
@@ -29,9 +61,10 @@ export async function createWorker(o: GantryWorkerOptions): Promise<Worker> {
     connection: o.connection,
     namespace: o.namespace ?? 'default',
     taskQueue: o.taskQueue ?? TASK_QUEUE,
-    workflowsPath,
+    ...workflowCode(o.workflowBundle),
     activities: o.activities,
     ...(o.identity ? { identity: o.identity } : {}),
+    ...deploymentOptions(o.version),
     ...o.extra,
   });
 }

@@ -1,7 +1,7 @@
 // The build catalog workflow: one per app (id builds/<app>), a small durable entity. Pipelines tell
 // it about builds that passed their gates (signal-with-start from an activity); release trains ask it
 // for the newest. It continues as new before its history grows large.
-import { condition, continueAsNew, defineQuery, defineSignal, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import { condition, continueAsNew, defineQuery, defineSignal, setHandler, setWorkflowOptions, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
 import { addBuild, type Catalog, type CatalogBuild } from '../core/catalog.js';
 
 export const buildPassedSignal = defineSignal<[CatalogBuild]>('buildPassed');
@@ -21,3 +21,11 @@ export async function buildCatalog(initial: Catalog): Promise<void> {
   await condition(allHandlersFinished);
   await continueAsNew<typeof buildCatalog>(catalog);
 }
+
+// Worker Versioning (README "Upgrading Gantry"): a versioned worker pins the workflows it starts
+// (releases, pipelines, trains: they end, and must end on the code that started them). The catalog
+// never ends (it continues as new), so pinned it would keep the version that started it alive for
+// ever; AUTO_UPGRADE moves it to the current version at its next task. The price: its code must stay
+// replay-safe across versions (patched() as before), which its few commands (none but
+// continue-as-new) make easy. Unversioned workers ignore this.
+setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, buildCatalog);
