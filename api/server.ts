@@ -23,6 +23,7 @@ import { authenticate, soleAuthorization, type IdentityTable } from './auth.js';
 import type { Caller, GantryService, ReleaseSummary } from './service.js';
 import { emptyTriggerConfig, type TriggerServerConfig } from './server-config.js';
 import { registerTriggerRoutes } from './webhooks.js';
+import { temporalReadiness, type TemporalPing } from '../runtime/readiness.js';
 
 export interface BuildServerOptions {
   service: GantryService;
@@ -272,6 +273,15 @@ async function listReleases(service: GantryService, limit: number): Promise<List
   }));
 }
 
+/** The API's Temporal client as a readiness check (runtime/readiness.ts). */
+function clientPing(client: GantryService['client']): TemporalPing {
+  const conn = client.connection as { options?: { address?: string } };
+  return {
+    address: conn.options?.address, namespace: client.options.namespace,
+    describeNamespace: (deadline) => client.withDeadline(deadline, () => client.workflowService.describeNamespace({ namespace: client.options.namespace })),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 export function buildServer(opts: BuildServerOptions): FastifyInstance {
@@ -372,6 +382,14 @@ export function buildServer(opts: BuildServerOptions): FastifyInstance {
   });
 
   app.get('/healthz', async () => ({ ok: true }));
+  // Readiness (no token, like /healthz): Temporal reachable and its namespace there (runtime/readiness.ts);
+  // the server config was loaded before the server was built, so what it holds is reported. 503 when not.
+  app.get('/readyz', async (_req, reply) => {
+    const temporal = await temporalReadiness(clientPing(service.client));
+    const serverConfig = { identities: identities.size, repos: opts.triggers?.repos.size ?? 0, slack: !!opts.triggers?.slack };
+    if (temporal.ok) return { ready: true, temporal, serverConfig };
+    return sendError(reply, 503, { ready: false, error: 'unavailable', message: temporal.reason, hint: temporal.hint, temporal, serverConfig });
+  });
 
   app.get('/', async (req, reply) => {
     if (!opts.publicIndex) callerOf(req);
