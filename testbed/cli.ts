@@ -3,6 +3,7 @@ import { downTemporal, installTemporal, temporalStatus, upTemporal } from './tem
 import { home } from './paths.js';
 import { buildkitStatus, downBuildkit, installBuildkit, upBuildkit } from './buildkit.js';
 import { installHadolint } from './hadolint.js';
+import { installHelm } from './helm.js';
 import { downRegistry, installRegistry, registryStatus, upRegistry } from './registry.js';
 import { downKubernetes, installKubernetes, kubernetesStatus, upKubernetes } from './k8s/index.js';
 import { downPrometheus, installPrometheus, prometheusStatus, upPrometheus } from './prometheus.js';
@@ -21,6 +22,8 @@ async function main(argv: string[]): Promise<void> {
       // Cluster: the local Kubernetes control plane (built once into the cache) and Prometheus.
       await installKubernetes(console.log);
       await installPrometheus();
+      // Helm (the chart in deploy/helm is templated and linted by test/deploy).
+      await installHelm();
       return;
     case 'up':
       await upTemporal();
