@@ -6,8 +6,11 @@
 // retrying); 429 and rate-limit 403s are GitHubRateLimited (after Retry-After when GitHub gives one);
 // 5xx and network errors GitHubUnavailable. The HTTP status is in the failure's details.
 //
-// The token never enters workflow history: inputs name the env var (default GANTRY_GITHUB_TOKEN) and
-// the activity reads it on the worker. The API base URL is configurable (GitHub Enterprise:
+// Credentials never enter workflow history: inputs name the env var (default GANTRY_GITHUB_TOKEN) and
+// the activity reads it on the worker. With a GitHub App configured on the worker (`app`, from
+// GANTRY_GITHUB_APP_*: activities/github-auth.ts), calls to the App's GitHub API authenticate as its
+// installation instead (@octokit/auth-app's strategy: short-lived tokens, renewed as needed); a
+// token variable is then used only for other GitHub API URLs. The API base URL is configurable (GitHub Enterprise:
 // https://<host>/api/v3) per call or per worker (GANTRY_GITHUB_API_URL).
 //
 // Descriptions are outside text (reasons, messages) shown on GitHub: controls and bidi characters
@@ -16,6 +19,7 @@ import { Octokit } from '@octokit/rest';
 import { ApplicationFailure } from '@temporalio/common';
 import { fail, FailureType } from '../workflows/failures.js';
 import { cap, displayLine, echo } from '../core/text.js';
+import { appOctokitAuth, describeApp, isAppTokenRequest, type GitHubAppSettings } from './github-auth.js';
 
 export const DEFAULT_GITHUB_TOKEN_ENV = 'GANTRY_GITHUB_TOKEN';
 export const GANTRY_DEPLOY_TASK = 'deploy:gantry';
@@ -54,6 +58,8 @@ export interface GitHubResult { changed: boolean; id?: number; deploymentId?: nu
 export interface GitHubActivityOptions {
   baseUrl?: string;
   tokenEnv?: string;
+  /** A GitHub App: used for every call to its API URL (app.apiUrl). */
+  app?: GitHubAppSettings;
   /** Where env vars are read; default process.env. */
   env?: Record<string, string | undefined>;
   /** fetch for octokit (tests); default global fetch. */
@@ -76,8 +82,15 @@ export function githubDescription(text: string | undefined): string | undefined 
 const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 /** Maps an octokit error to an ApplicationFailure Temporal can act on. */
-export function githubFailure(err: unknown, what: string): ApplicationFailure {
+export function githubFailure(err: unknown, what: string, app?: GitHubAppSettings): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
+  // The App's own token exchange refused: a wrong key, App id or installation. Say which settings.
+  if (app && isAppTokenRequest(err) && err instanceof Error && typeof (err as { status?: unknown }).status === 'number') {
+    const status = (err as Error & { status: number }).status;
+    if (status >= 400 && status < 500 && status !== 429) {
+      return fail(FailureType.GitHubRejected, `${what}: GitHub refused the ${describeApp(app)}: it answered ${status} for the installation token: ${cap(displayLine(err.message.split('\n')[0] ?? ''), 300)}`, { details: { status } });
+    }
+  }
   // octokit's RequestError (name 'HttpError'), checked by shape: it is a dependency of @octokit/rest.
   if (err instanceof Error && err.name === 'HttpError' && typeof (err as { status?: unknown }).status === 'number') {
     const e = err as Error & { status: number; response?: { headers?: Record<string, string | number | undefined> } };
@@ -104,16 +117,35 @@ export function createGitHubActivities(opts: GitHubActivityOptions = {}) {
   const env = opts.env ?? process.env;
   const clients = new Map<string, Octokit>();
 
+  /** The App for a call to `baseUrl`, when one is configured for that API. */
+  const appFor = (baseUrl: string): GitHubAppSettings | undefined => (opts.app && opts.app.apiUrl === baseUrl ? opts.app : undefined);
+  const baseUrlOf = (t: GitHubTarget) => (t.baseUrl ?? opts.baseUrl ?? env.GANTRY_GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, '');
+
   function client(t: GitHubTarget): Octokit {
+    const baseUrl = baseUrlOf(t);
+    const request = opts.fetch ? { request: { fetch: opts.fetch } } : {};
+    const app = appFor(baseUrl);
+    if (app) {
+      const key = `app\0${baseUrl}`;
+      let o = clients.get(key);
+      if (!o) {
+        let auth: ReturnType<typeof appOctokitAuth>;
+        try { auth = appOctokitAuth(app, env); } catch (err) {
+          throw fail(FailureType.GitHubNotConfigured, `the ${describeApp(app)} cannot be used: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        o = new Octokit({ ...auth, baseUrl, userAgent: 'gantry', log: quiet, ...request });
+        clients.set(key, o);
+      }
+      return o;
+    }
     const tokenEnv = t.tokenEnv ?? opts.tokenEnv ?? DEFAULT_GITHUB_TOKEN_ENV;
     const token = env[tokenEnv];
     if (!token) throw fail(FailureType.GitHubNotConfigured, `no GitHub token on the worker: set ${tokenEnv}`);
-    const baseUrl = (t.baseUrl ?? opts.baseUrl ?? env.GANTRY_GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, '');
     const key = `${baseUrl}\0${token}`;
     let o = clients.get(key);
     if (!o) {
       // @octokit/rest has no retry plugin: Temporal owns retries.
-      o = new Octokit({ auth: token, baseUrl, userAgent: 'gantry', log: quiet, ...(opts.fetch ? { request: { fetch: opts.fetch } } : {}) });
+      o = new Octokit({ auth: token, baseUrl, userAgent: 'gantry', log: quiet, ...request });
       clients.set(key, o);
     }
     return o;
@@ -138,7 +170,7 @@ export function createGitHubActivities(opts: GitHubActivityOptions = {}) {
         });
         return { changed: true, id: created.id };
       } catch (err) {
-        throw githubFailure(err, what);
+        throw githubFailure(err, what, appFor(baseUrlOf(input)));
       }
     },
 
@@ -169,7 +201,7 @@ export function createGitHubActivities(opts: GitHubActivityOptions = {}) {
         });
         return { changed: true, deploymentId, id: created.id };
       } catch (err) {
-        throw githubFailure(err, what);
+        throw githubFailure(err, what, appFor(baseUrlOf(input)));
       }
     },
   };

@@ -122,17 +122,31 @@ export function githubReply(login: string, text: string): string {
   return `${mention}${markdownText(text)}`;
 }
 
-/** Replies on the pull request/issue or the commit, when a token is configured. */
+/** Replies on the pull request/issue or the commit, as the GitHub App when one is configured, else with the token. */
 async function postReply(entry: RepoEntry, payload: Payload, event: string, body: string, cfg: TriggerServerConfig, fetchImpl?: typeof fetch): Promise<void> {
-  if (!cfg.github.token) return;
+  const octokit = replyClient(cfg, fetchImpl);
+  if (!octokit) return;
   const [owner, repo] = entry.name.split('/') as [string, string];
-  const octokit = new Octokit({
-    auth: cfg.github.token, baseUrl: cfg.github.apiUrl, userAgent: 'gantry',
-    ...(fetchImpl ? { request: { fetch: fetchImpl } } : {}),
-    log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
-  });
   if (event === 'issue_comment' && payload.issue?.number) await octokit.rest.issues.createComment({ owner, repo, issue_number: payload.issue.number, body });
   else if (event === 'commit_comment' && payload.comment?.commit_id) await octokit.rest.repos.createCommitComment({ owner, repo, commit_sha: payload.comment.commit_id, body });
+}
+
+// One client per server config: with a GitHub App, @octokit/auth-app keeps the installation token
+// (an hour) in it, so replies do not each ask for a new one.
+const replyClients = new WeakMap<TriggerServerConfig, Octokit>();
+function replyClient(cfg: TriggerServerConfig, fetchImpl?: typeof fetch): Octokit | undefined {
+  const auth = cfg.github.appAuth ? cfg.github.appAuth() : cfg.github.token ? { auth: cfg.github.token } : undefined;
+  if (!auth) return undefined;
+  let o = replyClients.get(cfg);
+  if (!o) {
+    o = new Octokit({
+      ...auth, baseUrl: cfg.github.apiUrl, userAgent: 'gantry',
+      ...(fetchImpl ? { request: { fetch: fetchImpl } } : {}),
+      log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+    });
+    replyClients.set(cfg, o);
+  }
+  return o;
 }
 
 /** Where a push's commit is cloned from, when the repository is configured to build from source. */

