@@ -3,7 +3,9 @@
 // with a registry cache imported and exported. The digest is read from the metadata file;
 // BuildKit's progress (rawjson) is heartbeated and turned into a readable, capped log; a
 // cancelled activity kills buildctl's process group, which cancels the solve in buildkitd.
-// Secrets reach BuildKit only as secret mounts, by environment-variable reference.
+// Secrets reach BuildKit only as secret mounts, by environment-variable reference. Registry
+// credentials reach buildctl as DOCKER_CONFIG (a per-build directory whose config.json links to the
+// worker's credentials file), buildkitd's TLS client certificate as --tlscacert/--tlscert/--tlskey.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +20,16 @@ import type { BuildRequest, BuildResult, PipelineActivities } from '../workflows
 import { createGateActivities, pipelineLogPath, redact, runProcess, type GateOptions } from './gates.js';
 import { activitySignal, createGitActivities, ensureCheckout, safeHeartbeat } from './git.js';
 import { createRegistryActivities, type RegistryOptions } from './registry.js';
+import { RegistryAuth, type RegistryAuthFile } from './registry-auth.js';
+
+/** The TLS client of buildkitd over TCP (runtime/config.ts: GANTRY_BUILDKIT_TLS_DIR or the three paths). */
+export interface BuildkitTls {
+  caCert: string;
+  cert: string;
+  key: string;
+  /** Where the paths came from, for messages. */
+  setting: string;
+}
 
 export interface BuildOptions extends GateOptions {
   /** BuildKit daemon address, e.g. unix:///run/buildkit/buildkitd.sock */
@@ -25,7 +37,20 @@ export interface BuildOptions extends GateOptions {
   buildctlBin: string;
   /** How often the build heartbeats while BuildKit is quiet (ms). */
   heartbeatMs?: number;
+  buildkitTls?: BuildkitTls;
+  /** The Docker config.json buildctl pushes with (the registry client's too); none: anonymous. */
+  registryAuthFile?: RegistryAuthFile;
 }
+
+/** buildctl's global flags for buildkitd over TLS (before the subcommand). */
+export function buildctlTlsArgs(tls: BuildkitTls | undefined): string[] {
+  return tls ? ['--tlscacert', tls.caCert, '--tlscert', tls.cert, '--tlskey', tls.key] : [];
+}
+
+/** A refusal by the registry during the push or the cache import/export (buildctl's words). */
+const REGISTRY_AUTH_RE = /\b401 Unauthorized\b|\b403 Forbidden\b|failed to authorize|failed to fetch (?:anonymous|oauth) token|unauthorized: |denied: /i;
+/** buildkitd over TCP refused the connection's TLS (no or a wrong client certificate, an untrusted server). */
+const BUILDKIT_TLS_RE = /tls: |x509: |certificate|handshake|server preface|authentication handshake failed/i;
 
 interface RawStatus { vertexes?: Vertex[]; logs?: { vertex: string; stream?: number; data?: string }[] }
 
@@ -67,9 +92,16 @@ export function createBuildActivities(opts: BuildOptions) {
       const repo = `${image.registry}/${image.repository}`;
       const metaDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-build-'));
       const metadataFile = path.join(metaDir, 'metadata.json');
+      // buildctl reads registry credentials from $DOCKER_CONFIG/config.json: a directory of this build
+      // whose config.json links to the worker's file (a Secret's key need not be named config.json);
+      // empty without credentials, so buildctl never falls back to another file than the client does.
+      const dockerConfig = path.join(metaDir, 'docker');
+      fs.mkdirSync(dockerConfig, { mode: 0o700 });
+      if (opts.registryAuthFile) fs.symlinkSync(opts.registryAuthFile.path, path.join(dockerConfig, 'config.json'));
+      env.DOCKER_CONFIG = dockerConfig;
       const logFile = pipelineLogPath(opts.logDir, req.pipelineId, 'build');
       const epoch = req.commitTime ? Math.floor(Date.parse(req.commitTime) / 1000) : undefined;
-      const argv = [opts.buildctlBin, ...buildctlArgs({
+      const argv = [opts.buildctlBin, ...buildctlTlsArgs(opts.buildkitTls), ...buildctlArgs({
         addr: opts.buildkitAddr, contextDir, dockerfileDir: path.dirname(dockerfile), dockerfileName: path.basename(dockerfile),
         ...(b.target ? { target: b.target } : {}), name: `${repo}:${tag}`, cacheRef: b.cache ?? `${repo}:buildcache`,
         args: b.args, secrets: b.secrets, metadataFile, ...(epoch !== undefined && Number.isFinite(epoch) ? { sourceDateEpoch: epoch } : {}),
@@ -116,6 +148,16 @@ export function createBuildActivities(opts: BuildOptions) {
           const tail = clean(res.tail.split('\n').filter((l) => !l.startsWith('{')).slice(-8).join('\n'));
           const why = steps.errors[0] ?? (/ERROR: (.*)/.exec(tail)?.[1] ?? tail.slice(-500));
           const kind = classifyBuildFailure(tail);
+          if (REGISTRY_AUTH_RE.test(tail)) {
+            const where = new RegistryAuth({ ...(opts.registryAuthFile ? { file: opts.registryAuthFile } : {}), fetch, signal: () => AbortSignal.timeout(1) }).where(image.registry);
+            throw fail(FailureType.RegistryForbidden, `build: ${image.registry} refused the push or cache of ${image.repository}: ${clean(why)}; ${where} (log: ${logFile} on ${host})`, { details: { log: logFile, host } });
+          }
+          if (kind === 'infrastructure' && opts.buildkitAddr.startsWith('tcp://') && BUILDKIT_TLS_RE.test(tail)) {
+            const tls = opts.buildkitTls
+              ? `the worker's TLS client certificate (${opts.buildkitTls.setting}) was refused, or buildkitd's certificate is not signed by ${opts.buildkitTls.caCert}`
+              : 'the worker has no TLS client certificate for it (set GANTRY_BUILDKIT_TLS_DIR, or GANTRY_BUILDKIT_TLS_CA_CERT, GANTRY_BUILDKIT_TLS_CERT and GANTRY_BUILDKIT_TLS_KEY)';
+            throw fail(FailureType.BuilderTlsFailed, `BuildKit at ${opts.buildkitAddr} refused the TLS connection: ${tls}: ${clean(why)}`);
+          }
           throw kind === 'build'
             ? fail(FailureType.BuildFailed, `${clean(why)} (log: ${logFile} on ${host})`, { details: { log: logFile, host } })
             : fail(FailureType.BuilderUnavailable, `BuildKit unavailable at ${opts.buildkitAddr}: ${why}`);

@@ -3,6 +3,7 @@
 // with a Range request, and the TOC: range-read, gunzipped, untarred with tar-stream, its
 // stargz.index.json hashed and compared with the annotation), promote by retagging, delete by
 // digest. The verdict is core/estargz.ts's. Loopback registries are plain HTTP, others HTTPS.
+// Credentials (Docker config.json, the Bearer token flow, Basic): activities/registry-auth.ts.
 import crypto from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
@@ -16,11 +17,14 @@ import {
 import { fail, FailureType } from '../workflows/failures.js';
 import type { DeleteRequest, PromoteRequest, ResolveRequest, VerifyImageRequest, VerifyImageResult } from '../workflows/pipeline-activity-types.js';
 import { activitySignal, keepAlive, safeHeartbeat } from './git.js';
+import { parseChallenge, RegistryAuth, type AccessNeed, type RegistryAuthFile } from './registry-auth.js';
 
 export interface RegistryOptions {
   /** Injected for tests; the global fetch otherwise. */
   fetch?: typeof fetch;
   timeoutMs?: number;
+  /** The Docker config.json with registry credentials (runtime/config.ts); none: anonymous. */
+  registryAuthFile?: RegistryAuthFile;
 }
 
 /** The largest TOC read into memory (the TOC of a layer with ~100k files is a few MB). */
@@ -48,24 +52,58 @@ export function registryStatusFailure(what: string, res: Pick<Response, 'status'
 
 export class RegistryClient {
   private readonly f: typeof fetch;
-  constructor(readonly registry: string, private readonly opts: RegistryOptions = {}) { this.f = opts.fetch ?? fetch; }
+  private readonly auth: RegistryAuth;
+  /** `auth` holds the token cache: share one per worker (createRegistryActivities does). */
+  constructor(readonly registry: string, private readonly opts: RegistryOptions = {}, auth?: RegistryAuth) {
+    this.f = opts.fetch ?? fetch;
+    this.auth = auth ?? new RegistryAuth({ ...(opts.registryAuthFile ? { file: opts.registryAuthFile } : {}), fetch: this.f, signal: () => this.signal() });
+  }
+
+  private signal(): AbortSignal {
+    const signal = activitySignal();
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? 60_000);
+    return signal ? AbortSignal.any([signal, timeout]) : timeout;
+  }
 
   url(repository: string, kind: 'manifests' | 'blobs', ref: string): string {
     return `${registryScheme(this.registry)}://${this.registry}/v2/${repository}/${kind}/${ref}`;
   }
 
-  async request(url: string, init: RequestInit & { what: string }): Promise<Response> {
-    const signal = activitySignal();
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? 60_000);
-    let res: Response;
-    try {
-      res = await this.f(url, { ...init, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
-    } catch (err) {
-      // Connection refused, reset, timeout: the registry may come back; retry.
-      throw fail(FailureType.RegistryUnavailable, `${init.what}: ${err instanceof Error ? err.message : String(err)}`);
+  /**
+   * One request, authenticated: a cached token (or Basic) up front; on 401 the challenge is
+   * answered (a new token) and the request sent once more; a second 401, or a 403, is a
+   * RegistryForbidden naming the registry, the repository and where credentials were looked for.
+   */
+  async request(url: string, init: RequestInit & { what: string; repository: string; actions: AccessNeed['actions'] }): Promise<Response> {
+    const { what, repository, actions, ...rest } = init;
+    const need: AccessNeed = { registry: this.registry, repository, actions };
+    const send = async (authorization: string | undefined): Promise<Response> => {
+      const headers = new Headers(rest.headers);
+      if (authorization) headers.set('Authorization', authorization);
+      try {
+        return await this.f(url, { ...rest, headers, signal: this.signal() });
+      } catch (err) {
+        // Connection refused, reset, timeout: the registry may come back; retry.
+        throw fail(FailureType.RegistryUnavailable, `${what}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    };
+    let res = await send(this.auth.cached(need, what));
+    if (res.status === 401) {
+      const challenge = parseChallenge(res.headers.get('www-authenticate'));
+      await res.body?.cancel();
+      this.auth.forget(need);
+      res = await send(await this.auth.answer(challenge, need, what));
+      if (res.status === 401) {
+        // e.g. error="insufficient_scope" (the credentials do not cover this repository) or "invalid_token"
+        const error = parseChallenge(res.headers.get('www-authenticate'))?.params.error;
+        const code = `${await registryErrorCode(res)}${error && /^[a-z_]{1,40}$/.test(error) ? ` ${error}` : ''}`;
+        this.auth.forget(need);
+        throw fail(FailureType.RegistryForbidden, `${what}: ${this.registry} refused the credentials for ${repository} (HTTP 401${code}); ${this.auth.where(this.registry)}`, { details: { status: 401 } });
+      }
     }
-    if (res.status === 401 || res.status === 403) {
-      throw fail(FailureType.RegistryForbidden, `${init.what}: registry answered ${res.status} (credentials are not supported yet)`, { details: { status: res.status } });
+    if (res.status === 403) {
+      const code = await registryErrorCode(res);
+      throw fail(FailureType.RegistryForbidden, `${what}: ${this.registry} denied access to ${repository} (HTTP 403${code}); ${this.auth.where(this.registry)}`, { details: { status: 403 } });
     }
     return res;
   }
@@ -73,7 +111,7 @@ export class RegistryClient {
   /** The manifest bytes as stored (retagging must push exactly these) and their media type. */
   async getManifest(repository: string, ref: string): Promise<{ bytes: Buffer; contentType: string; digest: string; manifest: Manifest }> {
     const what = `GET ${this.registry}/${repository} manifest ${ref}`;
-    const res = await this.request(this.url(repository, 'manifests', ref), { headers: { Accept: MANIFEST_ACCEPT }, what });
+    const res = await this.request(this.url(repository, 'manifests', ref), { headers: { Accept: MANIFEST_ACCEPT }, what, repository, actions: 'pull' });
     if (res.status === 404) throw fail(FailureType.ImageNotFound, `${this.registry}/${repository}@${ref}: no such manifest`);
     if (!res.ok) throw registryStatusFailure(what, res, await res.text().catch(() => ''));
     const bytes = Buffer.from(await res.arrayBuffer());
@@ -84,7 +122,7 @@ export class RegistryClient {
 
   async resolve(repository: string, tag: string): Promise<string> {
     const what = `HEAD ${this.registry}/${repository}:${tag}`;
-    const res = await this.request(this.url(repository, 'manifests', tag), { method: 'HEAD', headers: { Accept: MANIFEST_ACCEPT }, what });
+    const res = await this.request(this.url(repository, 'manifests', tag), { method: 'HEAD', headers: { Accept: MANIFEST_ACCEPT }, what, repository, actions: 'pull' });
     if (res.status === 404) throw fail(FailureType.ImageNotFound, `${this.registry}/${repository}:${tag}: no such tag`);
     const digest = res.headers.get('docker-content-digest');
     if (res.ok && digest && isDigest(digest)) return digest;
@@ -94,7 +132,7 @@ export class RegistryClient {
   /** Bytes [start, end] (inclusive) of a blob; the registry must honour Range. */
   async blobRange(repository: string, digest: string, start: number, end: number): Promise<Buffer> {
     const what = `GET ${this.registry}/${repository} blob ${digest.slice(0, 19)} bytes ${start}-${end}`;
-    const res = await this.request(this.url(repository, 'blobs', digest), { headers: { Range: `bytes=${start}-${end}` }, what, redirect: 'follow' });
+    const res = await this.request(this.url(repository, 'blobs', digest), { headers: { Range: `bytes=${start}-${end}` }, what, redirect: 'follow', repository, actions: 'pull' });
     if (res.status === 404) throw fail(FailureType.ImageNotFound, `${what}: no such blob`);
     if (!res.ok) throw registryStatusFailure(what, res);
     const buf = Buffer.from(await res.arrayBuffer());
@@ -104,14 +142,14 @@ export class RegistryClient {
 
   async putManifest(repository: string, tag: string, bytes: Buffer, contentType: string): Promise<string> {
     const what = `PUT ${this.registry}/${repository}:${tag}`;
-    const res = await this.request(this.url(repository, 'manifests', tag), { method: 'PUT', headers: { 'Content-Type': contentType }, body: new Uint8Array(bytes), what });
+    const res = await this.request(this.url(repository, 'manifests', tag), { method: 'PUT', headers: { 'Content-Type': contentType }, body: new Uint8Array(bytes), what, repository, actions: 'pull,push' });
     if (!res.ok) throw registryStatusFailure(what, res, await res.text().catch(() => ''));
     return res.headers.get('docker-content-digest') ?? '';
   }
 
   async deleteManifest(repository: string, digest: string): Promise<boolean> {
     const what = `DELETE ${this.registry}/${repository}@${digest}`;
-    const res = await this.request(this.url(repository, 'manifests', digest), { method: 'DELETE', what });
+    const res = await this.request(this.url(repository, 'manifests', digest), { method: 'DELETE', what, repository, actions: 'delete' });
     if (res.status === 404) return false;
     if (res.status === 405) throw fail(FailureType.RegistryRejected, `${what}: deletes are disabled on this registry`, { details: { status: 405 } });
     if (!res.ok) throw registryStatusFailure(what, res);
@@ -165,8 +203,25 @@ export async function layerFacts(c: RegistryClient, repository: string, layer: {
   return facts;
 }
 
+/** The registry's own error code of a refusal (`errors[0].code`, e.g. UNAUTHORIZED, DENIED), for messages. */
+async function registryErrorCode(res: Response): Promise<string> {
+  try {
+    const body = await res.json() as { errors?: { code?: unknown }[] };
+    const code = body.errors?.[0]?.code;
+    return typeof code === 'string' && /^[A-Z_]{1,40}$/.test(code) ? ` ${code}` : '';
+  } catch { return ''; }
+}
+
 export function createRegistryActivities(opts: RegistryOptions = {}) {
-  const client = (r: ImageRef) => new RegistryClient(r.registry, opts);
+  // One token cache for the worker: tokens outlive an activity (until they expire).
+  const f = opts.fetch ?? fetch;
+  const signal = (): AbortSignal => {
+    const s = activitySignal();
+    const timeout = AbortSignal.timeout(opts.timeoutMs ?? 60_000);
+    return s ? AbortSignal.any([s, timeout]) : timeout;
+  };
+  const auth = new RegistryAuth({ ...(opts.registryAuthFile ? { file: opts.registryAuthFile } : {}), fetch: f, signal });
+  const client = (r: ImageRef) => new RegistryClient(r.registry, opts, auth);
   return {
     async resolveDigest(req: ResolveRequest): Promise<{ digest: string }> {
       const r = repoOf(req.image);

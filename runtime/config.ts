@@ -124,6 +124,8 @@ export interface ActivitySettings {
 export interface WorkerConfig extends CommonConfig, ActivitySettings {
   dataDir: string;
   role: WorkerRole;
+  /** GANTRY_HEALTH_ADDR: where the worker serves GET /healthz and /readyz (worker/health.ts); unset: not served. */
+  healthAddr?: ListenAddress;
 }
 
 export interface ListenAddress { host: string; port: number }
@@ -147,6 +149,7 @@ const hints: Record<string, string> = {
   GANTRY_WORKER_ROLE: 'one of: all (the default: everything), release (workflows and cluster, no repository code), build (checkout, gates, build, verify, tag; no cluster)',
   GANTRY_LOG_LEVEL: 'one of: trace, debug, info, warn, error',
   GANTRY_API_ADDR: `host:port (e.g. ${DEFAULT_API_ADDR}, or 0.0.0.0:8080 in a container), :port or port`,
+  GANTRY_HEALTH_ADDR: 'host:port where the worker serves GET /healthz and /readyz for probes, e.g. 0.0.0.0:9090 in a pod (:port means 127.0.0.1); unset: not served',
   GANTRY_PUBLIC_INDEX: 'set 1 (or true) to serve the index page without a token, 0 (or false, the default) to require one',
   GANTRY_SERVER_CONFIG: 'the path of the server config YAML (identities, repos, slack, chat)',
   GANTRY_DATA_DIR: 'an absolute directory the worker may write (workspaces, pipeline logs, simulated cluster); in a pod, an emptyDir or volume mount',
@@ -279,6 +282,7 @@ const workerRole = z.string().transform((v) => v.toLowerCase()).pipe(z.enum(WORK
 
 const workerShape = {
   GANTRY_WORKER_ROLE: workerRole,
+  GANTRY_HEALTH_ADDR: listen,
   GANTRY_DATA_DIR: absDir,
   GANTRY_WORKSPACE_DIR: absDir,
   GANTRY_PIPELINE_LOG_DIR: absDir,
@@ -355,6 +359,7 @@ export function loadWorkerConfig(env: Env = process.env, probe: WorkerProbe = re
     ...base,
     dataDir,
     role,
+    ...(f.GANTRY_HEALTH_ADDR ? { healthAddr: f.GANTRY_HEALTH_ADDR } : {}),
     cluster: cluster!,
     pipeline: {
       workspaceRoot: dirs.workspaceRoot[1], logDir: dirs.logDir[1],

@@ -14,6 +14,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from 
 import { describeAccess } from '../activities/k8s/choose.js';
 import { GITHUB_TOKEN_ENV, loadWorkerConfig, RuntimeConfigError, SLACK_TOKEN_ENV, type WorkerConfig } from '../runtime/config.js';
 import { describeTemporal, temporalConnectError } from '../runtime/temporal.js';
+import { startHealthServer, workerHealthSource } from './health.js';
 import { createBuildWorkerActivities, createGantryActivities, createReleaseWorkerActivities } from './activities.js';
 import { createWorker, workflowsPath } from './worker.js';
 
@@ -67,7 +68,11 @@ async function main(): Promise<void> {
   } catch (err) {
     throw temporalConnectError(config.temporal, err);
   }
+  // Probes (GANTRY_HEALTH_ADDR, worker/health.ts), served before the workers exist: liveness answers while workflows are bundled.
+  const started: Worker[] = [];
+  const health = config.healthAddr ? await startHealthServer(config.healthAddr, workerHealthSource(connection, config.temporal, () => started)) : undefined;
   const workers = await workersFor(config, connection);
+  started.push(...workers);
   const queues = workers.map((w) => w.options.taskQueue).join(' and ');
   console.log(`gantry worker: role ${config.role}, task queue ${queues} on ${describeTemporal(config.temporal)}, cluster: ${clusterLine(config.cluster)}`);
   const stop = () => { for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown(); };
@@ -75,6 +80,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stop);
   // One stopping (a fatal error) stops the others, so the process exits and its supervisor restarts it.
   await Promise.all(workers.map((w) => w.run().finally(stop)));
+  await health?.close();
   await connection.close();
 }
 
