@@ -350,11 +350,15 @@ function git(baseDir: string, extraConfig: string[] = [], workspace?: string, au
 
 type GitFailureType = typeof FailureType['CommitNotFound' | 'RepoForbidden' | 'RepoNotFound' | 'RepoUnavailable' | 'GitFailed'];
 
+const UNTRUSTED_TLS = /SSL certificate problem|server certificate verification failed|certificate verify failed/i;
+
 /** The failure type of a git error message (the retryability is the type's: workflows/failures.ts). */
 export function gitFailureType(msg: string): GitFailureType {
   if (/not our ref|couldn't find remote ref|no such remote ref|unadvertised object|bad object|not a valid object|unknown revision/i.test(msg)) return FailureType.CommitNotFound;
   // Checked before "could not read from remote", which git prints after the real reason.
   if (/Authentication failed|terminal prompts disabled|could not read (Username|Password)|Permission denied \(publickey|Host key verification failed|returned error: 40[13]\b/i.test(msg)) return FailureType.RepoForbidden;
+  // The worker does not trust the server: a person must give it the CA (retrying cannot help).
+  if (UNTRUSTED_TLS.test(msg)) return FailureType.RepoForbidden;
   if (/does not appear to be a git repository|repository .* not found|returned error: 404\b/i.test(msg)) return FailureType.RepoNotFound;
   if (/could not read from remote|unable to access|could not resolve host|connection (refused|reset|timed out)|timed out|early EOF|remote end hung up|returned error: 5\d\d\b|RPC failed/i.test(msg)) return FailureType.RepoUnavailable;
   return FailureType.GitFailed;
@@ -370,7 +374,10 @@ export function mapGitError(err: unknown, what: string, source: SourceRef, auth:
   const type = gitFailureType(msg);
   switch (type) {
     case FailureType.CommitNotFound: throw fail(type, `commit ${source.sha} not found in ${source.url} (${what}: ${tail})`);
-    case FailureType.RepoForbidden: throw fail(type, `cannot read ${source.url}${auth.refused(msg)} (${what}: ${tail})`);
+    case FailureType.RepoForbidden: {
+      const why = UNTRUSTED_TLS.test(msg) ? `; the server's TLS certificate is not trusted by the worker: set ${GIT_CA_FILE_ENV} to the CA certificate that signed it` : auth.refused(msg);
+      throw fail(type, `cannot read ${source.url}${why} (${what}: ${tail})`);
+    }
     case FailureType.RepoNotFound: case FailureType.RepoUnavailable:
       throw fail(type, `cannot read ${source.url} (${what}: ${tail})`);
     case FailureType.GitFailed: throw fail(type, `${what} failed for ${source.url}: ${tail}`);

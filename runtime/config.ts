@@ -10,6 +10,7 @@
 // is the variable's name; every problem is reported, not just the first. Secret values (tokens,
 // keys) are never echoed; the environment they are read from is kept on the config as a
 // non-enumerable `env`, so a config that is printed or logged does not carry them.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,8 @@ import { parseDuration } from '../core/duration.js';
 import { cap, controlCharacterIn, displayLine, echo } from '../core/text.js';
 import { taskQueueFrom } from '../workflows/messages.js';
 import { chooseCluster, ClusterChoiceError, type ClusterAccess, type ClusterProbe } from '../activities/k8s/choose.js';
+import type { BuildkitTls } from '../activities/build.js';
+import { readDockerConfig, type RegistryAuthFile } from '../activities/registry-auth.js';
 import { DEFAULT_NAMESPACE, DEFAULT_TEMPORAL_ADDRESS, loadTemporalSettings, type TemporalSettings } from './temporal.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -84,6 +87,8 @@ export type ClusterSettings =
     context?: string;
     /** Prometheus for analysis (GANTRY_PROMETHEUS_URL); none: every check is inconclusive. */
     prometheusUrl?: string;
+    /** Its credentials and CA (where they are: names, never the secrets). */
+    prometheusAccess?: PrometheusAccess;
     /** Drain grace for cells that configure none (GANTRY_DRAIN_GRACE). */
     drainGrace?: string;
   }
@@ -108,7 +113,26 @@ export interface PipelineSettings {
   /** Absolute when found on PATH (or configured); the bare name when not installed (builds then say so). */
   buildctlBin: string;
   hadolintBin: string;
+  /** Registry credentials (GANTRY_REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json, else ~/.docker/config.json when present). */
+  registryAuthFile?: RegistryAuthFile;
+  /** buildkitd over TCP with mTLS (GANTRY_BUILDKIT_TLS_DIR, or GANTRY_BUILDKIT_TLS_CA_CERT/_CERT/_KEY). */
+  buildkitTls?: BuildkitTls;
 }
+
+/**
+ * How the worker reaches Prometheus besides its URL: a bearer token (GANTRY_PROMETHEUS_TOKEN, or a
+ * file: GANTRY_PROMETHEUS_TOKEN_FILE), basic auth (GANTRY_PROMETHEUS_USERNAME and
+ * GANTRY_PROMETHEUS_PASSWORD), a CA (GANTRY_PROMETHEUS_CA_FILE). Secrets stay in `env`.
+ */
+export interface PrometheusAccess {
+  auth?: { kind: 'bearer'; tokenEnv: string } | { kind: 'bearer-file'; tokenFile: string } | { kind: 'basic'; username: string; passwordEnv: string };
+  caFile?: string;
+}
+export const PROMETHEUS_TOKEN_ENV = 'GANTRY_PROMETHEUS_TOKEN';
+export const PROMETHEUS_PASSWORD_ENV = 'GANTRY_PROMETHEUS_PASSWORD';
+
+/** A Worker Deployment version (worker/worker.ts WorkerVersion; README "Upgrading Gantry"). */
+export interface WorkerVersionSettings { deploymentName: string; buildId: string }
 
 /** What the composition root (worker/activities.ts) needs to build every activity set. */
 export interface ActivitySettings {
@@ -124,6 +148,8 @@ export interface ActivitySettings {
 export interface WorkerConfig extends CommonConfig, ActivitySettings {
   dataDir: string;
   role: WorkerRole;
+  /** Worker Versioning (GANTRY_WORKER_DEPLOYMENT + GANTRY_BUILD_ID); unset: an unversioned worker. */
+  version?: WorkerVersionSettings;
   /** GANTRY_HEALTH_ADDR: where the worker serves GET /healthz and /readyz (worker/health.ts); unset: not served. */
   healthAddr?: ListenAddress;
 }
@@ -157,10 +183,21 @@ const hints: Record<string, string> = {
   GANTRY_PIPELINE_LOG_DIR: 'an absolute directory for gate and build logs (default <GANTRY_DATA_DIR>/pipeline-logs)',
   GANTRY_SIM_DIR: 'an absolute directory for the simulated cluster (default <GANTRY_DATA_DIR>/sim)',
   GANTRY_BUILDKIT_ADDR: `a BuildKit address such as ${DEFAULT_BUILDKIT_ADDR} or tcp://buildkitd:1234`,
+  GANTRY_BUILDKIT_TLS_DIR: 'an absolute directory holding buildkitd\'s CA and the worker\'s client certificate and key, as ca.pem, cert.pem, key.pem or ca.crt, tls.crt, tls.key (a mounted kubernetes.io/tls Secret with ca.crt); only with a tcp:// GANTRY_BUILDKIT_ADDR',
+  GANTRY_BUILDKIT_TLS_CA_CERT: 'the absolute path of the CA certificate buildkitd\'s server certificate is signed by (set with GANTRY_BUILDKIT_TLS_CERT and GANTRY_BUILDKIT_TLS_KEY, or use GANTRY_BUILDKIT_TLS_DIR)',
+  GANTRY_BUILDKIT_TLS_CERT: 'the absolute path of the worker\'s client certificate for buildkitd (set with GANTRY_BUILDKIT_TLS_CA_CERT and GANTRY_BUILDKIT_TLS_KEY, or use GANTRY_BUILDKIT_TLS_DIR)',
+  GANTRY_BUILDKIT_TLS_KEY: 'the absolute path of the worker\'s client key for buildkitd (set with GANTRY_BUILDKIT_TLS_CA_CERT and GANTRY_BUILDKIT_TLS_CERT, or use GANTRY_BUILDKIT_TLS_DIR)',
+  GANTRY_REGISTRY_AUTH_FILE: 'the absolute path of a Docker config.json with registry credentials (auths.<host>: auth, username/password or identitytoken), e.g. a mounted kubernetes.io/dockerconfigjson Secret\'s .dockerconfigjson; unset: $DOCKER_CONFIG/config.json, else ~/.docker/config.json when present',
+  DOCKER_CONFIG: 'the directory holding config.json with registry credentials (or set GANTRY_REGISTRY_AUTH_FILE to the file)',
   GANTRY_BUILDCTL: 'the buildctl binary: a name on PATH or an absolute path',
   GANTRY_HADOLINT: 'the hadolint binary: a name on PATH or an absolute path',
   GANTRY_KUBE_CONTEXT: 'a context name of the kubeconfig',
   GANTRY_PROMETHEUS_URL: 'the Prometheus base URL, e.g. http://prometheus.monitoring:9090',
+  GANTRY_PROMETHEUS_TOKEN_FILE: 'the absolute path of a file holding the bearer token for Prometheus (e.g. a mounted Secret, or the pod\'s service account token for kube-rbac-proxy); read at every query, so a rotated token is picked up',
+  GANTRY_PROMETHEUS_USERNAME: 'the basic auth user for Prometheus (no colon); set with GANTRY_PROMETHEUS_PASSWORD',
+  GANTRY_PROMETHEUS_CA_FILE: 'the absolute path of the CA certificate (PEM) that signed Prometheus\' serving certificate; only with an https:// GANTRY_PROMETHEUS_URL',
+  GANTRY_WORKER_DEPLOYMENT: 'the Temporal Worker Deployment of this worker (letters, digits, - and _; e.g. gantry), set together with GANTRY_BUILD_ID; unset both for an unversioned worker',
+  GANTRY_BUILD_ID: 'the build id of this worker\'s code (letters, digits, . _ + -; e.g. the image tag or git sha), new for every code change, set together with GANTRY_WORKER_DEPLOYMENT',
   GANTRY_DRAIN_GRACE: "a duration with a unit, e.g. '5s'",
   GANTRY_SIM_APPLY_DELAY_MS: 'a whole number of milliseconds, 0 to 600000',
   GANTRY_SIM_READY_DELAY_MS: 'a whole number of milliseconds, 0 to 600000',
@@ -288,10 +325,20 @@ const workerShape = {
   GANTRY_PIPELINE_LOG_DIR: absDir,
   GANTRY_SIM_DIR: absDir,
   GANTRY_BUILDKIT_ADDR: z.string().regex(/^[a-z][a-z0-9+-]*:\/\/\S+$/, { error: 'expected an address with a scheme' }),
+  GANTRY_BUILDKIT_TLS_DIR: absDir,
+  GANTRY_BUILDKIT_TLS_CA_CERT: absDir,
+  GANTRY_BUILDKIT_TLS_CERT: absDir,
+  GANTRY_BUILDKIT_TLS_KEY: absDir,
+  GANTRY_REGISTRY_AUTH_FILE: absDir,
   GANTRY_BUILDCTL: binary,
   GANTRY_HADOLINT: binary,
   GANTRY_KUBE_CONTEXT: name,
   GANTRY_PROMETHEUS_URL: httpUrl,
+  GANTRY_PROMETHEUS_TOKEN_FILE: absDir,
+  GANTRY_PROMETHEUS_USERNAME: z.string().max(255).refine((v) => !v.includes(':') && controlCharacterIn(v) === undefined, { error: 'no colon or control characters' }),
+  GANTRY_PROMETHEUS_CA_FILE: absDir,
+  GANTRY_WORKER_DEPLOYMENT: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$/, { error: 'expected letters, digits, - and _ (no dots or colons), at most 255' }),
+  GANTRY_BUILD_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/, { error: 'expected letters, digits, . _ + -, starting with a letter or digit, at most 255' }),
   GANTRY_DRAIN_GRACE: duration,
   GANTRY_SIM_APPLY_DELAY_MS: millis,
   GANTRY_SIM_READY_DELAY_MS: millis,
@@ -299,6 +346,132 @@ const workerShape = {
   GANTRY_SLACK_API_URL: httpUrl,
   GANTRY_SLACK_CHANNEL: name,
 };
+
+type WorkerFields = ReturnType<typeof fieldsOf<typeof workerShape>>;
+
+/** The file names `buildctl --tlsdir` accepts, in its order of preference. */
+const TLS_DIR_NAMES = [['ca.pem', 'cert.pem', 'key.pem'], ['ca.crt', 'tls.crt', 'tls.key']] as const;
+
+/**
+ * The build worker's credentials: the registry's config.json (docker's lookup order) and
+ * buildkitd's TLS files. Every file must exist now (a config error naming the setting), not at the
+ * first build; the config.json must parse (its content is never echoed).
+ */
+function buildCredentials(f: WorkerFields, env: Env, probe: WorkerProbe, errors: ConfigError[]): Pick<PipelineSettings, 'registryAuthFile' | 'buildkitTls'> {
+  const out: Pick<PipelineSettings, 'registryAuthFile' | 'buildkitTls'> = {};
+  const dockerConfig = env.DOCKER_CONFIG?.trim();
+  let auth: RegistryAuthFile | undefined;
+  if (f.GANTRY_REGISTRY_AUTH_FILE) auth = { path: f.GANTRY_REGISTRY_AUTH_FILE, setting: 'GANTRY_REGISTRY_AUTH_FILE' };
+  else if (dockerConfig) {
+    const p = path.join(path.resolve(dockerConfig), 'config.json');
+    if (probe.exists(p)) auth = { path: p, setting: 'DOCKER_CONFIG' };
+  } else if (probe.home) {
+    const p = path.join(probe.home, '.docker', 'config.json');
+    if (probe.exists(p)) auth = { path: p, setting: 'HOME' };
+  }
+  if (auth) {
+    const at = auth.setting === 'HOME' ? 'GANTRY_REGISTRY_AUTH_FILE' : auth.setting;
+    let why: string | undefined;
+    if (!probe.exists(auth.path)) why = `no file at ${auth.path}`;
+    else {
+      try { readDockerConfig(auth.path); } catch (err) {
+        why = (err as NodeJS.ErrnoException).code ? `${auth.path} cannot be read (${(err as NodeJS.ErrnoException).code})` : (err as Error).message;
+      }
+    }
+    if (why) errors.push({ path: auth.setting === 'HOME' ? 'HOME' : auth.setting, message: `registry credentials: ${why}`, hint: hints[at]! });
+    else out.registryAuthFile = auth.setting === 'HOME' ? { ...auth, setting: 'HOME (~/.docker/config.json)' } : auth;
+  }
+
+  const names = { caCert: 'GANTRY_BUILDKIT_TLS_CA_CERT', cert: 'GANTRY_BUILDKIT_TLS_CERT', key: 'GANTRY_BUILDKIT_TLS_KEY' } as const;
+  const dir = f.GANTRY_BUILDKIT_TLS_DIR;
+  if (!dir && !Object.values(names).some((n) => f[n])) return out;
+  const paths: Partial<Record<keyof typeof names, [path: string, setting: string]>> = {};
+  if (dir) {
+    const set = TLS_DIR_NAMES.find((s) => s.every((n) => probe.exists(path.join(dir, n))));
+    if (set) [paths.caCert, paths.cert, paths.key] = set.map((n) => [path.join(dir, n), 'GANTRY_BUILDKIT_TLS_DIR'] as [string, string]);
+    else if (!Object.values(names).every((n) => f[n])) {
+      errors.push({ path: 'GANTRY_BUILDKIT_TLS_DIR', message: `${dir} holds neither ${TLS_DIR_NAMES.map((s) => s.join(', ')).join(' nor ')}`, hint: hints.GANTRY_BUILDKIT_TLS_DIR! });
+      return out;
+    }
+  }
+  for (const [k, n] of Object.entries(names) as [keyof typeof names, string][]) {
+    const v = f[names[k]];
+    if (v) paths[k] = [v, n];
+  }
+  let ok = true;
+  for (const [k, n] of Object.entries(names) as [keyof typeof names, string][]) {
+    const p = paths[k];
+    if (!p) { ok = false; errors.push({ path: n, message: 'missing: buildkitd\'s TLS needs the CA certificate, the client certificate and the client key', hint: hints[n]! }); continue; }
+    if (!probe.exists(p[0])) { ok = false; errors.push({ path: p[1], message: `no file at ${p[0]}`, hint: hints[p[1]]! }); }
+  }
+  const addr = f.GANTRY_BUILDKIT_ADDR ?? DEFAULT_BUILDKIT_ADDR;
+  if (!addr.startsWith('tcp://')) {
+    ok = false;
+    errors.push({ path: 'GANTRY_BUILDKIT_ADDR', message: `TLS certificates are configured, but the address ${addr} is not tcp://`, hint: hints.GANTRY_BUILDKIT_ADDR! });
+  }
+  if (ok) {
+    out.buildkitTls = {
+      caCert: paths.caCert![0], cert: paths.cert![0], key: paths.key![0],
+      setting: dir ? `GANTRY_BUILDKIT_TLS_DIR=${dir}` : 'GANTRY_BUILDKIT_TLS_CA_CERT, GANTRY_BUILDKIT_TLS_CERT, GANTRY_BUILDKIT_TLS_KEY',
+    };
+  }
+  return out;
+}
+
+/** GANTRY_WORKER_DEPLOYMENT and GANTRY_BUILD_ID: both or neither (a value that failed its own check has its error already). */
+function workerVersion(deploymentName: string | undefined, buildId: string | undefined, env: Env, errors: ConfigError[]): WorkerVersionSettings | undefined {
+  const d = !!env.GANTRY_WORKER_DEPLOYMENT?.trim();
+  const b = !!env.GANTRY_BUILD_ID?.trim();
+  if (d !== b) {
+    const [missing, set] = d ? ['GANTRY_BUILD_ID', 'GANTRY_WORKER_DEPLOYMENT'] : ['GANTRY_WORKER_DEPLOYMENT', 'GANTRY_BUILD_ID'];
+    errors.push({ path: missing, message: `is not set, but ${set} is: Worker Versioning needs both`, hint: hints[missing]! });
+  }
+  return deploymentName && buildId ? { deploymentName, buildId } : undefined;
+}
+
+/** Reads a PEM certificate file; why it is unusable, or undefined. */
+function pemCertificateProblem(file: string): string | undefined {
+  let text: string;
+  try { text = fs.readFileSync(file, 'utf8'); } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? `no file at ${file}` : `${file} cannot be read by this process`;
+  }
+  try { new crypto.X509Certificate(text); } catch { return `${file} is not a PEM certificate`; }
+  return undefined;
+}
+
+/** Prometheus credentials and CA (checked now: files readable, one kind of credentials, both halves of basic auth). */
+function prometheusAccess(f: ReturnType<typeof fieldsOf<typeof workerShape>>, env: Env, errors: ConfigError[]): { prometheusAccess?: PrometheusAccess } {
+  const token = !!env[PROMETHEUS_TOKEN_ENV]?.trim();
+  const password = !!env[PROMETHEUS_PASSWORD_ENV]?.trim();
+  const user = f.GANTRY_PROMETHEUS_USERNAME;
+  const kinds = [token && PROMETHEUS_TOKEN_ENV, f.GANTRY_PROMETHEUS_TOKEN_FILE && 'GANTRY_PROMETHEUS_TOKEN_FILE', (user || password) && 'GANTRY_PROMETHEUS_USERNAME/_PASSWORD'].filter(Boolean);
+  const before = errors.length;
+  const url = f.GANTRY_PROMETHEUS_URL;
+  if (kinds.length > 1) {
+    errors.push({ path: PROMETHEUS_TOKEN_ENV, message: `Prometheus credentials are set more than one way (${kinds.join(', ')})`, hint: 'set one: a bearer token (GANTRY_PROMETHEUS_TOKEN or GANTRY_PROMETHEUS_TOKEN_FILE) or basic auth (GANTRY_PROMETHEUS_USERNAME and GANTRY_PROMETHEUS_PASSWORD)' });
+  }
+  if (user && !password) errors.push({ path: PROMETHEUS_PASSWORD_ENV, message: 'is not set, but GANTRY_PROMETHEUS_USERNAME is', hint: 'set the basic auth password (from a Secret) with the user, or unset GANTRY_PROMETHEUS_USERNAME' });
+  if (password && !user && !env.GANTRY_PROMETHEUS_USERNAME?.trim()) errors.push({ path: 'GANTRY_PROMETHEUS_USERNAME', message: `is not set, but ${PROMETHEUS_PASSWORD_ENV} is`, hint: hints.GANTRY_PROMETHEUS_USERNAME! });
+  if (f.GANTRY_PROMETHEUS_TOKEN_FILE) {
+    let why: string | undefined;
+    try { if (!fs.readFileSync(f.GANTRY_PROMETHEUS_TOKEN_FILE, 'utf8').trim()) why = 'is empty'; } catch (err) {
+      why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'cannot be read by this process';
+    }
+    if (why) errors.push({ path: 'GANTRY_PROMETHEUS_TOKEN_FILE', message: `the token file ${echo(f.GANTRY_PROMETHEUS_TOKEN_FILE)} ${why}`, hint: hints.GANTRY_PROMETHEUS_TOKEN_FILE! });
+  }
+  if (f.GANTRY_PROMETHEUS_CA_FILE) {
+    const why = pemCertificateProblem(f.GANTRY_PROMETHEUS_CA_FILE);
+    if (why) errors.push({ path: 'GANTRY_PROMETHEUS_CA_FILE', message: why, hint: hints.GANTRY_PROMETHEUS_CA_FILE! });
+    else if (url && !url.startsWith('https:')) errors.push({ path: 'GANTRY_PROMETHEUS_CA_FILE', message: `a CA is set, but GANTRY_PROMETHEUS_URL is not https:// (${echo(url)})`, hint: hints.GANTRY_PROMETHEUS_CA_FILE! });
+  }
+  const any = kinds.length > 0 || !!f.GANTRY_PROMETHEUS_CA_FILE;
+  if (any && !url && !env.GANTRY_PROMETHEUS_URL?.trim()) errors.push({ path: 'GANTRY_PROMETHEUS_URL', message: 'is not set, but Prometheus credentials or a CA are', hint: hints.GANTRY_PROMETHEUS_URL! });
+  if (errors.length > before || !any) return {};
+  const auth: PrometheusAccess['auth'] = token ? { kind: 'bearer', tokenEnv: PROMETHEUS_TOKEN_ENV }
+    : f.GANTRY_PROMETHEUS_TOKEN_FILE ? { kind: 'bearer-file', tokenFile: f.GANTRY_PROMETHEUS_TOKEN_FILE }
+      : user ? { kind: 'basic', username: user, passwordEnv: PROMETHEUS_PASSWORD_ENV } : undefined;
+  return { prometheusAccess: { ...(auth ? { auth } : {}), ...(f.GANTRY_PROMETHEUS_CA_FILE ? { caFile: f.GANTRY_PROMETHEUS_CA_FILE } : {}) } };
+}
 
 /** The worker's configuration from `env`; throws a RuntimeConfigError listing every problem. */
 export function loadWorkerConfig(env: Env = process.env, probe: WorkerProbe = realProbe(env)): WorkerConfig {
@@ -312,6 +485,7 @@ export function loadWorkerConfig(env: Env = process.env, probe: WorkerProbe = re
   };
 
   const role: WorkerRole = f.GANTRY_WORKER_ROLE ?? 'all';
+  const version = workerVersion(f.GANTRY_WORKER_DEPLOYMENT, f.GANTRY_BUILD_ID, env, errors);
   // A split install needs two queues: on one, the release worker would be handed repository code
   // (or the build worker cluster steps) it does not serve.
   if (role !== 'all' && base.buildTaskQueue === base.taskQueue) {
@@ -321,6 +495,8 @@ export function loadWorkerConfig(env: Env = process.env, probe: WorkerProbe = re
       hint: `${hints.GANTRY_BUILD_TASK_QUEUE}; or GANTRY_WORKER_ROLE=all for one worker that serves everything`,
     });
   }
+
+  const credentials = buildCredentials(f, env, probe, errors);
 
   let cluster: ClusterSettings | undefined;
   if (role === 'build') {
@@ -335,6 +511,7 @@ export function loadWorkerConfig(env: Env = process.env, probe: WorkerProbe = re
           ...choice,
           ...(f.GANTRY_KUBE_CONTEXT ? { context: f.GANTRY_KUBE_CONTEXT } : {}),
           ...(f.GANTRY_PROMETHEUS_URL ? { prometheusUrl: f.GANTRY_PROMETHEUS_URL.replace(/\/+$/, '') } : {}),
+          ...prometheusAccess(f, env, errors),
           ...(f.GANTRY_DRAIN_GRACE ? { drainGrace: f.GANTRY_DRAIN_GRACE } : {}),
         };
     } catch (err) {
@@ -359,6 +536,7 @@ export function loadWorkerConfig(env: Env = process.env, probe: WorkerProbe = re
     ...base,
     dataDir,
     role,
+    ...(version ? { version } : {}),
     ...(f.GANTRY_HEALTH_ADDR ? { healthAddr: f.GANTRY_HEALTH_ADDR } : {}),
     cluster: cluster!,
     pipeline: {
@@ -366,6 +544,7 @@ export function loadWorkerConfig(env: Env = process.env, probe: WorkerProbe = re
       buildkitAddr: f.GANTRY_BUILDKIT_ADDR ?? DEFAULT_BUILDKIT_ADDR,
       buildctlBin: tool(f.GANTRY_BUILDCTL, 'buildctl'),
       hadolintBin: tool(f.GANTRY_HADOLINT, 'hadolint'),
+      ...credentials,
     },
     github: { apiUrl: (f.GANTRY_GITHUB_API_URL ?? DEFAULT_GITHUB_API_URL).replace(/\/+$/, ''), tokenEnv: GITHUB_TOKEN_ENV },
     slack: {

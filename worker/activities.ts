@@ -6,13 +6,15 @@
 // Split in two for a split install (GANTRY_WORKER_ROLE, runtime/config.ts): the build activities
 // run repository code (checkout, gates, build, registry, tag) and get nothing of the cluster, GitHub
 // or Slack; the release activities hold those and never run repository code.
+import fs from 'node:fs';
 import path from 'node:path';
 import type { GitHubActivities } from '../activities/github.js';
 import { createGitHubActivities, createPipelineActivities, createSimClusterActivities, slackNoticeSink } from '../activities/index.js';
 import { createCatalogActivities } from '../activities/catalog.js';
 import { createKubernetesActivities, type KubernetesActivityOptions } from '../activities/k8s/index.js';
 import { createNotifyActivities } from '../activities/notify.js';
-import type { ActivitySettings, ClusterSettings } from '../runtime/config.js';
+import type { ActivitySettings, ClusterSettings, Env, PrometheusAccess } from '../runtime/config.js';
+import type { PrometheusAuth, PrometheusClientOptions } from '../activities/k8s/prometheus.js';
 import type { CatalogActivities, NotifyActivities, ReleaseActivities } from '../workflows/activity-types.js';
 import type { PipelineActivities } from '../workflows/pipeline-activity-types.js';
 
@@ -33,22 +35,39 @@ type Unlisted = Exclude<keyof PipelineActivities, (typeof BUILD_ACTIVITY_NAMES)[
 const everyBuildActivityListed: [Unlisted] extends [never] ? true : Unlisted = true;
 void everyBuildActivityListed;
 
+/**
+ * Prometheus's client options: the secrets are read from `env` (or the token file) when a query is
+ * made, through functions, so the options carry no secret value.
+ */
+export function prometheusOptions(url: string, access: PrometheusAccess | undefined, env: Env): PrometheusClientOptions {
+  const a = access?.auth;
+  let auth: PrometheusAuth | undefined;
+  switch (a?.kind) {
+    case undefined: break;
+    case 'bearer': auth = { kind: 'bearer', setting: a.tokenEnv, token: () => env[a.tokenEnv]?.trim() ?? '' }; break;
+    case 'bearer-file': auth = { kind: 'bearer', setting: `GANTRY_PROMETHEUS_TOKEN_FILE (${a.tokenFile})`, token: () => fs.readFileSync(a.tokenFile, 'utf8').trim() }; break;
+    case 'basic': auth = { kind: 'basic', setting: `GANTRY_PROMETHEUS_USERNAME (${a.username}) and ${a.passwordEnv}`, username: a.username, password: () => env[a.passwordEnv] ?? '' }; break;
+    default: { const never: never = a; throw new Error(`unknown Prometheus auth ${JSON.stringify(never)}`); }
+  }
+  return { url, ...(auth ? { auth } : {}), ...(access?.caFile ? { caFile: access.caFile } : {}) };
+}
+
 /** The Kubernetes client options of a cluster setting (kubeconfig file, default loading, or the pod's service account). */
-export function kubernetesOptions(c: Extract<ClusterSettings, { kind: 'kubernetes' }>): KubernetesActivityOptions {
+export function kubernetesOptions(c: Extract<ClusterSettings, { kind: 'kubernetes' }>, env: Env = {}): KubernetesActivityOptions {
   const a = c.access;
   return {
     ...(a.kind === 'kubeconfig' ? { kubeconfig: a.path } : {}),
     ...(a.kind === 'in-cluster' ? { inCluster: { pathPrefix: a.pathPrefix } } : {}),
     ...(c.context ? { context: c.context } : {}),
-    ...(c.prometheusUrl ? { prometheusUrl: c.prometheusUrl } : {}),
+    ...(c.prometheusUrl ? { prometheusUrl: c.prometheusUrl, prometheus: prometheusOptions(c.prometheusUrl, c.prometheusAccess, env) } : {}),
     ...(c.drainGrace ? { defaultDrainGrace: c.drainGrace } : {}),
   };
 }
 
-function clusterActivities(c: ClusterSettings): ReleaseActivities {
+function clusterActivities(c: ClusterSettings, env: Env): ReleaseActivities {
   switch (c.kind) {
     case 'none': throw new Error(`this worker has no cluster (${c.why}): it cannot serve releases; run a release worker (GANTRY_WORKER_ROLE=release or all)`);
-    case 'kubernetes': return createKubernetesActivities(kubernetesOptions(c));
+    case 'kubernetes': return createKubernetesActivities(kubernetesOptions(c, env));
     case 'sim': return createSimClusterActivities({
       stateFile: path.join(c.dir, 'cluster.json'), effectsFile: path.join(c.dir, 'effects.jsonl'),
       applyDelayMs: c.applyDelayMs, readyDelayMs: c.readyDelayMs,
@@ -77,7 +96,7 @@ export function createReleaseWorkerActivities(config: ActivitySettings, override
     ? [slackNoticeSink({ baseUrl: config.slack.apiUrl, tokenEnv: config.slack.tokenEnv, env, ...(config.slack.channel ? { channel: config.slack.channel } : {}) })]
     : [];
   return {
-    ...clusterActivities(config.cluster),
+    ...clusterActivities(config.cluster, env),
     ...createNotifyActivities(sinks),
     ...createGitHubActivities({ baseUrl: config.github.apiUrl, tokenEnv: config.github.tokenEnv, env }),
     ...createCatalogActivities({ taskQueue: config.taskQueue }),

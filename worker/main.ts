@@ -16,11 +16,11 @@ import { GITHUB_TOKEN_ENV, loadWorkerConfig, RuntimeConfigError, SLACK_TOKEN_ENV
 import { describeTemporal, temporalConnectError } from '../runtime/temporal.js';
 import { startHealthServer, workerHealthSource } from './health.js';
 import { createBuildWorkerActivities, createGantryActivities, createReleaseWorkerActivities } from './activities.js';
-import { createWorker, workflowsPath } from './worker.js';
+import { createWorker, deploymentOptions, workflowsPath } from './worker.js';
 
 function clusterLine(c: WorkerConfig['cluster']): string {
   switch (c.kind) {
-    case 'kubernetes': return `kubernetes via ${describeAccess(c.access)} (${c.why}), prometheus ${c.prometheusUrl ?? 'none (analysis checks are inconclusive)'}`;
+    case 'kubernetes': return `kubernetes via ${describeAccess(c.access)} (${c.why}), prometheus ${c.prometheusUrl ? `${c.prometheusUrl}${c.prometheusAccess?.auth ? ` (${c.prometheusAccess.auth.kind === 'basic' ? `basic auth as ${c.prometheusAccess.auth.username}` : 'bearer token'})` : ''}${c.prometheusAccess?.caFile ? ` (CA ${c.prometheusAccess.caFile})` : ''}` : 'none (analysis checks are inconclusive)'}`;
     case 'sim': return `simulated (${c.dir}; ${c.why})`;
     case 'none': return `none (${c.why})`;
     default: { const never: never = c; return String(never); }
@@ -36,17 +36,17 @@ async function workersFor(config: WorkerConfig, connection: NativeConnection): P
   const identity = (role: string) => `gantry-${role}-worker@${os.hostname()}-${process.pid}`;
   // Repository code only: no workflows, no cluster, no GitHub or Slack client.
   const build = () => Worker.create({
-    connection, namespace, taskQueue: config.buildTaskQueue, identity: identity('build'),
+    connection, namespace, taskQueue: config.buildTaskQueue, identity: identity('build'), ...deploymentOptions(config.version),
     activities: createBuildWorkerActivities(config),
   });
   switch (config.role) {
     case 'build': return [await build()];
     case 'release': return [await Worker.create({
-      connection, namespace, taskQueue: config.taskQueue, identity: identity('release'), workflowsPath,
+      connection, namespace, taskQueue: config.taskQueue, identity: identity('release'), ...deploymentOptions(config.version), workflowsPath,
       activities: createReleaseWorkerActivities(config),
     })];
     case 'all': {
-      const all = await createWorker({ connection, activities: createGantryActivities(config), namespace, identity: identity('all'), taskQueue: config.taskQueue });
+      const all = await createWorker({ connection, activities: createGantryActivities(config), namespace, identity: identity('all'), ...(config.version ? { version: config.version } : {}), taskQueue: config.taskQueue });
       return config.buildTaskQueue === config.taskQueue ? [all] : [all, await build()];
     }
     default: { const never: never = config.role; throw new Error(`unknown worker role ${String(never)}`); }
@@ -74,6 +74,9 @@ async function main(): Promise<void> {
   const workers = await workersFor(config, connection);
   started.push(...workers);
   const queues = workers.map((w) => w.options.taskQueue).join(' and ');
+  console.log(config.version
+    ? `gantry worker: Worker Deployment ${config.version.deploymentName}, build id ${config.version.buildId}: the workflows it starts are pinned to this build (README "Upgrading Gantry")`
+    : 'gantry worker: unversioned (no GANTRY_WORKER_DEPLOYMENT/GANTRY_BUILD_ID): every change to workflows/ must replay old histories (patched())');
   console.log(`gantry worker: role ${config.role}, task queue ${queues} on ${describeTemporal(config.temporal)}, cluster: ${clusterLine(config.cluster)}`);
   const stop = () => { for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown(); };
   process.once('SIGINT', stop);

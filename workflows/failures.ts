@@ -40,12 +40,17 @@ export const FAILURES = {
   InvalidSpec: { retryable: false, why: 'the API server rejected the object as invalid (HTTP 422); the same object stays invalid', hint: 'fix the value in gantry.yaml the message names (e.g. a port, a label)' },
   ClusterUnavailable: { retryable: true, why: 'the API server did not answer, or answered 429 or 5xx: it comes back', hint: 'Gantry retries; if it lasts, check the API server and the network between the worker and it' },
 
+  // --- Analysis queries (activities/k8s/prometheus.ts). The measure activity turns these into
+  //     inconclusive measurements (a person decides), like a Prometheus that does not answer ---
+  PrometheusUnauthorized: { retryable: false, why: 'Prometheus (or the proxy in front of it) refused the worker\'s credentials (401/403): it answers the same until they change', hint: 'set credentials it accepts: GANTRY_PROMETHEUS_TOKEN or GANTRY_PROMETHEUS_TOKEN_FILE (bearer), or GANTRY_PROMETHEUS_USERNAME and GANTRY_PROMETHEUS_PASSWORD (basic); the message names the one in use' },
+  PrometheusUntrusted: { retryable: false, why: 'the certificate Prometheus presented is not signed by a CA the worker trusts (or names another host)', hint: 'set GANTRY_PROMETHEUS_CA_FILE to the CA certificate (PEM) that signed Prometheus\' serving certificate, and use the host name the certificate names in GANTRY_PROMETHEUS_URL' },
+
   // --- Source activities: checkout and tag (activities/git.ts) ---
   CommitNotFound: { retryable: false, why: 'the remote does not have the commit', hint: 'push the commit, or start the pipeline for a commit the repository has' },
   RefMoved: { retryable: false, why: 'the ref points at another commit now; this pipeline is for the old one', hint: 'nothing to do: the newer commit gets its own pipeline' },
   RefNotFound: { retryable: false, why: 'the ref is gone from the remote', hint: 'the branch or tag was deleted; start the pipeline for an existing ref' },
   RepoNotFound: { retryable: false, why: 'the URL names no repository', hint: 'fix the repository URL (the server config, or the pipeline request)' },
-  RepoForbidden: { retryable: false, why: 'the git server refused the worker\'s credentials (or it has none)', hint: 'give the worker credentials for the repository (token or SSH key) that can read it, and push tags when tags are configured' },
+  RepoForbidden: { retryable: false, why: 'the git server refused the worker\'s credentials (or it has none), or the worker does not trust the server (TLS certificate, SSH host key)', hint: 'give the worker credentials for the repository (GANTRY_GIT_HTTPS_TOKENS, GANTRY_GIT_SSH_KEY_FILE or a GitHub App) that can read it and push tags when tags are configured; trust the server with GANTRY_GIT_CA_FILE or GANTRY_GIT_SSH_KNOWN_HOSTS_FILE; the message names the host and the setting' },
   RepoUnavailable: { retryable: true, why: 'the git server did not answer (connection refused, timeout, DNS): it comes back', hint: 'Gantry retries; if it lasts, check the git server and the network from the worker' },
   GitFailed: { retryable: true, why: 'git failed for a reason not recognised above (a lock, a full disk, a dropped connection); a new attempt starts clean', hint: 'the message has git\'s last lines; check the worker\'s disk and the repository cache if it repeats' },
   WorkspaceCorrupt: { retryable: true, why: 'the activity removes the corrupt worktree before failing, so the retry checks it out afresh', hint: 'a gate changed the checkout\'s HEAD (e.g. git checkout); gates should not move HEAD' },

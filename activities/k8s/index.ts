@@ -28,7 +28,7 @@ import type {
 import { ContentType, KubeClients, call, isNotFound, readOrUndefined, type KubeOptions } from './client.js';
 import { Waker, converge, sleep } from './converge.js';
 import { observe, scopeOf, summarize, type Observation, type Scope, type Site } from './observe.js';
-import { measureChecks } from './prometheus.js';
+import { measureChecks, type PrometheusClientOptions } from './prometheus.js';
 import {
   parseRecord, renderDeployment, renderNamespace, renderRecord, renderService, renderServices, revisionOf, targetRevision,
   type HistoryEntry, type RecordData, type RevisionRecord,
@@ -36,7 +36,7 @@ import {
 
 export { KubeClients, type KubeOptions } from './client.js';
 export { observe, scopeOf, summarize, type Observation, type Scope } from './observe.js';
-export { queryPrometheus } from './prometheus.js';
+export { queryPrometheus, type PrometheusAuth, type PrometheusClientOptions } from './prometheus.js';
 export { targetRevision, revisionHash, imageRef, ZONE_LABEL } from './render.js';
 export type { TrafficRouter } from './traffic.js';
 
@@ -45,6 +45,8 @@ export interface DecisionEvent { activity: string; releaseId: string; at: number
 export interface KubernetesActivityOptions extends KubeOptions {
   /** Prometheus base URL for analysis (e.g. http://127.0.0.1:9090). Without it every check is inconclusive. */
   prometheusUrl?: string;
+  /** Prometheus with credentials and a CA (worker/activities.ts kubernetesOptions); wins over prometheusUrl. */
+  prometheus?: PrometheusClientOptions;
   /** Drain grace for cells that configure none. Default 5s. */
   defaultDrainGrace?: string;
   /** Longest wait between observations without a watch event. Default 1000 ms. */
@@ -306,10 +308,11 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
     },
 
     async measure(req: MeasureRequest): Promise<Measurement[]> {
-      if (!opts.prometheusUrl) return req.checks.map((c, index) => ({ check: c.name, index, error: 'no Prometheus configured for the worker (GANTRY_PROMETHEUS_URL)' }));
+      const prometheus = opts.prometheus ?? (opts.prometheusUrl ? { url: opts.prometheusUrl } : undefined);
+      if (!prometheus) return req.checks.map((c, index) => ({ check: c.name, index, error: 'no Prometheus configured for the worker (GANTRY_PROMETHEUS_URL)' }));
       const sig = signal();
       return withHeartbeat({ kind: 'measure', group: req.group, startedAt: Date.now() }, (update) =>
-        measureChecks(opts.prometheusUrl!, req.checks, { ...(sig ? { signal: sig } : {}), onProgress: (check) => update({ step: check }) }));
+        measureChecks(prometheus, req.checks, { ...(sig ? { signal: sig } : {}), onProgress: (check) => update({ step: check }) }));
     },
 
     async rollback(req: RollbackRequest): Promise<void> {

@@ -24,7 +24,8 @@ import type { ApplyGroupRequest } from '../../workflows/activity-types.js';
 import { buildCatalog, buildPassedSignal, catalogQuery, catalogWorkflowId } from '../../workflows/catalog.js';
 import { releaseWorkflowId } from '../../workflows/messages.js';
 import { createWorker, type WorkerVersion } from '../../worker/worker.js';
-import { testActivities } from '../support/activities.js';
+import { testActivities, testWorkerConfig } from '../support/activities.js';
+import { RuntimeConfigError } from '../../runtime/config.js';
 import { DIGEST_A, DIGEST_B, seedConfig } from '../support/fixtures.js';
 import { caller, waitForStatus } from '../support/release-harness.js';
 import { quietRuntime, unique } from '../support/temporal.js';
@@ -96,6 +97,21 @@ async function describeDeployment(name: string): Promise<{ current?: string; dra
     drainage: Object.fromEntries((d.versionSummaries ?? []).map((v) => [v.BuildID ?? '?', v.drainageStatus])),
   };
 }
+
+describe('Worker Versioning settings (runtime/config.ts)', () => {
+  const errorsOf = (env: Record<string, string>) => {
+    try { testWorkerConfig(env); return []; } catch (err) { if (err instanceof RuntimeConfigError) return err.errors; throw err; }
+  };
+  it('GANTRY_WORKER_DEPLOYMENT and GANTRY_BUILD_ID: both (a versioned worker) or neither (unversioned), checked with hints', () => {
+    expect(testWorkerConfig({ GANTRY_WORKER_DEPLOYMENT: 'gantry', GANTRY_BUILD_ID: '1.4.2+abc1234' }).version).toEqual({ deploymentName: 'gantry', buildId: '1.4.2+abc1234' });
+    expect(testWorkerConfig({}).version).toBeUndefined();
+    expect(errorsOf({ GANTRY_WORKER_DEPLOYMENT: 'gantry' })).toEqual([expect.objectContaining({ path: 'GANTRY_BUILD_ID', message: expect.stringMatching(/is not set, but GANTRY_WORKER_DEPLOYMENT is/), hint: expect.stringMatching(/build id/) })]);
+    expect(errorsOf({ GANTRY_BUILD_ID: 'v2' })).toEqual([expect.objectContaining({ path: 'GANTRY_WORKER_DEPLOYMENT', message: expect.stringMatching(/is not set, but GANTRY_BUILD_ID is/) })]);
+    // The server's version string is <deployment>.<build id> (older) or <deployment>:<build id>: no dots or colons in the name.
+    expect(errorsOf({ GANTRY_WORKER_DEPLOYMENT: 'gantry.prod', GANTRY_BUILD_ID: 'v2' })).toEqual([expect.objectContaining({ path: 'GANTRY_WORKER_DEPLOYMENT', message: expect.stringMatching(/no dots or colons.*got 'gantry\.prod'/) })]);
+    expect(errorsOf({ GANTRY_WORKER_DEPLOYMENT: 'gantry', GANTRY_BUILD_ID: 'has space' })).toEqual([expect.objectContaining({ path: 'GANTRY_BUILD_ID' })]);
+  });
+});
 
 describe('Worker Versioning: a release in flight keeps the code that started it', () => {
   it('a waiting release finishes PINNED on v1 with its original plan; a new release runs on v2 with the changed plan', async () => {
