@@ -152,6 +152,8 @@ export interface WorkerConfig extends CommonConfig, ActivitySettings {
   version?: WorkerVersionSettings;
   /** GANTRY_HEALTH_ADDR: where the worker serves GET /healthz and /readyz (worker/health.ts); unset: not served. */
   healthAddr?: ListenAddress;
+  /** A prebuilt workflow bundle (GANTRY_WORKFLOW_BUNDLE, `npm run bundle`); unset: the sources are bundled at start. */
+  workflowBundle?: string;
 }
 
 export interface ListenAddress { host: string; port: number }
@@ -191,6 +193,7 @@ const hints: Record<string, string> = {
   DOCKER_CONFIG: 'the directory holding config.json with registry credentials (or set GANTRY_REGISTRY_AUTH_FILE to the file)',
   GANTRY_BUILDCTL: 'the buildctl binary: a name on PATH or an absolute path',
   GANTRY_HADOLINT: 'the hadolint binary: a name on PATH or an absolute path',
+  GANTRY_WORKFLOW_BUNDLE: 'the absolute path of a prebuilt workflow bundle written by `npm run bundle -- <file>` from the same code (Gantry\'s image sets /app/dist/workflow-bundle.js); unset it to bundle the workflows when the worker starts',
   GANTRY_KUBE_CONTEXT: 'a context name of the kubeconfig',
   GANTRY_PROMETHEUS_URL: 'the Prometheus base URL, e.g. http://prometheus.monitoring:9090',
   GANTRY_PROMETHEUS_TOKEN_FILE: 'the absolute path of a file holding the bearer token for Prometheus (e.g. a mounted Secret, or the pod\'s service account token for kube-rbac-proxy); read at every query, so a rotated token is picked up',
@@ -332,6 +335,7 @@ const workerShape = {
   GANTRY_REGISTRY_AUTH_FILE: absDir,
   GANTRY_BUILDCTL: binary,
   GANTRY_HADOLINT: binary,
+  GANTRY_WORKFLOW_BUNDLE: absDir,
   GANTRY_KUBE_CONTEXT: name,
   GANTRY_PROMETHEUS_URL: httpUrl,
   GANTRY_PROMETHEUS_TOKEN_FILE: absDir,
@@ -529,6 +533,18 @@ export function loadWorkerConfig(env: Env = process.env, probe: WorkerProbe = re
       errors.push({ path: via, message: `the worker cannot write ${dir}: ${why}`, hint: hints[via]! });
     }
   }
+  // The prebuilt workflow bundle is read at start by a worker that runs workflows (a build worker runs none).
+  const bundle = role === 'build' ? undefined : f.GANTRY_WORKFLOW_BUNDLE;
+  if (bundle) {
+    let why: string | undefined;
+    try {
+      if (!fs.statSync(bundle).isFile()) why = 'is not a file';
+      else fs.accessSync(bundle, fs.constants.R_OK);
+    } catch (err) {
+      why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'cannot be read by this process';
+    }
+    if (why) errors.push({ path: 'GANTRY_WORKFLOW_BUNDLE', message: `the workflow bundle ${echo(bundle)} ${why}`, hint: hints.GANTRY_WORKFLOW_BUNDLE! });
+  }
   if (errors.length) throw new RuntimeConfigError(errors);
 
   const tool = (configured: string | undefined, command: string) => probe.which(configured ?? command, env) ?? configured ?? command;
@@ -538,6 +554,7 @@ export function loadWorkerConfig(env: Env = process.env, probe: WorkerProbe = re
     role,
     ...(version ? { version } : {}),
     ...(f.GANTRY_HEALTH_ADDR ? { healthAddr: f.GANTRY_HEALTH_ADDR } : {}),
+    ...(bundle ? { workflowBundle: bundle } : {}),
     cluster: cluster!,
     pipeline: {
       workspaceRoot: dirs.workspaceRoot[1], logDir: dirs.logDir[1],

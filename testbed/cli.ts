@@ -2,6 +2,7 @@
 import { downTemporal, installTemporal, temporalStatus, upTemporal } from './temporal.js';
 import { home } from './paths.js';
 import { buildkitStatus, downBuildkit, installBuildkit, upBuildkit } from './buildkit.js';
+import { ensureBaseImage, prepareBaseRootfs } from './base-image.js';
 import { installHadolint } from './hadolint.js';
 import { installSshd } from './sshd.js';
 import { installHelm } from './helm.js';
@@ -22,20 +23,25 @@ async function main(argv: string[]): Promise<void> {
       // OpenSSH's server for the git-over-SSH tests (started per test, never as a service).
       await installSshd();
       await installBuildkit();
+      // The local Node base image's rootfs (Gantry's own image builds on it; no Docker Hub here).
+      await prepareBaseRootfs();
       // Cluster: the local Kubernetes control plane (built once into the cache) and Prometheus.
       await installKubernetes(console.log);
       await installPrometheus();
       // Helm (the chart in deploy/helm is templated and linted by test/deploy).
       await installHelm();
       return;
-    case 'up':
+    case 'up': {
       await upTemporal();
-      await upRegistry();
+      const registryAddr = await upRegistry();
       await installHadolint();
-      await upBuildkit();
+      const buildkit = await upBuildkit();
+      // The local Node base image in the test bed's registry (skipped when it is there).
+      await ensureBaseImage({ registryAddr, buildkitAddr: buildkit.addr });
       await upKubernetes(console.log);
       await upPrometheus();
       return;
+    }
     case 'down':
       await downTemporal();
       await downBuildkit();

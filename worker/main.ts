@@ -16,7 +16,7 @@ import { GITHUB_TOKEN_ENV, loadWorkerConfig, RuntimeConfigError, SLACK_TOKEN_ENV
 import { describeTemporal, temporalConnectError } from '../runtime/temporal.js';
 import { startHealthServer, workerHealthSource } from './health.js';
 import { createBuildWorkerActivities, createGantryActivities, createReleaseWorkerActivities } from './activities.js';
-import { createWorker, deploymentOptions, workflowsPath } from './worker.js';
+import { createWorker, deploymentOptions, workflowCode } from './worker.js';
 
 function clusterLine(c: WorkerConfig['cluster']): string {
   switch (c.kind) {
@@ -42,11 +42,11 @@ async function workersFor(config: WorkerConfig, connection: NativeConnection): P
   switch (config.role) {
     case 'build': return [await build()];
     case 'release': return [await Worker.create({
-      connection, namespace, taskQueue: config.taskQueue, identity: identity('release'), ...deploymentOptions(config.version), workflowsPath,
+      connection, namespace, taskQueue: config.taskQueue, identity: identity('release'), ...deploymentOptions(config.version), ...workflowCode(config.workflowBundle),
       activities: createReleaseWorkerActivities(config),
     })];
     case 'all': {
-      const all = await createWorker({ connection, activities: createGantryActivities(config), namespace, identity: identity('all'), ...(config.version ? { version: config.version } : {}), taskQueue: config.taskQueue });
+      const all = await createWorker({ connection, activities: createGantryActivities(config), namespace, identity: identity('all'), ...(config.version ? { version: config.version } : {}), taskQueue: config.taskQueue, ...(config.workflowBundle ? { workflowBundle: config.workflowBundle } : {}) });
       return config.buildTaskQueue === config.taskQueue ? [all] : [all, await build()];
     }
     default: { const never: never = config.role; throw new Error(`unknown worker role ${String(never)}`); }
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   console.log(config.version
     ? `gantry worker: Worker Deployment ${config.version.deploymentName}, build id ${config.version.buildId}: the workflows it starts are pinned to this build (README "Upgrading Gantry")`
     : 'gantry worker: unversioned (no GANTRY_WORKER_DEPLOYMENT/GANTRY_BUILD_ID): every change to workflows/ must replay old histories (patched())');
-  console.log(`gantry worker: role ${config.role}, task queue ${queues} on ${describeTemporal(config.temporal)}, cluster: ${clusterLine(config.cluster)}`);
+  console.log(`gantry worker: role ${config.role}, task queue ${queues} on ${describeTemporal(config.temporal)}, cluster: ${clusterLine(config.cluster)}${config.role === 'build' ? '' : `, workflows ${config.workflowBundle ? `from the prebuilt bundle ${config.workflowBundle}` : 'bundled from the sources'}`}`);
   const stop = () => { for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown(); };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
