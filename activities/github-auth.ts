@@ -129,7 +129,8 @@ export function isAppTokenRequest(err: unknown): boolean {
 export class InstallationTokens {
   private readonly auth: ReturnType<typeof createAppAuth>;
   constructor(readonly settings: GitHubAppSettings, env: Env, fetchImpl?: typeof fetch) {
-    const request = new Octokit({ baseUrl: settings.apiUrl, userAgent: 'gantry', ...(fetchImpl ? { request: { fetch: fetchImpl } } : {}) }).request;
+    const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+    const request = new Octokit({ baseUrl: settings.apiUrl, userAgent: 'gantry', log: quiet, ...(fetchImpl ? { request: { fetch: fetchImpl } } : {}) }).request;
     this.auth = createAppAuth({ appId: settings.appId, privateKey: readAppKey(settings, env), installationId: settings.installationId, request });
   }
   async token(): Promise<string> {
