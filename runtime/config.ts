@@ -22,6 +22,8 @@ import { taskQueueFrom } from '../workflows/messages.js';
 import { chooseCluster, ClusterChoiceError, type ClusterAccess, type ClusterProbe } from '../activities/k8s/choose.js';
 import type { BuildkitTls } from '../activities/build.js';
 import { readDockerConfig, type RegistryAuthFile } from '../activities/registry-auth.js';
+import { gitCredentialSettings, type GitCredentialSettings } from '../activities/git.js';
+import { githubAppSettings, type GitHubAppSettings } from '../activities/github-auth.js';
 import { DEFAULT_NAMESPACE, DEFAULT_TEMPORAL_ADDRESS, loadTemporalSettings, type TemporalSettings } from './temporal.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -113,6 +115,8 @@ export interface PipelineSettings {
   /** Absolute when found on PATH (or configured); the bare name when not installed (builds then say so). */
   buildctlBin: string;
   hadolintBin: string;
+  /** git credentials (GANTRY_GIT_HTTPS_TOKENS, GANTRY_GIT_CA_FILE, GANTRY_GIT_SSH_*, the GitHub App): activities/git.ts. */
+  git?: GitCredentialSettings;
   /** Registry credentials (GANTRY_REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json, else ~/.docker/config.json when present). */
   registryAuthFile?: RegistryAuthFile;
   /** buildkitd over TCP with mTLS (GANTRY_BUILDKIT_TLS_DIR, or GANTRY_BUILDKIT_TLS_CA_CERT/_CERT/_KEY). */
@@ -139,7 +143,8 @@ export interface ActivitySettings {
   taskQueue: string;
   cluster: ClusterSettings;
   pipeline: PipelineSettings;
-  github: { apiUrl: string; tokenEnv: string };
+  /** `app`: a GitHub App (GANTRY_GITHUB_APP_*: activities/github-auth.ts), used instead of the token for apiUrl. */
+  github: { apiUrl: string; tokenEnv: string; app?: GitHubAppSettings };
   /** Release notices go to Slack when the bot token is set (`enabled`). */
   slack: { apiUrl: string; tokenEnv: string; channel?: string; enabled: boolean };
   readonly env: Env;
@@ -501,6 +506,10 @@ export function loadWorkerConfig(env: Env = process.env, probe: WorkerProbe = re
   }
 
   const credentials = buildCredentials(f, env, probe, errors);
+  // GitHub App (statuses, deployments, and git over HTTPS to its GitHub) and git credentials.
+  const githubApiUrl = (f.GANTRY_GITHUB_API_URL ?? DEFAULT_GITHUB_API_URL).replace(/\/+$/, '');
+  const githubApp = githubAppSettings(env, githubApiUrl, errors);
+  const git = gitCredentialSettings(env, dataDir, githubApp, errors);
 
   let cluster: ClusterSettings | undefined;
   if (role === 'build') {
@@ -562,8 +571,9 @@ export function loadWorkerConfig(env: Env = process.env, probe: WorkerProbe = re
       buildctlBin: tool(f.GANTRY_BUILDCTL, 'buildctl'),
       hadolintBin: tool(f.GANTRY_HADOLINT, 'hadolint'),
       ...credentials,
+      ...(git ? { git } : {}),
     },
-    github: { apiUrl: (f.GANTRY_GITHUB_API_URL ?? DEFAULT_GITHUB_API_URL).replace(/\/+$/, ''), tokenEnv: GITHUB_TOKEN_ENV },
+    github: { apiUrl: githubApiUrl, tokenEnv: GITHUB_TOKEN_ENV, ...(githubApp ? { app: githubApp } : {}) },
     slack: {
       apiUrl: (f.GANTRY_SLACK_API_URL ?? DEFAULT_SLACK_API_URL).replace(/\/+$/, ''), tokenEnv: SLACK_TOKEN_ENV,
       ...(f.GANTRY_SLACK_CHANNEL ? { channel: f.GANTRY_SLACK_CHANNEL } : {}), enabled: role !== 'build' && !!env[SLACK_TOKEN_ENV]?.trim(),
@@ -585,6 +595,8 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
   const errors: ConfigError[] = [];
   const base = common(env, errors);
   const f = fieldsOf(apiShape, env, errors);
+  // The GitHub App replies to /gantry comments (api/server-config.ts); checked here, at start.
+  githubAppSettings(env, DEFAULT_GITHUB_API_URL, errors);
   if (errors.length) throw new RuntimeConfigError(errors);
   return withEnv({
     ...base,

@@ -98,7 +98,7 @@ export function createReleaseWorkerActivities(config: ActivitySettings, override
   return {
     ...clusterActivities(config.cluster, env),
     ...createNotifyActivities(sinks),
-    ...createGitHubActivities({ baseUrl: config.github.apiUrl, tokenEnv: config.github.tokenEnv, env }),
+    ...createGitHubActivities({ baseUrl: config.github.apiUrl, tokenEnv: config.github.tokenEnv, env, ...(config.github.app ? { app: config.github.app } : {}) }),
     ...createCatalogActivities({ taskQueue: config.taskQueue }),
     ...overrides,
   };
