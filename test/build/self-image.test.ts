@@ -158,12 +158,13 @@ describe("Gantry's own image, built by Gantry's pipeline", () => {
     const files = new Map<string, TocEntry>();
     for (const layer of manifest.layers!) for (const e of await tocOf(c, layer)) files.set(e.name.replace(/^\.?\//, '').replace(/\/$/, ''), e);
     const bundle = files.get('app/dist/workflow-bundle.js');
-    expect(bundle).toMatchObject({ type: 'reg', uid: 0 });
+    expect(bundle).toMatchObject({ type: 'reg' });
+    expect(bundle!.uid ?? 0).toBe(0); // the TOC leaves zero values out: root owns the code
     expect(bundle!.size).toBeGreaterThan(1024 * 1024);
     // The same bytes Temporal's bundler makes of this commit's workflows? At least its entry point.
     expect(files.get('app/workflows/index.ts')).toMatchObject({ type: 'reg' });
     expect(files.get('usr/local/bin/node')).toMatchObject({ type: 'reg' });
-    expect(files.get('var/lib/gantry')).toMatchObject({ type: 'dir', uid: 10001 });
+    expect(files.get('var/lib/gantry')).toMatchObject({ type: 'dir', uid: 10001, gid: 10001 });
     expect(files.get('usr/local/bin/gantry')).toMatchObject({ type: 'symlink' });
     for (const prod of ['tsx', '@temporalio/worker', '@temporalio/core-bridge', 'fastify', 'zod']) {
       expect(files.get(`app/node_modules/${prod}/package.json`)).toMatchObject({ type: 'reg' });
@@ -221,7 +222,7 @@ describe("Gantry's own image, built by Gantry's pipeline", () => {
         method: 'POST', headers: auth,
         body: JSON.stringify({
           config: `app: { name: ${app}, image: registry.local/${app} }\nenvironments: [{ name: staging, replicas: 2, cells: [{ name: a }], groups: [{ pods: 1 }, { pods: rest }] }]\n`,
-          environment: 'staging', revision: { digest: `sha256:${'ab'.repeat(32)}`, sha: 'c0ffee' },
+          environment: 'staging', revision: { digest: `sha256:${'ab'.repeat(32)}`, sha: 'c0ffee1' },
         }),
       });
       expect(await res.text()).toMatch(/workflowId/);
