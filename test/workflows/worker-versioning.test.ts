@@ -7,6 +7,7 @@
 //   `temporal worker deployment set-current-version` command the README gives operators;
 // - the waiting release is PINNED to v1: after its approval it finishes on the v1 worker with its
 //   original plan (3 groups); a release started after the switch runs on v2 with 4 groups.
+// - the first switch: a release an unversioned worker started moves to the first current version.
 // Each worker records which of its activities ran, so "ran on v1" is observed, not inferred; and
 // `describe` shows each execution's versioning behaviour and deployment version.
 import { execFile } from 'node:child_process';
@@ -165,6 +166,14 @@ describe('Worker Versioning: a release in flight keeps the code that started it'
     const switched = await describeDeployment(deployment);
     expect(switched.current).toBe('v2');
     expect(switched.drainage.v1).toBe('draining');
+    // What v1 waits for, as the README tells operators to list it (visibility is eventually consistent).
+    const pinnedToV1 = async () => (JSON.parse(`[${(await temporal(['workflow', 'list', '--query', `TemporalWorkerDeploymentVersion='${deployment}:v1' AND ExecutionStatus='Running'`, '--output', 'jsonl'])).trim().split('\n').filter(Boolean).join(',')}]`) as { execution?: { workflowId?: string } }[])
+      .map((w) => w.execution?.workflowId);
+    const listDeadline = Date.now() + 30_000;
+    let listed = await pinnedToV1();
+    while (!(listed.includes(releaseWorkflowId(before, 'production')) && listed.includes(catalog.workflowId)) && Date.now() < listDeadline) { await new Promise((r) => setTimeout(r, 500)); listed = await pinnedToV1(); }
+    // The pinned release, and the catalog (AUTO_UPGRADE: it moves at its next task, below).
+    expect(listed.sort()).toEqual([catalog.workflowId, releaseWorkflowId(before, 'production')].sort());
 
     // A release started now runs v2's code: its plan has the extra step.
     const after = unique('shop');
@@ -205,4 +214,39 @@ describe('Worker Versioning: a release in flight keeps the code that started it'
     expect(last.current).toBe('v2');
     await catalog.terminate('test over');
   }, 240_000);
+
+  it('switching versioning on: a release an unversioned worker started moves to the first current version', async () => {
+    const taskQueue = unique('tq-switch');
+    const v1: WorkerVersion = { deploymentName: unique('gantry'), buildId: 'v1' };
+    const sim = createSimClusterActivities({ applyDelayMs: 50, readyDelayMs: 50 });
+    const ran: Ran[] = [];
+    const start = async (version?: WorkerVersion) => {
+      const worker = await createWorker({
+        connection: native, taskQueue, ...(version ? { version } : {}),
+        activities: testActivities(taskQueue, {
+          ...sim, ...createNotifyActivities([], () => undefined),
+          applyGroup: (req: ApplyGroupRequest) => { ran.push({ version: version?.buildId ?? 'unversioned', releaseId: req.releaseId, group: req.group }); return sim.applyGroup(req); },
+        }),
+      });
+      const r = { worker, done: worker.run() };
+      running.push(r);
+      return r;
+    };
+    const service = new GantryService(client, taskQueue);
+    const app = unique('shop');
+    const old = await start();
+    await service.startRelease({ config: seedConfig(app), environment: 'production', revision: { digest: DIGEST_A } }, caller('dave'));
+    await waitForStatus(service, app, 'production', (s) => s.phase === 'waiting-approval', 60_000);
+    old.worker.shutdown();
+    await old.done;
+
+    await start(v1);
+    await setCurrentVersion(v1);
+    await service.decide(app, 'production', 'approve', caller('alice'));
+    const final = await service.waitForRelease(app, 'production');
+    expect(final.phase).toBe('succeeded');
+    expect(ran.map((r) => `${r.group}:${r.version}`)).toEqual(['0:unversioned', '1:unversioned', '2:v1']);
+    const info = (await client.workflow.getHandle(releaseWorkflowId(app, 'production')).describe()).raw.workflowExecutionInfo?.versioningInfo;
+    expect({ behavior: info?.behavior, buildId: info?.deploymentVersion?.buildId }).toEqual({ behavior: 1, buildId: 'v1' });
+  }, 120_000);
 });
