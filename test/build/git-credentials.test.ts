@@ -6,11 +6,13 @@
 //  - SSH: OpenSSH's sshd (testbed/sshd.ts) with its own host key: the key and known_hosts work,
 //    an unknown host key and a key the server does not know are refused with messages that say so;
 //  - no secret on disk (the workspace) or in any message or log line.
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, type LogEntry } from '@temporalio/worker';
@@ -18,6 +20,11 @@ import { createGitActivities, gitCredentialSettings, type GitCredentialSettings 
 import type { ConfigError } from '../../core/config.js';
 import { loadWorkerConfig, RuntimeConfigError } from '../../runtime/config.js';
 import type { CheckoutResult, TagResult } from '../../workflows/pipeline-activity-types.js';
+import { GantryService } from '../../api/service.js';
+import type { PipelineStatus } from '../../core/pipeline.js';
+import { gatesWorkflowId } from '../../workflows/messages.js';
+import { createSampleRepo } from '../support/build-bed.js';
+import { connectClient, testAddress, unique } from '../support/temporal.js';
 import { createBareRepo, gitSync, makeTestCa, sshKeygen, startHttpsGitServer, startSshd, type HttpsGitServer, type SshServer, type TestCa } from '../support/git-servers.js';
 
 const TOKEN = 'glpat-REAL-secret-7f3a9c2e1b';
@@ -233,6 +240,91 @@ describe('the git credential settings (runtime config)', () => {
     for (const e of errs) expect(e.hint.length).toBeGreaterThan(10);
     expect(JSON.stringify(errs)).not.toContain(TOKEN);
   });
+});
+
+describe('a worker process with a token, and pipelines on the dev server: no secret in its output or the workflow history', () => {
+  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+  let worker: ChildProcess | undefined;
+  let output = '';
+  let client: Client;
+  let connection: Connection;
+  const taskQueue = unique('tq-gitcred');
+  const app = unique('cred');
+
+  beforeAll(async () => {
+    const host = new URL(https.url).host;
+    worker = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'worker', 'main.ts')], {
+      cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        PATH: process.env.PATH, HOME: process.env.HOME, TEMPORAL_ADDRESS: testAddress(), GANTRY_TASK_QUEUE: taskQueue, GANTRY_CLUSTER: 'sim',
+        GANTRY_DATA_DIR: path.join(dir, 'worker-data'), GANTRY_LOG_LEVEL: 'DEBUG',
+        GANTRY_GIT_HTTPS_TOKENS: `${host}=GIT_TOKEN_SHOP`, GIT_TOKEN_SHOP: TOKEN, GANTRY_GIT_CA_FILE: ca.caFile,
+      },
+    });
+    await new Promise<void>((resolve, reject) => {
+      worker!.stdout!.on('data', (b: Buffer) => { output += b.toString(); if (output.includes('gantry worker: role')) resolve(); });
+      worker!.stderr!.on('data', (b: Buffer) => { output += b.toString(); });
+      worker!.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready:\n${output}`)));
+    });
+    ({ client, connection } = await connectClient());
+  }, 240_000);
+
+  afterAll(async () => {
+    const c = worker;
+    if (c && c.exitCode === null && c.signalCode === null) {
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      const kill = setTimeout(() => c.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(kill);
+    }
+    await connection?.close();
+  });
+
+  it('a gates-only pipeline checks out over HTTPS with the token; with the token refused it fails on RepoForbidden; neither history nor the worker\'s log holds the token', async () => {
+    const sample = createSampleRepo(path.join(dir, 'repos', 'acme'), { app, image: `127.0.0.1:5000/gantry/${app}`, gates: "  - { name: smoke, type: command, run: [sh, -c, 'test -s src/index.html'] }\n" });
+    const url = `${https.url}/acme/${app}.git`;
+    const service = new GantryService(client, taskQueue);
+    const caller = { identity: { id: 'carol', groups: ['developers'] }, channel: 'api' as const };
+    const finished = async (sha: string) => {
+      const deadline = Date.now() + 180_000;
+      for (;;) {
+        const st = await service.pipelineStatus(app, sha, { gatesOnly: true }).catch(() => undefined) as PipelineStatus | undefined;
+        if (st && st.state !== 'running') return st;
+        if (Date.now() > deadline) throw new Error(`pipeline ${sha} did not finish:\n${output}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    const ok = sample.head();
+    await service.startPipeline({ repo: app, sha: ok, revision: {}, source: { url }, gatesOnly: true }, caller);
+    const p = await finished(ok);
+    expect({ state: p.state, gates: p.gates?.map((g) => [g.name, g.state]) }).toEqual({ state: 'succeeded', gates: [['smoke', 'passed']] });
+
+    // The server stops taking the token (revoked): the next commit's checkout is refused, once (non-retryable).
+    https.accept = () => false;
+    try {
+      const refused = sample.commit({ 'src/version.txt': 'v2\n' }, 'second');
+      https.requests.length = 0;
+      await service.startPipeline({ repo: app, sha: refused, revision: {}, source: { url }, gatesOnly: true }, caller);
+      const q = await finished(refused);
+      expect(q.state).toBe('failed');
+      const history = await client.workflow.getHandle(gatesWorkflowId(app, refused)).fetchHistory();
+      const failed = (history.events ?? []).map((e) => e.activityTaskFailedEventAttributes?.failure).filter(Boolean);
+      expect(failed).toHaveLength(1);
+      expect(failed[0]!.cause?.applicationFailureInfo?.type ?? failed[0]!.applicationFailureInfo?.type).toBe('RepoForbidden');
+      expect(JSON.stringify(failed[0])).toContain(`refused the token in GIT_TOKEN_SHOP (the GANTRY_GIT_HTTPS_TOKENS entry for ${new URL(https.url).host})`);
+
+      const histories = JSON.stringify([await client.workflow.getHandle(gatesWorkflowId(app, ok)).fetchHistory(), history]);
+      const b64 = Buffer.from(`x-access-token:${TOKEN}`).toString('base64');
+      expect(histories).toContain(url);
+      expect([histories.includes(TOKEN), histories.includes(b64)]).toEqual([false, false]);
+      // The worker logged at DEBUG, activity failures included; none of it holds the token.
+      expect(output).toMatch(/RepoForbidden|refused the token/);
+      expect([output.includes(TOKEN), output.includes(b64)]).toEqual([false, false]);
+    } finally {
+      https.accept = (c) => c?.password === TOKEN;
+    }
+  }, 300_000);
 });
 
 describe('secrets in logs and messages', () => {
