@@ -81,9 +81,10 @@ readinessProbe:
 - secretRef: { name: {{ include "gantry.secretName" (dict "root" . "name" .Values.temporal.secretName "suffix" "temporal") }}, optional: true }
 {{- end -}}
 
+{{/* defaultMode 288 is octal 0440, in decimal so YAML 1.1 and 1.2 parsers agree. */}}
 {{- define "gantry.temporalTlsVolume" -}}
 - name: temporal-tls
-  secret: { secretName: {{ include "gantry.secretName" (dict "root" . "name" .Values.temporal.tls.secretName "suffix" "temporal-tls") }}, optional: true, defaultMode: 0440 }
+  secret: { secretName: {{ include "gantry.secretName" (dict "root" . "name" .Values.temporal.tls.secretName "suffix" "temporal-tls") }}, optional: true, defaultMode: 288 }
 {{- end -}}
 
 {{- define "gantry.scheduling" -}}
