@@ -72,9 +72,9 @@ export const FAILURES = {
   RegistryInconsistent: { retryable: true, why: 'the registry returned content that does not match what was asked or written (a concurrent push, a caching proxy); a new read usually agrees', hint: 'if it repeats, look for another writer of the same tag, or a proxy that caches manifests' },
 
   // --- GitHub activities (activities/github.ts); details carry the HTTP status ---
-  GitHubNotConfigured: { retryable: false, why: 'the worker has no GitHub credentials', hint: 'set the token variable on the worker (GANTRY_GITHUB_TOKEN unless configured otherwise)' },
+  GitHubNotConfigured: { retryable: false, why: 'the worker has no GitHub credentials', hint: 'set the token variable on the worker (GANTRY_GITHUB_TOKEN unless configured otherwise), or a GitHub App (GANTRY_GITHUB_APP_ID, _INSTALLATION_ID, _PRIVATE_KEY or _PRIVATE_KEY_FILE)' },
   GitHubBadInput: { retryable: false, why: UNCHANGED, hint: 'name the repository as owner/name' },
-  GitHubRejected: { retryable: false, why: 'GitHub refused the request (4xx other than rate limiting): a wrong token, repository or request', hint: 'check the token\'s permissions (commit statuses, deployments) and the repository name; the message has GitHub\'s answer' },
+  GitHubRejected: { retryable: false, why: 'GitHub refused the request (4xx other than rate limiting): a wrong token, repository or request', hint: 'check the token\'s or the GitHub App\'s permissions (commit statuses, deployments) and installation, and the repository name; the message has GitHub\'s answer and, for an App, the settings it used' },
   GitHubRateLimited: { retryable: true, why: 'GitHub asked to slow down (429, or 403 with the rate limit exhausted); it says when to come back', hint: 'Gantry retries after GitHub\'s Retry-After; if it repeats, use a GitHub App (higher limits) or fewer reports' },
   GitHubUnavailable: { retryable: true, why: 'GitHub did not answer, answered 5xx, or did not create the deployment yet', hint: 'Gantry retries; check githubstatus.com or the GitHub Enterprise server' },
 
