@@ -7,9 +7,11 @@
 // credentials reach buildctl as DOCKER_CONFIG (a per-build directory whose config.json links to the
 // worker's credentials file), buildkitd's TLS client certificate as --tlscacert/--tlscert/--tlskey.
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import tls from 'node:tls';
 import { CancelledFailure } from '@temporalio/common';
 import {
   buildctlArgs, buildSpecProblems, classifyBuildFailure, digestFromMetadata, ProgressTracker, type Vertex,
@@ -51,6 +53,38 @@ export function buildctlTlsArgs(tls: BuildkitTls | undefined): string[] {
 const REGISTRY_AUTH_RE = /\b401 Unauthorized\b|\b403 Forbidden\b|failed to authorize|failed to fetch (?:anonymous|oauth) token|unauthorized: |denied: /i;
 /** buildkitd over TCP refused the connection's TLS (no or a wrong client certificate, an untrusted server). */
 const BUILDKIT_TLS_RE = /tls: |x509: |certificate|handshake|server preface|authentication handshake failed/i;
+
+/**
+ * Why buildkitd at a tcp:// address refuses the worker's TLS files, found by a handshake of our own
+ * (buildctl often reports only "broken pipe" when the server rejects the client certificate after a
+ * TLS 1.3 handshake): the alert or verification error, or undefined when TLS is not the problem
+ * (the handshake passes, or nothing answers).
+ */
+export async function buildkitTlsProblem(addr: string, files: BuildkitTls, timeoutMs = 5000): Promise<string | undefined> {
+  const u = new URL(addr.replace(/^tcp:/, 'http:'));
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  let ca: Buffer, cert: Buffer, key: Buffer;
+  try {
+    [ca, cert, key] = [files.caCert, files.cert, files.key].map((f) => fs.readFileSync(f)) as [Buffer, Buffer, Buffer];
+  } catch (err) { return `the TLS files cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`; }
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (why: string | undefined) => { if (!settled) { settled = true; socket.destroy(); resolve(why); } };
+    const socket = tls.connect({ host, port: Number(u.port), ca, cert, key, ALPNProtocols: ['h2'], ...(net.isIP(host) ? {} : { servername: host }) });
+    socket.setTimeout(timeoutMs, () => done(undefined));
+    socket.once('secureConnect', () => {
+      // With TLS 1.3 the server judges the client certificate after the handshake: speak first (the
+      // HTTP/2 preface) and give it a moment to answer with an alert.
+      socket.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+      setTimeout(() => done(undefined), 1000).unref();
+    });
+    socket.on('data', () => undefined);
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      const code = err.code ?? '';
+      done(/CERT|ALERT|SELF_SIGNED|VERIFY|ALTNAME|ISSUER|SSL/i.test(code) ? `${code}: ${err.message}` : undefined);
+    });
+  });
+}
 
 interface RawStatus { vertexes?: Vertex[]; logs?: { vertex: string; stream?: number; data?: string }[] }
 
@@ -152,11 +186,16 @@ export function createBuildActivities(opts: BuildOptions) {
             const where = new RegistryAuth({ ...(opts.registryAuthFile ? { file: opts.registryAuthFile } : {}), fetch, signal: () => AbortSignal.timeout(1) }).where(image.registry);
             throw fail(FailureType.RegistryForbidden, `build: ${image.registry} refused the push or cache of ${image.repository}: ${clean(why)}; ${where} (log: ${logFile} on ${host})`, { details: { log: logFile, host } });
           }
-          if (kind === 'infrastructure' && opts.buildkitAddr.startsWith('tcp://') && BUILDKIT_TLS_RE.test(tail)) {
-            const tls = opts.buildkitTls
-              ? `the worker's TLS client certificate (${opts.buildkitTls.setting}) was refused, or buildkitd's certificate is not signed by ${opts.buildkitTls.caCert}`
-              : 'the worker has no TLS client certificate for it (set GANTRY_BUILDKIT_TLS_DIR, or GANTRY_BUILDKIT_TLS_CA_CERT, GANTRY_BUILDKIT_TLS_CERT and GANTRY_BUILDKIT_TLS_KEY)';
-            throw fail(FailureType.BuilderTlsFailed, `BuildKit at ${opts.buildkitAddr} refused the TLS connection: ${tls}: ${clean(why)}`);
+          if (kind === 'infrastructure' && opts.buildkitAddr.startsWith('tcp://')) {
+            const problem = opts.buildkitTls
+              ? (await buildkitTlsProblem(opts.buildkitAddr, opts.buildkitTls)) ?? (BUILDKIT_TLS_RE.test(tail) ? clean(why) : undefined)
+              : BUILDKIT_TLS_RE.test(tail) ? clean(why) : undefined;
+            if (problem) {
+              const whose = opts.buildkitTls
+                ? `the worker's TLS client certificate (${opts.buildkitTls.setting}) was refused, or buildkitd's certificate is not signed by ${opts.buildkitTls.caCert}`
+                : 'the worker has no TLS client certificate for it (set GANTRY_BUILDKIT_TLS_DIR, or GANTRY_BUILDKIT_TLS_CA_CERT, GANTRY_BUILDKIT_TLS_CERT and GANTRY_BUILDKIT_TLS_KEY)';
+              throw fail(FailureType.BuilderTlsFailed, `BuildKit at ${opts.buildkitAddr} refused the TLS connection: ${whose}: ${problem}`);
+            }
           }
           throw kind === 'build'
             ? fail(FailureType.BuildFailed, `${clean(why)} (log: ${logFile} on ${host})`, { details: { log: logFile, host } })
