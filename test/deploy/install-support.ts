@@ -168,3 +168,30 @@ export async function allowed(kc: KubeConfig, sa: { namespace: string; name: str
   });
   return r.status?.allowed === true;
 }
+
+export const readmePath = fileURLToPath(new URL('../../README.md', import.meta.url));
+
+/**
+ * The README's kustomize install ("Install in a cluster", 4a), as written there: its two
+ * kustomization files (the heredocs), in a directory next to a `gantry` checkout (a symlink to this
+ * one), rendered with `kubectl kustomize`.
+ */
+export async function renderReadmeKustomization(): Promise<Obj[]> {
+  const text = fs.readFileSync(readmePath, 'utf8');
+  const section = text.slice(text.indexOf('### 4a. Install with kubectl (kustomize)'), text.indexOf('### 4b. Install with Helm'));
+  const heredoc = (file: string): string => {
+    const m = new RegExp(`cat > ${file.replace(/[./]/g, '\\$&')} <<'YAML'\\n([\\s\\S]*?)\\nYAML\\n`).exec(section);
+    if (!m) throw new Error(`README "4a. Install with kubectl (kustomize)" has no \`cat > ${file} <<'YAML'\` block`);
+    return `${m[1]}\n`;
+  };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-readme-'));
+  try {
+    fs.symlinkSync(path.dirname(readmePath), path.join(dir, 'gantry'));
+    fs.mkdirSync(path.join(dir, 'gantry-install', 'shop'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'gantry-install', 'shop', 'kustomization.yaml'), heredoc('shop/kustomization.yaml'));
+    fs.writeFileSync(path.join(dir, 'gantry-install', 'kustomization.yaml'), heredoc('kustomization.yaml'));
+    return parseObjects(await must([bin.kubectl, 'kustomize', path.join(dir, 'gantry-install')]));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -21,7 +21,7 @@ import { parse as parseYaml } from 'yaml';
 import { ensureTestbed } from '../k8s/support/testbed.js';
 import { shippedRules } from '../k8s/rbac-support.js';
 import {
-  allowed, exec, find, helmTemplate, kustomize, must, parseObjects, relocate, requireTools, serverSideApply, waitAvailable, chartDir,
+  allowed, exec, find, helmTemplate, kustomize, must, parseObjects, relocate, renderReadmeKustomization, requireTools, serverSideApply, waitAvailable, chartDir,
   SHIPPED_APP_NAMESPACE, type Access, type Obj,
 } from './install-support.js';
 
@@ -243,6 +243,16 @@ describe('rendering: helm lint, helm template, kustomize', () => {
       // kustomize's Namespace enforces the restricted Pod Security profile.
       expect(find(k, 'Namespace', 'gantry').metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'restricted' });
     }
+  });
+
+  it("the README's kustomize install renders the namespaced overlay, with its images, app namespace and Temporal address", async () => {
+    const readme = await renderReadmeKustomization();
+    const overlay = relocate(await kustomize('namespaced', { gantry: IMAGE, buildWorker: BUILD_IMAGE }), { namespace: 'gantry', appNamespace: 'shop', clusterSuffix: '' });
+    const env = find(readme, 'ConfigMap', 'gantry-env');
+    expect(env.data).toEqual({ ...(find(overlay, 'ConfigMap', 'gantry-env').data as Record<string, string>), TEMPORAL_ADDRESS: 'temporal-frontend.temporal:7233', TEMPORAL_NAMESPACE: 'gantry' });
+    const rest = (objs: Obj[]) => objs.filter((o) => !(o.kind === 'ConfigMap' && o.metadata.name === 'gantry-env'));
+    expect(rest(readme)).toEqual(rest(overlay));
+    expect(find(readme, 'Role', 'gantry-release-worker', 'shop')).toMatchObject({ rules: shippedRules('namespaced') });
   });
 });
 
