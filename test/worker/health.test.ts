@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { loadWorkerConfig, RuntimeConfigError } from '../../runtime/config.js';
 import { startHealthServer, workerHealthSource, type HealthServer } from '../../worker/health.js';
 import { quietRuntime, testAddress, unique } from '../support/temporal.js';
 
@@ -66,6 +67,19 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
 }
 
 describe('worker health endpoint', () => {
+  it('GANTRY_HEALTH_ADDR: off by default, host:port or :port (loopback), a bad value named with its hint', () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-health-config-'));
+    cleanups.push(async () => fs.rmSync(dataDir, { recursive: true, force: true }));
+    const base = { GANTRY_CLUSTER: 'sim', GANTRY_DATA_DIR: dataDir, HOME: dataDir };
+    expect(loadWorkerConfig(base).healthAddr).toBeUndefined();
+    expect(loadWorkerConfig({ ...base, GANTRY_HEALTH_ADDR: '0.0.0.0:9090' }).healthAddr).toEqual({ host: '0.0.0.0', port: 9090 });
+    expect(loadWorkerConfig({ ...base, GANTRY_HEALTH_ADDR: ':9090' }).healthAddr).toEqual({ host: '127.0.0.1', port: 9090 });
+    let err: unknown;
+    try { loadWorkerConfig({ ...base, GANTRY_HEALTH_ADDR: 'everywhere' }); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(RuntimeConfigError);
+    expect((err as RuntimeConfigError).errors).toEqual([{ path: 'GANTRY_HEALTH_ADDR', message: expect.stringContaining("got 'everywhere'"), hint: expect.stringContaining('0.0.0.0:9090 in a pod') }]);
+  });
+
   it('readyz follows the worker state and the Temporal connection; healthz stays 200', async () => {
     quietRuntime();
     const [host, port] = testAddress().split(':') as [string, string];
