@@ -12,6 +12,7 @@
 //    the commenter is mentioned, on purpose), and no line of it reads as a `/gantry` command.
 import { backgroundWork } from './background.js';
 import { Octokit } from '@octokit/rest';
+import { describeApp, isAppTokenRequest } from '../activities/github-auth.js';
 import { Webhooks } from '@octokit/webhooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { commandInComment, parseCommand } from '../core/chatops.js';
@@ -127,8 +128,15 @@ async function postReply(entry: RepoEntry, payload: Payload, event: string, body
   const octokit = replyClient(cfg, fetchImpl);
   if (!octokit) return;
   const [owner, repo] = entry.name.split('/') as [string, string];
-  if (event === 'issue_comment' && payload.issue?.number) await octokit.rest.issues.createComment({ owner, repo, issue_number: payload.issue.number, body });
-  else if (event === 'commit_comment' && payload.comment?.commit_id) await octokit.rest.repos.createCommitComment({ owner, repo, commit_sha: payload.comment.commit_id, body });
+  try {
+    if (event === 'issue_comment' && payload.issue?.number) await octokit.rest.issues.createComment({ owner, repo, issue_number: payload.issue.number, body });
+    else if (event === 'commit_comment' && payload.comment?.commit_id) await octokit.rest.repos.createCommitComment({ owner, repo, commit_sha: payload.comment.commit_id, body });
+  } catch (err) {
+    // The App's token exchange refused (a wrong key, App id or installation): say which settings.
+    const app = cfg.github.app;
+    if (app && isAppTokenRequest(err)) throw new Error(`GitHub refused the ${describeApp(app)}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    throw err;
+  }
 }
 
 // One client per server config: with a GitHub App, @octokit/auth-app keeps the installation token

@@ -9,12 +9,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type http from 'node:http';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, type LogEntry } from '@temporalio/worker';
 import { importSPKI, jwtVerify } from 'jose';
+import { pino } from 'pino';
 import { createGitActivities } from '../../activities/git.js';
 import { githubAppSettings, type GitHubAppSettings } from '../../activities/github-auth.js';
 import { createGitHubActivities, type GitHubResult } from '../../activities/github.js';
@@ -42,6 +44,9 @@ let strangerKeyFile: string;
 let appKeyPem: string;
 const logs: LogEntry[] = [];
 const messages: string[] = [];
+/** The API server's log lines (pino JSON). */
+const apiLog: string[] = [];
+const apiLogger = () => pino({ level: 'debug' }, new Writable({ write(chunk, _enc, cb) { apiLog.push(String(chunk)); cb(); } }));
 
 const activityEnv = () => new MockActivityEnvironment(undefined, { logger: new DefaultLogger('TRACE', (e) => { logs.push(e); }) });
 
@@ -192,29 +197,50 @@ describe('GitHub App: git over HTTPS with the installation token', () => {
 });
 
 describe('GitHub App: the API replies to /gantry comments as the App', () => {
-  it('the reply comment carries an installation token the App obtained', async () => {
-    const SECRET = 'whsec-app-5f6e7d';
+  const SECRET = 'whsec-app-5f6e7d';
+  const server = (key: string) => {
     const triggers = triggerConfig({
       github: { api_url: apiUrl() },
       repos: [{ name: 'acme/shop', config: '/nonexistent/gantry.yaml', secret_env: 'HOOK_SECRET' }],
       chat: { github: { octocat: 'carol' } },
-    }, { env: { HOOK_SECRET: SECRET, GANTRY_GITHUB_APP_ID: APP_ID, GANTRY_GITHUB_APP_INSTALLATION_ID: String(INSTALLATION), GANTRY_GITHUB_APP_PRIVATE_KEY: appKeyPem } });
+    }, { env: { HOOK_SECRET: SECRET, GANTRY_GITHUB_APP_ID: APP_ID, GANTRY_GITHUB_APP_INSTALLATION_ID: String(INSTALLATION), GANTRY_GITHUB_APP_PRIVATE_KEY: key } });
     expect(JSON.stringify(triggers.github)).not.toContain('PRIVATE KEY');
     // `/gantry help` needs no workflow: the service's client never connects.
-    const server = testServer(new GantryService(new Client()), { triggers, fetch: caFetch(ca.caPem) });
+    return testServer(new GantryService(new Client()), { triggers, fetch: caFetch(ca.caPem), logger: apiLogger() });
+  };
+  const helpComment = async (srv: ReturnType<typeof server>) => {
+    const payload = { action: 'created', repository: { full_name: 'acme/shop' }, sender: { login: 'octocat', type: 'User' }, issue: { number: 12 }, comment: { id: 1, body: '/gantry help', user: { login: 'octocat', type: 'User' } } };
+    const body = JSON.stringify(payload);
+    return srv.inject({ method: 'POST', url: '/v1/webhooks/github', payload: body, headers: { 'content-type': 'application/json', 'x-github-event': 'issue_comment', 'x-github-delivery': crypto.randomUUID(), 'x-hub-signature-256': await signGitHub(SECRET, body) } });
+  };
+
+  it('the reply comment carries an installation token the App obtained', async () => {
+    const srv = server(appKeyPem);
     try {
-      await server.ready();
+      await srv.ready();
       fake.comments.length = 0;
-      const payload = { action: 'created', repository: { full_name: 'acme/shop' }, sender: { login: 'octocat', type: 'User' }, issue: { number: 12 }, comment: { id: 1, body: '/gantry help', user: { login: 'octocat', type: 'User' } } };
-      const body = JSON.stringify(payload);
-      const r = await server.inject({ method: 'POST', url: '/v1/webhooks/github', payload: body, headers: { 'content-type': 'application/json', 'x-github-event': 'issue_comment', 'x-github-delivery': crypto.randomUUID(), 'x-hub-signature-256': await signGitHub(SECRET, body) } });
-      expect(r.statusCode).toBe(200);
+      expect((await helpComment(srv)).statusCode).toBe(200);
       const replies = await until('the reply comment', () => (fake.comments.length ? fake.comments : undefined));
       expect(replies).toEqual([{ path: '/repos/acme/shop/issues/12/comments', body: expect.stringMatching(/^@octocat usage:/) }]);
       const post = fake.api.filter((a) => a.path === '/repos/acme/shop/issues/12/comments');
       expect(post.map((a) => a.ok)).toEqual([true]);
     } finally {
-      await server.close();
+      await srv.close();
+    }
+  });
+
+  it('with a key that is not the App\'s, no reply is posted and the log names the App settings', async () => {
+    const srv = server(fs.readFileSync(strangerKeyFile, 'utf8'));
+    try {
+      await srv.ready();
+      fake.comments.length = 0;
+      apiLog.length = 0;
+      expect((await helpComment(srv)).statusCode).toBe(200);
+      const line = await until('the failed reply in the log', () => apiLog.find((l) => l.includes('GitHub reply failed')));
+      expect(line).toContain(`GitHub refused the GitHub App ${APP_ID} (GANTRY_GITHUB_APP_ID), installation ${INSTALLATION} (GANTRY_GITHUB_APP_INSTALLATION_ID), key from GANTRY_GITHUB_APP_PRIVATE_KEY`);
+      expect(fake.comments).toEqual([]);
+    } finally {
+      await srv.close();
     }
   });
 });
@@ -247,8 +273,11 @@ describe('GitHub App settings (runtime config)', () => {
 describe('secrets in logs and messages', () => {
   it('no installation token and no private key in any log line or failure of this file', () => {
     expect(fake.issued.size).toBeGreaterThan(0);
-    const text = [...logs.map((l) => `${l.message} ${JSON.stringify(l.meta ?? {})}`), ...messages].join('\n');
+    expect(apiLog.length).toBeGreaterThan(0);
+    const text = [...logs.map((l) => `${l.message} ${JSON.stringify(l.meta ?? {})}`), ...messages, ...apiLog].join('\n');
     for (const t of fake.issued) expect(text.includes(t)).toBe(false);
-    for (const line of appKeyPem.split('\n').filter((l) => l && !l.startsWith('-----'))) expect(text.includes(line)).toBe(false);
+    for (const pem of [appKeyPem, fs.readFileSync(strangerKeyFile, 'utf8')]) {
+      for (const line of pem.split('\n').filter((l) => l && !l.startsWith('-----'))) expect(text.includes(line)).toBe(false);
+    }
   });
 });
