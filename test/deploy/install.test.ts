@@ -15,6 +15,9 @@
 // What this does NOT prove: kwok runs no containers. The pods are scheduled and marked Ready by kwok
 // stages; the processes inside (image, probes answering, Temporal reachable) are not run here.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { CoreV1Api, KubeConfig, PolicyV1Api, RbacAuthorizationV1Api, type V1PolicyRule } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
@@ -308,6 +311,33 @@ describe('install on the test bed kube-apiserver (server-side apply, fresh names
     await checkInstall({ namespace, appNamespace: app1, mode: 'namespaced', names });
     // The second application namespace got its Role too.
     expect(await allowed(kc, { namespace, name: names['release-worker'] }, { verb: 'patch', group: 'apps', resource: 'deployments', namespace: app2 })).toBe(true);
+  });
+
+  it('helm with every optional value set (TLS, API key Secret, Prometheus, BuildKit TLS, extraEnv, pull secrets, scheduling): valid for the API server (server-side dry run)', async () => {
+    const id = rand();
+    const namespace = `gantry-hv-${id}`;
+    await createNamespace(namespace, true);
+    const r = await helmTemplate(`gantry-hv${id}`, namespace, {
+      ...HELM_IMAGE, 'rbac.appNamespaces': `{${namespace}}`, 'temporal.secretName': 'my-temporal',
+      'temporal.tls.enabled': 'true', 'temporal.tls.serverName': 'temporal.example.com', 'temporal.tls.caCertKey': 'ca.crt', 'temporal.tls.clientCertKey': 'tls.crt', 'temporal.tls.clientKeyKey': 'tls.key',
+      'releaseWorker.prometheusUrl': 'http://prometheus.monitoring:9090', 'buildWorker.buildkitTlsSecret': 'buildkit-client', 'buildWorker.registryAuthSecret': 'regcred',
+      'buildWorker.image.repository': 'registry.example.com/gantry-build', 'buildWorker.image.digest': `sha256:${'a'.repeat(64)}`,
+      'api.publicIndex': 'true', 'api.extraEnv[0].name': 'GANTRY_DRAIN_GRACE', 'api.extraEnv[0].value': '10s', 'imagePullSecrets[0].name': 'regcred',
+      'buildWorker.nodeSelector.pool': 'builds', 'buildWorker.tolerations[0].key': 'builds', 'buildWorker.tolerations[0].operator': 'Exists',
+    });
+    expect(r.code).toBe(0);
+    const objs = parseObjects(r.stdout);
+    const env = find(objs, 'ConfigMap', `gantry-hv${id}-env`).data as Record<string, string>;
+    expect(env).toMatchObject({ TEMPORAL_TLS: 'true', TEMPORAL_TLS_SERVER_NAME: 'temporal.example.com', TEMPORAL_TLS_SERVER_CA_CERT_PATH: '/etc/gantry/temporal-tls/ca.crt', TEMPORAL_TLS_CLIENT_CERT_PATH: '/etc/gantry/temporal-tls/tls.crt', TEMPORAL_TLS_CLIENT_KEY_PATH: '/etc/gantry/temporal-tls/tls.key' });
+    const build = find(objs, 'Deployment', `gantry-hv${id}-build-worker`) as unknown as { spec: { template: { spec: { containers: { image: string; env: { name: string; value: string }[] }[] } } } };
+    expect(build.spec.template.spec.containers[0]!.image).toBe(`registry.example.com/gantry-build@sha256:${'a'.repeat(64)}`);
+    expect(build.spec.template.spec.containers[0]!.env).toContainEqual({ name: 'GANTRY_BUILDKIT_TLS_DIR', value: '/etc/gantry/buildkit-tls' });
+    expectNoInlineSecrets(objs);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-dry-'));
+    cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
+    fs.writeFileSync(path.join(dir, 'objects.yaml'), r.stdout);
+    const out = await must([tools.kubectl, '--kubeconfig', kubeconfig, 'apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--validate=strict', '--dry-run=server', '-f', path.join(dir, 'objects.yaml')]);
+    expect(out).toContain(`deployment.apps/gantry-hv${id}-build-worker serverside-applied (server dry run)`);
   });
 
   it('helm, cluster mode: ClusterRole bound to the release worker', async () => {
