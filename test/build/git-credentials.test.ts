@@ -6,7 +6,7 @@
 //  - SSH: OpenSSH's sshd (testbed/sshd.ts) with its own host key: the key and known_hosts work,
 //    an unknown host key and a key the server does not know are refused with messages that say so;
 //  - no secret on disk (the workspace) or in any message or log line.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -113,6 +113,41 @@ describe('git over HTTPS with a token (git http-backend behind TLS + Basic auth)
       expect({ f, token: text.includes(TOKEN), basic: text.includes(b64) }).toEqual({ f, token: false, basic: false });
     }
     expect(fs.readFileSync(path.join(ws, fs.readdirSync(ws)[0]!, 'cache.git', 'config'), 'utf8')).toContain(`url = ${url()}`);
+  }, 60_000);
+
+  it('the token is in the environment of the git processes that talk to the server, never in an argv', async () => {
+    // A `git` first on PATH (a Node script) records each invocation's argv and GIT_CONFIG_* names, then runs the real git.
+    const realGit = execFileSync('which', ['git']).toString().trim();
+    const shim = path.join(dir, 'git-shim');
+    const record = path.join(dir, 'git-calls.jsonl');
+    fs.mkdirSync(shim, { recursive: true });
+    fs.writeFileSync(path.join(shim, 'git'), `#!${process.execPath}
+const fs = require('node:fs');
+const { spawnSync } = require('node:child_process');
+const env = Object.keys(process.env).filter((k) => k.startsWith('GIT_CONFIG_'));
+fs.appendFileSync(${JSON.stringify(record)}, JSON.stringify({ argv: process.argv.slice(2), env, values: env.map((k) => process.env[k]) }) + '\\n');
+const r = spawnSync(${JSON.stringify(realGit)}, process.argv.slice(2), { stdio: 'inherit' });
+process.exit(r.status ?? 1);
+`, { mode: 0o755 });
+    const before = process.env.PATH;
+    process.env.PATH = `${shim}:${before ?? ''}`;
+    try {
+      const e = env(TOKEN);
+      const git = createGitActivities({ workspaceRoot: path.join(dir, 'ws-argv'), git: settings(e), env: e });
+      await activityEnv().run(git.checkout, { pipelineId: 'p', readConfig: false, source: { repo: 'acme/shop', url: url(), sha: repo.sha, ref: 'refs/heads/main' } });
+    } finally {
+      process.env.PATH = before;
+    }
+    const calls = fs.readFileSync(record, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { argv: string[]; env: string[]; values: string[] });
+    const b64 = Buffer.from(`x-access-token:${TOKEN}`).toString('base64');
+    const network = calls.filter((c) => c.argv.includes('fetch') || c.argv.includes('ls-remote'));
+    expect(network.map((c) => c.argv.find((a) => a === 'fetch' || a === 'ls-remote'))).toEqual(['ls-remote', 'fetch']);
+    for (const c of network) {
+      expect(c.env).toEqual(expect.arrayContaining(['GIT_CONFIG_COUNT', 'GIT_CONFIG_KEY_0', 'GIT_CONFIG_VALUE_0']));
+      expect(c.values).toContain(`Authorization: Basic ${b64}`);
+      expect(c.values).toContain(`http.https://${host()}/.extraHeader`);
+    }
+    for (const c of calls) expect(c.argv.join(' ')).not.toMatch(new RegExp(`${TOKEN}|${b64.replace(/[+/=]/g, '.')}|extraHeader`, 'i'));
   }, 60_000);
 
   it('a wrong token: RepoForbidden, non-retryable, naming the host and the variable, never the token', async () => {
