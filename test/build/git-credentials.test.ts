@@ -227,7 +227,13 @@ describe('git over SSH with a key and known_hosts (a real sshd)', () => {
     for (const [name, file] of [['a different key', kh], ['no entry', empty]] as const) {
       const e = sshEnv(sshKey.file, file);
       const git = createGitActivities({ workspaceRoot: path.join(dir, `ws-ssh-${name.replace(/\W/g, '')}`), git: settings(e), env: e });
+      const logFrom = sshd.log().length;
       const f = await failure(activityEnv().run(git.checkout, { pipelineId: 'p', readConfig: false, source: { repo: 'acme/shop', url: url(), sha: repo.sha } }));
+      // The client hung up before authenticating: no key was offered to a server it could not verify.
+      await new Promise((r) => setTimeout(r, 200));
+      const during = sshd.log().slice(logFrom);
+      expect(during).toMatch(/Connection (closed|reset) by 127\.0\.0\.1 port \d+ \[preauth\]/);
+      expect(during).not.toMatch(/publickey/i);
       expect({ name, type: f.type, nonRetryable: f.nonRetryable }).toEqual({ name, type: 'RepoForbidden', nonRetryable: true });
       expect(f.message).toContain(`the SSH host key of 127.0.0.1:${sshd.port} is not in GANTRY_GIT_SSH_KNOWN_HOSTS_FILE (${file}) or does not match it`);
     }
