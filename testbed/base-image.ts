@@ -4,7 +4,7 @@
 //   <registry>/gantry-base/node:20.20.2-bookworm-slim
 // Made in two cached steps:
 // 1. rootfs (`npm run testbed -- install`): Debian's debootstrap (pinned) --variant=minbase bookworm
-//    with ca-certificates, trimmed (apt caches, docs, man pages), plus the machine's own Node
+//    with ca-certificates, trimmed (apt caches, docs, man pages), the Debian image's apt sources, plus the machine's own Node
 //    (pins.node, checked) and npm copied to /usr/local as in the official node image; packed as a
 //    tar with numeric owners into ~/.cache/gantry/base-image/<recipe>/ (built once, reused).
 // 2. image (`npm run testbed -- up` for the test bed's registry, or a test for its own throwaway
@@ -26,7 +26,7 @@ import { aptInstallPinned } from './registry.js';
 type Log = (m: string) => void;
 
 /** Bump when the rootfs or the image recipe changes: a new rootfs is made and registries holding the old one get the new one. */
-const RECIPE = 1;
+const RECIPE = 2;
 const MIRROR = 'http://deb.debian.org/debian';
 const SUITE = 'bookworm';
 export const BASE_REPOSITORY = 'gantry-base/node';
@@ -82,6 +82,12 @@ export async function prepareBaseRootfs(log: Log = console.log): Promise<string>
     for (const pkg of fs.readdirSync(docs)) {
       for (const f of fs.readdirSync(path.join(docs, pkg))) if (f !== 'copyright') fs.rmSync(path.join(docs, pkg, f), { recursive: true, force: true });
     }
+    // apt sources like the Debian image's (updates and security too), so `apt-get install` in a build gets fixes.
+    fs.rmSync(path.join(rootfs, 'etc/apt/sources.list'), { force: true });
+    fs.writeFileSync(path.join(rootfs, 'etc/apt/sources.list.d/debian.sources'), [
+      `Types: deb\nURIs: ${MIRROR}\nSuites: ${SUITE} ${SUITE}-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n`,
+      `Types: deb\nURIs: ${MIRROR}-security\nSuites: ${SUITE}-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n`,
+    ].join('\n'));
     // Node and npm in /usr/local, like the official node image.
     const local = path.join(rootfs, 'usr/local');
     fs.mkdirSync(path.join(local, 'bin'), { recursive: true });
@@ -113,6 +119,9 @@ export async function prepareBaseRootfs(log: Log = console.log): Promise<string>
     }, null, 2));
     fs.rmSync(baseImageDir, { recursive: true, force: true });
     fs.renameSync(work, baseImageDir);
+    // Rootfs of older recipes are of no use any more.
+    const parent = path.dirname(baseImageDir);
+    for (const d of fs.readdirSync(parent)) if (d !== recipeId && !d.includes('.tmp-')) fs.rmSync(path.join(parent, d), { recursive: true, force: true });
     log(`base image: rootfs ${recipeId} (Node ${pins.node}, npm ${host.npmVersion}) ready in ${(ms / 1000).toFixed(0)} s (debootstrap ${(debootstrapMs / 1000).toFixed(0)} s)`);
     return baseImageDir;
   } finally {

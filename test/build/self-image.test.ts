@@ -7,9 +7,11 @@
 // image runs, as the image's user, the CLI, then the API and a release worker from the image
 // against this test's Temporal server (host networking); a release sent to that API is run by
 // that worker from the prebuilt bundle; both stop cleanly on SIGTERM, and nothing was written
-// outside /tmp and the data dir (what a read-only root filesystem needs).
+// outside /tmp and the data dir (what a read-only root filesystem needs). Last, the build-worker
+// target (git, buildctl, hadolint; the two tool images stood in for by the test bed's binaries):
+// a build worker started from it runs the checkout and gates of a gates-only pipeline.
 import crypto from 'node:crypto';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -23,7 +25,7 @@ import { FOOTER_SIZE, parseFooter, TOC_TAR_NAME } from '../../core/estargz.js';
 import type { Manifest } from '../../core/image.js';
 import type { PipelineStatus } from '../../core/pipeline.js';
 import { ensureBaseImage, type BaseImage } from '../../testbed/base-image.js';
-import { buildctlBin } from '../../testbed/paths.js';
+import { buildctlBin, hadolintBin } from '../../testbed/paths.js';
 import { pipelineStatusQuery, pipelineWorkflowId } from '../../workflows/messages.js';
 import type { PipelineInput } from '../../workflows/pipeline.js';
 import { git, startBuildBed, startPipelineHarness, type BuildBed, type PipelineHarness } from '../support/build-bed.js';
@@ -95,15 +97,31 @@ async function poll<T>(what: string, timeoutMs: number, check: () => Promise<T |
   }
 }
 
+interface Build { output(): string; code(): number | null | undefined; exited: Promise<number | null>; child: ChildProcess }
+
+/** buildctl in the background (plain progress: the RUN steps' output is in `output()`). */
+function startBuild(args: string[]): Build {
+  const child = spawn(buildctlBin, ['--addr', bed.buildkit.addr, 'build', '--progress', 'plain', '--frontend', 'dockerfile.v0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  let code: number | null | undefined;
+  child.stdout!.setEncoding('utf8').on('data', (t: string) => { output += t; });
+  child.stderr!.setEncoding('utf8').on('data', (t: string) => { output += t; });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => { code = c; resolve(c); }));
+  return { output: () => output, code: () => code, exited, child };
+}
+
+const buildArgs = (args: Record<string, string>) => Object.entries(args).flatMap(([k, v]) => ['--opt', `build-arg:${k}=${v}`]);
+
 describe("Gantry's own image, built by Gantry's pipeline", () => {
   let status: PipelineStatus;
   let digest: string;
   let imageRef: string;
+  let sha: string;
 
   it('the root gantry.yaml takes this commit through checkout, gates, build (local base), verify and release', async () => {
     expect(base.ref).toBe(`${bed.registry.addr}/gantry-base/node:20.20.2-bookworm-slim`);
     // This repository's commit, in a local bare remote (as a clone URL would serve it).
-    const sha = git(root, 'rev-parse', 'HEAD');
+    sha = git(root, 'rev-parse', 'HEAD');
     const origin = path.join(bed.dir, 'gantry.git');
     execFileSync('git', ['init', '-q', '--bare', origin]);
     git(root, 'push', '-q', origin, `${sha}:refs/heads/main`);
@@ -255,5 +273,85 @@ describe("Gantry's own image, built by Gantry's pipeline", () => {
     const written = /written outside \/tmp and \/var\/lib\/gantry:\n([\s\S]*?)#\d+ [\d.]+ end of list/.exec(output)?.[1];
     expect(written).toBeDefined();
     expect(written!.split('\n').map((l) => l.replace(/^#\d+ [\d.]+ /, '').trim()).filter(Boolean)).toEqual([]);
+  }, 10 * 60_000);
+
+  it('the build-worker target adds git, buildctl and hadolint; a build worker from it runs checkout and gates of a pipeline', async () => {
+    expect(imageRef).toBeDefined();
+    // Stand-ins for moby/buildkit and hadolint/hadolint (no Docker Hub here): the test bed's own
+    // pinned binaries, at the paths the Dockerfile copies from.
+    const tools = fs.mkdtempSync(path.join(bed.dir, 'tools-'));
+    fs.copyFileSync(buildctlBin, path.join(tools, 'buildctl'));
+    fs.copyFileSync(hadolintBin, path.join(tools, 'hadolint'));
+    fs.writeFileSync(path.join(tools, 'Dockerfile.buildkit'), 'FROM scratch\nCOPY buildctl /usr/bin/buildctl\n');
+    fs.writeFileSync(path.join(tools, 'Dockerfile.hadolint'), 'FROM scratch\nCOPY hadolint /bin/hadolint\n');
+    const toolImage = async (name: string) => {
+      const b = startBuild(['--local', `context=${tools}`, '--local', `dockerfile=${tools}`, '--opt', `filename=Dockerfile.${name}`,
+        '--output', `type=image,name=${bed.registry.addr}/tools/${name}:test,push=true`]);
+      if (await b.exited !== 0) throw new Error(`tool image ${name}: ${b.output().slice(-2000)}`);
+      return `${bed.registry.addr}/tools/${name}:test`;
+    };
+    const [buildkitImage, hadolintImage] = [await toolImage('buildkit'), await toolImage('hadolint')];
+
+    // The commit's sources and its Dockerfile, plus one stage on top of build-worker that runs the
+    // tools and then the build worker (as the image's user) until the test stops it.
+    const src = fs.mkdtempSync(path.join(bed.dir, 'src-'));
+    execFileSync('git', ['-C', root, 'archive', '--format=tar', '-o', path.join(bed.dir, 'src.tar'), sha]);
+    execFileSync('tar', ['-xf', path.join(bed.dir, 'src.tar'), '-C', src]);
+    const df = fs.mkdtempSync(path.join(bed.dir, 'dockerfile-'));
+    fs.writeFileSync(path.join(df, 'Dockerfile'), `${git(root, 'show', `${sha}:Dockerfile`)}
+
+FROM build-worker AS check
+ARG TEMPORAL_ADDRESS
+ARG GANTRY_BUILD_TASK_QUEUE
+ARG GANTRY_TASK_QUEUE
+ARG GANTRY_SELF_TEST
+RUN echo "uid $(id -u)" && git --version && buildctl --version && hadolint --version \\
+ && { GANTRY_WORKER_ROLE=build node --import tsx worker/main.ts & W=$!; wait $W; w=$?; echo "exit code: build worker $w"; test $w -eq 0; }
+`);
+    const marker = `GANTRY_SELF_TEST=${crypto.randomBytes(8).toString('hex')}`;
+    const buildQueue = unique('tq-self-build');
+    const build = startBuild(['--local', `context=${src}`, '--local', `dockerfile=${df}`, '--opt', 'target=check', ...buildArgs({
+      NODE_IMAGE: base.ref, BUILDKIT_IMAGE: buildkitImage, HADOLINT_IMAGE: hadolintImage,
+      // The pipeline's build passed the commit time: the same value lets the stages it built come from the cache.
+      SOURCE_DATE_EPOCH: git(root, 'log', '-1', '--format=%ct', sha),
+      TEMPORAL_ADDRESS: testAddress(), GANTRY_TASK_QUEUE: `${buildQueue}-release`, GANTRY_BUILD_TASK_QUEUE: buildQueue, GANTRY_SELF_TEST: marker.split('=')[1]!,
+    })]);
+    // The commit, served by git's own daemon on loopback (the RUN step shares the host's network, not its files).
+    const port = 20_000 + crypto.randomInt(20_000);
+    const daemon = spawn('git', ['daemon', '--reuseaddr', '--export-all', `--base-path=${bed.dir}`, '--listen=127.0.0.1', `--port=${port}`, bed.dir], { stdio: 'ignore', detached: true });
+    try {
+      const ended = () => (build.code() !== undefined ? `the build ended (exit ${build.code()}) first:\n${build.output().slice(-4000)}` : undefined);
+      await poll('the build worker in the image to start', 300_000, async () => (/gantry worker: role build/.test(build.output()) ? true : undefined), ended);
+      // A gates-only pipeline: the workflow on this test's worker, checkout and gates on the image's build worker.
+      const repo = `gantry-ci/${unique('gantry-gates')}`;
+      const input: PipelineInput = {
+        repo, sha, gatesOnly: true, buildTaskQueue: buildQueue, source: { url: `git://127.0.0.1:${port}/gantry.git`, depth: 1 }, startedBy: { id: 'ci', channel: 'api' },
+      };
+      const handle = await h.client.workflow.start('pipeline', { workflowId: pipelineWorkflowId(repo, sha), taskQueue: h.taskQueue, args: [input] });
+      let error: unknown;
+      try { await handle.result(); } catch (err) { error = err; }
+      const gates = await handle.query(pipelineStatusQuery);
+      if (gates.state !== 'succeeded') throw new Error(`gates-only pipeline ${gates.state}: ${gates.reason} ${String(error)}\n${build.output().slice(-3000)}`);
+      expect(gates.stages.map((s) => [s.name, s.state])).toEqual([['checkout', 'succeeded'], ['gates', 'succeeded']]);
+      expect(gates.gates!.map((g) => [g.name, g.state])).toEqual([['dockerfile', 'passed'], ['cli-entry', 'passed'], ['config-parser-entry', 'passed']]);
+      // Run by the image's build worker: its logs are paths in its data dir, on its host.
+      expect(gates.gates![0]!.log!.path).toMatch(/^\/var\/lib\/gantry\/pipeline-logs\//);
+      const pids = nodeProcessesWith(marker);
+      expect(pids).toHaveLength(1);
+      process.kill(pids[0]!, 'SIGTERM');
+      await poll('the build to end', 60_000, async () => (build.code() !== undefined ? true : undefined));
+    } finally {
+      for (const pid of nodeProcessesWith(marker)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      if (build.code() === undefined) build.child.kill('SIGTERM');
+      await build.exited;
+      try { process.kill(-daemon.pid!, 'SIGTERM'); } catch { /* gone */ }
+    }
+    const out = build.output();
+    if (build.code() !== 0) throw new Error(`the build-worker build failed (exit ${build.code()}):\n${out.slice(-6000)}`);
+    expect(out).toMatch(/uid 10001\b/);
+    expect(out).toMatch(/git version 2\.39\.5/);
+    expect(out).toMatch(/buildctl github\.com\/moby\/buildkit v0\.31\.2/);
+    expect(out).toMatch(/Haskell Dockerfile Linter 2\.15\.1/);
+    expect(out).toContain('exit code: build worker 0');
   }, 10 * 60_000);
 });
