@@ -5,6 +5,7 @@
 // digest. The verdict is core/estargz.ts's. Loopback registries are plain HTTP, others HTTPS.
 // Credentials (Docker config.json, the Bearer token flow, Basic): activities/registry-auth.ts.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
@@ -17,7 +18,7 @@ import {
 import { fail, FailureType } from '../workflows/failures.js';
 import type { DeleteRequest, PromoteRequest, ResolveRequest, VerifyImageRequest, VerifyImageResult } from '../workflows/pipeline-activity-types.js';
 import { activitySignal, keepAlive, safeHeartbeat } from './git.js';
-import { parseChallenge, RegistryAuth, type AccessNeed, type RegistryAuthFile } from './registry-auth.js';
+import { certificateProblem, fetchWithCa, parseChallenge, RegistryAuth, type AccessNeed, type RegistryAuthFile } from './registry-auth.js';
 
 export interface RegistryOptions {
   /** Injected for tests; the global fetch otherwise. */
@@ -25,6 +26,14 @@ export interface RegistryOptions {
   timeoutMs?: number;
   /** The Docker config.json with registry credentials (runtime/config.ts); none: anonymous. */
   registryAuthFile?: RegistryAuthFile;
+  /** A CA certificate (PEM file) HTTPS registries may be signed by, besides the system's (GANTRY_REGISTRY_CA_FILE). */
+  registryCaFile?: string;
+}
+
+/** The fetch of the registry client: the injected one, or one trusting the CA file, or the global one. */
+function registryFetch(opts: RegistryOptions): typeof fetch {
+  if (opts.fetch) return opts.fetch;
+  return opts.registryCaFile ? fetchWithCa(fs.readFileSync(opts.registryCaFile, 'utf8')) : fetch;
 }
 
 /** The largest TOC read into memory (the TOC of a layer with ~100k files is a few MB). */
@@ -55,7 +64,7 @@ export class RegistryClient {
   private readonly auth: RegistryAuth;
   /** `auth` holds the token cache: share one per worker (createRegistryActivities does). */
   constructor(readonly registry: string, private readonly opts: RegistryOptions = {}, auth?: RegistryAuth) {
-    this.f = opts.fetch ?? fetch;
+    this.f = registryFetch(opts);
     this.auth = auth ?? new RegistryAuth({ ...(opts.registryAuthFile ? { file: opts.registryAuthFile } : {}), fetch: this.f, signal: () => this.signal() });
   }
 
@@ -83,6 +92,11 @@ export class RegistryClient {
       try {
         return await this.f(url, { ...rest, headers, signal: this.signal() });
       } catch (err) {
+        const cert = certificateProblem(err);
+        if (cert) {
+          throw fail(FailureType.RegistryUntrusted, `${what}: ${this.registry} presented a certificate the worker does not trust (${cert}): ${this.opts.registryCaFile
+            ? `check GANTRY_REGISTRY_CA_FILE (${this.opts.registryCaFile}): it is not the CA that signed it, or the certificate does not name ${this.registry}` : 'set GANTRY_REGISTRY_CA_FILE to the CA certificate that signed it'}`);
+        }
         // Connection refused, reset, timeout: the registry may come back; retry.
         throw fail(FailureType.RegistryUnavailable, `${what}: ${err instanceof Error ? err.message : String(err)}`);
       }
@@ -214,14 +228,14 @@ async function registryErrorCode(res: Response): Promise<string> {
 
 export function createRegistryActivities(opts: RegistryOptions = {}) {
   // One token cache for the worker: tokens outlive an activity (until they expire).
-  const f = opts.fetch ?? fetch;
+  const f = registryFetch(opts);
   const signal = (): AbortSignal => {
     const s = activitySignal();
     const timeout = AbortSignal.timeout(opts.timeoutMs ?? 60_000);
     return s ? AbortSignal.any([s, timeout]) : timeout;
   };
   const auth = new RegistryAuth({ ...(opts.registryAuthFile ? { file: opts.registryAuthFile } : {}), fetch: f, signal });
-  const client = (r: ImageRef) => new RegistryClient(r.registry, opts, auth);
+  const client = (r: ImageRef) => new RegistryClient(r.registry, { ...opts, fetch: f }, auth);
   return {
     async resolveDigest(req: ResolveRequest): Promise<{ digest: string }> {
       const r = repoOf(req.image);

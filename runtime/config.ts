@@ -121,6 +121,8 @@ export interface PipelineSettings {
   registryAuthFile?: RegistryAuthFile;
   /** buildkitd over TCP with mTLS (GANTRY_BUILDKIT_TLS_DIR, or GANTRY_BUILDKIT_TLS_CA_CERT/_CERT/_KEY). */
   buildkitTls?: BuildkitTls;
+  /** A CA (PEM file) for HTTPS registries, besides the system's (GANTRY_REGISTRY_CA_FILE). */
+  registryCaFile?: string;
 }
 
 /**
@@ -196,6 +198,7 @@ const hints: Record<string, string> = {
   GANTRY_BUILDKIT_TLS_KEY: 'the absolute path of the worker\'s client key for buildkitd (set with GANTRY_BUILDKIT_TLS_CA_CERT and GANTRY_BUILDKIT_TLS_CERT, or use GANTRY_BUILDKIT_TLS_DIR)',
   GANTRY_REGISTRY_AUTH_FILE: 'the absolute path of a Docker config.json with registry credentials (auths.<host>: auth, username/password or identitytoken), e.g. a mounted kubernetes.io/dockerconfigjson Secret\'s .dockerconfigjson; unset: $DOCKER_CONFIG/config.json, else ~/.docker/config.json when present',
   DOCKER_CONFIG: 'the directory holding config.json with registry credentials (or set GANTRY_REGISTRY_AUTH_FILE to the file)',
+  GANTRY_REGISTRY_CA_FILE: 'the absolute path of a CA certificate (PEM) that signed HTTPS registries\' certificates, trusted besides the system\'s CAs by the registry client (buildkitd needs it in its own buildkitd.toml)',
   GANTRY_BUILDCTL: 'the buildctl binary: a name on PATH or an absolute path',
   GANTRY_HADOLINT: 'the hadolint binary: a name on PATH or an absolute path',
   GANTRY_WORKFLOW_BUNDLE: 'the absolute path of a prebuilt workflow bundle written by `npm run bundle -- <file>` from the same code (Gantry\'s image sets /app/dist/workflow-bundle.js); unset it to bundle the workflows when the worker starts',
@@ -338,6 +341,7 @@ const workerShape = {
   GANTRY_BUILDKIT_TLS_CERT: absDir,
   GANTRY_BUILDKIT_TLS_KEY: absDir,
   GANTRY_REGISTRY_AUTH_FILE: absDir,
+  GANTRY_REGISTRY_CA_FILE: absDir,
   GANTRY_BUILDCTL: binary,
   GANTRY_HADOLINT: binary,
   GANTRY_WORKFLOW_BUNDLE: absDir,
@@ -366,8 +370,8 @@ const TLS_DIR_NAMES = [['ca.pem', 'cert.pem', 'key.pem'], ['ca.crt', 'tls.crt', 
  * buildkitd's TLS files. Every file must exist now (a config error naming the setting), not at the
  * first build; the config.json must parse (its content is never echoed).
  */
-function buildCredentials(f: WorkerFields, env: Env, probe: WorkerProbe, errors: ConfigError[]): Pick<PipelineSettings, 'registryAuthFile' | 'buildkitTls'> {
-  const out: Pick<PipelineSettings, 'registryAuthFile' | 'buildkitTls'> = {};
+function buildCredentials(f: WorkerFields, env: Env, probe: WorkerProbe, errors: ConfigError[]): Pick<PipelineSettings, 'registryAuthFile' | 'buildkitTls' | 'registryCaFile'> {
+  const out: Pick<PipelineSettings, 'registryAuthFile' | 'buildkitTls' | 'registryCaFile'> = {};
   const dockerConfig = env.DOCKER_CONFIG?.trim();
   let auth: RegistryAuthFile | undefined;
   if (f.GANTRY_REGISTRY_AUTH_FILE) auth = { path: f.GANTRY_REGISTRY_AUTH_FILE, setting: 'GANTRY_REGISTRY_AUTH_FILE' };
@@ -389,6 +393,16 @@ function buildCredentials(f: WorkerFields, env: Env, probe: WorkerProbe, errors:
     }
     if (why) errors.push({ path: auth.setting === 'HOME' ? 'HOME' : auth.setting, message: `registry credentials: ${why}`, hint: hints[at]! });
     else out.registryAuthFile = auth.setting === 'HOME' ? { ...auth, setting: 'HOME (~/.docker/config.json)' } : auth;
+  }
+
+  const caFile = f.GANTRY_REGISTRY_CA_FILE;
+  if (caFile) {
+    let why: string | undefined;
+    try {
+      if (!/-----BEGIN CERTIFICATE-----/.test(fs.readFileSync(caFile, 'utf8'))) why = `${caFile} holds no PEM certificate`;
+    } catch (err) { why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `no file at ${caFile}` : `${caFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`; }
+    if (why) errors.push({ path: 'GANTRY_REGISTRY_CA_FILE', message: why, hint: hints.GANTRY_REGISTRY_CA_FILE! });
+    else out.registryCaFile = caFile;
   }
 
   const names = { caCert: 'GANTRY_BUILDKIT_TLS_CA_CERT', cert: 'GANTRY_BUILDKIT_TLS_CERT', key: 'GANTRY_BUILDKIT_TLS_KEY' } as const;

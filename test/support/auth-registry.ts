@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import bcrypt from 'bcryptjs';
 import { importPKCS8, SignJWT } from 'jose';
+import { fetchWithCa } from '../../activities/registry-auth.js';
 import { buildkitdConfig, overlayWorks } from '../../testbed/buildkit.js';
 import { freePort, killGroup } from '../../testbed/ephemeral-temporal.js';
 import { buildctlBin, buildkitdBin, registryBin, runcBin } from '../../testbed/paths.js';
@@ -41,11 +42,14 @@ export type RegistryAuthConfig =
   | { kind: 'htpasswd'; users: Record<string, string> }
   | { kind: 'token'; realm: string; service: string; issuer: string; rootCertBundle: string };
 
-/** distribution 2.8.2 with auth on, loopback only, deletes enabled, its own storage. */
-export async function startAuthRegistry(auth: RegistryAuthConfig): Promise<Daemon> {
+/**
+ * distribution 2.8.2 with auth on, loopback only, deletes enabled, its own storage; with `tls`, over
+ * HTTPS on `tls.host` (another loopback address than 127.0.0.1, which Gantry speaks plain HTTP to).
+ */
+export async function startAuthRegistry(auth: RegistryAuthConfig, tls?: { host: string; cert: string; key: string; ca: string }): Promise<Daemon> {
   if (!fs.existsSync(registryBin)) throw new Error(`registry binary missing at ${registryBin}: run \`npm run testbed -- install\``);
   const port = await freePort();
-  const addr = `127.0.0.1:${port}`;
+  const addr = `${tls?.host ?? '127.0.0.1'}:${port}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `gantry-${auth.kind}-registry-`));
   const authYaml: string[] = [];
   switch (auth.kind) {
@@ -70,13 +74,15 @@ export async function startAuthRegistry(auth: RegistryAuthConfig): Promise<Daemo
     '  delete: {enabled: true}',
     'http:',
     `  addr: ${addr}`,
+    ...(tls ? [`  tls: {certificate: ${JSON.stringify(tls.cert)}, key: ${JSON.stringify(tls.key)}}`] : []),
     ...authYaml,
     '',
   ].join('\n'));
   const log = path.join(dir, 'registry.log');
   const d = spawnDaemon([registryBin, 'serve', cfg], log);
   // Up, and enforcing: /v2/ without credentials is 401.
-  await poll(async () => d.exited() || (await fetch(`http://${addr}/v2/`, { signal: AbortSignal.timeout(2000) })).status === 401,
+  const get = tls ? fetchWithCa(fs.readFileSync(tls.ca, 'utf8')) : fetch;
+  await poll(async () => d.exited() || (await get(`${tls ? 'https' : 'http'}://${addr}/v2/`, { signal: AbortSignal.timeout(2000) })).status === 401,
     { timeoutMs: 30_000, what: `${auth.kind} registry at ${addr} (log ${log})` }).catch((err: unknown) => { killGroup(d.pid); throw err; });
   if (d.exited()) throw new Error(`registry exited at start: ${fs.readFileSync(log, 'utf8').slice(-1500)}`);
   return { addr, pid: d.pid, dir, log, async stop() { await stopGroup(d.pid); fs.rmSync(dir, { recursive: true, force: true }); } };
@@ -98,11 +104,11 @@ export function makeCa(dir: string, name: string): { cert: string; key: string }
 }
 
 /** A leaf certificate signed by `ca`: <name>.pem and <name>.key in `dir`. */
-export function makeLeaf(dir: string, ca: { cert: string; key: string }, name: string, usage: 'serverAuth' | 'clientAuth'): { cert: string; key: string } {
+export function makeLeaf(dir: string, ca: { cert: string; key: string }, name: string, usage: 'serverAuth' | 'clientAuth', san = 'IP:127.0.0.1,DNS:localhost'): { cert: string; key: string } {
   const ext = path.join(dir, `${name}.ext`);
   fs.writeFileSync(ext, [
     'basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', `extendedKeyUsage=${usage}`,
-    ...(usage === 'serverAuth' ? ['subjectAltName=IP:127.0.0.1,DNS:localhost'] : []), '',
+    ...(usage === 'serverAuth' ? [`subjectAltName=${san}`] : []), '',
   ].join('\n'));
   openssl(['req', ...EC, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir);
   openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', ext], dir);
@@ -218,15 +224,17 @@ export function writeDockerConfig(file: string, auths: Record<string, { user: st
   return file;
 }
 
-/** Pushes a one-layer image (a plain gzip layer) through the distribution API with `authorization`. */
-export async function pushPlainImage(addr: string, repo: string, tag: string, authorization: string): Promise<string> {
-  const base = `http://${addr}/v2/${repo}`;
+/** Pushes a one-layer image (a plain gzip layer) through the distribution API with `authorization` (HTTPS with `caPem`). */
+export async function pushPlainImage(addr: string, repo: string, tag: string, authorization: string, caPem?: string): Promise<string> {
+  const fetch = caPem ? fetchWithCa(caPem) : globalThis.fetch;
+  const scheme = caPem ? 'https' : 'http';
+  const base = `${scheme}://${addr}/v2/${repo}`;
   const headers = { Authorization: authorization };
   const upload = async (data: Buffer): Promise<string> => {
     const digest = `sha256:${crypto.createHash('sha256').update(data).digest('hex')}`;
     const start = await fetch(`${base}/blobs/uploads/`, { method: 'POST', headers });
     if (start.status !== 202) throw new Error(`blob upload start: HTTP ${start.status} ${await start.text()}`);
-    const loc = new URL(start.headers.get('location')!, `http://${addr}`);
+    const loc = new URL(start.headers.get('location')!, `${scheme}://${addr}`);
     loc.searchParams.set('digest', digest);
     const put = await fetch(loc, { method: 'PUT', body: new Uint8Array(data), headers: { ...headers, 'Content-Type': 'application/octet-stream' } });
     if (put.status !== 201) throw new Error(`blob upload: HTTP ${put.status}`);
