@@ -333,7 +333,8 @@ RUN echo "uid $(id -u)" && git --version && buildctl --version && hadolint --ver
       const gates = await handle.query(pipelineStatusQuery);
       if (gates.state !== 'succeeded') throw new Error(`gates-only pipeline ${gates.state}: ${gates.reason} ${String(error)}\n${build.output().slice(-3000)}`);
       expect(gates.stages.map((s) => [s.name, s.state])).toEqual([['checkout', 'succeeded'], ['gates', 'succeeded']]);
-      expect(gates.gates!.map((g) => [g.name, g.state])).toEqual([['dockerfile', 'passed'], ['cli-entry', 'passed'], ['config-parser-entry', 'passed']]);
+      // (The image-size gate judges a built image: a gates-only run does not get to it.)
+      expect(gates.gates!.filter((g) => g.name !== 'size').map((g) => [g.name, g.state])).toEqual([['dockerfile', 'passed'], ['cli-entry', 'passed'], ['config-parser-entry', 'passed']]);
       // Run by the image's build worker: its logs are paths in its data dir, on its host.
       expect(gates.gates![0]!.log!.path).toMatch(/^\/var\/lib\/gantry\/pipeline-logs\//);
       const pids = nodeProcessesWith(marker);
