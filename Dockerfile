@@ -16,16 +16,17 @@
 #                      /tmp             tsx's compile cache, temporary files (HOME is /home/gantry, read-only, nothing writes it)
 #                      /var/lib/gantry  GANTRY_DATA_DIR: workspaces, pipeline logs, simulated cluster (workers)
 #   API:             command: ["node", "--import", "tsx", "api/main.ts"]   (the image's default CMD)
-#                    port 8080/TCP (GANTRY_API_ADDR=0.0.0.0:8080), probes GET /healthz
+#                    port 8080/TCP (GANTRY_API_ADDR=0.0.0.0:8080); liveness GET /healthz, readiness GET /readyz (no token)
 #   release worker:  command: ["node", "--import", "tsx", "worker/main.ts"]
 #                    env GANTRY_WORKER_ROLE=release, GANTRY_BUILD_TASK_QUEUE=<another queue>; no port
 #   build worker:    image target build-worker, command: ["node", "--import", "tsx", "worker/main.ts"]
 #                    env GANTRY_WORKER_ROLE=build, GANTRY_BUILD_TASK_QUEUE, GANTRY_BUILDKIT_ADDR; no port
+#   worker probes:   none by default; GANTRY_HEALTH_ADDR=0.0.0.0:<port> serves GET /healthz and /readyz (worker/health.ts)
 #   CLI:             `gantry …` (/usr/local/bin/gantry -> /app/cli/bin.js), e.g. kubectl exec … -- gantry config validate -f …
 #   image env:       NODE_ENV=production, GANTRY_DATA_DIR=/var/lib/gantry,
 #                    GANTRY_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js (prebuilt at image build time),
 #                    GANTRY_API_ADDR=0.0.0.0:8080, HOME=/home/gantry
-#   Node is PID 1 and handles SIGTERM itself (the API closes, the worker drains): no init needed.
+#   Node is PID 1 and handles SIGTERM itself (the API closes, the worker shuts its Temporal workers down): no init needed.
 
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 ARG BUILDKIT_IMAGE=moby/buildkit:v0.31.2
