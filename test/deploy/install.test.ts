@@ -19,12 +19,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { CoreV1Api, KubeConfig, PolicyV1Api, RbacAuthorizationV1Api, type V1PolicyRule } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubeConfig, PolicyV1Api, RbacAuthorizationV1Api, type V1PolicyRule } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { ensureTestbed } from '../k8s/support/testbed.js';
 import { shippedRules } from '../k8s/rbac-support.js';
 import {
-  allowed, exec, find, helmTemplate, kustomize, must, parseObjects, relocate, renderReadmeKustomization, requireTools, serverSideApply, waitAvailable, chartDir,
+  allowed, deployDir, exec, find, helmTemplate, kustomize, must, parseObjects, relocate, renderReadmeKustomization, requireTools, serverSideApply, waitAvailable, chartDir,
   SHIPPED_APP_NAMESPACE, type Access, type Obj,
 } from './install-support.js';
 
@@ -189,6 +189,34 @@ function expectNoInlineSecrets(objs: Obj[]): void {
   }
 }
 
+type PodSpec = { containers: { name: string; env?: { name: string; value?: string }[]; volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[] }[]; volumes?: { name: string; secret?: { secretName: string; optional?: boolean; defaultMode?: number } }[] };
+type Dep = { metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec: { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } } };
+const podOf = (objs: Obj[], name: string): PodSpec => (find(objs, 'Deployment', name) as unknown as Dep).spec.template.spec;
+const envOf = (pod: PodSpec): Record<string, string | undefined> => Object.fromEntries((pod.containers[0]!.env ?? []).map((e) => [e.name, e.value]));
+
+/** The file credentials: optional Secret volumes (0440), where they are mounted, and the variables that point into them. */
+const FILE_SECRETS = {
+  api: [{ volume: 'github-app', secret: 'github-app', mountPath: '/etc/gantry/github-app' }],
+  'release-worker': [{ volume: 'github-app', secret: 'github-app', mountPath: '/etc/gantry/github-app' }, { volume: 'prometheus', secret: 'prometheus', mountPath: '/etc/gantry/prometheus' }],
+  'build-worker': [{ volume: 'git', secret: 'git', mountPath: '/etc/gantry/git' }],
+} as const;
+const FILE_ENV = ['GANTRY_GIT_SSH_KEY_FILE', 'GANTRY_GIT_SSH_KNOWN_HOSTS_FILE', 'GANTRY_GIT_CA_FILE', 'GANTRY_GITHUB_APP_PRIVATE_KEY_FILE', 'GANTRY_PROMETHEUS_CA_FILE', 'GANTRY_PROMETHEUS_TOKEN_FILE', 'GANTRY_WORKER_DEPLOYMENT', 'GANTRY_BUILD_ID'];
+
+/** Each component mounts exactly its file Secrets (optional, 0440, read-only), named <prefix>-<secret>. */
+function expectFileSecretVolumes(objs: Obj[], prefix: string): void {
+  const all = new Set<string>(Object.values(FILE_SECRETS).flatMap((l) => l.map((f) => f.volume)));
+  for (const c of COMPONENTS) {
+    const pod = podOf(objs, `${prefix}-${c}`);
+    for (const f of FILE_SECRETS[c]) {
+      expect({ c, v: pod.volumes?.find((v) => v.name === f.volume)?.secret }).toEqual({ c, v: { secretName: `${prefix}-${f.secret}`, optional: true, defaultMode: 0o440 } });
+      expect({ c, m: pod.containers[0]!.volumeMounts?.find((m) => m.name === f.volume) }).toEqual({ c, m: { name: f.volume, mountPath: f.mountPath, readOnly: true } });
+    }
+    // Not elsewhere: the App's key never next to repository code, git's key never on the release worker.
+    const mine = new Set<string>(FILE_SECRETS[c].map((f) => f.volume));
+    expect({ c, others: (pod.volumes ?? []).map((v) => v.name).filter((n) => all.has(n) && !mine.has(n)) }).toEqual({ c, others: [] });
+  }
+}
+
 describe('rendering: helm lint, helm template, kustomize', () => {
   it('helm lint --strict passes in both RBAC modes', async () => {
     for (const mode of ['namespaced', 'cluster']) {
@@ -203,10 +231,34 @@ describe('rendering: helm lint, helm template, kustomize', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('image.repository is required: Gantry publishes no image');
     expect(r.stderr).toContain('--set image.repository=');
-    // A wrong RBAC mode is named too.
-    const bad = await helmTemplate('gantry', 'gantry', { ...HELM_IMAGE, 'rbac.mode': 'everything' });
-    expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toContain('rbac.mode must be namespaced or cluster, got "everything"');
+  });
+
+  it('values.schema.json: a value of the wrong type, outside its enum or unknown fails helm template, naming it', async () => {
+    const cases: [Record<string, string>, string][] = [
+      [{ 'api.replicas': 'two' }, "at '/api/replicas': got string, want integer"],
+      [{ 'rbac.mode': 'everything' }, "at '/rbac/mode': value must be one of 'namespaced', 'cluster'"],
+      [{ 'workerVersioning.enabled': 'yes' }, "at '/workerVersioning/enabled': got string, want boolean"],
+      [{ 'logLevel': 'loud' }, "at '/logLevel': value must be one of 'trace', 'debug', 'info', 'warn', 'error'"],
+      [{ 'releaseWorker.replica': '3' }, "at '/releaseWorker': additional properties 'replica' not allowed"],
+      [{ 'buildWorker.git.caKey': 'a/b' }, "at '/buildWorker/git/caKey'"],
+      [{ 'workerVersioning.deploymentName': 'gantry.prod' }, "at '/workerVersioning/deploymentName'"],
+    ];
+    for (const [set, message] of cases) {
+      const r = await helmTemplate('gantry', 'gantry', { ...HELM_IMAGE, ...set });
+      expect({ set, code: r.code, schema: r.stderr.includes("values don't meet the specifications of the schema"), message: r.stderr.includes(message) ? message : r.stderr })
+        .toEqual({ set, code: 1, schema: true, message });
+    }
+    // The shipped values and the README's install values pass it.
+    expect((await helmTemplate('gantry', 'gantry', { ...HELM_IMAGE, 'temporal.address': 'temporal-frontend.temporal:7233', 'temporal.namespace': 'gantry', 'rbac.appNamespaces': '{shop}' })).code).toBe(0);
+  });
+
+  it('helm template refuses half-set file credentials, naming the values', async () => {
+    const ssh = await helmTemplate('gantry', 'gantry', { ...HELM_IMAGE, 'buildWorker.git.sshKeyKey': 'ssh-privatekey' });
+    expect(ssh.code).not.toBe(0);
+    expect(ssh.stderr).toContain('buildWorker.git.sshKeyKey and buildWorker.git.knownHostsKey: set both or neither');
+    const prom = await helmTemplate('gantry', 'gantry', { ...HELM_IMAGE, 'releaseWorker.prometheus.caKey': 'ca.crt' });
+    expect(prom.code).not.toBe(0);
+    expect(prom.stderr).toContain('releaseWorker.prometheus.caKey/tokenKey are set, but releaseWorker.prometheusUrl is not');
   });
 
   it('the chart and kustomize ship the same RBAC rules as deploy/rbac, and the same pods (no drift)', async () => {
@@ -245,6 +297,38 @@ describe('rendering: helm lint, helm template, kustomize', () => {
       expect((find(hObjs, 'Service', 'gantry-api').spec as { ports: unknown }).ports).toEqual((find(k, 'Service', 'gantry-api').spec as { ports: unknown }).ports);
       // kustomize's Namespace enforces the restricted Pod Security profile.
       expect(find(k, 'Namespace', 'gantry').metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'restricted' });
+    }
+  });
+
+  it('file credentials: both renderers mount the same optional Secret volumes; helm points the variables into them only when keys are named', async () => {
+    const k = await kustomize('namespaced', { gantry: IMAGE, buildWorker: BUILD_IMAGE });
+    const hDefault = parseObjects(await must([tools.helm, 'template', 'gantry', chartDir, '--namespace', 'gantry', '--set', 'image.repository=registry.example.com/gantry', '--set', 'image.tag=0.1.0']));
+    for (const objs of [k, hDefault]) {
+      expectFileSecretVolumes(objs, 'gantry');
+      // Without keys, no variable names a file that may not exist (the worker would refuse to start).
+      for (const c of COMPONENTS) expect({ c, set: FILE_ENV.filter((n) => n in envOf(podOf(objs, `gantry-${c}`))) }).toEqual({ c, set: [] });
+    }
+    const r = await helmTemplate('gantry', 'gantry', {
+      ...HELM_IMAGE, 'buildWorker.git.sshKeyKey': 'ssh-privatekey', 'buildWorker.git.knownHostsKey': 'known_hosts', 'buildWorker.git.caKey': 'ca.crt',
+      'githubApp.privateKeyKey': 'private-key.pem', 'releaseWorker.prometheusUrl': 'https://prometheus.monitoring:9090',
+      'releaseWorker.prometheus.caKey': 'ca.crt', 'releaseWorker.prometheus.tokenKey': 'token',
+      'buildWorker.git.secretName': 'deploy-key', 'githubApp.secretName': 'gh-app', 'releaseWorker.prometheus.secretName': 'prom',
+    });
+    expect(r.code).toBe(0);
+    const objs = parseObjects(r.stdout);
+    const files = (c: (typeof COMPONENTS)[number]) => Object.fromEntries(Object.entries(envOf(podOf(objs, `gantry-${c}`))).filter(([n]) => FILE_ENV.includes(n)));
+    expect(files('build-worker')).toEqual({ GANTRY_GIT_SSH_KEY_FILE: '/etc/gantry/git/ssh-privatekey', GANTRY_GIT_SSH_KNOWN_HOSTS_FILE: '/etc/gantry/git/known_hosts', GANTRY_GIT_CA_FILE: '/etc/gantry/git/ca.crt' });
+    expect(files('release-worker')).toEqual({ GANTRY_GITHUB_APP_PRIVATE_KEY_FILE: '/etc/gantry/github-app/private-key.pem', GANTRY_PROMETHEUS_CA_FILE: '/etc/gantry/prometheus/ca.crt', GANTRY_PROMETHEUS_TOKEN_FILE: '/etc/gantry/prometheus/token' });
+    expect(files('api')).toEqual({ GANTRY_GITHUB_APP_PRIVATE_KEY_FILE: '/etc/gantry/github-app/private-key.pem' });
+    // Each file variable points into a read-only mount of the Secret it names.
+    const secretOf = { git: 'deploy-key', 'github-app': 'gh-app', prometheus: 'prom' } as Record<string, string>;
+    for (const c of COMPONENTS) {
+      const pod = podOf(objs, `gantry-${c}`);
+      for (const [name, value] of Object.entries(files(c))) {
+        const mount = pod.containers[0]!.volumeMounts!.find((m) => path.dirname(value ?? '') === m.mountPath);
+        const volume = pod.volumes!.find((v) => v.name === mount?.name);
+        expect({ name, readOnly: mount?.readOnly, secret: volume?.secret }).toEqual({ name, readOnly: true, secret: { secretName: secretOf[mount!.name], optional: true, defaultMode: 0o440 } });
+      }
     }
   });
 
@@ -313,14 +397,16 @@ describe('install on the test bed kube-apiserver (server-side apply, fresh names
     expect(await allowed(kc, { namespace, name: names['release-worker'] }, { verb: 'patch', group: 'apps', resource: 'deployments', namespace: app2 })).toBe(true);
   });
 
-  it('helm with every optional value set (TLS, API key Secret, Prometheus, BuildKit TLS, extraEnv, pull secrets, scheduling): valid for the API server (server-side dry run)', async () => {
+  it('helm with every optional value set (TLS, API key Secret, Prometheus CA and token files, BuildKit TLS, git and GitHub App files, extraEnv, pull secrets, scheduling): valid for the API server (server-side dry run)', async () => {
     const id = rand();
     const namespace = `gantry-hv-${id}`;
     await createNamespace(namespace, true);
     const r = await helmTemplate(`gantry-hv${id}`, namespace, {
       ...HELM_IMAGE, 'rbac.appNamespaces': `{${namespace}}`, 'temporal.secretName': 'my-temporal',
       'temporal.tls.enabled': 'true', 'temporal.tls.serverName': 'temporal.example.com', 'temporal.tls.caCertKey': 'ca.crt', 'temporal.tls.clientCertKey': 'tls.crt', 'temporal.tls.clientKeyKey': 'tls.key',
-      'releaseWorker.prometheusUrl': 'http://prometheus.monitoring:9090', 'buildWorker.buildkitTlsSecret': 'buildkit-client', 'buildWorker.registryAuthSecret': 'regcred',
+      'releaseWorker.prometheusUrl': 'https://prometheus.monitoring:9090', 'buildWorker.buildkitTlsSecret': 'buildkit-client', 'buildWorker.registryAuthSecret': 'regcred',
+      'releaseWorker.prometheus.caKey': 'ca.crt', 'releaseWorker.prometheus.tokenKey': 'token', 'githubApp.privateKeyKey': 'private-key.pem',
+      'buildWorker.git.sshKeyKey': 'ssh-privatekey', 'buildWorker.git.knownHostsKey': 'known_hosts', 'buildWorker.git.caKey': 'ca.crt',
       'buildWorker.image.repository': 'registry.example.com/gantry-build', 'buildWorker.image.digest': `sha256:${'a'.repeat(64)}`,
       'api.publicIndex': 'true', 'api.extraEnv[0].name': 'GANTRY_DRAIN_GRACE', 'api.extraEnv[0].value': '10s', 'imagePullSecrets[0].name': 'regcred',
       'buildWorker.nodeSelector.pool': 'builds', 'buildWorker.tolerations[0].key': 'builds', 'buildWorker.tolerations[0].operator': 'Exists',
@@ -352,5 +438,95 @@ describe('install on the test bed kube-apiserver (server-side apply, fresh names
     expect(r.code).toBe(0);
     await serverSideApply(kubeconfig, parseObjects(r.stdout), FIELD_MANAGER);
     await checkInstall({ namespace, appNamespace, mode: 'cluster', names: { api: `${release}-api`, 'release-worker': `${release}-release-worker`, 'build-worker': `${release}-build-worker` } });
+  });
+});
+
+describe('Worker Versioning: the new version\'s workers run beside the old ones', () => {
+  const WORKERS = ['release-worker', 'build-worker'] as const;
+
+  /** Each Deployment's own pods (its selector): as many as its replicas, all of its image. */
+  async function expectOwnPods(namespace: string, names: string[]): Promise<void> {
+    const deployments = await waitAvailable(kc, namespace, names);
+    const core = kc.makeApiClient(CoreV1Api);
+    for (const d of deployments) {
+      const labelSelector = Object.entries(d.spec!.selector.matchLabels!).map(([k, v]) => `${k}=${v}`).join(',');
+      const pods = (await core.listNamespacedPod({ namespace, labelSelector })).items.filter((p) => !p.metadata?.deletionTimestamp);
+      const image = d.spec!.template.spec!.containers[0]!.image;
+      expect({ d: d.metadata!.name, pods: pods.length, images: [...new Set(pods.map((p) => p.spec!.containers[0]!.image))] }).toEqual({ d: d.metadata!.name, pods: d.spec!.replicas, images: [image] });
+    }
+  }
+
+  it('kustomize example (deploy/kustomize/examples/worker-versioning): 0.1.0 and 0.2.0 applied one after the other both run, each on its own pods', async () => {
+    const example = fs.readFileSync(path.join(deployDir, 'kustomize', 'examples', 'worker-versioning', 'kustomization.yaml'), 'utf8');
+    // As the example says: replace every 0.1.0 (a copy next to a link to the overlays, so its relative path resolves).
+    const render = async (version: string): Promise<Obj[]> => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-wv-'));
+      try {
+        fs.symlinkSync(path.join(deployDir, 'kustomize', 'overlays'), path.join(dir, 'overlays'));
+        fs.mkdirSync(path.join(dir, 'examples', 'v'), { recursive: true });
+        fs.writeFileSync(path.join(dir, 'examples', 'v', 'kustomization.yaml'), example.replaceAll('0.1.0', version).replaceAll('0-1-0', version.replaceAll('.', '-')));
+        return parseObjects(await must([tools.kubectl, 'kustomize', path.join(dir, 'examples', 'v')]));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    const v1 = await render('0.1.0');
+    const v2 = await render('0.2.0');
+    for (const [objs, version] of [[v1, '0.1.0'], [v2, '0.2.0']] as const) {
+      for (const w of WORKERS) {
+        const d = find(objs, 'Deployment', `gantry-${w}-${version.replaceAll('.', '-')}`) as unknown as Dep;
+        expect(d.spec.selector.matchLabels['gantry.dev/build-id']).toBe(version);
+        expect(d.spec.template.metadata.labels['gantry.dev/build-id']).toBe(version);
+        expect(envOf(d.spec.template.spec)).toMatchObject({ GANTRY_WORKER_DEPLOYMENT: 'gantry', GANTRY_BUILD_ID: version });
+        expect((d.spec.template.spec.containers[0] as unknown as { image: string }).image).toBe(`registry.example.com/gantry:${version}${w === 'build-worker' ? '-build-worker' : ''}`);
+        expect(() => find(objs, 'Deployment', `gantry-${w}`)).toThrow();
+      }
+      expect(envOf(podOf(objs, 'gantry-api'))).not.toHaveProperty('GANTRY_BUILD_ID');
+    }
+    const id = rand();
+    const namespace = `gantry-kv-${id}`;
+    const appNamespace = `app-kv-${id}`;
+    await createNamespace(appNamespace, false);
+    cleanups.push(() => kc.makeApiClient(CoreV1Api).deleteNamespace({ name: namespace }));
+    const moved = (objs: Obj[]) => relocate(objs, { namespace, appNamespace, clusterSuffix: `-${id}` });
+    await serverSideApply(kubeconfig, moved(v1), FIELD_MANAGER);
+    await serverSideApply(kubeconfig, moved(v2), FIELD_MANAGER);
+    await expectOwnPods(namespace, ['gantry-api', ...WORKERS.flatMap((w) => [`gantry-${w}-0-1-0`, `gantry-${w}-0-2-0`])]);
+  });
+
+  it('helm install, then helm upgrade to a new tag: the old version\'s Deployments are kept beside the new ones; the README\'s delete command removes only them', async () => {
+    const id = rand();
+    const release = `gantry-wv${id}`;
+    const namespace = `gantry-wv-${id}`;
+    const appNamespace = `app-wv-${id}`;
+    await createNamespace(namespace, true);
+    await createNamespace(appNamespace, false);
+    const helm = (verb: 'install' | 'upgrade', tag: string) => must([tools.helm, verb, release, chartDir, '--kubeconfig', kubeconfig, '--namespace', namespace,
+      '--set', 'image.repository=registry.example.com/gantry', '--set', `image.tag=${tag}`, '--set', 'workerVersioning.enabled=true', '--set', `rbac.appNamespaces={${appNamespace}}`], { timeoutMs: 180_000 });
+    cleanups.push(() => exec([tools.helm, 'uninstall', release, '--kubeconfig', kubeconfig, '--namespace', namespace]));
+    // The build key, computed here independently of the chart: the id in lower case with runs of other characters as '-', and 6 hex of its sha256.
+    const key = (buildId: string) => `${buildId.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 20).replace(/^-+|-+$/g, '')}-${crypto.createHash('sha256').update(buildId).digest('hex').slice(0, 6)}`;
+    const names = (tag: string) => WORKERS.map((w) => `${release}-${w}-${key(tag)}`);
+    await helm('install', '0.1.0');
+    await expectOwnPods(namespace, [`${release}-api`, ...names('0.1.0')]);
+    await helm('upgrade', '0.2.0');
+    await expectOwnPods(namespace, [`${release}-api`, ...names('0.1.0'), ...names('0.2.0')]);
+    const apps = kc.makeApiClient(AppsV1Api);
+    for (const [tag, list] of [['0.1.0', names('0.1.0')], ['0.2.0', names('0.2.0')]] as const) {
+      for (const name of list) {
+        const d = await apps.readNamespacedDeployment({ namespace, name });
+        const env = Object.fromEntries((d.spec!.template.spec!.containers[0]!.env ?? []).map((e) => [e.name, e.value]));
+        expect({ name, deployment: env.GANTRY_WORKER_DEPLOYMENT, buildId: env.GANTRY_BUILD_ID, label: d.spec!.selector.matchLabels!['gantry.dev/build-id'], keep: d.metadata!.annotations!['helm.sh/resource-policy'] })
+          .toEqual({ name, deployment: release, buildId: tag, label: key(tag), keep: 'keep' });
+      }
+    }
+    // The release's manifest holds only the new version; the old one runs on, outside it.
+    const manifest = await must([tools.helm, 'get', 'manifest', release, '--kubeconfig', kubeconfig, '--namespace', namespace]);
+    expect(manifest).toContain(`name: ${names('0.2.0')[0]}`);
+    expect(manifest).not.toContain(`name: ${names('0.1.0')[0]}`);
+    // Once drained: the README's command deletes the old version's Deployments only.
+    await must([tools.kubectl, '--kubeconfig', kubeconfig, '-n', namespace, 'delete', 'deployment', '-l', `app.kubernetes.io/instance=${release},gantry.dev/build-id=${key('0.1.0')}`]);
+    const left = (await apps.listNamespacedDeployment({ namespace })).items.map((d) => d.metadata!.name!).sort();
+    expect(left).toEqual([`${release}-api`, ...names('0.2.0')].sort());
   });
 });

@@ -33,7 +33,7 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- define "gantry.buildWorkerImage" -}}
 {{- $repo := .Values.buildWorker.image.repository | default (include "gantry.repository" .) -}}
 {{- if .Values.buildWorker.image.digest -}}{{ $repo }}@{{ .Values.buildWorker.image.digest }}
-{{- else -}}{{ $repo }}:{{ .Values.buildWorker.image.tag | default (printf "%s-build-worker" (.Values.image.tag | default .Chart.AppVersion)) }}{{- end -}}
+{{- else -}}{{ $repo }}:{{ .Values.buildWorker.image.tag | default (printf "%s-build-worker" (.Values.image.tag | default .Chart.AppVersion | toString)) }}{{- end -}}
 {{- end -}}
 
 {{- define "gantry.secretName" -}}
@@ -138,4 +138,89 @@ test/deploy/install.test.ts checks that these equal deploy/rbac's, for both mode
 - apiGroups: [""]
   resources: [serviceaccounts]
   verbs: [get]
+{{- end -}}
+
+{{/*
+Worker Versioning (values workerVersioning): the build id, checked like the worker checks
+GANTRY_BUILD_ID (runtime/config.ts). Default: the image digest (':' as '-') when set, else the tag.
+*/}}
+{{- define "gantry.buildId" -}}
+{{- $w := .Values.workerVersioning -}}
+{{- $id := "" -}}
+{{- if $w.buildId -}}{{- $id = $w.buildId -}}
+{{- else if .Values.image.digest -}}{{- $id = .Values.image.digest | replace ":" "-" -}}
+{{- else -}}{{- $id = .Values.image.tag | default .Chart.AppVersion | toString -}}{{- end -}}
+{{- if not (regexMatch "^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$" $id) -}}
+{{- fail (printf "workerVersioning.buildId %q is not a build id: letters, digits, . _ + -, starting with a letter or digit, at most 255 (set workerVersioning.buildId)" $id) -}}
+{{- end -}}
+{{- $id -}}
+{{- end -}}
+
+{{/* The Worker Deployment's name: workerVersioning.deploymentName, default the fullname. */}}
+{{- define "gantry.workerDeployment" -}}
+{{- $name := .Values.workerVersioning.deploymentName | default (include "gantry.fullname" .) -}}
+{{- if not (regexMatch "^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$" $name) -}}
+{{- fail (printf "workerVersioning.deploymentName %q is not a Worker Deployment name: letters, digits, - and _ (no dots or colons)" $name) -}}
+{{- end -}}
+{{- $name -}}
+{{- end -}}
+
+{{/*
+The build key: the build id as a name suffix and label value (lower case, at most 20 characters,
+and 6 hex of its sha256 so that two ids never share one). Empty when versioning is off.
+*/}}
+{{- define "gantry.buildKey" -}}
+{{- if .Values.workerVersioning.enabled -}}
+{{- $id := include "gantry.buildId" . -}}
+{{- printf "%s-%s" (regexReplaceAll "[^a-z0-9]+" ($id | lower) "-" | trunc 20 | trimAll "-") ($id | sha256sum | trunc 6) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A worker's selector labels: the component's, plus gantry.dev/build-id when versioned. */}}
+{{- define "gantry.workerSelectorLabels" -}}
+{{ include "gantry.selectorLabels" . }}
+{{- with .buildKey }}
+gantry.dev/build-id: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{- define "gantry.workerLabels" -}}
+{{ include "gantry.labels" . }}
+{{- with .buildKey }}
+gantry.dev/build-id: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* A worker Deployment's metadata (name, namespace, labels, the keep policy when versioned). */}}
+{{- define "gantry.workerMetadata" -}}
+name: {{ include "gantry.fullname" .root }}-{{ .component }}{{ with .buildKey }}-{{ . }}{{ end }}
+namespace: {{ .root.Release.Namespace }}
+labels:
+  {{- include "gantry.workerLabels" . | nindent 2 }}
+{{- if .buildKey }}
+annotations:
+  # Worker Versioning: a helm upgrade to another build id leaves this Deployment running beside the
+  # new one (its pinned workflows finish on it); delete it once its version is drained.
+  helm.sh/resource-policy: keep
+{{- end }}
+{{- end -}}
+
+{{/* GANTRY_WORKER_DEPLOYMENT and GANTRY_BUILD_ID for both workers, when versioned. */}}
+{{- define "gantry.versioningEnv" -}}
+{{- if .Values.workerVersioning.enabled -}}
+- { name: GANTRY_WORKER_DEPLOYMENT, value: {{ include "gantry.workerDeployment" . | quote }} }
+- { name: GANTRY_BUILD_ID, value: {{ include "gantry.buildId" . | quote }} }
+{{- end -}}
+{{- end -}}
+
+{{/* The GitHub App's key file (API, release worker): the volume, and its variable when a key is named. */}}
+{{- define "gantry.githubAppVolume" -}}
+- name: github-app
+  secret: { secretName: {{ include "gantry.secretName" (dict "root" . "name" .Values.githubApp.secretName "suffix" "github-app") }}, optional: true, defaultMode: 288 }
+{{- end -}}
+
+{{- define "gantry.githubAppEnv" -}}
+{{- with .Values.githubApp.privateKeyKey -}}
+- { name: GANTRY_GITHUB_APP_PRIVATE_KEY_FILE, value: /etc/gantry/github-app/{{ . }} }
+{{- end -}}
 {{- end -}}
