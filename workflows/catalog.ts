@@ -27,5 +27,9 @@ export async function buildCatalog(initial: Catalog): Promise<void> {
 // never ends (it continues as new), so pinned it would keep the version that started it alive for
 // ever; AUTO_UPGRADE moves it to the current version at its next task. The price: its code must stay
 // replay-safe across versions (patched() as before), which its few commands (none but
-// continue-as-new) make easy. Unversioned workers ignore this.
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, buildCatalog);
+// continue-as-new) make easy. Only a versioned worker may say so: the server refuses a workflow task
+// completion that carries a versioning behavior from an unversioned worker (INVALID_ARGUMENT
+// "versioning behavior cannot be specified without deployment options"), which would leave the
+// catalog's tasks failing for ever; the getter runs on each worker before the workflow's first
+// activation there; an unversioned worker reports a version without a deployment name (its build id only).
+setWorkflowOptions(() => (workflowInfo().currentDeploymentVersion?.deploymentName ? { versioningBehavior: 'AUTO_UPGRADE' } : {}), buildCatalog);

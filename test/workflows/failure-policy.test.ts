@@ -14,6 +14,7 @@ import { GantryService } from '../../api/service.js';
 import { parseConfig, type GantryConfig, type RawConfig } from '../../core/config.js';
 import type { GateResult } from '../../core/gates.js';
 import { fail, FAILURES, FailureType, nonRetryableErrorTypes } from '../../workflows/failures.js';
+import { catalogWorkflowId } from '../../workflows/catalog.js';
 import { pipelineWorkflowId } from '../../workflows/messages.js';
 import type { PipelineActivities } from '../../workflows/pipeline-activity-types.js';
 import type { PipelineInput } from '../../workflows/pipeline.js';
@@ -132,6 +133,13 @@ describe('retry policies (real Temporal dev server)', () => {
     }
     const expected = [...nonRetryableErrorTypes].sort();
     for (const s of seen) expect({ name: s.name, types: s.types ? [...s.types].sort() : s.types }).toEqual({ name: s.name, types: expected });
+
+    // The build catalog on this unversioned worker completes every workflow task: its versioning
+    // behavior (AUTO_UPGRADE, for versioned workers) is never sent from an unversioned one, which the
+    // server refuses with INVALID_ARGUMENT, leaving the task to time out and retry for ever.
+    const catalogEvents = (await client.workflow.getHandle(catalogWorkflowId(app)).fetchHistory()).events ?? [];
+    expect(catalogEvents.filter((e) => e.workflowTaskCompletedEventAttributes).length).toBeGreaterThan(0);
+    expect(catalogEvents.filter((e) => e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes)).toEqual([]);
   }, 120_000);
 
   it('a release stopped by a failure from the table carries its hint in the status (the stop), and the CLI shows it', async () => {
