@@ -124,6 +124,7 @@ describe("Gantry's own image, built by Gantry's pipeline", () => {
     sha = git(root, 'rev-parse', 'HEAD');
     const origin = path.join(bed.dir, 'gantry.git');
     execFileSync('git', ['init', '-q', '--bare', origin]);
+    execFileSync('git', ['-C', origin, 'config', 'receive.shallowUpdate', 'true']); // when this clone is shallow
     git(root, 'push', '-q', origin, `${sha}:refs/heads/main`);
     // The committed gantry.yaml, as is, but for the image repository and the base image.
     const parsed = parseConfigText(git(root, 'show', `${sha}:gantry.yaml`));
@@ -225,17 +226,9 @@ describe("Gantry's own image, built by Gantry's pipeline", () => {
       IMAGE: imageRef, TEMPORAL_ADDRESS: testAddress(), GANTRY_TASK_QUEUE: taskQueue, GANTRY_BUILD_TASK_QUEUE: `${taskQueue}-build`,
       GANTRY_TOKENS: JSON.stringify({ [token]: { id: 'alice', groups: ['sre'] } }), API_PORT: String(port), GANTRY_SELF_TEST: marker.split('=')[1]!,
     };
-    const argv = ['--addr', bed.buildkit.addr, 'build', '--progress', 'plain', '--frontend', 'dockerfile.v0', '--local', `context=${dir}`, '--local', `dockerfile=${dir}`,
-      ...Object.entries(args).flatMap(([k, v]) => ['--opt', `build-arg:${k}=${v}`])];
-    const child = spawn(buildctlBin, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (t: string) => { output += t; });
-    child.stderr.setEncoding('utf8').on('data', (t: string) => { output += t; });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    let exitCode: number | null | undefined;
-    void exited.then((c) => { exitCode = c; });
+    const build = startBuild(['--local', `context=${dir}`, '--local', `dockerfile=${dir}`, ...buildArgs(args)]);
     const api = `http://127.0.0.1:${port}`;
-    const ended = () => (exitCode !== undefined ? `the build ended (exit ${exitCode}) first:\n${output.slice(-4000)}` : undefined);
+    const ended = () => (build.code() !== undefined ? `the build ended (exit ${build.code()}) first:\n${build.output().slice(-4000)}` : undefined);
     try {
       await poll('the image\'s API to answer', 180_000, async () => ((await fetch(`${api}/healthz`)).ok ? true : undefined), ended);
       const app = unique('selfimg');
@@ -255,20 +248,22 @@ describe("Gantry's own image, built by Gantry's pipeline", () => {
         return s.phase === 'succeeded' || s.phase === 'failed' || s.phase === 'rolled-back' ? s.phase : undefined;
       }, ended);
       expect(phase).toBe('succeeded');
-      // SIGTERM, as Kubernetes stops a pod: both drain and exit 0, so the RUN step (and the build) succeeds.
+      // SIGTERM, as Kubernetes stops a pod: both stop and exit 0, so the RUN step (and the build) succeeds.
       const pids = nodeProcessesWith(marker);
       expect(pids).toHaveLength(2);
       for (const pid of pids) process.kill(pid, 'SIGTERM');
-      await poll('the build to end', 60_000, async () => (exitCode !== undefined ? true : undefined));
+      await poll('the build to end', 60_000, async () => (build.code() !== undefined ? true : undefined));
     } finally {
       for (const pid of nodeProcessesWith(marker)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-      if (exitCode === undefined) child.kill('SIGTERM');
-      await exited;
+      if (build.code() === undefined) build.child.kill('SIGTERM');
+      await build.exited;
     }
-    if (exitCode !== 0) throw new Error(`the start build failed (exit ${exitCode}):\n${output.slice(-6000)}`);
+    const output = build.output();
+    if (build.code() !== 0) throw new Error(`the start build failed (exit ${build.code()}):\n${output.slice(-6000)}`);
     expect(output).toMatch(/uid 10001\b/);
     expect(output).toContain('cli ok');
-    expect(output).toMatch(/gantry worker: role release, task queue \S+ on .*workflows from the prebuilt bundle \/app\/dist\/workflow-bundle\.js/);
+    expect(output).toContain(`gantry worker: role release, task queue ${taskQueue} on `);
+    expect(output).toMatch(/gantry worker: role release, .*, workflows from the prebuilt bundle \/app\/dist\/workflow-bundle\.js/);
     expect(output).toContain('exit codes: worker 0 api 0');
     const written = /written outside \/tmp and \/var\/lib\/gantry:\n([\s\S]*?)#\d+ [\d.]+ end of list/.exec(output)?.[1];
     expect(written).toBeDefined();
