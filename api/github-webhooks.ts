@@ -20,7 +20,8 @@ import { cap, displayLine, echo, markdownText } from '../core/text.js';
 import { runChatCommand, unknownUserReply, type ChatReply } from './chatops.js';
 import { GantryError } from './errors.js';
 import { readRepoConfig, repoEntry, type RepoEntry, type TriggerServerConfig } from './server-config.js';
-import { DeliveryCache, outcomeStatus, runPush, type PushOutcome, type TriggerRouteOptions } from './webhooks.js';
+import { DeliveryCache, outcomeStatus, pushDeliveryOutcome, runPush, type PushOutcome, type TriggerRouteOptions } from './webhooks.js';
+import { markDelivery } from './metrics.js';
 
 const verifiers = new Map<string, Webhooks>();
 function verifierFor(entry: RepoEntry): Webhooks {
@@ -62,6 +63,12 @@ export async function verifyGitHubDelivery(cfg: TriggerServerConfig, raw: Buffer
   return { payload, entry };
 }
 
+/** A delivery that carried nothing to do: counted as ignored (api/metrics.ts). */
+function ignoredDelivery<T>(req: FastifyRequest, body: T): T {
+  markDelivery(req, 'ignored');
+  return body;
+}
+
 export interface GitHubRouteOptions extends TriggerRouteOptions { deliveries: DeliveryCache<PushOutcome> }
 
 export function githubWebhookRoutes(app: FastifyInstance, opts: GitHubRouteOptions): void {
@@ -80,7 +87,10 @@ export function githubWebhookRoutes(app: FastifyInstance, opts: GitHubRouteOptio
     const login = typeof payload.sender?.login === 'string' ? payload.sender.login : '';
     const person = cfg.chat.github.get(login.toLowerCase());
 
-    if (event === 'ping') return { ok: true, zen: payload.zen ?? '' };
+    if (event === 'ping') {
+      markDelivery(req, 'ignored');
+      return { ok: true, zen: payload.zen ?? '' };
+    }
     if (event === 'push') {
       const sha = payload.after ?? '';
       const authorLogin = payload.head_commit?.author?.username;
@@ -91,14 +101,15 @@ export function githubWebhookRoutes(app: FastifyInstance, opts: GitHubRouteOptio
         ...(author ? { author } : {}), ...(payload.head_commit?.message ? { message: payload.head_commit.message } : {}),
         ...(cloneUrlOf(entry, payload) ? { cloneUrl: cloneUrlOf(entry, payload)! } : {}),
       }, caller, { github: { baseUrl: cfg.github.apiUrl, ...(cfg.github.tokenEnv ? { tokenEnv: cfg.github.tokenEnv } : {}) } }));
+      markDelivery(req, pushDeliveryOutcome(value, repeated));
       if (repeated) return reply.code(200).send({ ...value, delivery: 'repeated' });
       return reply.code(outcomeStatus(value)).send(value);
     }
     if (event === 'issue_comment' || event === 'commit_comment') {
-      if (payload.action !== 'created') return { ignored: `comment ${cap(displayLine(String(payload.action ?? '')), 40)}: only new comments carry commands` };
-      if (payload.sender?.type === 'Bot' || payload.comment?.user?.type === 'Bot') return { ignored: 'comments by bots carry no commands' };
+      if (payload.action !== 'created') return ignoredDelivery(req, { ignored: `comment ${cap(displayLine(String(payload.action ?? '')), 40)}: only new comments carry commands` });
+      if (payload.sender?.type === 'Bot' || payload.comment?.user?.type === 'Bot') return ignoredDelivery(req, { ignored: 'comments by bots carry no commands' });
       const text = commandInComment(typeof payload.comment?.body === 'string' ? payload.comment.body : '');
-      if (text === undefined) return { ignored: 'no /gantry command in the comment' };
+      if (text === undefined) return ignoredDelivery(req, { ignored: 'no /gantry command in the comment' });
       const { value, repeated } = await comments.once(`github:${delivery}`, async () => {
         let answer: ChatReply;
         const parsed = parseCommand(text);
@@ -108,6 +119,7 @@ export function githubWebhookRoutes(app: FastifyInstance, opts: GitHubRouteOptio
         later('GitHub reply', postReply(entry, payload, event, githubReply(login, answer.text), cfg, opts.fetch), req.log);
         return { ...answer, command: cap(displayLine(text), 200) };
       });
+      if (repeated) markDelivery(req, 'duplicate');
       return { ok: value.ok, reply: value.text, command: value.command, ...(repeated ? { delivery: 'repeated' } : {}) };
     }
     return reply.code(202).send({ ignored: `event ${event ? echo(event) : '(none)'} is not handled` });

@@ -24,6 +24,7 @@ import type { Caller, GantryService, ReleaseSummary } from './service.js';
 import { emptyTriggerConfig, type TriggerServerConfig } from './server-config.js';
 import { registerTriggerRoutes } from './webhooks.js';
 import { temporalReadiness, type TemporalPing } from '../runtime/readiness.js';
+import { ApiMetrics } from './metrics.js';
 
 export interface BuildServerOptions {
   service: GantryService;
@@ -36,6 +37,8 @@ export interface BuildServerOptions {
   triggers?: TriggerServerConfig;
   /** fetch for replies to GitHub and Slack (tests). Default: global fetch. */
   fetch?: typeof fetch;
+  /** The Prometheus metrics served at GET /metrics (api/metrics.ts). Default: a new registry for this server. */
+  metrics?: ApiMetrics;
 }
 
 export const ACTIONS: readonly Action[] = Object.values(Action);
@@ -382,6 +385,10 @@ export function buildServer(opts: BuildServerOptions): FastifyInstance {
   });
 
   app.get('/healthz', async () => ({ ok: true }));
+  // Prometheus metrics (no token, like /healthz: in-cluster scrapers; api/metrics.ts). Decisions are counted by the service.
+  const metrics = opts.metrics ?? new ApiMetrics();
+  metrics.register(app);
+  service.metrics = metrics;
   // Readiness (no token, like /healthz): Temporal reachable and its namespace there (runtime/readiness.ts);
   // the server config was loaded before the server was built, so what it holds is reported. 503 when not.
   app.get('/readyz', async (_req, reply) => {

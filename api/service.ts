@@ -101,6 +101,8 @@ function isDeadlineExceeded(err: unknown): boolean {
 
 export class GantryService {
   private readonly pollers = new Map<string, { at: number; last: number }>();
+  /** Counts decisions by action, channel and result (api/metrics.ts; set by the HTTP server). */
+  metrics?: { decision(action: string, channel: string, result: 'accepted' | 'refused'): void };
 
   /**
    * `buildTaskQueue` (GANTRY_BUILD_TASK_QUEUE): where pipelines run repository code (checkout, gates,
@@ -269,16 +271,25 @@ export class GantryService {
       throw mapNotFound(err, `no release of ${app} to ${environment}`, 'list releases with: gantry release list');
     }
     if (desc.status.name !== 'RUNNING') {
-      if (action === Action.Rollback && desc.status.name === 'COMPLETED') return this.rollbackFinished(app, environment, memoOf(desc.memo), caller, comment);
+      if (action === Action.Rollback && desc.status.name === 'COMPLETED') {
+        const started = await this.rollbackFinished(app, environment, memoOf(desc.memo), caller, comment);
+        this.metrics?.decision(action, caller.channel, 'accepted');
+        return started;
+      }
       throw new GantryError('conflict', `the release of ${app} to ${environment} is not running (${desc.status.name.toLowerCase()})`, [], action === Action.Rollback ? 'only a release that succeeded can be rolled back once finished' : undefined);
     }
     await this.ensureWorker(desc.taskQueue);
     try {
       // updateId (e.g. a webhook delivery id): the server runs an Update with the same id once per run.
-      return await handle.executeUpdate(decisionUpdates[action], { args: [{ identity: caller.identity, channel: caller.channel, ...(comment ? { comment } : {}) }], ...(opts.updateId ? { updateId: opts.updateId } : {}) });
+      const result = await handle.executeUpdate(decisionUpdates[action], { args: [{ identity: caller.identity, channel: caller.channel, ...(comment ? { comment } : {}) }], ...(opts.updateId ? { updateId: opts.updateId } : {}) });
+      this.metrics?.decision(action, caller.channel, 'accepted');
+      return result;
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
-        if (err.cause.type === FailureType.Refused) throw new GantryError('refused', err.cause.message);
+        if (err.cause.type === FailureType.Refused) {
+          this.metrics?.decision(action, caller.channel, 'refused');
+          throw new GantryError('refused', err.cause.message);
+        }
         if (err.cause.type === FailureType.BadRequest) throw new GantryError('bad_request', err.cause.message);
       }
       throw mapNotFound(err, `no running release of ${app} to ${environment}`);

@@ -14,6 +14,7 @@ import { defaultBranchRules, type BranchAction, type GantryConfig } from '../cor
 import { cap, controlCharacterIn, displayLine } from '../core/text.js';
 import { checkConfigSize, loadConfigOffThread } from './config-parse.js';
 import { GantryError } from './errors.js';
+import { markDelivery } from './metrics.js';
 import type { GantryService, Started } from './service.js';
 import type { TriggerServerConfig } from './server-config.js';
 
@@ -136,6 +137,12 @@ export function outcomeStatus(o: PushOutcome): number {
   return o.started && !o.started.existing ? 201 : 200;
 }
 
+/** A push delivery for the metrics: a repeated delivery or an existing run is a duplicate; nothing started is ignored. */
+export function pushDeliveryOutcome(o: PushOutcome, repeated: boolean): 'started' | 'duplicate' | 'ignored' {
+  if (repeated || o.started?.existing) return 'duplicate';
+  return o.started ? 'started' : 'ignored';
+}
+
 // ---------------------------------------------------------------------------------------------
 // Delivery dedupe: the first request with a delivery id runs; copies (concurrent or later) share its
 // answer. Bounded (oldest evicted) and timed; a failed run is forgotten so a retry can succeed.
@@ -205,7 +212,8 @@ export async function registerTriggerRoutes(app: FastifyInstance, opts: TriggerR
     // Over the limit: 413 before anything is queued, with no pipeline or release started.
     checkConfigSize(b.config);
     const key = `push:${b.delivery ?? `${b.repo}:${b.ref}:${b.sha}`}`;
-    const { value } = await deliveries.once(key, () => runPush(opts.service, b.config, { repo: b.repo, ref: b.ref, sha: b.sha, ...(b.message ? { message: b.message } : {}), ...(b.cloneUrl ? { cloneUrl: b.cloneUrl } : {}) }, caller));
+    const { value, repeated } = await deliveries.once(key, () => runPush(opts.service, b.config, { repo: b.repo, ref: b.ref, sha: b.sha, ...(b.message ? { message: b.message } : {}), ...(b.cloneUrl ? { cloneUrl: b.cloneUrl } : {}) }, caller));
+    markDelivery(req, pushDeliveryOutcome(value, repeated));
     return reply.code(outcomeStatus(value)).send(value);
   });
 
