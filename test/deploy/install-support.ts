@@ -171,12 +171,21 @@ export async function allowed(kc: KubeConfig, sa: { namespace: string; name: str
 
 export const readmePath = fileURLToPath(new URL('../../README.md', import.meta.url));
 
+/** The README's `yaml` block in "4a. Install with kubectl (kustomize)" that sets the build worker's git file variables. */
+export function readmeFileEnvPatch(): string {
+  const text = fs.readFileSync(readmePath, 'utf8');
+  const section = text.slice(text.indexOf('### 4a. Install with kubectl (kustomize)'), text.indexOf('### 4b. Install with Helm'));
+  const m = /```yaml\n( {2}- patch: \|[\s\S]*?GANTRY_GIT_SSH_KEY_FILE[\s\S]*?)```/.exec(section);
+  if (!m) throw new Error('README "4a. Install with kubectl (kustomize)" has no ```yaml block with the GANTRY_GIT_SSH_KEY_FILE patch');
+  return m[1]!;
+}
+
 /**
  * The README's kustomize install ("Install in a cluster", 4a), as written there: its two
  * kustomization files (the heredocs), in a directory next to a `gantry` checkout (a symlink to this
  * one), rendered with `kubectl kustomize`.
  */
-export async function renderReadmeKustomization(): Promise<Obj[]> {
+export async function renderReadmeKustomization(extraPatches = ''): Promise<Obj[]> {
   const text = fs.readFileSync(readmePath, 'utf8');
   const section = text.slice(text.indexOf('### 4a. Install with kubectl (kustomize)'), text.indexOf('### 4b. Install with Helm'));
   const heredoc = (file: string): string => {
@@ -189,7 +198,8 @@ export async function renderReadmeKustomization(): Promise<Obj[]> {
     fs.symlinkSync(path.dirname(readmePath), path.join(dir, 'gantry'));
     fs.mkdirSync(path.join(dir, 'gantry-install', 'shop'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'gantry-install', 'shop', 'kustomization.yaml'), heredoc('shop/kustomization.yaml'));
-    fs.writeFileSync(path.join(dir, 'gantry-install', 'kustomization.yaml'), heredoc('kustomization.yaml'));
+    // extraPatches: more entries of its `patches:` list (its last key), e.g. the README's env patch.
+    fs.writeFileSync(path.join(dir, 'gantry-install', 'kustomization.yaml'), heredoc('kustomization.yaml') + extraPatches);
     return parseObjects(await must([bin.kubectl, 'kustomize', path.join(dir, 'gantry-install')]));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,11 @@
 // ServiceAccount has exactly the rules of deploy/rbac in the application namespace (and nothing on
 // Secrets, nothing elsewhere in namespaced mode), and the API and build worker none.
 // Also: the chart's RBAC rules and pod specs equal the kustomize ones (no drift), and `helm template`
-// without image.repository fails naming the value.
+// without image.repository fails naming the value; values.schema.json refuses wrong values; the file
+// credentials (git, GitHub App key, Prometheus CA/token) are optional Secret volumes in both renderers,
+// their variables set by the chart only when keys are named; Worker Versioning: a real helm install
+// then upgrade (and the kustomize example applied twice) leaves the old version's workers running
+// beside the new ones, each Deployment on its own pods.
 //
 // What this does NOT prove: kwok runs no containers. The pods are scheduled and marked Ready by kwok
 // stages; the processes inside (image, probes answering, Temporal reachable) are not run here.
@@ -24,7 +28,7 @@ import { parse as parseYaml } from 'yaml';
 import { ensureTestbed } from '../k8s/support/testbed.js';
 import { shippedRules } from '../k8s/rbac-support.js';
 import {
-  allowed, deployDir, exec, find, helmTemplate, kustomize, must, parseObjects, relocate, renderReadmeKustomization, requireTools, serverSideApply, waitAvailable, chartDir,
+  allowed, deployDir, exec, find, helmTemplate, readmeFileEnvPatch, kustomize, must, parseObjects, relocate, renderReadmeKustomization, requireTools, serverSideApply, waitAvailable, chartDir,
   SHIPPED_APP_NAMESPACE, type Access, type Obj,
 } from './install-support.js';
 
@@ -181,7 +185,9 @@ function expectNoInlineSecrets(objs: Obj[]): void {
   for (const d of objs.filter((o) => o.kind === 'Deployment')) {
     const spec = (d as unknown as { spec: { template: { spec: { containers: { env?: { name: string; value?: string }[]; envFrom?: { secretRef?: { optional?: boolean } }[] }[] } } } }).spec.template.spec;
     for (const ct of spec.containers) {
-      const literal = (ct.env ?? []).filter((e) => e.value !== undefined && /TOKEN|SECRET|PASSWORD|API_KEY|PRIVATE_KEY/.test(e.name)).map((e) => e.name);
+      // A *_FILE variable holds a path into a mounted Secret, never the credential itself.
+      const isFilePath = (e: { name: string; value?: string }) => e.name.endsWith('_FILE') && /^\/etc\/gantry\/[a-z-]+\/[-._a-zA-Z0-9]+$/.test(e.value ?? '');
+      const literal = (ct.env ?? []).filter((e) => e.value !== undefined && /TOKEN|SECRET|PASSWORD|API_KEY|PRIVATE_KEY/.test(e.name) && !isFilePath(e)).map((e) => e.name);
       expect({ d: d.metadata.name, literal }).toEqual({ d: d.metadata.name, literal: [] });
       // Every Secret it names is optional: a minimal install starts without any.
       for (const f of ct.envFrom ?? []) if (f.secretRef) expect(f.secretRef.optional).toBe(true);
@@ -340,6 +346,12 @@ describe('rendering: helm lint, helm template, kustomize', () => {
     const rest = (objs: Obj[]) => objs.filter((o) => !(o.kind === 'ConfigMap' && o.metadata.name === 'gantry-env'));
     expect(rest(readme)).toEqual(rest(overlay));
     expect(find(readme, 'Role', 'gantry-release-worker', 'shop')).toMatchObject({ rules: shippedRules('namespaced') });
+    // Its patch for the file variables sets them on the build worker, pointing into the mounted gantry-git.
+    const patched = await renderReadmeKustomization(readmeFileEnvPatch());
+    const pod = podOf(patched, 'gantry-build-worker');
+    expect(envOf(pod)).toMatchObject({ GANTRY_GIT_SSH_KEY_FILE: '/etc/gantry/git/ssh-privatekey', GANTRY_GIT_SSH_KNOWN_HOSTS_FILE: '/etc/gantry/git/known_hosts', GANTRY_WORKER_ROLE: 'build' });
+    expect(pod.containers[0]!.volumeMounts).toContainEqual({ name: 'git', mountPath: '/etc/gantry/git', readOnly: true });
+    expect(podOf(patched, 'gantry-release-worker')).toEqual(podOf(readme, 'gantry-release-worker'));
   });
 });
 
