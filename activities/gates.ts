@@ -18,6 +18,7 @@ import {
 import { fail, FailureType } from '../workflows/failures.js';
 import type { GateRequest, GateRun } from '../workflows/pipeline-activity-types.js';
 import { activitySignal, ensureCheckout, safeHeartbeat, type GitOptions } from './git.js';
+import { countGateResult } from './metrics.js';
 
 // --- process runner -----------------------------------------------------------------------------
 
@@ -328,6 +329,7 @@ export function createGateActivities(opts: GateOptions) {
         name: gate.name, type: gate.type, state: verdict.pass ? 'passed' : 'failed', durationMs: Math.round(performance.now() - t0),
         reason: redact(verdict.reason, secrets), log,
       };
+      countGateResult(gate.name, gate.type, result.state);
       return { result, toolMs };
     },
   };

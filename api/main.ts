@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { pino } from 'pino';
+import { gantryLogger } from '../runtime/logging.js';
 import { DEFAULT_API_ADDR, listenAddress, loadApiConfig, RuntimeConfigError, type ApiConfig, type LogLevel } from '../runtime/config.js';
 import { describeTemporal, temporalConnectError } from '../runtime/temporal.js';
 import { loadIdentities, type IdentityTable } from './auth.js';
@@ -51,10 +51,8 @@ export function parseListenAddress(addr: string): { host: string; port: number }
 }
 
 export function defaultLogger(level: LogLevel = 'info'): FastifyBaseLogger {
-  return pino({
-    level,
-    redact: { paths: ['req.headers.authorization', 'headers.authorization', 'authorization', 'token'], censor: '[redacted]' },
-  }) as unknown as FastifyBaseLogger;
+  // The same logger and redaction as the workers' (runtime/logging.ts).
+  return gantryLogger(level) as unknown as FastifyBaseLogger;
 }
 
 /** Builds the service and server and listens; resolves once the API is serving. */

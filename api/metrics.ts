@@ -6,23 +6,15 @@
 //
 // Labels: `app`/`environment` where a release is meant; never `namespace`, `job` or `instance`,
 // which Prometheus's own target labels own (argo-rollouts#1866).
-import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { GANTRY_VERSION } from '../runtime/version.js';
+
+export { GANTRY_VERSION };
 
 export type DeliverySource = 'github' | 'hook' | 'slack';
 export type DeliveryOutcome = 'started' | 'duplicate' | 'ignored' | 'refused';
 export type DecisionResultLabel = 'accepted' | 'refused';
-
-/** Gantry's version, from package.json (the image carries it). */
-export const GANTRY_VERSION: string = (() => {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
-})();
 
 /** The webhook routes and how each names its source and event. */
 const DELIVERY_ROUTES: ReadonlyMap<string, { source: DeliverySource; event: (req: FastifyRequest) => string }> = new Map([

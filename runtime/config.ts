@@ -159,6 +159,10 @@ export interface WorkerConfig extends CommonConfig, ActivitySettings {
   version?: WorkerVersionSettings;
   /** GANTRY_HEALTH_ADDR: where the worker serves GET /healthz and /readyz (worker/health.ts); unset: not served. */
   healthAddr?: ListenAddress;
+  /** GANTRY_METRICS_ADDR: where the Temporal Runtime serves Prometheus metrics at /metrics (temporal_* and gantry_*; worker/telemetry.ts); unset: not served. */
+  metricsAddr?: ListenAddress;
+  /** GANTRY_LOG_FORMAT: json (the default: one pino JSON object a line, like the API) or text (Temporal's plain lines, for a terminal). */
+  logFormat: 'json' | 'text';
   /** A prebuilt workflow bundle (GANTRY_WORKFLOW_BUNDLE, `npm run bundle`); unset: the sources are bundled at start. */
   workflowBundle?: string;
 }
@@ -185,6 +189,8 @@ const hints: Record<string, string> = {
   GANTRY_LOG_LEVEL: 'one of: trace, debug, info, warn, error',
   GANTRY_API_ADDR: `host:port (e.g. ${DEFAULT_API_ADDR}, or 0.0.0.0:8080 in a container), :port or port`,
   GANTRY_HEALTH_ADDR: 'host:port where the worker serves GET /healthz and /readyz for probes, e.g. 0.0.0.0:9090 in a pod (:port means 127.0.0.1); unset: not served',
+  GANTRY_METRICS_ADDR: 'host:port where the worker serves Prometheus metrics at /metrics, e.g. 0.0.0.0:9464 in a pod (:port means 127.0.0.1); unset: not served',
+  GANTRY_LOG_FORMAT: 'json (the default: structured, for log collectors) or text (plain lines for a terminal)',
   GANTRY_PUBLIC_INDEX: 'set 1 (or true) to serve the index page without a token, 0 (or false, the default) to require one',
   GANTRY_SERVER_CONFIG: 'the path of the server config YAML (identities, repos, slack, chat)',
   GANTRY_DATA_DIR: 'an absolute directory the worker may write (workspaces, pipeline logs, simulated cluster); in a pod, an emptyDir or volume mount',
@@ -331,6 +337,8 @@ const workerRole = z.string().transform((v) => v.toLowerCase()).pipe(z.enum(WORK
 const workerShape = {
   GANTRY_WORKER_ROLE: workerRole,
   GANTRY_HEALTH_ADDR: listen,
+  GANTRY_METRICS_ADDR: listen,
+  GANTRY_LOG_FORMAT: z.string().transform((v) => v.toLowerCase()).pipe(z.enum(['json', 'text'], { error: 'expected json or text' })),
   GANTRY_DATA_DIR: absDir,
   GANTRY_WORKSPACE_DIR: absDir,
   GANTRY_PIPELINE_LOG_DIR: absDir,
@@ -577,6 +585,8 @@ export function loadWorkerConfig(env: Env = process.env, probe: WorkerProbe = re
     role,
     ...(version ? { version } : {}),
     ...(f.GANTRY_HEALTH_ADDR ? { healthAddr: f.GANTRY_HEALTH_ADDR } : {}),
+    ...(f.GANTRY_METRICS_ADDR ? { metricsAddr: f.GANTRY_METRICS_ADDR } : {}),
+    logFormat: f.GANTRY_LOG_FORMAT ?? 'json',
     ...(bundle ? { workflowBundle: bundle } : {}),
     cluster: cluster!,
     pipeline: {

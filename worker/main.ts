@@ -10,11 +10,13 @@
 //   build task queue, no workflows; no cluster configuration is read and no token is needed.
 // A configuration problem stops it at start with the setting and the fix.
 import os from 'node:os';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { describeAccess } from '../activities/k8s/choose.js';
 import { GITHUB_TOKEN_ENV, loadWorkerConfig, RuntimeConfigError, SLACK_TOKEN_ENV, type WorkerConfig } from '../runtime/config.js';
 import { describeTemporal, temporalConnectError } from '../runtime/temporal.js';
 import { startHealthServer, workerHealthSource } from './health.js';
+import { installTelemetry } from './telemetry.js';
+import { GANTRY_VERSION } from '../runtime/version.js';
 import { createBuildWorkerActivities, createGantryActivities, createReleaseWorkerActivities } from './activities.js';
 import { createWorker, deploymentOptions, workflowCode } from './worker.js';
 
@@ -55,7 +57,9 @@ async function workersFor(config: WorkerConfig, connection: NativeConnection): P
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env);
-  Runtime.install({ logger: new DefaultLogger(config.logLevel.toUpperCase() as LogLevel) });
+  // Logs (pino JSON, or text) and Prometheus metrics (GANTRY_METRICS_ADDR): worker/telemetry.ts. Before any connection.
+  const telemetry = installTelemetry(config, GANTRY_VERSION);
+  if (telemetry.metricsAddr) console.log(`gantry worker: metrics at http://${telemetry.metricsAddr}/metrics`);
   if (config.cluster.kind === 'sim' && config.cluster.warning) console.warn(`gantry worker: warning: ${config.cluster.warning}`);
   if (config.role === 'build') {
     // Not used by a build worker, but within reach of the code it runs (names only, never values).

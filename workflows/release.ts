@@ -18,6 +18,7 @@ import type { Channel } from '../core/approval.js';
 import type { NotifyActivities, ReleaseActivities, Target } from './activity-types.js';
 import { failureHintOf, nonRetryableErrorTypes } from './failures.js';
 import { decisionUpdates, FailureType, statusQuery, type DecisionArgs } from './messages.js';
+import { countRelease, countRollback, resultLabel } from './metrics.js';
 
 export interface ReleaseInput {
   app: string;
@@ -122,9 +123,13 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     const cause: StopCause = cancelled ? 'cancelled' : s.stop?.cause ?? 'abort';
     const reason = cancelled ? 'the release was cancelled' : `an error stopped the release: ${errorMessage(err)}`;
     await rollBack(s, target, cause, reason, cancelled ? undefined : failureHintOf(err));
-    if (cancelled) throw err;
+    if (cancelled) {
+      countRelease(s.app, s.environment, 'cancelled');
+      throw err;
+    }
   }
   await condition(allHandlersFinished);
+  countRelease(s.app, s.environment, resultLabel(s.outcome?.result, false));
   // The outcome in the memo: a list tells a rolled-back release (a failed workflow) from a failed one.
   if (s.outcome && patched('memo-outcome')) upsertMemo({ outcome: s.outcome.result });
   if (s.outcome?.result === 'succeeded') return { outcome: 'succeeded', status: releaseStatus(s, env, Date.now(), { events: 0 }) };
@@ -211,6 +216,7 @@ async function runGroups(s: ReleaseState, env: EnvironmentConfig, target: Target
 /** Rolls back without being cancellable: an operator's cancel must not leave a half-released environment. */
 async function rollBack(s: ReleaseState, target: Target, cause: StopCause, reason: string, hint?: string): Promise<void> {
   recordRollbackStarted(s, cause, reason, Date.now(), hint);
+  countRollback(s.app, s.environment, cause);
   try {
     await CancellationScope.nonCancellable(() => rescue.rollback({
       releaseId: s.id, target, revision: s.revision, ...(s.previous ? { stable: s.previous } : {}), reason: s.stop!.reason,
