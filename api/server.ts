@@ -130,7 +130,12 @@ const decisionBody = z.strictObject({ comment: z.string().min(1).max(2000).optio
 
 const releaseParams = z.object({ app: label('app'), env: label('environment') });
 const statusQuery = z.object({ events: z.coerce.number().int().min(0).max(10_000).optional() });
-const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).optional() });
+const listQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).optional(),
+  app: label('app').optional(),
+  // Only the caller: the API knows no one else's groups.
+  waitingFor: z.literal('me', { error: 'only waitingFor=me (the caller, by their token) is supported' }).optional(),
+});
 const pipelineQuery = z.object({ repo: z.string().min(1).max(300), sha: z.string().min(1).max(64) });
 
 // A Map, not an object: a field named 'constructor' must not find Object.prototype's function as its hint.
@@ -265,10 +270,15 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined>
   }
 }
 
-/** The service's list plus, for running releases, their phase and summary (best-effort). */
-async function listReleases(service: GantryService, limit: number): Promise<ListedRelease[]> {
-  const list = await service.list(limit);
+/**
+ * The service's list (one visibility query; phases from the search attributes) plus, only for running
+ * releases that carry no phase attribute (started before them, or without them), their phase and
+ * summary from a status query each (best-effort).
+ */
+async function listReleases(service: GantryService, limit: number, opts: Parameters<GantryService['list']>[1] = {}): Promise<ListedRelease[]> {
+  const list = await service.list(limit, opts);
   return Promise.all(list.map(async (r): Promise<ListedRelease> => {
+    if (r.phase) return r.waitingOn ? { ...r, summary: `waiting on ${r.waitingOn}${r.approvers ? ` (${r.approvers.join(', ')})` : ''}` } : r;
     if (r.status === 'completed') return { ...r, phase: 'succeeded' };
     if (r.status !== 'running') return r;
     const s: ReleaseStatus | undefined = await withTimeout(service.status(r.app, r.environment, 1), 3000).catch(() => undefined);
@@ -418,16 +428,17 @@ export function buildServer(opts: BuildServerOptions): FastifyInstance {
   });
 
   app.get('/v1/releases', async (req) => {
-    callerOf(req);
+    const caller = callerOf(req);
     const q = parse(listQuery, req.query, 'query');
-    return { releases: await listReleases(service, q.limit ?? 50) };
+    return { releases: await listReleases(service, q.limit ?? 50, { ...(q.app ? { app: q.app } : {}), ...(q.waitingFor ? { waitingFor: caller.identity } : {}) }) };
   });
 
   app.get('/v1/releases/:app/:env', async (req) => {
-    callerOf(req);
+    const caller = callerOf(req);
     const p = parse(releaseParams, req.params, 'release name');
     const q = parse(statusQuery, req.query, 'query');
-    return service.status(p.app, p.env, q.events ?? 50);
+    // allowedActions: what this caller may do now, by the workflow's own policy (core/release.ts checkAction).
+    return service.status(p.app, p.env, q.events ?? 50, caller.identity);
   });
 
   app.get('/v1/releases/:app/:env/history', async (req) => {

@@ -15,6 +15,8 @@ import {
 } from '../workflows/messages.js';
 import type { ReleaseInput } from '../workflows/release.js';
 import type { PipelineInput } from '../workflows/pipeline.js';
+import { canUnblock, searchAttributeTypes, waitingForClause } from '../core/search-attributes.js';
+import { GantryApp, GantryApprovers, GantryEnvironment, GantryExcluded, GantryKind, GantryPhase, GantryWaitingOn, startAttributes } from '../workflows/search-attributes.js';
 import { GantryError } from './errors.js';
 import { loadConfigOffThread } from './config-parse.js';
 
@@ -52,7 +54,15 @@ export interface StartPipelineRequest {
 
 export interface Started { workflowId: string; runId: string; existing: boolean }
 
-export interface ReleaseSummary { workflowId: string; app: string; environment: string; status: string; startTime: string; closeTime?: string }
+export interface ReleaseSummary {
+  workflowId: string; app: string; environment: string; status: string; startTime: string; closeTime?: string;
+  /** From the search attributes (core/search-attributes.ts), on releases that carry them. */
+  kind?: 'release' | 'rollback';
+  phase?: string;
+  waitingOn?: string;
+  /** Who can unblock it (user ids, group:<name>, * for anyone), when it waits on people. */
+  approvers?: string[];
+}
 
 const digestRe = /^sha256:[a-f0-9]{64}$/;
 const shaRe = /^[0-9a-f]{7,64}$/;
@@ -85,6 +95,9 @@ function idParts(workflowId: string): { app?: string; environment?: string } {
   const m = /^release\/([^/]+)\/([^/]+)$/.exec(workflowId);
   return m ? { app: m[1]!, environment: m[2]! } : {};
 }
+
+/** temporal.api.enums.v1.IndexedValueType, for the operator service. */
+const INDEXED_VALUE_TYPE = { Keyword: 2, KeywordList: 7 } as const;
 
 /** How long a status query may wait for a worker's answer. */
 const QUERY_DEADLINE_MS = 10_000;
@@ -138,9 +151,11 @@ export class GantryService {
   private async startReleaseWorkflow(input: ReleaseInput, trigger?: string): Promise<Started> {
     const workflowId = releaseWorkflowId(input.app, input.environment.name);
     const memo = releaseMemo(input, trigger);
+    // With the search attributes when the namespace has them: the release then keeps them up to date.
+    const attributes = await this.searchAttributesReady() ? { typedSearchAttributes: startAttributes(input.app, input.environment.name, input.kind ?? 'release') } : {};
     try {
       const h = await this.client.workflow.start('release', {
-        workflowId, taskQueue: this.taskQueue, args: [input], memo: memo as unknown as Record<string, unknown>,
+        workflowId, taskQueue: this.taskQueue, args: [input], memo: memo as unknown as Record<string, unknown>, ...attributes,
         workflowIdConflictPolicy: 'FAIL', workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       });
       return { workflowId, runId: h.firstExecutionRunId, existing: false };
@@ -193,11 +208,12 @@ export class GantryService {
     return this.client.workflow.getHandle(releaseWorkflowId(app, environment));
   }
 
-  async status(app: string, environment: string, events = 50): Promise<ReleaseStatus> {
+  /** `caller`: the status then says what they may do now (allowedActions, by the workflow's own policy). */
+  async status(app: string, environment: string, events = 50, caller?: Identity): Promise<ReleaseStatus> {
     const handle = this.releaseHandle(app, environment);
     try {
       const tq = (await handle.describe()).taskQueue;
-      return await this.queryOnWorker(tq, () => handle.query(statusQuery, { events }));
+      return await this.queryOnWorker(tq, () => handle.query(statusQuery, { events, ...(caller ? { identity: { id: caller.id, groups: [...caller.groups] } } : {}) }));
     } catch (err) {
       throw mapNotFound(err, `no release of ${app} to ${environment}`, 'start one with: gantry release start');
     }
@@ -311,17 +327,69 @@ export class GantryService {
     return { decision: { action: Action.Rollback, by: caller.identity.id, channel: caller.channel, at, ...(comment ? { comment } : {}) }, summary: `rollback release to ${previous.digest ?? previous.image} started (${started.workflowId})`, started };
   }
 
-  /** The newest releases first; `app` narrows to one app (its workflow ids start with release/<app>/). */
-  async list(limit = 50, opts: { app?: string } = {}): Promise<ReleaseSummary[]> {
+  /**
+   * Whether the namespace has Gantry's search attributes (core/search-attributes.ts). When some are
+   * missing it tries to add them (a dev server, or credentials allowed to); when that is refused, or
+   * the server cannot list them (the time-skipping test server), releases start without them and the
+   * list falls back to asking each one. Cached: a minute for an answer, ten seconds for a failure.
+   */
+  async searchAttributesReady(): Promise<boolean> {
+    const now = Date.now();
+    if (this.attributes && now < this.attributes.until) return this.attributes.ready;
+    const namespace = this.client.options.namespace;
+    let ready = false;
+    try {
+      const have = await this.client.connection.operatorService.listSearchAttributes({ namespace });
+      const known = new Set(Object.keys(have.customAttributes ?? {}));
+      const missing = Object.entries(searchAttributeTypes).filter(([name]) => !known.has(name));
+      if (missing.length > 0) {
+        await this.client.connection.operatorService.addSearchAttributes({
+          namespace, searchAttributes: Object.fromEntries(missing.map(([name, type]) => [name, INDEXED_VALUE_TYPE[type]])),
+        });
+      }
+      ready = true;
+    } catch (err) {
+      this.attributesProblem = err instanceof Error ? err.message : String(err);
+    }
+    this.attributes = { ready, until: now + (ready ? 60_000 : 10_000) };
+    return ready;
+  }
+  private attributes?: { ready: boolean; until: number };
+  /** Why the search attributes are not used (for logs and readiness), when they are not. */
+  attributesProblem?: string;
+
+  /**
+   * The newest releases first, as one visibility query: phase, what each waits on and who can unblock
+   * it come from the search attributes (releases started before them carry none: the caller may ask
+   * those few for their status). `app` narrows to one app; `waitingFor` to the running releases that
+   * wait on a person that identity can be (GantryApprovers), less those it may not unblock now
+   * (GantryExcluded: four-eyes, already approved).
+   */
+  async list(limit = 50, opts: { app?: string; waitingFor?: Identity } = {}): Promise<ReleaseSummary[]> {
     const out: ReleaseSummary[] = [];
     if (opts.app !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(opts.app)) throw new GantryError('bad_request', 'invalid app', [{ path: 'app', message: 'not an app name', hint: 'a lowercase DNS label, e.g. shop' }]);
-    const query = `WorkflowType = 'release'${opts.app ? ` AND WorkflowId STARTS_WITH 'release/${opts.app}/'` : ''}`;
+    const who = opts.waitingFor;
+    const query = `WorkflowType = 'release'${opts.app ? ` AND WorkflowId STARTS_WITH 'release/${opts.app}/'` : ''}${who ? ` AND ${waitingForClause(who)}` : ''}`;
     for await (const w of this.client.workflow.list({ query })) {
       const m = memoOf(w.memo);
       const ids = idParts(w.workflowId);
+      const sa = w.typedSearchAttributes;
+      const approvers = sa.get(GantryApprovers) ?? [];
+      if (who && !canUnblock(who, approvers, sa.get(GantryExcluded) ?? [])) continue;
       // A release that rolled back ends as a failed workflow; the memo's outcome tells the two apart.
       const status = w.status.name === 'FAILED' && m?.outcome === 'rolled-back' ? 'rolled-back' : w.status.name.toLowerCase();
-      out.push({ workflowId: w.workflowId, app: m?.app ?? ids.app ?? '?', environment: m?.environment?.name ?? ids.environment ?? '?', status, startTime: w.startTime.toISOString(), ...(w.closeTime ? { closeTime: w.closeTime.toISOString() } : {}) });
+      const phase = sa.get(GantryPhase);
+      const waitingOn = sa.get(GantryWaitingOn);
+      const kind = sa.get(GantryKind);
+      out.push({
+        workflowId: w.workflowId, app: m?.app ?? sa.get(GantryApp) ?? ids.app ?? '?', environment: m?.environment?.name ?? sa.get(GantryEnvironment) ?? ids.environment ?? '?',
+        status, startTime: w.startTime.toISOString(), ...(w.closeTime ? { closeTime: w.closeTime.toISOString() } : {}),
+        ...(kind === 'release' || kind === 'rollback' ? { kind } : {}),
+        // 'starting': set at start, before the workflow's first look; the status query knows better.
+        ...(phase && phase !== 'starting' ? { phase } : {}),
+        ...(waitingOn && waitingOn !== 'none' ? { waitingOn } : {}),
+        ...(approvers.length ? { approvers } : {}),
+      });
       if (out.length >= limit) break;
     }
     return out;

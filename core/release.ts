@@ -331,12 +331,40 @@ export interface DecisionRequest {
   comment?: string;
 }
 
-/** Whether `action` by this caller is allowed now: policy first, then the release's state. */
+/**
+ * Whether `action` by this caller is allowed now: policy first, then the release's state, then what
+ * the request itself must carry (an override needs a reason). The Update validators call this.
+ */
 export function checkDecision(s: ReleaseState, env: EnvironmentConfig, action: Action, req: DecisionRequest, now: number): PolicyAnswer {
+  const answer = checkAction(s, env, action, req.identity, now);
+  if (!answer.allowed) return answer;
+  if (action === Action.Override && !req.comment?.trim()) return { allowed: false, reason: 'an override of the release window needs a reason (-m "why")' };
+  return answer;
+}
+
+/** What the caller may do now, per action, with the reason when not: checkAction for every action. */
+export type AllowedActions = Record<Action, { allowed: boolean; reason?: string }>;
+
+export function allowedActions(s: ReleaseState, env: EnvironmentConfig, who: Identity, now: number): AllowedActions {
+  const out = {} as AllowedActions;
+  for (const action of Object.values(Action)) {
+    const a = checkAction(s, env, action, who, now);
+    out[action] = a.allowed
+      ? (action === Action.Override ? { allowed: true, reason: 'needs a reason (-m "why")' } : { allowed: true })
+      : { allowed: false, reason: a.reason };
+  }
+  return out;
+}
+
+/**
+ * Whether `who` may take `action` now, by policy and state alone (not what a request must carry):
+ * shared by checkDecision (the Update validators) and allowedActions (status), so the two never differ.
+ */
+export function checkAction(s: ReleaseState, env: EnvironmentConfig, action: Action, who: Identity, now: number): PolicyAnswer {
   if (s.outcome) {
     return { allowed: false, reason: `the release already ended (${s.outcome.result}: ${s.outcome.reason})${action === Action.Rollback ? '; a finished release is rolled back by a new rollback release (gantry rollback)' : ''}` };
   }
-  const policy = mayDecide(req.identity, action, env.approvers, { author: s.revision.author, startedBy: s.startedBy.id });
+  const policy = mayDecide(who, action, env.approvers, { author: s.revision.author, startedBy: s.startedBy.id });
   if (!policy.allowed) return policy;
   if (s.stop && action !== Action.Pause) return { allowed: false, reason: `the release is already rolling back (${s.stop.cause}: ${s.stop.reason})` };
   // Only approve, reject and override depend on the step (none of them evaluates the calendar).
@@ -345,7 +373,7 @@ export function checkDecision(s: ReleaseState, env: EnvironmentConfig, action: A
     case Action.Approve: {
       const step = next();
       if (step.kind !== 'wait-approval') return { allowed: false, reason: `nothing to approve: the release is ${describeStep(step)}` };
-      if (validApprovals(s, env, now).includes(req.identity.id)) return { allowed: false, reason: `${req.identity.id} already approved group ${s.group + 1}; another approver is needed` };
+      if (validApprovals(s, env, now).includes(who.id)) return { allowed: false, reason: `${who.id} already approved group ${s.group + 1}; another approver is needed` };
       return { allowed: true };
     }
     case Action.Reject: {
@@ -372,7 +400,6 @@ export function checkDecision(s: ReleaseState, env: EnvironmentConfig, action: A
     case Action.Override: {
       const step = next();
       if (step.kind !== 'wait-window') return { allowed: false, reason: `nothing to override: the release is ${describeStep(step)}` };
-      if (!req.comment?.trim()) return { allowed: false, reason: 'an override of the release window needs a reason (-m "why")' };
       return { allowed: true };
     }
   }
@@ -471,6 +498,13 @@ export interface ReleaseStatus {
   stop?: ReleaseState['stop'];
   decisions: Decision[];
   events: HistoryEvent[];
+  /** What the caller who asked may do now (present when the status was asked for a caller). */
+  allowedActions?: AllowedActions;
+}
+
+function isIdentity(x: unknown): x is Identity {
+  const i = x as Identity | undefined;
+  return !!i && typeof i === 'object' && typeof i.id === 'string' && i.id !== '' && Array.isArray(i.groups) && i.groups.every((g) => typeof g === 'string');
 }
 
 export function phaseOf(step: Step, s: ReleaseState): Phase {
@@ -489,7 +523,7 @@ export function phaseOf(step: Step, s: ReleaseState): Phase {
   }
 }
 
-export function releaseStatus(s: ReleaseState, env: EnvironmentConfig, now: number, opts: { events?: number } = {}): ReleaseStatus {
+export function releaseStatus(s: ReleaseState, env: EnvironmentConfig, now: number, opts: { events?: number; identity?: Identity } = {}): ReleaseStatus {
   const step = decideNext(s, env, now);
   const phase = phaseOf(step, s);
   const shownGroup = step.kind === 'apply' || step.kind === 'wait-window' ? step.group : Math.max(s.group, 0);
@@ -519,6 +553,7 @@ export function releaseStatus(s: ReleaseState, env: EnvironmentConfig, now: numb
     ...(s.stop ? { stop: s.stop } : {}),
     decisions: s.decisions,
     events: keep > 0 ? s.events.slice(-keep) : s.events,
+    ...(isIdentity(opts.identity) ? { allowedActions: allowedActions(s, env, opts.identity, now) } : {}),
   };
 }
 

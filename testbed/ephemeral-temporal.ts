@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { temporalBin } from './paths.js';
 import { poll } from './proc.js';
+import { searchAttributeFlags } from '../core/search-attributes.js';
 import { temporalHealthy } from './temporal.js';
 
 export interface EphemeralTemporal { address: string; pid: number; log: string; stop(): void }
@@ -52,6 +53,8 @@ export async function startEphemeralTemporal(extraArgs: string[] = [], opts: Eph
     // Status is polled by several clients at once (CLI watch, API, UI): let queries queue while a workflow
     // task is in flight instead of failing with RESOURCE_EXHAUSTED (the default buffer holds 1).
     '--dynamic-config-value', 'history.maxBufferedQueryCount=64',
+    // Gantry's custom search attributes (release list, "waiting for me", metrics).
+    ...searchAttributeFlags(),
     ...(opts.dbFilename ? ['--db-filename', opts.dbFilename] : []),
     ...extraArgs,
   ], { detached: true, stdio: ['ignore', out, out] });

@@ -6,6 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { embeddedTemporal, home, pins, stateDir, temporalBin, temporalTestServerBin, venvDir } from './paths.js';
 import { poll, readPid, run, startDaemon, stopDaemon, tryRun } from './proc.js';
+import { searchAttributeFlags } from '../core/search-attributes.js';
 
 const NAME = 'temporal';
 
@@ -107,6 +108,8 @@ export async function upTemporal(log: (m: string) => void = console.log): Promis
     // Status is polled by several clients at once (CLI watch, API, UI): let queries queue while a workflow
     // task is in flight instead of failing with RESOURCE_EXHAUSTED (the default buffer holds 1).
     '--dynamic-config-value', 'history.maxBufferedQueryCount=64',
+    // Gantry's custom search attributes (release list, "waiting for me", metrics).
+    ...searchAttributeFlags(),
   ]);
   await poll(() => temporalHealthy(address), { timeoutMs: 60_000, what: `Temporal dev server at ${address}`, logName: NAME });
   log(`temporal: serving at ${address}, UI http://${embeddedTemporal.host}:${embeddedTemporal.uiPort}`);

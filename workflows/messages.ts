@@ -45,7 +45,11 @@ export const decisionUpdates = {
   promote: promoteUpdate, abort: abortUpdate, rollback: rollbackUpdate, override: overrideUpdate,
 } as const satisfies Record<Action, unknown>;
 
-export interface StatusOptions { events?: number }
+export interface StatusOptions {
+  events?: number;
+  /** The caller (set by the authenticated API): the status then carries their allowedActions. */
+  identity?: Identity;
+}
 
 export const statusQuery = defineQuery<ReleaseStatus, [StatusOptions?]>('status');
 export const pipelineStatusQuery = defineQuery<PipelineStatus>('pipelineStatus');

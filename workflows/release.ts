@@ -3,7 +3,7 @@
 // On failure, abort, rejection or cancellation it rolls back inside a non-cancellable scope.
 import {
   ActivityCancellationType, ActivityFailure, ApplicationFailure, CancellationScope, condition, isCancellation, log, patched,
-  proxyActivities, setHandler, upsertMemo, workflowInfo, allHandlersFinished,
+  proxyActivities, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo, allHandlersFinished,
 } from '@temporalio/workflow';
 import { Action } from '../core/approval.js';
 import type { EnvironmentConfig } from '../core/config.js';
@@ -13,12 +13,14 @@ import {
   type ReleaseState, type ReleaseStatus, type Revision, type StopCause,
 } from '../core/release.js';
 import { canaryTargets, environmentPlan } from '../core/plan.js';
+import { changedAttributes, releaseAttributes, type ReleaseAttributes } from '../core/search-attributes.js';
 import { durationMs } from '../core/duration.js';
 import type { Channel } from '../core/approval.js';
 import type { NotifyActivities, ReleaseActivities, Target } from './activity-types.js';
 import { failureHintOf, nonRetryableErrorTypes } from './failures.js';
 import { decisionUpdates, FailureType, statusQuery, type DecisionArgs } from './messages.js';
 import { countRelease, countRollback, resultLabel } from './metrics.js';
+import { attributeUpdates, GantryApp } from './search-attributes.js';
 
 export interface ReleaseInput {
   app: string;
@@ -80,6 +82,23 @@ function validateArgs(args: DecisionArgs | undefined): void {
   }
 }
 
+/**
+ * Keeps the release's search attributes (core/search-attributes.ts) in step with its state, upserting
+ * only the keys that changed. Only for a release that started with them (its starter found them
+ * registered on the namespace): an upsert of an unregistered attribute would fail every workflow task.
+ */
+function attributeSync(s: ReleaseState, env: EnvironmentConfig): () => void {
+  const on = workflowInfo().typedSearchAttributes.get(GantryApp) !== undefined;
+  let last: ReleaseAttributes | undefined;
+  return () => {
+    if (!on || !patched('search-attributes')) return;
+    const next = releaseAttributes(s, env, Date.now());
+    const keys = changedAttributes(last, next);
+    if (keys.length > 0) upsertSearchAttributes(attributeUpdates(next, keys));
+    last = next;
+  };
+}
+
 function targetOf(input: ReleaseInput): Target {
   return { app: input.app, environment: input.environment.name, cells: input.environment.cells.map((c) => ({ ...c })) };
 }
@@ -111,18 +130,19 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   }
 
   const target = targetOf(input);
+  const syncAttributes = attributeSync(s, env);
   try {
     if (!s.previous) {
       const observed = await cluster.describeTarget({ target });
       if (observed.stable) s.previous = observed.stable;
     }
-    await runGroups(s, env, target);
+    await runGroups(s, env, target, syncAttributes);
   } catch (err) {
     if (s.outcome) throw err;
     const cancelled = isCancellation(err);
     const cause: StopCause = cancelled ? 'cancelled' : s.stop?.cause ?? 'abort';
     const reason = cancelled ? 'the release was cancelled' : `an error stopped the release: ${errorMessage(err)}`;
-    await rollBack(s, target, cause, reason, cancelled ? undefined : failureHintOf(err));
+    await rollBack(s, target, cause, reason, cancelled ? undefined : failureHintOf(err), syncAttributes);
     if (cancelled) {
       countRelease(s.app, s.environment, 'cancelled');
       throw err;
@@ -132,6 +152,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   countRelease(s.app, s.environment, resultLabel(s.outcome?.result, false));
   // The outcome in the memo: a list tells a rolled-back release (a failed workflow) from a failed one.
   if (s.outcome && patched('memo-outcome')) upsertMemo({ outcome: s.outcome.result });
+  syncAttributes();
   if (s.outcome?.result === 'succeeded') return { outcome: 'succeeded', status: releaseStatus(s, env, Date.now(), { events: 0 }) };
   const st = releaseStatus(s, env, Date.now(), { events: 0 });
   throw ApplicationFailure.create({
@@ -143,10 +164,11 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   });
 }
 
-async function runGroups(s: ReleaseState, env: EnvironmentConfig, target: Target): Promise<void> {
+async function runGroups(s: ReleaseState, env: EnvironmentConfig, target: Target, syncAttributes: () => void = () => undefined): Promise<void> {
   for (;;) {
     // The one place the calendar is evaluated; status and decisions read the answer from the state.
     observeCalendar(s, env, Date.now());
+    syncAttributes();
     const step = decideNext(s, env, Date.now());
     switch (step.kind) {
       case 'apply': {
@@ -200,7 +222,7 @@ async function runGroups(s: ReleaseState, env: EnvironmentConfig, target: Target
         recordOutcome(s, 'succeeded', `${revisionRef(s.revision)} serves ${s.environment} on every pod`, Date.now());
         return;
       case 'rollback':
-        await rollBack(s, target, step.cause, step.reason);
+        await rollBack(s, target, step.cause, step.reason, undefined, syncAttributes);
         return;
       case 'done':
         return;
@@ -214,9 +236,10 @@ async function runGroups(s: ReleaseState, env: EnvironmentConfig, target: Target
 }
 
 /** Rolls back without being cancellable: an operator's cancel must not leave a half-released environment. */
-async function rollBack(s: ReleaseState, target: Target, cause: StopCause, reason: string, hint?: string): Promise<void> {
+async function rollBack(s: ReleaseState, target: Target, cause: StopCause, reason: string, hint?: string, syncAttributes: () => void = () => undefined): Promise<void> {
   recordRollbackStarted(s, cause, reason, Date.now(), hint);
   countRollback(s.app, s.environment, cause);
+  syncAttributes();
   try {
     await CancellationScope.nonCancellable(() => rescue.rollback({
       releaseId: s.id, target, revision: s.revision, ...(s.previous ? { stable: s.previous } : {}), reason: s.stop!.reason,

@@ -1,0 +1,115 @@
+// Custom search attributes of a release: what the release list, "waiting for me" and the metrics
+// read in one visibility query instead of one status query per release. Pure: the names and types
+// (registered on every Temporal server Gantry starts), the values a release's state gives them, and
+// the visibility queries over them. The release workflow upserts the values when they change.
+import { Action, mayDecide, type Identity } from './approval.js';
+import type { EnvironmentConfig } from './config.js';
+import { decideNext, phaseOf, validApprovals, type Phase, type ReleaseState } from './release.js';
+
+/** The attributes, by role. Register each with its type (searchAttributeTypes) on the namespace. */
+export const SearchAttribute = {
+  /** The app (gantry.yaml app.name). */
+  App: 'GantryApp',
+  /** The environment's name. */
+  Environment: 'GantryEnvironment',
+  /** release | rollback */
+  Kind: 'GantryKind',
+  /** The status phase (applying, waiting-approval, paused, succeeded, …): ReleaseStatus.phase. */
+  Phase: 'GantryPhase',
+  /** approval | timer | window | resume | none */
+  WaitingOn: 'GantryWaitingOn',
+  /** Who can unblock a release waiting on people: user ids, `group:<name>`, or `*` (any authenticated user). */
+  Approvers: 'GantryApprovers',
+  /** Ids that the approvers list would name but who may not unblock it now (author, starter: four-eyes; who already approved). */
+  Excluded: 'GantryExcluded',
+} as const;
+export type SearchAttributeName = (typeof SearchAttribute)[keyof typeof SearchAttribute];
+
+/** Temporal's indexed value type of each attribute, as `temporal operator search-attribute create --type` spells it. */
+export const searchAttributeTypes: Readonly<Record<SearchAttributeName, 'Keyword' | 'KeywordList'>> = {
+  GantryApp: 'Keyword', GantryEnvironment: 'Keyword', GantryKind: 'Keyword', GantryPhase: 'Keyword',
+  GantryWaitingOn: 'Keyword', GantryApprovers: 'KeywordList', GantryExcluded: 'KeywordList',
+};
+
+/** `--search-attribute Name=Type` for each attribute: for `temporal server start-dev`. */
+export function searchAttributeFlags(): string[] {
+  return Object.entries(searchAttributeTypes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
+}
+
+export type WaitingOn = 'approval' | 'timer' | 'window' | 'resume' | 'none';
+export const ANYONE = '*';
+
+/** The values that change while a release runs (app, environment and kind are set when it starts). */
+export interface ReleaseAttributes {
+  phase: Phase;
+  waitingOn: WaitingOn;
+  approvers: string[];
+  excluded: string[];
+}
+
+/**
+ * The attribute values of a release now: its phase and what it waits on as status shows them, and
+ * who can unblock it, by the approval policy (core/approval.ts mayDecide) for the action that
+ * unblocks each wait: approve (approval), override (window), resume (resume). A timer needs nobody.
+ */
+export function releaseAttributes(s: ReleaseState, env: EnvironmentConfig, now: number): ReleaseAttributes {
+  const step = decideNext(s, env, now);
+  const phase = phaseOf(step, s);
+  const policy = env.approvers;
+  const named = policy.users.length === 0 && policy.groups.length === 0 ? [ANYONE] : [...policy.users, ...policy.groups.map((g) => `group:${g}`)];
+  const parties = { author: s.revision.author, startedBy: s.startedBy.id };
+  // The four-eyes exclusions: a party who, were they an approver, would still be refused.
+  const fourEyes = (action: Action) => [...new Set([parties.author, parties.startedBy].filter((id): id is string => !!id))]
+    .filter((id) => !mayDecide({ id, groups: policy.groups }, action, { ...policy, users: [...policy.users, id] }, parties).allowed);
+  switch (step.kind) {
+    case 'wait-approval':
+      return { phase, waitingOn: 'approval', approvers: named, excluded: [...new Set([...fourEyes(Action.Approve), ...validApprovals(s, env, now)])].sort() };
+    case 'wait-window':
+      return { phase, waitingOn: 'window', approvers: named, excluded: fourEyes(Action.Override).sort() };
+    case 'hold': {
+      // Resume: approvers, the author and the starter (mayDecide's emergency-brake rule).
+      const extra = [parties.author, parties.startedBy].filter((id): id is string => !!id && mayDecide({ id, groups: [] }, Action.Resume, policy, parties).allowed);
+      return { phase, waitingOn: 'resume', approvers: [...new Set([...named, ...extra])], excluded: [] };
+    }
+    case 'wait-timer':
+      return { phase, waitingOn: 'timer', approvers: [], excluded: [] };
+    case 'apply': case 'verify': case 'analyse': case 'confirm': case 'complete': case 'rollback': case 'done':
+      return { phase, waitingOn: 'none', approvers: [], excluded: [] };
+    default: {
+      const never: never = step;
+      throw new Error(`unhandled step ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** The keys whose values differ between two attribute sets (all of them when there is no previous). */
+export function changedAttributes(prev: ReleaseAttributes | undefined, next: ReleaseAttributes): (keyof ReleaseAttributes)[] {
+  const keys: (keyof ReleaseAttributes)[] = ['phase', 'waitingOn', 'approvers', 'excluded'];
+  if (!prev) return keys;
+  return keys.filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]));
+}
+
+/** A string literal for a visibility query (single quotes; quote and backslash escaped). */
+export function queryLiteral(v: string): string {
+  return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** The keywords that name `who` in GantryApprovers: their id, each of their groups, and anyone. */
+export function approverKeys(who: Identity): string[] {
+  return [ANYONE, who.id, ...who.groups.map((g) => `group:${g}`)];
+}
+
+/**
+ * The visibility query clause "waiting for `who`": running releases that wait on a person whom
+ * `who` is among. Exclusions (four-eyes, already approved) are in GantryExcluded: see canUnblock.
+ */
+export function waitingForClause(who: Identity): string {
+  return `ExecutionStatus = 'Running' AND ${SearchAttribute.Approvers} IN (${approverKeys(who).map(queryLiteral).join(', ')})`;
+}
+
+/** Whether `who` can unblock a release with these approvers and exclusions (the list's answer, from attributes alone). */
+export function canUnblock(who: Identity, approvers: readonly string[], excluded: readonly string[]): boolean {
+  if (excluded.includes(who.id)) return false;
+  const keys = new Set(approverKeys(who));
+  return approvers.some((a) => keys.has(a));
+}
