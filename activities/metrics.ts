@@ -11,7 +11,9 @@ function meter() {
   }
 }
 
+export const GATE_RESULTS_METRIC = 'gantry_gate_results_total';
+
 /** A gate ran: gantry_gate_results_total{gate, type, result} (result: the gate's state, passed or failed). */
 export function countGateResult(gate: string, type: string, result: string): void {
-  meter()?.createCounter('gantry_gate_results_total', undefined, 'Quality gate results, by gate, type and result').add(1, { gate, type, result });
+  meter()?.createCounter(GATE_RESULTS_METRIC, undefined, 'Quality gate results, by gate, type and result').add(1, { gate, type, result });
 }
