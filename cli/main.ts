@@ -143,6 +143,19 @@ function groupText(s: ReleaseStatus): string {
 }
 
 /** The command that moves a waiting release on, when a person is needed. */
+/**
+ * One line: what the caller may do now (the API's allowedActions, by the workflow's policy), and why
+ * not, when the action the release waits for is refused to them.
+ */
+export function yourActions(s: ReleaseStatus): string | undefined {
+  const a = s.allowedActions;
+  if (!a) return undefined;
+  const may = Object.entries(a).filter(([, v]) => v.allowed).map(([k, v]) => (v.reason ? `${k} (${l(v.reason)})` : k));
+  const awaited = s.waiting?.on === 'approval' ? 'approve' : s.waiting?.on === 'window' ? 'override' : s.waiting?.on === 'resume' ? 'resume' : undefined;
+  const refused = awaited && !a[awaited].allowed ? `; not ${awaited}: ${l(a[awaited].reason ?? 'refused')}` : '';
+  return `${may.length ? may.join(', ') : 'nothing now'}${refused}`;
+}
+
 function nextCommand(s: ReleaseStatus): string | undefined {
   const target = `${l(s.app)} ${l(s.environment)}`;
   if (s.phase === 'waiting-approval') return `gantry approve ${target}   (or: gantry reject ${target})`;
@@ -179,6 +192,8 @@ export function statusText(s: ReleaseStatus): string {
   }
   const next = nextCommand(s);
   if (next) out.push(`  next       ${next}`);
+  const yours = yourActions(s);
+  if (yours) out.push(`  you may    ${yours}`);
   if (s.analysis) out.push(`  analysis   ${l(s.analysis.verdict)}`);
   if (s.stop) out.push(`  stopped    ${l(s.stop.cause)}: ${l(s.stop.reason)}`);
   if (s.outcome) out.push(`  outcome    ${l(s.outcome.result)} at ${time(s.outcome.at)}: ${l(s.outcome.reason)}`);

@@ -123,3 +123,22 @@ describe('failure hints reach the person at the terminal', () => {
     expect(unsafeIn(p.stdout)).toBeUndefined();
   });
 });
+
+describe('release status shows what the caller may do (allowedActions)', () => {
+  const no = (reason: string) => ({ allowed: false, reason });
+  it('one line: the allowed actions, and why not the one the release waits for', async () => {
+    const mine: ReleaseStatus = {
+      ...status, summary: 'waiting', waiting: { ...status.waiting!, reason: 'approve', who: 'approvers' },
+      allowedActions: {
+        approve: no('carol is the author of this change and may not approve its release (four-eyes)'), reject: { allowed: true }, pause: { allowed: true },
+        resume: no('the release is not paused'), promote: no('carol is the author'), abort: { allowed: true }, rollback: { allowed: true }, override: no('nothing to override'),
+      },
+    } as ReleaseStatus;
+    const r = await cli(['release', 'status', 'shop', 'production'], () => ({ status: 200, body: mine }));
+    expect(r.stdout).toContain('\n  you may    reject, pause, abort, rollback; not approve: carol is the author of this change and may not approve its release (four-eyes)\n');
+    const none = { ...mine, allowedActions: Object.fromEntries(Object.keys(mine.allowedActions!).map((k) => [k, no('the release already ended')])) } as ReleaseStatus;
+    expect((await cli(['release', 'status', 'shop', 'production'], () => ({ status: 200, body: none }))).stdout).toContain('\n  you may    nothing now; not approve: the release already ended\n');
+    // An older API sends no allowedActions: no line.
+    expect((await cli(['release', 'status', 'shop', 'production'], () => ({ status: 200, body: status }))).stdout).not.toContain('you may');
+  });
+});
