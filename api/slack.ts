@@ -22,6 +22,7 @@ import { SLACK_ACTIONS, type ApprovalButtonValue } from '../activities/slack.js'
 import { releaseWorkflowId } from '../workflows/messages.js';
 import { runChatCommand, unknownUserReply, type ChatReply } from './chatops.js';
 import { GantryError } from './errors.js';
+import { markDelivery } from './metrics.js';
 import type { GantryService } from './service.js';
 import type { TriggerRouteOptions } from './webhooks.js';
 
@@ -128,8 +129,10 @@ export function slackRoutes(app: FastifyInstance, opts: TriggerRouteOptions): vo
     const form = verified(req);
     const user = form.get('user_id') ?? '';
     const identity = cfg.chat.slack.get(user);
-    if (!identity) return reply.send(message(unknownUserReply('slack', user)));
+    // Metrics (api/metrics.ts): an unknown person is refused, a command that does not parse ignored.
+    if (!identity) { markDelivery(req, 'refused'); return reply.send(message(unknownUserReply('slack', user))); }
     const parsed = parseCommand(form.get('text') ?? '');
+    if (!parsed.ok) markDelivery(req, 'ignored');
     if (!parsed.ok) return reply.send({ response_type: 'ephemeral', text: slackText(`✗ ${parsed.error}. Usage: \`${parsed.usage}\``) });
     const work = runChatCommand(opts.service, parsed.command, identity, 'slack', { log: req.log });
     let timer: NodeJS.Timeout | undefined;
@@ -146,6 +149,7 @@ export function slackRoutes(app: FastifyInstance, opts: TriggerRouteOptions): vo
     const press = parseButtonPress(form);
     const identity = cfg.chat.slack.get(press.user);
     // Acknowledge now (Slack wants an answer within 3 s); the outcome goes to response_url.
+    if (!identity) markDelivery(req, 'refused');
     const work = identity ? runButtonPress(opts.service, press, identity, req.log) : Promise.resolve(unknownUserReply('slack', press.user));
     later('slack button', work.then((r) => respond(press.responseUrl, { ...message(r), replace_original: false }, req.log, fetchImpl)), req.log);
     return reply.code(200).send();
