@@ -456,15 +456,27 @@ describe('install on the test bed kube-apiserver (server-side apply, fresh names
 describe('Worker Versioning: the new version\'s workers run beside the old ones', () => {
   const WORKERS = ['release-worker', 'build-worker'] as const;
 
-  /** Each Deployment's own pods (its selector): as many as its replicas, all of its image. */
+  /**
+   * Each Deployment's own pods (its selector): as many as its replicas, all of its image. Polled: a
+   * Deployment that rolled (the API, whose image changed too) reports Available while the old
+   * ReplicaSet's last pod may still be being removed.
+   */
   async function expectOwnPods(namespace: string, names: string[]): Promise<void> {
     const deployments = await waitAvailable(kc, namespace, names);
     const core = kc.makeApiClient(CoreV1Api);
+    const deadline = Date.now() + 60_000;
     for (const d of deployments) {
       const labelSelector = Object.entries(d.spec!.selector.matchLabels!).map(([k, v]) => `${k}=${v}`).join(',');
-      const pods = (await core.listNamespacedPod({ namespace, labelSelector })).items.filter((p) => !p.metadata?.deletionTimestamp);
-      const image = d.spec!.template.spec!.containers[0]!.image;
-      expect({ d: d.metadata!.name, pods: pods.length, images: [...new Set(pods.map((p) => p.spec!.containers[0]!.image))] }).toEqual({ d: d.metadata!.name, pods: d.spec!.replicas, images: [image] });
+      const want = { d: d.metadata!.name, pods: d.spec!.replicas, images: [d.spec!.template.spec!.containers[0]!.image] };
+      for (;;) {
+        const pods = (await core.listNamespacedPod({ namespace, labelSelector })).items.filter((p) => !p.metadata?.deletionTimestamp);
+        const got = { d: d.metadata!.name, pods: pods.length, images: [...new Set(pods.map((p) => p.spec!.containers[0]!.image))] };
+        if (JSON.stringify(got) === JSON.stringify(want) || Date.now() > deadline) {
+          expect(got).toEqual(want);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
     }
   }
 
