@@ -277,6 +277,12 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined>
  */
 async function listReleases(service: GantryService, limit: number, opts: Parameters<GantryService['list']>[1] = {}): Promise<ListedRelease[]> {
   const list = await service.list(limit, opts);
+  // "Waiting for": releases without attributes answer by their status, as the caller (allowedActions).
+  if (opts.waitingFor && list.length < limit) {
+    const older = await service.waitingForWithoutAttributes(opts.waitingFor, limit - list.length, opts.app ? { app: opts.app } : {});
+    list.push(...older);
+    list.sort((a, b) => b.startTime.localeCompare(a.startTime));
+  }
   return Promise.all(list.map(async (r): Promise<ListedRelease> => {
     if (r.phase) return r.waitingOn ? { ...r, summary: `waiting on ${r.waitingOn}${r.approvers ? ` (${r.approvers.join(', ')})` : ''}` } : r;
     if (r.status === 'completed') return { ...r, phase: 'succeeded' };

@@ -15,7 +15,7 @@ import {
 } from '../workflows/messages.js';
 import type { ReleaseInput } from '../workflows/release.js';
 import type { PipelineInput } from '../workflows/pipeline.js';
-import { canUnblock, searchAttributeTypes, waitingForClause } from '../core/search-attributes.js';
+import { canUnblock, registerHint, SearchAttribute, searchAttributeTypes, unblockingAction, waitingForClause } from '../core/search-attributes.js';
 import { GantryApp, GantryApprovers, GantryEnvironment, GantryExcluded, GantryKind, GantryPhase, GantryWaitingOn, startAttributes } from '../workflows/search-attributes.js';
 import { GantryError } from './errors.js';
 import { loadConfigOffThread } from './config-parse.js';
@@ -369,6 +369,10 @@ export class GantryService {
     const out: ReleaseSummary[] = [];
     if (opts.app !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(opts.app)) throw new GantryError('bad_request', 'invalid app', [{ path: 'app', message: 'not an app name', hint: 'a lowercase DNS label, e.g. shop' }]);
     const who = opts.waitingFor;
+    if (who && !(await this.searchAttributesReady())) {
+      throw new GantryError('unavailable', `"waiting for" needs Gantry's search attributes on the namespace, and they are not there: ${this.attributesProblem ?? 'unknown'}`, [],
+        `register them once: ${registerHint(this.client.options.namespace)}`);
+    }
     const query = `WorkflowType = 'release'${opts.app ? ` AND WorkflowId STARTS_WITH 'release/${opts.app}/'` : ''}${who ? ` AND ${waitingForClause(who)}` : ''}`;
     for await (const w of this.client.workflow.list({ query })) {
       const m = memoOf(w.memo);
@@ -393,6 +397,30 @@ export class GantryService {
       if (out.length >= limit) break;
     }
     return out;
+  }
+
+  /**
+   * "Waiting for `who`" among the running releases that carry no search attributes (started before
+   * them, or by a pipeline or a train): asks each for its status as `who` and keeps those whose
+   * awaited action (approve, override, resume) the workflow allows them. One status query per such
+   * release: the fallback, for those only.
+   */
+  async waitingForWithoutAttributes(who: Identity, limit = 50, opts: { app?: string; deadlineMs?: number } = {}): Promise<ReleaseSummary[]> {
+    const query = `WorkflowType = 'release' AND ExecutionStatus = 'Running' AND ${SearchAttribute.Phase} IS NULL${opts.app ? ` AND WorkflowId STARTS_WITH 'release/${opts.app}/'` : ''}`;
+    const found: ReleaseSummary[] = [];
+    for await (const w of this.client.workflow.list({ query })) {
+      const m = memoOf(w.memo);
+      const ids = idParts(w.workflowId);
+      const app = m?.app ?? ids.app;
+      const environment = m?.environment?.name ?? ids.environment;
+      if (!app || !environment) continue;
+      const s = await this.client.withDeadline(Date.now() + (opts.deadlineMs ?? 3000), () => this.status(app, environment, 0, who)).catch(() => undefined);
+      const action = s?.waiting ? unblockingAction(s.waiting.on) : undefined;
+      if (!s?.waiting || !action || !s.allowedActions?.[action].allowed) continue;
+      found.push({ workflowId: w.workflowId, app, environment, status: 'running', startTime: w.startTime.toISOString(), kind: s.kind, phase: s.phase, waitingOn: s.waiting.on });
+      if (found.length >= limit) break;
+    }
+    return found;
   }
 
   /** Waits for a release to end; returns its final status whether it succeeded or rolled back. */

@@ -36,7 +36,29 @@ export function searchAttributeFlags(): string[] {
   return Object.entries(searchAttributeTypes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
 }
 
+/** How to register the attributes on a namespace (self-hosted; Temporal Cloud: tcld namespace search-attributes add). */
+export function registerHint(namespace = 'default'): string {
+  const byType = (type: 'Keyword' | 'KeywordList') => Object.entries(searchAttributeTypes).filter(([, ty]) => ty === type).map(([n]) => `--name ${n}`).join(' ');
+  // One --type per command.
+  return `temporal operator search-attribute create --namespace ${namespace} ${byType('Keyword')} --type Keyword; `
+    + `temporal operator search-attribute create --namespace ${namespace} ${byType('KeywordList')} --type KeywordList`;
+}
+
 export type WaitingOn = 'approval' | 'timer' | 'window' | 'resume' | 'none';
+
+/** The action that unblocks a release waiting on people, by what it waits on (a timer needs nobody). */
+export function unblockingAction(on: WaitingOn): Action | undefined {
+  switch (on) {
+    case 'approval': return Action.Approve;
+    case 'window': return Action.Override;
+    case 'resume': return Action.Resume;
+    case 'timer': case 'none': return undefined;
+    default: {
+      const never: never = on;
+      throw new Error(`unknown wait ${String(never)}`);
+    }
+  }
+}
 export const ANYONE = '*';
 
 /** The values that change while a release runs (app, environment and kind are set when it starts). */

@@ -102,12 +102,16 @@ describe('the release list from search attributes', () => {
   it('waitingFor=me: only the releases the caller can unblock now', async () => {
     calls.list = 0; calls.query = 0;
     expect(envs(await list('alice', app, '&waitingFor=me'))).toEqual(['production']);
-    expect(calls).toEqual({ list: 1, query: 0 });
+    // One List over the attributes, one for releases without them (none here): no status query.
+    expect(calls).toEqual({ list: 2, query: 0 });
     expect(envs(await list('frank', app, '&waitingFor=me'))).toEqual(['production']); // through group sre
     expect(envs(await list('bob', app, '&waitingFor=me'))).toEqual(['production', 'qa']);
     expect(envs(await list('carol', app, '&waitingFor=me'))).toEqual(['qa']); // an approver but the author: may resume qa, may not approve production
     expect(envs(await list('dave', app, '&waitingFor=me'))).toEqual(['qa']); // the starter: likewise
     expect(envs(await list('eve', app, '&waitingFor=me'))).toEqual([]);
+    // Group names are free text: quoted into the query, a quote cannot break out of it.
+    expect(await h.service.list(10, { app, waitingFor: { id: 'x', groups: ["o'neil') OR (1 = 1", 'a\\'] } })).toEqual([]);
+    expect(envs(await h.service.list(10, { app, waitingFor: { id: 'x', groups: ["o'neil", 'sre'] } }))).toEqual(['production']);
     const bad = await server.inject({ method: 'GET', url: `/v1/releases?waitingFor=bob`, headers: auth('alice') });
     expect(bad.statusCode).toBe(400);
     expect(bad.body).toMatch(/waitingFor=me/);
@@ -139,22 +143,29 @@ describe('the release list from search attributes', () => {
     expect(await upserts(app, 'production')).toBe(before + 1);
   });
 
-  it('a release without attributes (started before them) is still listed, by asking it alone', async () => {
+  it('releases without attributes (started before them) are still listed and found waiting, by asking them alone', async () => {
     const old = unique('list-old');
     const cfg = config(old);
     // Started the way Gantry started releases before the search attributes: no attributes at start.
-    await h.client.workflow.start('release', {
-      workflowId: `release/${old}/staging`, taskQueue: h.taskQueue,
-      args: [{ app: old, environment: cfg.environments[1]!, revision: { image: cfg.app.image, digest: DIGEST_A }, startedBy: { id: 'dave', channel: 'api' } }],
-    });
+    for (const env of [cfg.environments[0]!, cfg.environments[1]!]) {
+      await h.client.workflow.start('release', {
+        workflowId: `release/${old}/${env.name}`, taskQueue: h.taskQueue,
+        args: [{ app: old, environment: env, revision: { image: cfg.app.image, digest: DIGEST_A, author: 'carol' }, startedBy: { id: 'dave', channel: 'api' } }],
+      });
+    }
     await waitForStatus(h.service, old, 'staging', (s) => s.phase === 'waiting');
+    await waitForStatus(h.service, old, 'production', (s) => s.phase === 'waiting-approval');
     expect(await upserts(old, 'staging')).toBe(0);
-    await until('listed', async () => ((await list('alice', old)).length === 1 ? true : undefined));
+    expect(await upserts(old, 'production')).toBe(0);
+    await until('listed', async () => ((await list('alice', old)).length === 2 ? true : undefined));
     calls.list = 0; calls.query = 0;
     const rs = await list('alice', old);
-    expect(rs).toMatchObject([{ environment: 'staging', phase: 'waiting' }]);
-    expect(calls).toEqual({ list: 1, query: 1 });
-    await h.client.workflow.getHandle(`release/${old}/staging`).terminate('test done');
+    expect(byEnv(rs)).toEqual({ staging: 'waiting', production: 'waiting-approval' });
+    expect(calls).toEqual({ list: 1, query: 2 });
+    // "Waiting for me" asks each of them as the caller: the same policy decides.
+    expect(await list('alice', old, '&waitingFor=me')).toMatchObject([{ environment: 'production', phase: 'waiting-approval', waitingOn: 'approval' }]);
+    expect(await list('carol', old, '&waitingFor=me')).toEqual([]); // the author
+    for (const env of ['staging', 'production']) await h.client.workflow.getHandle(`release/${old}/${env}`).terminate('test done');
   });
 
   afterAll(async () => {

@@ -9,7 +9,7 @@ import {
   releaseStatus, type ReleaseState,
 } from '../../core/release.js';
 import {
-  canUnblock, changedAttributes, queryLiteral, releaseAttributes, searchAttributeFlags, waitingForClause,
+  canUnblock, changedAttributes, queryLiteral, registerHint, releaseAttributes, searchAttributeFlags, waitingForClause,
 } from '../../core/search-attributes.js';
 
 const T0 = Date.parse('2026-11-23T10:00:00Z');
@@ -62,7 +62,7 @@ describe('allowedActions: every action, for the caller, with the validators\' re
     [mallory, Action.Reject, false, /mallory is not an approver/],
     [mallory, Action.Pause, false, /only approvers .* the author and the starter may/],
     [mallory, Action.Rollback, false, /only approvers/],
-  ] as const)('%o %s → %s', (who, action, allowed, reason) => {
+  ] as const)('%j %s → %s', (who, action, allowed, reason) => {
     const s = waiting(e);
     const all = allowedActions(s, e, who, at);
     expect(Object.keys(all).sort()).toEqual(Object.values(Action).sort());
@@ -165,6 +165,11 @@ describe('search attribute values: who can unblock a release', () => {
   it('the waiting-for query names the caller, their groups and anyone, with quotes escaped', () => {
     expect(waitingForClause(id('alice', ['sre', "o'neil"]))).toBe("ExecutionStatus = 'Running' AND GantryApprovers IN ('*', 'alice', 'group:sre', 'group:o\\'neil')");
     expect(queryLiteral('a\\b')).toBe("'a\\\\b'");
+  });
+
+  it('the production hint registers them with the CLI, one type per command', () => {
+    expect(registerHint('prod')).toBe('temporal operator search-attribute create --namespace prod --name GantryApp --name GantryEnvironment --name GantryKind --name GantryPhase --name GantryWaitingOn --type Keyword; '
+      + 'temporal operator search-attribute create --namespace prod --name GantryApprovers --name GantryExcluded --type KeywordList');
   });
 
   it('the dev server flags register every attribute with its type', () => {
