@@ -14,9 +14,10 @@ import type { Logger } from 'pino';
 import { gantryLogger } from '../runtime/logging.js';
 import type { WorkerConfig } from '../runtime/config.js';
 
-/** Histogram buckets (seconds) for Gantry's durations: a release takes minutes to days. */
+/** Histogram buckets (seconds) for Gantry's durations: a release takes minutes to days, a stage seconds to hours. */
 export const GANTRY_HISTOGRAM_BUCKETS: Record<string, number[]> = {
   gantry_release_duration_seconds: [30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400, 259200],
+  gantry_pipeline_stage_duration_seconds: [1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 21600],
 };
 
 const PINO_LEVEL: Record<TemporalLogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {

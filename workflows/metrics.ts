@@ -29,3 +29,8 @@ export function countRelease(app: string, environment: string, result: ReleaseRe
 export function countRollback(app: string, environment: string, cause: StopCause): void {
   metricMeter.createCounter('gantry_rollbacks_total', undefined, 'Rollbacks, by app, environment and cause').add(1, { app, environment, cause });
 }
+
+/** A pipeline stage ended: gantry_pipeline_stage_duration_seconds{stage, result=passed|failed}. */
+export function recordStageDuration(stage: string, result: 'passed' | 'failed', seconds: number): void {
+  metricMeter.createHistogram('gantry_pipeline_stage_duration_seconds', 'float', 's', 'How long pipeline stages took (checkout, gates, build, verify, release:<environment>, tag)').record(Math.max(0, seconds), { stage, result });
+}

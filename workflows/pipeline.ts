@@ -19,6 +19,7 @@ import type { Revision } from '../core/release.js';
 import { renderTag } from '../core/source.js';
 import { FailureType, pipelineStatusQuery, releaseMemo, releaseWorkflowId } from './messages.js';
 import { failureHintOf, nonRetryableErrorTypes } from './failures.js';
+import { recordStageDuration } from './metrics.js';
 import type { PipelineActivities, SourceRef } from './pipeline-activity-types.js';
 import type { CatalogActivities } from './activity-types.js';
 import { release } from './release.js';
@@ -109,8 +110,15 @@ function failureReason(err: unknown): string {
 
 async function runPipeline(input: PipelineInput, gh: GitHubReporter) {
   // Every stage change is also reported to GitHub (when input.github is set).
-  const startStage = (q: PipelineStatus, name: string, now: number) => { startStageCore(q, name, now); gh.stage(name, 'pending'); };
-  const endStage = (q: PipelineStatus, name: string, ok: boolean, reason: string | undefined, now: number, hint?: string) => { endStageCore(q, name, ok, reason, now, hint); gh.stage(name, ok ? 'success' : 'failure', reason); };
+  // And timed: gantry_pipeline_stage_duration_seconds (workflows/metrics.ts).
+  const stageStarts = new Map<string, number>();
+  const startStage = (q: PipelineStatus, name: string, now: number) => { startStageCore(q, name, now); stageStarts.set(name, now); gh.stage(name, 'pending'); };
+  const endStage = (q: PipelineStatus, name: string, ok: boolean, reason: string | undefined, now: number, hint?: string) => {
+    endStageCore(q, name, ok, reason, now, hint);
+    gh.stage(name, ok ? 'success' : 'failure', reason);
+    const began = stageStarts.get(name);
+    if (began !== undefined) recordStageDuration(name, ok ? 'passed' : 'failed', (now - began) / 1000);
+  };
   const fromSource = !!input.source;
   const id = workflowInfo().workflowId;
   let config = input.config;

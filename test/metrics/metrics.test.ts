@@ -158,6 +158,14 @@ describe('metrics and logs for operators', () => {
     // The SDK's own metrics come from the same endpoint.
     expect((await promQuery(`temporal_workflow_task_execution_latency_count{instance="${target}"}`)).length).toBeGreaterThan(0);
 
+    // A pipeline (release stages only) that succeeds: its stage is timed.
+    const app2 = unique('metrics-pipe');
+    const pipe = await http(T.dave, 'POST', '/v1/pipelines', { config: seedConfig(app2, { groups: [{ pods: 'rest' }] }), repo: `acme/${app2}`, sha: 'abcdef2', revision: { digest: DIGEST_A } });
+    expect(pipe.status).toBe(201);
+    const stageQuery = `gantry_pipeline_stage_duration_seconds_count{instance="${target}",stage="release:production",result="passed"}`;
+    const stages = await until(`${stageQuery} at Prometheus`, async () => { const r = await promQuery(stageQuery); return r.length === 1 ? r : undefined; }, 90_000);
+    expect(stages[0]!.value[1]).toBe('1');
+
     // A hook delivery that starts nothing (a tag no rule matches): ignored; the same delivery again: duplicate.
     const push = { repo: `acme/${app}`, ref: 'refs/tags/v0.0.1', sha: 'abcdef1', delivery: unique('d'), config: `app:\n  name: ${app}\n  image: registry.local/${app}\nenvironments:\n  - name: production\n    replicas: 2\n    cells:\n      - name: zone-a\n    groups:\n      - pods: rest\n` };
     expect((await http(T.dave, 'POST', '/v1/triggers/push', push)).status).toBe(200);
