@@ -107,6 +107,20 @@ const POLLER_STALE_MS = 90_000;
 const tsMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): number =>
   t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : 0;
 
+/** A start refused for its search attributes (INVALID_ARGUMENT naming one). */
+function isSearchAttributeRefusal(err: unknown): boolean {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  const invalid = e?.code === 3 || e?.cause?.code === 3 || (err instanceof Error && /INVALID_ARGUMENT/.test(err.message));
+  return invalid && /search attribute/i.test(errorText(err));
+}
+
+/** An error's message with its causes' ('Failed to start Workflow: … is not defined'). */
+function errorText(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e && parts.length < 4; e = (e as { cause?: unknown }).cause) parts.push(e instanceof Error ? e.message : String(e));
+  return parts.join(': ');
+}
+
 function isDeadlineExceeded(err: unknown): boolean {
   const code = (err as { code?: unknown; cause?: { code?: unknown } } | undefined);
   return code?.code === 4 || code?.cause?.code === 4 || (err instanceof Error && /DEADLINE_EXCEEDED|deadline/i.test(err.message));
@@ -153,10 +167,18 @@ export class GantryService {
     const memo = releaseMemo(input, trigger);
     // With the search attributes when the namespace has them: the release then keeps them up to date.
     const attributes = await this.searchAttributesReady() ? { typedSearchAttributes: startAttributes(input.app, input.environment.name, input.kind ?? 'release') } : {};
+    const start = (extra: typeof attributes) => this.client.workflow.start('release', {
+      workflowId, taskQueue: this.taskQueue, args: [input], memo: memo as unknown as Record<string, unknown>, ...extra,
+      workflowIdConflictPolicy: 'FAIL', workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    });
     try {
-      const h = await this.client.workflow.start('release', {
-        workflowId, taskQueue: this.taskQueue, args: [input], memo: memo as unknown as Record<string, unknown>, ...attributes,
-        workflowIdConflictPolicy: 'FAIL', workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      const h = await start(attributes).catch((err: unknown) => {
+        // The namespace does not know them after all (removed, or a server slow to see them added):
+        // start without them rather than not at all.
+        if (!('typedSearchAttributes' in attributes) || !isSearchAttributeRefusal(err)) throw err;
+        this.attributes = { ready: false, until: Date.now() + 10_000 };
+        this.attributesProblem = errorText(err);
+        return start({});
       });
       return { workflowId, runId: h.firstExecutionRunId, existing: false };
     } catch (err) {
@@ -349,7 +371,7 @@ export class GantryService {
       }
       ready = true;
     } catch (err) {
-      this.attributesProblem = err instanceof Error ? err.message : String(err);
+      this.attributesProblem = errorText(err);
     }
     this.attributes = { ready, until: now + (ready ? 60_000 : 10_000) };
     return ready;

@@ -33,6 +33,8 @@ export interface EphemeralTemporalOptions {
   port?: number;
   /** Keep the server's state in this SQLite file (default: in memory), so a restart finds it again. */
   dbFilename?: string;
+  /** Register Gantry's search attributes at start (default true; false: a server like one set up without them). */
+  searchAttributes?: boolean;
 }
 
 export async function startEphemeralTemporal(extraArgs: string[] = [], opts: EphemeralTemporalOptions = {}): Promise<EphemeralTemporal> {
@@ -54,7 +56,7 @@ export async function startEphemeralTemporal(extraArgs: string[] = [], opts: Eph
     // task is in flight instead of failing with RESOURCE_EXHAUSTED (the default buffer holds 1).
     '--dynamic-config-value', 'history.maxBufferedQueryCount=64',
     // Gantry's custom search attributes (release list, "waiting for me", metrics).
-    ...searchAttributeFlags(),
+    ...(opts.searchAttributes === false ? [] : searchAttributeFlags()),
     ...(opts.dbFilename ? ['--db-filename', opts.dbFilename] : []),
     ...extraArgs,
   ], { detached: true, stdio: ['ignore', out, out] });

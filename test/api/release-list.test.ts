@@ -172,3 +172,44 @@ describe('the release list from search attributes', () => {
     for (const env of ['production', 'staging', 'qa']) await h.client.workflow.getHandle(`release/${app}/${env}`).terminate('test done').catch(() => undefined);
   });
 });
+
+describe('a namespace without the search attributes', () => {
+  it('the API registers them through the operator service; a start they are refused for goes ahead without them', async () => {
+    const { startEphemeralTemporal } = await import('../../testbed/ephemeral-temporal.js');
+    const { Client, Connection } = await import('@temporalio/client');
+    const { GantryService } = await import('../../api/service.js');
+    const bare = await startEphemeralTemporal([], { searchAttributes: false });
+    const connection = await Connection.connect({ address: bare.address });
+    try {
+      const client = new Client({ connection, namespace: 'default' });
+      const service = new GantryService(client, unique('tq'));
+      const cfg = config(unique('bare'));
+      const dave = { identity: { id: 'dave', groups: [] }, channel: 'api' as const };
+      const before = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
+      expect(Object.keys(before.customAttributes ?? {}).filter((k) => k.startsWith('Gantry'))).toEqual([]);
+      // As if the list said they were there: the server refuses the start for them, and the API starts it without.
+      (service as unknown as { attributes: { ready: boolean; until: number } }).attributes = { ready: true, until: Date.now() + 60_000 };
+      const first = await service.startRelease({ config: cfg, environment: 'staging', revision: { digest: DIGEST_A } }, dave);
+      expect(first.existing).toBe(false);
+      expect((await client.workflow.getHandle(first.workflowId).describe()).typedSearchAttributes.get(GantryApp)).toBeUndefined();
+      expect(service.attributesProblem).toMatch(/search attribute/i);
+      expect(await service.searchAttributesReady()).toBe(false); // the refusal is remembered (for 10 s)
+      // Asked afresh: it adds the missing ones, and the next release starts with them.
+      (service as unknown as { attributes?: unknown }).attributes = undefined;
+      expect(await service.searchAttributesReady()).toBe(true);
+      const after = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
+      expect(Object.keys(after.customAttributes ?? {}).filter((k) => k.startsWith('Gantry')).sort()).toEqual(
+        ['GantryApp', 'GantryApprovers', 'GantryEnvironment', 'GantryExcluded', 'GantryKind', 'GantryPhase', 'GantryWaitingOn']);
+      const second = await until('a start with the attributes', async () => {
+        const s = await service.startRelease({ config: cfg, environment: 'qa', revision: { digest: DIGEST_A } }, dave);
+        const has = (await client.workflow.getHandle(s.workflowId).describe()).typedSearchAttributes.get(GantryApp);
+        if (has === undefined) { await client.workflow.getHandle(s.workflowId).terminate('retry'); return undefined; }
+        return has;
+      }, 30_000, 1000);
+      expect(second).toBe(cfg.app.name);
+    } finally {
+      await connection.close();
+      bare.stop();
+    }
+  }, 90_000);
+});
