@@ -19,7 +19,7 @@ import { pino } from 'pino';
 import { startApi, type RunningApi } from '../../api/main.js';
 import { ApiMetrics } from '../../api/metrics.js';
 import { GATE_RESULTS_METRIC } from '../../activities/metrics.js';
-import { loadApiConfig } from '../../runtime/config.js';
+import { loadApiConfig, loadWorkerConfig, RuntimeConfigError } from '../../runtime/config.js';
 import { REDACTED_PATHS } from '../../runtime/logging.js';
 import { forwardEntry } from '../../worker/telemetry.js';
 import { prometheusReady, prometheusTargetsDir, prometheusUrl } from '../../testbed/prometheus.js';
@@ -228,5 +228,29 @@ describe('worker logs', () => {
     const entry = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(entry).toMatchObject({ level: 40, msg: 'Activity failed', activityType: 'apply', token: '[redacted]', headers: { authorization: '[redacted]' }, temporalTime: '2023-11-14T22:13:20.000Z' });
     expect(lines[0]).not.toContain('s3cret');
+  });
+});
+
+describe('worker settings', () => {
+  it('GANTRY_METRICS_ADDR is off by default and GANTRY_LOG_FORMAT json; bad values are named with their hint', () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-metrics-config-'));
+    try {
+      const base = { GANTRY_CLUSTER: 'sim', GANTRY_DATA_DIR: dataDir, HOME: dataDir };
+      const plain = loadWorkerConfig(base);
+      expect(plain.metricsAddr).toBeUndefined();
+      expect(plain.logFormat).toBe('json');
+      const set = loadWorkerConfig({ ...base, GANTRY_METRICS_ADDR: ':9464', GANTRY_LOG_FORMAT: 'TEXT' });
+      expect(set.metricsAddr).toEqual({ host: '127.0.0.1', port: 9464 });
+      expect(set.logFormat).toBe('text');
+      let err: unknown;
+      try { loadWorkerConfig({ ...base, GANTRY_METRICS_ADDR: 'everywhere', GANTRY_LOG_FORMAT: 'pretty' }); } catch (e) { err = e; }
+      expect(err).toBeInstanceOf(RuntimeConfigError);
+      expect((err as RuntimeConfigError).errors).toEqual(expect.arrayContaining([
+        { path: 'GANTRY_METRICS_ADDR', message: expect.stringContaining("got 'everywhere'"), hint: expect.stringContaining('0.0.0.0:9464 in a pod') },
+        { path: 'GANTRY_LOG_FORMAT', message: expect.stringContaining('expected json or text'), hint: expect.stringContaining('json (the default') },
+      ]));
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
