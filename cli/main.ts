@@ -339,11 +339,12 @@ export function buildProgram(rawIO: CliIO, setExit: (code: number) => void): Com
   release.command('list')
     .description('list releases (most recent first)')
     .option('--limit <n>', 'how many', '50')
+    .option('--waiting-for-me', 'only running releases that wait on you (to approve, override a window or resume)')
     .option('--json', 'print JSON')
-    .action(async (o: { limit: string; json?: boolean }) => {
-      const { body } = await api().request<{ releases: Listed[] }>('GET', `/v1/releases?limit=${seg(o.limit)}`);
+    .action(async (o: { limit: string; json?: boolean; waitingForMe?: boolean }) => {
+      const { body } = await api().request<{ releases: Listed[] }>('GET', `/v1/releases?limit=${seg(o.limit)}${o.waitingForMe ? '&waitingFor=me' : ''}`);
       if (o.json) { json(body.releases); return; }
-      if (!body.releases.length) { print('no releases yet; start one with: gantry release start -e <env> --digest sha256:…'); return; }
+      if (!body.releases.length) { print(o.waitingForMe ? 'nothing waits on you' : 'no releases yet; start one with: gantry release start -e <env> --digest sha256:…'); return; }
       print(table([['APP', 'ENV', 'STATE', 'STARTED', 'SUMMARY'], ...body.releases.map((r) => [r.app, r.environment, r.phase ?? r.status, time(r.startTime), r.summary ?? ''])]));
     });
 

@@ -142,3 +142,12 @@ describe('release status shows what the caller may do (allowedActions)', () => {
     expect((await cli(['release', 'status', 'shop', 'production'], () => ({ status: 200, body: status }))).stdout).not.toContain('you may');
   });
 });
+
+describe('release list --waiting-for-me', () => {
+  it('asks the API for waitingFor=me and says when nothing waits', async () => {
+    const urls: string[] = [];
+    const r = await cli(['release', 'list', '--waiting-for-me'], (url) => { urls.push(url); return { status: 200, body: { releases: [] } }; });
+    expect(urls).toEqual(['http://127.0.0.1:9/v1/releases?limit=50&waitingFor=me']);
+    expect(r.stdout).toBe('nothing waits on you\n');
+  });
+});
