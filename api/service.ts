@@ -96,6 +96,9 @@ function idParts(workflowId: string): { app?: string; environment?: string } {
   return m ? { app: m[1]!, environment: m[2]! } : {};
 }
 
+/** The phases a release sets when it ends (core/release.ts Outcome). */
+const ENDED = new Set<string>(['succeeded', 'rolled-back', 'failed']);
+
 /** temporal.api.enums.v1.IndexedValueType, for the operator service. */
 const INDEXED_VALUE_TYPE = { Keyword: 2, KeywordList: 7 } as const;
 
@@ -404,8 +407,11 @@ export class GantryService {
       if (who && !canUnblock(who, approvers, sa.get(GantryExcluded) ?? [])) continue;
       // A release that rolled back ends as a failed workflow; the memo's outcome tells the two apart.
       const status = w.status.name === 'FAILED' && m?.outcome === 'rolled-back' ? 'rolled-back' : w.status.name.toLowerCase();
-      const phase = sa.get(GantryPhase);
-      const waitingOn = sa.get(GantryWaitingOn);
+      const running = w.status.name === 'RUNNING';
+      // A release that ended by itself set its final phase; one terminated or timed out keeps its last
+      // one, which is then stale: its workflow status says more.
+      const phase = running || ENDED.has(sa.get(GantryPhase) ?? '') ? sa.get(GantryPhase) : undefined;
+      const waitingOn = running ? sa.get(GantryWaitingOn) : undefined;
       const kind = sa.get(GantryKind);
       out.push({
         workflowId: w.workflowId, app: m?.app ?? sa.get(GantryApp) ?? ids.app ?? '?', environment: m?.environment?.name ?? sa.get(GantryEnvironment) ?? ids.environment ?? '?',
@@ -414,7 +420,7 @@ export class GantryService {
         // 'starting': set at start, before the workflow's first look; the status query knows better.
         ...(phase && phase !== 'starting' ? { phase } : {}),
         ...(waitingOn && waitingOn !== 'none' ? { waitingOn } : {}),
-        ...(approvers.length ? { approvers } : {}),
+        ...(running && approvers.length ? { approvers } : {}),
       });
       if (out.length >= limit) break;
     }

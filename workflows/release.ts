@@ -248,6 +248,7 @@ async function rollBack(s: ReleaseState, target: Target, cause: StopCause, reaso
   } catch (err) {
     recordOutcome(s, 'failed', `rollback failed: ${errorMessage(err)} (after: ${s.stop!.reason})`, Date.now(), failureHintOf(err));
   }
+  syncAttributes();
 }
 
 function errorMessage(err: unknown): string {

@@ -168,6 +168,24 @@ describe('the release list from search attributes', () => {
     for (const env of ['staging', 'production']) await h.client.workflow.getHandle(`release/${old}/${env}`).terminate('test done');
   });
 
+  it('an ended release shows its final phase; a terminated one no stale phase', async () => {
+    const aborted = await server.inject({ method: 'POST', url: `/v1/releases/${app}/staging/abort`, headers: auth('bob'), payload: { comment: 'enough' } });
+    expect(aborted.statusCode).toBe(200);
+    await h.service.waitForRelease(app, 'staging');
+    await h.client.workflow.getHandle(`release/${app}/qa`).terminate('test: terminated while paused');
+    const rs = await until('ended in visibility', async () => {
+      const all = await list('alice', app);
+      const staging = all.find((r) => r.environment === 'staging');
+      const qa = all.find((r) => r.environment === 'qa');
+      return staging?.status === 'rolled-back' && qa?.status === 'terminated' && staging.phase === 'rolled-back' ? all : undefined;
+    });
+    expect(rs.find((r) => r.environment === 'staging')).not.toHaveProperty('waitingOn');
+    const qa = rs.find((r) => r.environment === 'qa')!;
+    expect(qa.phase).toBeUndefined(); // its attributes still say paused
+    expect(qa).not.toHaveProperty('approvers');
+    expect(envs(await list('bob', app, '&waitingFor=me'))).toEqual(['production']);
+  });
+
   afterAll(async () => {
     for (const env of ['production', 'staging', 'qa']) await h.client.workflow.getHandle(`release/${app}/${env}`).terminate('test done').catch(() => undefined);
   });
