@@ -20,7 +20,7 @@ import type { NotifyActivities, ReleaseActivities, Target } from './activity-typ
 import { failureHintOf, nonRetryableErrorTypes } from './failures.js';
 import { decisionUpdates, FailureType, statusQuery, type DecisionArgs } from './messages.js';
 import { countRelease, countRollback, resultLabel } from './metrics.js';
-import { attributeUpdates, GantryApp } from './search-attributes.js';
+import { attributeUpdates, GantryApp, GantryEnvironment, GantryKind } from './search-attributes.js';
 
 export interface ReleaseInput {
   app: string;
@@ -30,6 +30,12 @@ export interface ReleaseInput {
   previous?: Revision;
   kind?: 'release' | 'rollback';
   startedBy: { id: string; channel: Channel };
+  /**
+   * The namespace has Gantry's search attributes (core/search-attributes.ts): keep them up to date
+   * even if the release did not start with them (e.g. a child release of a pipeline or a train whose
+   * starter checked). A release that started with them needs no flag.
+   */
+  searchAttributes?: boolean;
 }
 
 export interface ReleaseResult { outcome: 'succeeded'; status: ReleaseStatus }
@@ -87,14 +93,16 @@ function validateArgs(args: DecisionArgs | undefined): void {
  * only the keys that changed. Only for a release that started with them (its starter found them
  * registered on the namespace): an upsert of an unregistered attribute would fail every workflow task.
  */
-function attributeSync(s: ReleaseState, env: EnvironmentConfig): () => void {
-  const on = workflowInfo().typedSearchAttributes.get(GantryApp) !== undefined;
+function attributeSync(s: ReleaseState, env: EnvironmentConfig, flagged: boolean): () => void {
+  const startedWith = workflowInfo().typedSearchAttributes.get(GantryApp) !== undefined;
   let last: ReleaseAttributes | undefined;
   return () => {
-    if (!on || !patched('search-attributes')) return;
+    if ((!startedWith && !flagged) || !patched('search-attributes')) return;
     const next = releaseAttributes(s, env, Date.now());
     const keys = changedAttributes(last, next);
-    if (keys.length > 0) upsertSearchAttributes(attributeUpdates(next, keys));
+    // The first upsert of a release that started without them names it too.
+    const named = !startedWith && !last ? [{ key: GantryApp, value: s.app }, { key: GantryEnvironment, value: s.environment }, { key: GantryKind, value: s.kind }] : [];
+    if (keys.length > 0) upsertSearchAttributes([...named, ...attributeUpdates(next, keys)]);
     last = next;
   };
 }
@@ -130,7 +138,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   }
 
   const target = targetOf(input);
-  const syncAttributes = attributeSync(s, env);
+  const syncAttributes = attributeSync(s, env, input.searchAttributes === true);
   try {
     if (!s.previous) {
       const observed = await cluster.describeTarget({ target });

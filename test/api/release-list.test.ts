@@ -168,6 +168,25 @@ describe('the release list from search attributes', () => {
     for (const env of ['staging', 'production']) await h.client.workflow.getHandle(`release/${old}/${env}`).terminate('test done');
   });
 
+  it('a release started without them but flagged (as a pipeline or train child would be) names itself and keeps them', async () => {
+    const child = unique('list-child');
+    const cfg = config(child);
+    await h.client.workflow.start('release', {
+      workflowId: `release/${child}/qa`, taskQueue: h.taskQueue,
+      args: [{ app: child, environment: cfg.environments[2]!, revision: { image: cfg.app.image, digest: DIGEST_A }, startedBy: { id: 'dave', channel: 'git' }, searchAttributes: true }],
+    });
+    await waitForStatus(h.service, child, 'qa', (s) => s.phase === 'waiting-approval');
+    const rs = await until('listed from attributes', async () => {
+      const all = await list('bob', child, '&waitingFor=me');
+      return all.length === 1 && all[0]!.phase === 'waiting-approval' ? all : undefined;
+    });
+    expect(rs[0]).toMatchObject({ app: child, environment: 'qa', kind: 'release', waitingOn: 'approval', approvers: ['bob'] });
+    calls.list = 0; calls.query = 0;
+    await list('bob', child);
+    expect(calls).toEqual({ list: 1, query: 0 });
+    await h.client.workflow.getHandle(`release/${child}/qa`).terminate('test done');
+  });
+
   it('an ended release shows its final phase; a terminated one no stale phase', async () => {
     const aborted = await server.inject({ method: 'POST', url: `/v1/releases/${app}/staging/abort`, headers: auth('bob'), payload: { comment: 'enough' } });
     expect(aborted.statusCode).toBe(200);
