@@ -78,10 +78,11 @@ async function main(): Promise<void> {
   const workers = await workersFor(config, connection);
   started.push(...workers);
   const queues = workers.map((w) => w.options.taskQueue).join(' and ');
+  console.log(`gantry worker: role ${config.role}, task queue ${queues} on ${describeTemporal(config.temporal)}, cluster: ${clusterLine(config.cluster)}${config.role === 'build' ? '' : `, workflows ${config.workflowBundle ? `from the prebuilt bundle ${config.workflowBundle}` : 'bundled from the sources'}`}`);
+  // After the role line: tests and supervisors take the first 'gantry worker: role' line as "polling".
   console.log(config.version
     ? `gantry worker: Worker Deployment ${config.version.deploymentName}, build id ${config.version.buildId}: the workflows it starts are pinned to this build (README "Upgrading Gantry")`
     : 'gantry worker: unversioned (no GANTRY_WORKER_DEPLOYMENT/GANTRY_BUILD_ID): every change to workflows/ must replay old histories (patched())');
-  console.log(`gantry worker: role ${config.role}, task queue ${queues} on ${describeTemporal(config.temporal)}, cluster: ${clusterLine(config.cluster)}${config.role === 'build' ? '' : `, workflows ${config.workflowBundle ? `from the prebuilt bundle ${config.workflowBundle}` : 'bundled from the sources'}`}`);
   const stop = () => { for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown(); };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

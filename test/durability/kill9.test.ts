@@ -32,7 +32,7 @@ function startWorker(applyDelayMs: number): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const onData = (b: Buffer) => {
       output += b.toString();
-      if (output.includes('gantry worker:')) resolve(child);
+      if (output.includes('gantry worker: role')) resolve(child);
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', (b: Buffer) => { output += b.toString(); });

@@ -35,7 +35,7 @@ function startWorker(h: K8sHarness): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (b: Buffer) => {
       output += b.toString();
-      if (output.includes('gantry worker:')) {
+      if (output.includes('gantry worker: role')) {
         expect(output).toMatch(/cluster: kubernetes/);
         resolve(child);
       }

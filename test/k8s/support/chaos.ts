@@ -148,7 +148,7 @@ export function spawnWorker(env: NodeJS.ProcessEnv, logFile: string, n: number):
   };
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const ready = new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (b: Buffer) => { keep(b); if (out.includes('gantry worker:')) resolve(); });
+    child.stdout!.on('data', (b: Buffer) => { keep(b); if (out.includes('gantry worker: role')) resolve(); });
     child.stderr!.on('data', keep);
     void exited.then(({ code, signal }) => reject(new Error(`worker #${n} exited (${signal ?? code}) before it was ready:\n${out.slice(-2000)}`)));
   });
