@@ -491,7 +491,7 @@ export function buildServer(opts: BuildServerOptions): FastifyInstance {
   });
 
   // Release trains (api/trains.ts): Temporal Schedules per app and environment.
-  registerTrainRoutes(app, { trains: new TrainService(service.client, service.taskQueue), callerOf });
+  registerTrainRoutes(app, { trains: new TrainService(service.client, service.taskQueue, () => service.searchAttributesReady()), callerOf });
 
   // Triggers and ChatOps (api/webhooks.ts): POST /v1/triggers/push, /v1/webhooks/github, /v1/slack/*.
   void app.register(async (scope) => registerTriggerRoutes(scope, { service, config: opts.triggers ?? emptyTriggerConfig(), callerOf, ...(opts.fetch ? { fetch: opts.fetch } : {}) }));

@@ -215,6 +215,7 @@ export class GantryService {
       ...(source ? { source: { url: source.url, ...(source.depth ? { depth: source.depth } : {}), ...(source.configPath ? { configPath: source.configPath } : {}) } } : {}),
       startedBy: { id: caller.identity.id, channel: caller.channel }, ...(req.github ? { github: req.github } : {}),
       ...(source && this.buildTaskQueue !== this.taskQueue ? { buildTaskQueue: this.buildTaskQueue } : {}),
+      ...(await this.searchAttributesReady() ? { searchAttributes: true } : {}),
     };
     const h = await this.client.workflow.start('pipeline', {
       workflowId, taskQueue: this.taskQueue, args: [input],

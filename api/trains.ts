@@ -45,7 +45,8 @@ export function trainScheduleId(app: string, environment: string): string {
 const cronField = /^[\d*,/\-A-Za-z?#L]+$/;
 
 export class TrainService {
-  constructor(readonly client: Client, readonly taskQueue: string = TASK_QUEUE) {}
+  /** attributesReady: whether Gantry's search attributes are registered (GantryService.searchAttributesReady); none: not used. */
+  constructor(readonly client: Client, readonly taskQueue: string = TASK_QUEUE, private readonly attributesReady: () => Promise<boolean> = async () => false) {}
 
   /** Refuses, with the reason, a caller the environment's approver policy does not allow. */
   private authorize(caller: Caller, action: TrainAction, environment: string, policy: ApproverPolicy): TrainAuditEntry {
@@ -95,7 +96,10 @@ export class TrainService {
     // A change is judged by the policy the train has and by the one it gets.
     if (before) this.authorize(caller, 'update', env.name, TrainService.policyOf(before.input));
     const entry = this.authorize(caller, before ? 'update' : 'create', env.name, env.approvers);
-    const input: TrainInput = { app: config.app.name, image: config.app.image, environment: env, schedule: id, audit: recordTrainAction(before?.input?.audit, entry), cron: req.cron };
+    const input: TrainInput = {
+      app: config.app.name, image: config.app.image, environment: env, schedule: id, audit: recordTrainAction(before?.input?.audit, entry), cron: req.cron,
+      ...(await this.attributesReady() ? { searchAttributes: true } : {}),
+    };
     const memo: TrainMemo = { app: config.app.name, environment: env.name, cron: req.cron, timeZone };
     try {
       await this.client.schedule.create({

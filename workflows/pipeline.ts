@@ -34,6 +34,8 @@ export interface PipelineSource {
 }
 
 export interface PipelineInput {
+  /** Gantry's search attributes are registered (the starter checked): its releases keep them up to date. */
+  searchAttributes?: boolean;
   repo: string;
   sha: string;
   ref?: string;
@@ -252,7 +254,7 @@ async function runPipeline(input: PipelineInput, gh: GitHubReporter) {
   const app = cfg.app.name;
   for (const env of cfg.environments) {
     const name = `release:${env.name}`;
-    const releaseInput = { app, environment: env, revision: revision!, startedBy: input.startedBy };
+    const releaseInput = { app, environment: env, revision: revision!, startedBy: input.startedBy, ...(input.searchAttributes ? { searchAttributes: true } : {}) };
     await stage(name, () => executeChild(release, {
       workflowId: releaseWorkflowId(app, env.name),
       args: [releaseInput],

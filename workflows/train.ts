@@ -10,6 +10,8 @@ import { FailureType, releaseMemo, releaseWorkflowId } from './messages.js';
 import { release } from './release.js';
 
 export interface TrainInput {
+  /** Gantry's search attributes are registered (checked when the train was saved): its releases keep them up to date. */
+  searchAttributes?: boolean;
   app: string;
   image: string;
   environment: EnvironmentConfig;
@@ -40,6 +42,7 @@ export async function releaseTrain(input: TrainInput): Promise<TrainResult> {
       app: input.app, environment: input.environment,
       revision: { image: b.image, digest: b.digest, sha: b.sha, ...(b.author ? { author: b.author } : {}), ...(b.message ? { message: b.message } : {}) },
       startedBy: { id: `train:${input.schedule}`, channel: 'schedule' as const },
+      ...(input.searchAttributes ? { searchAttributes: true } : {}),
     };
     const r = await executeChild(release, {
       workflowId: releaseWorkflowId(input.app, input.environment.name),

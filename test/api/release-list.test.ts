@@ -250,3 +250,19 @@ describe('a namespace without the search attributes', () => {
     }
   }, 90_000);
 });
+
+describe('releases a pipeline starts', () => {
+  it('keep the search attributes too (the API flags the pipeline): listed and found as "waiting for me" without a status query', async () => {
+    const app = unique('piped');
+    const git = { identity: { id: 'git-push', groups: [] }, channel: 'git' as const };
+    await h.service.startPipeline({ config: config(app), repo: `acme/${app}`, sha: 'abcdef1', revision: { digest: DIGEST_A, author: 'carol' } }, git);
+    await waitForStatus(h.service, app, 'production', (s) => s.phase === 'waiting-approval');
+    expect(await upserts(app, 'production')).toBeGreaterThan(0);
+    await until('the child release in visibility', async () => ((await list('alice', app)).find((r) => r.environment === 'production')?.phase === 'waiting-approval' ? true : undefined));
+    calls.list = 0; calls.query = 0;
+    expect(envs(await list('alice', app, '&waitingFor=me'))).toEqual(['production']);
+    expect(calls).toEqual({ list: 2, query: 0 });
+    expect(envs(await list('carol', app, '&waitingFor=me'))).toEqual([]); // the author
+    await h.client.workflow.getHandle(`pipeline/acme/${app}/abcdef1`).terminate('test done').catch(() => undefined);
+  }, 90_000);
+});

@@ -12,7 +12,7 @@ let h: Harness;
 let trains: TrainService;
 beforeAll(async () => {
   h = await startHarness();
-  trains = new TrainService(h.client, h.taskQueue);
+  trains = new TrainService(h.client, h.taskQueue, () => h.service.searchAttributesReady());
 });
 afterAll(async () => { await h?.close(); });
 
@@ -56,6 +56,9 @@ describe('release trains (real dev server, real Schedules)', () => {
     const waiting = await waitForStatus(h.service, app, 'production', (s) => s.phase === 'waiting-approval');
     expect(waiting.revision.digest).toBe(DIGEST_B);
     expect(waiting.startedBy).toBe(`train:train/${app}/production`);
+    // The train was saved knowing the search attributes are registered: its release keeps them (the list and "waiting for me" need no status query).
+    const attrs = (await h.client.workflow.getHandle(`release/${app}/production`).describe()).searchAttributes as Record<string, unknown>;
+    expect(attrs).toMatchObject({ GantryApp: [app], GantryPhase: ['waiting-approval'] });
 
     // While that release waits, the next departure is skipped by the schedule (overlap: skip).
     await trains.trigger(app, 'production', caller('alice'));
