@@ -1,6 +1,5 @@
 // The build and registry activities called directly (no workflow) against a real BuildKit and a
 // real registry, and the gate runner's report parsers and process handling on real processes.
-import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -17,6 +16,7 @@ import { defaultBuild } from '../../core/build.js';
 import type { GateSpec } from '../../core/gates.js';
 import { buildctlBin, hadolintBin } from '../../testbed/paths.js';
 import { createSampleRepo, failingJunit, passingJunit, processesMatching, sampleDockerfile, startBuildBed, type BuildBed, type SampleRepo } from '../support/build-bed.js';
+import { pushPlainImage } from '../support/auth-registry.js';
 import { unique } from '../support/temporal.js';
 
 let bed: BuildBed;
@@ -27,34 +27,6 @@ async function rejection(p: Promise<unknown>): Promise<ApplicationFailure> {
   const err = await p.then(() => undefined, (e: unknown) => e);
   expect(err).toBeInstanceOf(ApplicationFailure);
   return err as ApplicationFailure;
-}
-
-/** Pushes a one-layer image with a plain gzip layer (not eStargz) through the distribution API. */
-async function pushPlainImage(repo: string, tag: string): Promise<string> {
-  const base = `http://${bed.registry.addr}/v2/${repo}`;
-  const upload = async (data: Buffer): Promise<string> => {
-    const digest = `sha256:${crypto.createHash('sha256').update(data).digest('hex')}`;
-    const start = await fetch(`${base}/blobs/uploads/`, { method: 'POST' });
-    expect(start.status).toBe(202);
-    const loc = new URL(start.headers.get('location')!, `http://${bed.registry.addr}`);
-    loc.searchParams.set('digest', digest);
-    const put = await fetch(loc, { method: 'PUT', body: new Uint8Array(data), headers: { 'Content-Type': 'application/octet-stream' } });
-    expect(put.status).toBe(201);
-    return digest;
-  };
-  const { gzipSync } = await import('node:zlib');
-  const layer = gzipSync(crypto.randomBytes(4096));
-  const layerDigest = await upload(layer);
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
-  const configDigest = await upload(config);
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: layer.length }],
-  }));
-  const res = await fetch(`${base}/manifests/${tag}`, { method: 'PUT', body: new Uint8Array(manifest), headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
-  expect(res.status).toBe(201);
-  return res.headers.get('docker-content-digest')!;
 }
 
 describe('build and registry activities (real BuildKit and registry)', () => {
@@ -98,7 +70,7 @@ describe('build and registry activities (real BuildKit and registry)', () => {
 
   it('verifyImage rejects a plain gzip image with the reasons', async () => {
     const plain = `${bed.registry.addr}/gantry/plain-${app}`;
-    const d = await pushPlainImage(`gantry/plain-${app}`, 'v1');
+    const d = await pushPlainImage(bed.registry.addr, `gantry/plain-${app}`, 'v1');
     const v = await registry.verifyImage({ image: plain, digest: d });
     expect(v.estargz).toBe(false);
     expect(v.layers[0]!.reasons).toEqual([

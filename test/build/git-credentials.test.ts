@@ -24,6 +24,7 @@ import { GantryService } from '../../api/service.js';
 import type { PipelineStatus } from '../../core/pipeline.js';
 import { gatesWorkflowId } from '../../workflows/messages.js';
 import { createSampleRepo } from '../support/build-bed.js';
+import { failureOf } from '../support/failures.js';
 import { connectClient, testAddress, unique } from '../support/temporal.js';
 import { createBareRepo, gitSync, makeTestCa, sshKeygen, startHttpsGitServer, startSshd, type HttpsGitServer, type SshServer, type TestCa } from '../support/git-servers.js';
 
@@ -50,13 +51,7 @@ function settings(env: Record<string, string>, dataDir = path.join(dir, 'data'))
   return s!;
 }
 
-async function failure(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  const f = err as ApplicationFailure;
-  messages.push(f.message, JSON.stringify(f.details ?? []));
-  return f;
-}
+const failure = (p: Promise<unknown>): Promise<ApplicationFailure> => failureOf(p, messages);
 
 /** Every file under `root` (the workspace: bare cache, worktrees, the generated ssh config). */
 function filesUnder(root: string): string[] {

@@ -25,6 +25,7 @@ import { forwardEntry } from '../../worker/telemetry.js';
 import { prometheusReady, prometheusTargetsDir, prometheusUrl } from '../../testbed/prometheus.js';
 import { seedConfig, DIGEST_A } from '../support/fixtures.js';
 import { connectClient, testAddress, unique } from '../support/temporal.js';
+import { untilValue } from '../support/poll.js';
 
 jest.setTimeout(240_000);
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -41,15 +42,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try { const v = await fn(); if (v !== undefined) return v; } catch (err) { last = err; }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => untilValue(what, fn, timeoutMs, 250);
 
 interface Sample { metric: Record<string, string>; value: [number, string] }
 async function promQuery(q: string): Promise<Sample[]> {

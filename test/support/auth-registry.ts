@@ -224,12 +224,12 @@ export function writeDockerConfig(file: string, auths: Record<string, { user: st
   return file;
 }
 
-/** Pushes a one-layer image (a plain gzip layer) through the distribution API with `authorization` (HTTPS with `caPem`). */
-export async function pushPlainImage(addr: string, repo: string, tag: string, authorization: string, caPem?: string): Promise<string> {
+/** Pushes a one-layer image (a plain gzip layer, not eStargz) through the distribution API, with `authorization` when given (HTTPS with `caPem`). */
+export async function pushPlainImage(addr: string, repo: string, tag: string, authorization?: string, caPem?: string): Promise<string> {
   const fetch = caPem ? fetchWithCa(caPem) : globalThis.fetch;
   const scheme = caPem ? 'https' : 'http';
   const base = `${scheme}://${addr}/v2/${repo}`;
-  const headers = { Authorization: authorization };
+  const headers: Record<string, string> = authorization ? { Authorization: authorization } : {};
   const upload = async (data: Buffer): Promise<string> => {
     const digest = `sha256:${crypto.createHash('sha256').update(data).digest('hex')}`;
     const start = await fetch(`${base}/blobs/uploads/`, { method: 'POST', headers });

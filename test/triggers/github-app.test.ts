@@ -28,6 +28,7 @@ import type { CheckoutResult } from '../../workflows/pipeline-activity-types.js'
 import '../api/inject-shim.js';
 import { testServer, until } from '../api/helpers.js';
 import { caFetch, createBareRepo, makeTestCa, startHttpsGitServer, type HttpsGitServer, type TestCa } from '../support/git-servers.js';
+import { failureOf } from '../support/failures.js';
 import { signGitHub } from './recorder.js';
 
 const APP_ID = '424242';
@@ -116,13 +117,7 @@ function app(keyFile: string): GitHubAppSettings {
   return s!;
 }
 
-async function failure(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  const f = err as ApplicationFailure;
-  messages.push(f.message, JSON.stringify(f.details ?? []));
-  return f;
-}
+const failure = (p: Promise<unknown>): Promise<ApplicationFailure> => failureOf(p, messages);
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-ghapp-'));

@@ -16,6 +16,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadWorkerConfig, RuntimeConfigError } from '../../runtime/config.js';
 import { startHealthServer, workerHealthSource, type HealthServer } from '../../worker/health.js';
 import { quietRuntime, testAddress, unique } from '../support/temporal.js';
+import { untilValue } from '../support/poll.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -56,15 +57,7 @@ async function probe(url: string): Promise<{ status: number; body: Record<string
   return { status: r.status, body: (await r.json()) as Record<string, unknown> };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try { const v = await fn(); if (v !== undefined) return v; } catch (err) { last = err; }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => untilValue(what, fn, timeoutMs, 200);
 
 describe('worker health endpoint', () => {
   it('GANTRY_HEALTH_ADDR: off by default, host:port or :port (loopback), a bad value named with its hint', () => {
