@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AppsV1Api, AuthorizationV1Api, type KubeConfig, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
+import { expect } from '@jest/globals';
+import { AppsV1Api, AuthorizationV1Api, CoreV1Api, DiscoveryV1Api, type KubeConfig, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
 import { bin } from '../../testbed/k8s/config.js';
 import { helmBin } from '../../testbed/paths.js';
@@ -148,6 +149,35 @@ export async function waitAvailable(kc: KubeConfig, namespace: string, names: st
     if (pending.length === 0) return names.map((n) => byName.get(n)!);
     last = pending.map((n) => `${n}: ${JSON.stringify(byName.get(n)?.status ?? 'absent')}`).join('; ');
     if (Date.now() > deadline) throw new Error(`Deployments in ${namespace} not Available after ${timeoutMs} ms: ${last}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/**
+ * Polls until a Service's EndpointSlices list exactly the IPs of the ready pods its selector picks
+ * (the endpointslice controller's work), each on the named port; returns those IPs.
+ */
+export async function waitServiceEndpoints(kc: KubeConfig, namespace: string, service: string, port: { name: string; port: number }, timeoutMs = 60_000): Promise<string[]> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const svc = await core.readNamespacedService({ namespace, name: service });
+    const labelSelector = Object.entries(svc.spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+    if (!labelSelector) throw new Error(`Service ${namespace}/${service} has no selector`);
+    const pods = (await core.listNamespacedPod({ namespace, labelSelector })).items
+      .filter((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    const podIps = pods.map((p) => p.status?.podIP ?? '').sort();
+    const slices = (await discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` })).items;
+    const endpointIps = slices.flatMap((s) => s.endpoints.filter((e) => e.conditions?.ready).flatMap((e) => e.addresses)).sort();
+    const ports = [...new Set(slices.flatMap((s) => (s.ports ?? []).map((p) => `${p.name}:${p.port}`)))];
+    const got = { service, podIps, endpointIps, ports };
+    const want = { service, podIps, endpointIps: podIps, ports: [`${port.name}:${port.port}`] };
+    if ((pods.length > 0 && podIps.every(Boolean) && JSON.stringify(got) === JSON.stringify(want)) || Date.now() > deadline) {
+      if (pods.length === 0) throw new Error(`Service ${namespace}/${service}: no ready pod matches its selector ${labelSelector}`);
+      expect(got).toEqual(want);
+      return podIps;
+    }
     await new Promise((r) => setTimeout(r, 500));
   }
 }

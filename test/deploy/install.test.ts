@@ -28,7 +28,7 @@ import { parse as parseYaml } from 'yaml';
 import { ensureTestbed } from '../k8s/support/testbed.js';
 import { shippedRules } from '../k8s/rbac-support.js';
 import {
-  allowed, deployDir, exec, find, helmTemplate, readmeFileEnvPatch, kustomize, must, parseObjects, relocate, renderReadmeKustomization, requireTools, serverSideApply, waitAvailable, chartDir,
+  allowed, deployDir, exec, find, helmTemplate, readmeFileEnvPatch, kustomize, must, parseObjects, relocate, renderReadmeKustomization, requireTools, serverSideApply, waitAvailable, waitServiceEndpoints, chartDir,
   SHIPPED_APP_NAMESPACE, type Access, type Obj,
 } from './install-support.js';
 
@@ -152,6 +152,31 @@ async function checkInstall(i: Installed): Promise<void> {
     }
   }
 
+  // Metrics: every pod as admitted carries the prometheus.io/* annotations naming its metrics port
+  // (the API's `http`, a worker's `metrics`, which is not its probes' `health` port); each worker's
+  // headless metrics Service lists exactly its ready pods' IPs (kwok gives pods IPs; the
+  // endpointslice controller fills the slices) on port `metrics`.
+  const fresh = (await core.listNamespacedPod({ namespace: i.namespace })).items.filter((p) => !p.metadata?.deletionTimestamp);
+  for (const c of COMPONENTS) {
+    const portName = c === 'api' ? 'http' : 'metrics';
+    for (const p of fresh.filter((q) => q.metadata?.labels?.['app.kubernetes.io/component'] === c)) {
+      const ct = p.spec!.containers[0]!;
+      const port = ct.ports?.find((q) => q.name === portName)?.containerPort;
+      expect({ c, port, annotations: pick(p.metadata?.annotations, SCRAPE_KEYS) })
+        .toEqual({ c, port: c === 'api' ? 8080 : 9464, annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(port), 'prometheus.io/path': '/metrics' } });
+      if (c !== 'api') {
+        expect(ct.readinessProbe?.httpGet?.port).toBe('health');
+        expect(ct.env?.find((e) => e.name === 'GANTRY_METRICS_ADDR')?.value).toBe('0.0.0.0:9464');
+      }
+    }
+  }
+  for (const c of ['release-worker', 'build-worker'] as const) {
+    const ips = await waitServiceEndpoints(kc, i.namespace, `${i.names[c]}-metrics`, { name: 'metrics', port: 9464 });
+    const mine = fresh.filter((p) => p.metadata?.labels?.['app.kubernetes.io/component'] === c).map((p) => p.status?.podIP).sort();
+    expect({ c, ips }).toEqual({ c, ips: mine });
+    expect(ips.length).toBe(byComponent[c].spec?.replicas);
+  }
+
   // RBAC, as the API server's authorizer answers for each ServiceAccount.
   const release = { namespace: i.namespace, name: i.names['release-worker'] };
   const granted = accesses(shippedRules(i.mode), i.appNamespace);
@@ -178,6 +203,9 @@ async function checkInstall(i: Installed): Promise<void> {
     await expectAll({ namespace: i.namespace, name: i.names[c] }, [patchDeployments(i.appNamespace), { verb: 'list', group: '', resource: 'pods', namespace: i.namespace }, ...denied(i.appNamespace)], false);
   }
 }
+
+const SCRAPE_KEYS = ['prometheus.io/scrape', 'prometheus.io/port', 'prometheus.io/path'];
+const pick = (o: Record<string, string> | undefined, keys: string[]): Record<string, string> => Object.fromEntries(keys.filter((k) => o?.[k] !== undefined).map((k) => [k, o![k]!]));
 
 /** No Secret is rendered, and no env var carries a literal credential: they come from Secret refs only. */
 function expectNoInlineSecrets(objs: Obj[]): void {
@@ -301,6 +329,22 @@ describe('rendering: helm lint, helm template, kustomize', () => {
       const serverYaml = (objs: Obj[]) => parseYaml((find(objs, 'ConfigMap', 'gantry-server-config').data as Record<string, string>)['server.yaml']!) as unknown;
       expect(serverYaml(hObjs)).toEqual(serverYaml(k));
       expect((find(hObjs, 'Service', 'gantry-api').spec as { ports: unknown }).ports).toEqual((find(k, 'Service', 'gantry-api').spec as { ports: unknown }).ports);
+      // The same scrape annotations on the pods, and the same metrics Services (the chart's selectors add the instance).
+      for (const c of COMPONENTS) {
+        const annotations = (objs: Obj[]) => pick((find(objs, 'Deployment', `gantry-${c}`) as unknown as { spec: { template: { metadata: { annotations?: Record<string, string> } } } }).spec.template.metadata.annotations, SCRAPE_KEYS);
+        expect({ c, a: annotations(hObjs) }).toEqual({ c, a: annotations(k) });
+        expect(Object.keys(annotations(k))).toHaveLength(3);
+      }
+      for (const name of ['gantry-api', 'gantry-release-worker-metrics', 'gantry-build-worker-metrics']) {
+        const svc = (objs: Obj[]) => {
+          const o = find(objs, 'Service', name) as unknown as { metadata: { labels: Record<string, string> }; spec: { selector: Record<string, string> } };
+          const selector = { ...o.spec.selector };
+          delete selector['app.kubernetes.io/instance'];
+          return { spec: { ...o.spec, selector }, metricsLabel: o.metadata.labels['gantry.dev/metrics'] };
+        };
+        expect({ name, svc: svc(hObjs) }).toEqual({ name, svc: svc(k) });
+        expect(svc(k).metricsLabel).toBe('true');
+      }
       // kustomize's Namespace enforces the restricted Pod Security profile.
       expect(find(k, 'Namespace', 'gantry').metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'restricted' });
     }
@@ -336,6 +380,77 @@ describe('rendering: helm lint, helm template, kustomize', () => {
         expect({ name, readOnly: mount?.readOnly, secret: volume?.secret }).toEqual({ name, readOnly: true, secret: { secretName: secretOf[mount!.name], optional: true, defaultMode: 0o440 } });
       }
     }
+  });
+
+  it('metrics: helm metrics.enabled/port drive the workers\' GANTRY_METRICS_ADDR, port `metrics`, annotations and Services (off: none of them); the health port stays apart', async () => {
+    type Pod = { metadata: { annotations?: Record<string, string> }; spec: { containers: { ports?: { name: string; containerPort: number }[]; env?: { name: string; value?: string }[]; livenessProbe?: { httpGet?: { port: string } } }[] } };
+    const podTemplate = (objs: Obj[], c: string) => (find(objs, 'Deployment', `gantry-${c}`) as unknown as { spec: { template: Pod } }).spec.template;
+    const summary = (objs: Obj[]) => Object.fromEntries(COMPONENTS.map((c) => {
+      const t = podTemplate(objs, c);
+      const ct = t.spec.containers[0]!;
+      const env = Object.fromEntries((ct.env ?? []).map((e) => [e.name, e.value]));
+      return [c, { ports: Object.fromEntries((ct.ports ?? []).map((p) => [p.name, p.containerPort])), metricsAddr: env.GANTRY_METRICS_ADDR, healthAddr: env.GANTRY_HEALTH_ADDR, probe: ct.livenessProbe?.httpGet?.port, annotations: pick(t.metadata.annotations, SCRAPE_KEYS) }];
+    }));
+    const services = (objs: Obj[]) => objs.filter((o) => o.kind === 'Service').map((o) => o.metadata.name).sort();
+    const scrape = (port: number) => ({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(port), 'prometheus.io/path': '/metrics' });
+    const worker = (port: number) => ({ ports: { health: 9090, metrics: port }, metricsAddr: `0.0.0.0:${port}`, healthAddr: '0.0.0.0:9090', probe: 'health', annotations: scrape(port) });
+    const api = { ports: { http: 8080 }, metricsAddr: undefined, healthAddr: undefined, probe: 'http', annotations: scrape(8080) };
+    const k = await kustomize('namespaced', { gantry: IMAGE, buildWorker: BUILD_IMAGE });
+    const hDefault = parseObjects((await helmTemplate('gantry', 'gantry', HELM_IMAGE)).stdout);
+    for (const objs of [k, hDefault]) {
+      expect(summary(objs)).toEqual({ api, 'release-worker': worker(9464), 'build-worker': worker(9464) });
+      expect(services(objs)).toEqual(['gantry-api', 'gantry-build-worker-metrics', 'gantry-release-worker-metrics']);
+    }
+    const moved = parseObjects((await helmTemplate('gantry', 'gantry', { ...HELM_IMAGE, 'metrics.port': '9500' })).stdout);
+    expect(summary(moved)).toEqual({ api, 'release-worker': worker(9500), 'build-worker': worker(9500) });
+    expect((find(moved, 'Service', 'gantry-build-worker-metrics').spec as { ports: unknown }).ports).toEqual([{ name: 'metrics', port: 9500, targetPort: 'metrics', protocol: 'TCP' }]);
+    const off = parseObjects((await helmTemplate('gantry', 'gantry', { ...HELM_IMAGE, 'metrics.enabled': 'false' })).stdout);
+    const bare = { metricsAddr: undefined, healthAddr: '0.0.0.0:9090', probe: 'health', annotations: {}, ports: { health: 9090 } };
+    expect(summary(off)).toEqual({ api: { ...api, annotations: {} }, 'release-worker': bare, 'build-worker': bare });
+    expect(services(off)).toEqual(['gantry-api']);
+    expect(find(off, 'Service', 'gantry-api').metadata.labels).not.toHaveProperty('gantry.dev/metrics');
+    // The schema refuses the health port as the metrics port, and a non-number.
+    for (const [set, message] of [[{ 'metrics.port': '9090' }, "at '/metrics/port'"], [{ 'metrics.port': 'x' }, "at '/metrics/port': got string, want integer"]] as const) {
+      const r = await helmTemplate('gantry', 'gantry', { ...HELM_IMAGE, ...set });
+      expect({ set, code: r.code, message: r.stderr.includes(message) ? message : r.stderr }).toEqual({ set, code: 1, message });
+    }
+  });
+
+  // Rendered and checked here, never applied: its CRD (monitoring.coreos.com/v1, the Prometheus
+  // Operator's) is not installed on the test bed's API server, so it cannot be created there.
+  it('metrics.serviceMonitor: off by default; on, a ServiceMonitor selecting exactly the release\'s scraped Services, on their ports, in its namespace', async () => {
+    const release = 'gantry-sm';
+    const plain = parseObjects((await helmTemplate(release, 'monitoring-test', HELM_IMAGE)).stdout);
+    expect(plain.filter((o) => o.kind === 'ServiceMonitor')).toEqual([]);
+    const r = await helmTemplate(release, 'monitoring-test', { ...HELM_IMAGE, 'metrics.serviceMonitor.enabled': 'true', 'metrics.serviceMonitor.interval': '15s', 'metrics.serviceMonitor.labels.release': 'kube-prometheus-stack' });
+    expect(r.code).toBe(0);
+    const objs = parseObjects(r.stdout);
+    const sm = find(objs, 'ServiceMonitor', release) as unknown as { apiVersion: string; metadata: { namespace: string; labels: Record<string, string> }; spec: { namespaceSelector: { matchNames: string[] }; selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string; interval: string }[] } };
+    expect(sm.apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(sm.metadata.namespace).toBe('monitoring-test');
+    expect(sm.metadata.labels.release).toBe('kube-prometheus-stack');
+    expect(sm.spec.namespaceSelector).toEqual({ matchNames: ['monitoring-test'] });
+    // Its selector, evaluated on the rendered Services' labels: the API's and the two workers' metrics Services, no other.
+    const svcs = objs.filter((o) => o.kind === 'Service') as unknown as { metadata: { name: string; labels: Record<string, string> }; spec: { ports: { name: string; targetPort: string }[]; selector: Record<string, string> } }[];
+    const selected = svcs.filter((o) => Object.entries(sm.spec.selector.matchLabels).every(([key, v]) => o.metadata.labels[key] === v));
+    expect(selected.map((o) => o.metadata.name).sort()).toEqual([`${release}-api`, `${release}-build-worker-metrics`, `${release}-release-worker-metrics`]);
+    expect(sm.spec.selector.matchLabels['app.kubernetes.io/instance']).toBe(release);
+    // Each selected Service is scraped on exactly one endpoint, whose port targets the pods' metrics port (annotated on the pods).
+    expect(sm.spec.endpoints.map((e) => ({ port: e.port, path: e.path, interval: e.interval }))).toEqual([{ port: 'metrics', path: '/metrics', interval: '15s' }, { port: 'http', path: '/metrics', interval: '15s' }]);
+    for (const svc of selected) {
+      const matched = sm.spec.endpoints.filter((e) => svc.spec.ports.some((p) => p.name === e.port));
+      expect({ svc: svc.metadata.name, matched: matched.length }).toEqual({ svc: svc.metadata.name, matched: 1 });
+      const port = svc.spec.ports.find((p) => p.name === matched[0]!.port)!;
+      const dep = objs.find((o) => o.kind === 'Deployment' && Object.entries(svc.spec.selector).every(([key, v]) => (o as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } }).spec.template.metadata.labels[key] === v)) as unknown as { spec: { template: { metadata: { annotations: Record<string, string> }; spec: { containers: { ports: { name: string; containerPort: number }[] }[] } } } };
+      const containerPort = dep.spec.template.spec.containers[0]!.ports.find((p) => p.name === port.targetPort)!.containerPort;
+      expect({ svc: svc.metadata.name, annotated: dep.spec.template.metadata.annotations['prometheus.io/port'] }).toEqual({ svc: svc.metadata.name, annotated: String(containerPort) });
+    }
+    // It needs the workers' metrics Services.
+    const bad = await helmTemplate(release, 'monitoring-test', { ...HELM_IMAGE, 'metrics.enabled': 'false', 'metrics.serviceMonitor.enabled': 'true' });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('metrics.serviceMonitor.enabled needs metrics.enabled=true');
+    const lint = await exec([tools.helm, 'lint', '--strict', chartDir, '--set', 'image.repository=registry.example.com/gantry', '--set', 'metrics.serviceMonitor.enabled=true']);
+    expect(lint.stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
   });
 
   it("the README's kustomize install renders the namespaced overlay, with its images, app namespace and Temporal address", async () => {
@@ -535,6 +650,8 @@ describe('Worker Versioning: the new version\'s workers run beside the old ones'
     await expectOwnPods(namespace, [`${release}-api`, ...names('0.1.0')]);
     await helm('upgrade', '0.2.0');
     await expectOwnPods(namespace, [`${release}-api`, ...names('0.1.0'), ...names('0.2.0')]);
+    // Each worker's metrics Service (no build id in its selector) lists both versions' pods: both are scraped while the old one drains.
+    for (const w of WORKERS) expect({ w, pods: (await waitServiceEndpoints(kc, namespace, `${release}-${w}-metrics`, { name: 'metrics', port: 9464 })).length }).toEqual({ w, pods: 4 });
     const apps = kc.makeApiClient(AppsV1Api);
     for (const [tag, list] of [['0.1.0', names('0.1.0')], ['0.2.0', names('0.2.0')]] as const) {
       for (const name of list) {

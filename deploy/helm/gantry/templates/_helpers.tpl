@@ -224,3 +224,38 @@ annotations:
 - { name: GANTRY_GITHUB_APP_PRIVATE_KEY_FILE, value: /etc/gantry/github-app/{{ . }} }
 {{- end -}}
 {{- end -}}
+
+{{/*
+Scrape annotations (the prometheus.io/* convention) on a pod, for the port given; nothing when
+metrics.enabled is false. The API serves /metrics on its HTTP port, the workers on metrics.port.
+*/}}
+{{- define "gantry.scrapeAnnotations" -}}
+{{- if .root.Values.metrics.enabled -}}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .port | quote }}
+prometheus.io/path: /metrics
+{{- end -}}
+{{- end -}}
+
+{{/* A worker's metrics: the headless Service <fullname>-<component>-metrics (no build id in its selector: every version's pods). */}}
+{{- define "gantry.metricsService" -}}
+{{- if .root.Values.metrics.enabled }}
+---
+# Headless: Prometheus scrapes each pod (its EndpointSlices list them). The label gantry.dev/metrics
+# is what the ServiceMonitor (metrics.serviceMonitor) selects.
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "gantry.fullname" .root }}-{{ .component }}-metrics
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "gantry.labels" . | nindent 4 }}
+    gantry.dev/metrics: "true"
+spec:
+  clusterIP: None
+  selector:
+    {{- include "gantry.selectorLabels" . | nindent 4 }}
+  ports:
+    - { name: metrics, port: {{ .root.Values.metrics.port }}, targetPort: metrics, protocol: TCP }
+{{- end }}
+{{- end -}}
