@@ -48,6 +48,9 @@ function outcomeOf(req: FastifyRequest, reply: FastifyReply): DeliveryOutcome {
   return reply.statusCode === 202 ? 'ignored' : 'started';
 }
 
+/** A running release as the list reads it from the search attributes (api/service.ts list). */
+export interface RunningRelease { app: string; environment: string; kind?: string; phase?: string; waitingOn?: string }
+
 export class ApiMetrics {
   readonly registry = new Registry();
   readonly deliveries: Counter<'source' | 'event' | 'outcome'>;
@@ -69,6 +72,50 @@ export class ApiMetrics {
     this.requestDuration = new Histogram({
       name: 'gantry_http_request_duration_seconds', help: 'API request durations by method, route pattern and status code',
       labelNames: ['method', 'route', 'status_code'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry],
+    });
+  }
+
+  /**
+   * Release state gauges, computed at scrape time from one visibility list of the running releases
+   * (their search attributes; `load`), cached for `ttlMs` so a scrape every few seconds costs one
+   * List call per TTL: gantry_release_info{app,environment,kind,phase} = 1 and
+   * gantry_release_waiting{app,environment,on} = 1 per running release (on: approval, timer, window,
+   * resume), and gantry_release_list_up (0 when the last list failed: the gauges are then empty, not
+   * stale). A phase not known yet (a release started before the search attributes) is `unknown`.
+   */
+  watchReleases(load: () => Promise<RunningRelease[]>, ttlMs = 15_000): void {
+    let cached: { at: number; ok: boolean; rows: RunningRelease[] } | undefined;
+    let pending: Promise<{ ok: boolean; rows: RunningRelease[] }> | undefined;
+    const current = async (): Promise<{ ok: boolean; rows: RunningRelease[] }> => {
+      if (cached && Date.now() - cached.at < ttlMs) return cached;
+      // Concurrent scrapes share one list call.
+      pending ??= load().then((rows) => ({ ok: true, rows }), () => ({ ok: false, rows: [] as RunningRelease[] }))
+        .then((r) => { cached = { at: Date.now(), ...r }; return r; })
+        .finally(() => { pending = undefined; });
+      return pending;
+    };
+    new Gauge({
+      name: 'gantry_release_info', help: 'Always 1 for each running release: its app, environment, kind (release, rollback) and phase',
+      labelNames: ['app', 'environment', 'kind', 'phase'], registers: [this.registry],
+      async collect() {
+        const { rows } = await current();
+        this.reset();
+        for (const r of rows) this.set({ app: r.app, environment: r.environment, kind: r.kind ?? 'release', phase: r.phase ?? 'unknown' }, 1);
+      },
+    });
+    new Gauge({
+      name: 'gantry_release_waiting', help: '1 for each running release that waits, by what it waits on (approval, timer, window, resume)',
+      labelNames: ['app', 'environment', 'on'], registers: [this.registry],
+      async collect() {
+        const { rows } = await current();
+        this.reset();
+        for (const r of rows) if (r.waitingOn) this.set({ app: r.app, environment: r.environment, on: r.waitingOn }, 1);
+      },
+    });
+    new Gauge({
+      name: 'gantry_release_list_up', help: '1 when the API could list the running releases from Temporal at the last scrape, else 0',
+      registers: [this.registry],
+      async collect() { this.set((await current()).ok ? 1 : 0); },
     });
   }
 

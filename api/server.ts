@@ -405,6 +405,8 @@ export function buildServer(opts: BuildServerOptions): FastifyInstance {
   const metrics = opts.metrics ?? new ApiMetrics();
   metrics.register(app);
   service.metrics = metrics;
+  // Release state gauges at scrape time: one List of the running releases per 15 s (their search attributes).
+  metrics.watchReleases(() => service.list(5000, { running: true }));
   // Readiness (no token, like /healthz): Temporal reachable and its namespace there (runtime/readiness.ts);
   // the server config was loaded before the server was built, so what it holds is reported. 503 when not.
   app.get('/readyz', async (_req, reply) => {

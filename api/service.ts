@@ -391,7 +391,7 @@ export class GantryService {
    * wait on a person that identity can be (GantryApprovers), less those it may not unblock now
    * (GantryExcluded: four-eyes, already approved).
    */
-  async list(limit = 50, opts: { app?: string; waitingFor?: Identity } = {}): Promise<ReleaseSummary[]> {
+  async list(limit = 50, opts: { app?: string; waitingFor?: Identity; running?: boolean } = {}): Promise<ReleaseSummary[]> {
     const out: ReleaseSummary[] = [];
     if (opts.app !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(opts.app)) throw new GantryError('bad_request', 'invalid app', [{ path: 'app', message: 'not an app name', hint: 'a lowercase DNS label, e.g. shop' }]);
     const who = opts.waitingFor;
@@ -399,7 +399,7 @@ export class GantryService {
       throw new GantryError('unavailable', `"waiting for" needs Gantry's search attributes on the namespace, and they are not there: ${this.attributesProblem ?? 'unknown'}`, [],
         `register them once: ${registerHint(this.client.options.namespace)}`);
     }
-    const query = `WorkflowType = 'release'${opts.app ? ` AND WorkflowId STARTS_WITH 'release/${opts.app}/'` : ''}${who ? ` AND ${waitingForClause(who)}` : ''}`;
+    const query = `WorkflowType = 'release'${opts.running ? ` AND ExecutionStatus = 'Running'` : ''}${opts.app ? ` AND WorkflowId STARTS_WITH 'release/${opts.app}/'` : ''}${who ? ` AND ${waitingForClause(who)}` : ''}`;
     for await (const w of this.client.workflow.list({ query })) {
       const m = memoOf(w.memo);
       const ids = idParts(w.workflowId);

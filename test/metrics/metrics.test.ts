@@ -132,6 +132,13 @@ describe('metrics and logs for operators', () => {
       const s = (await (await http(T.dave, 'GET', `/v1/releases/${app}/production`)).json()) as { phase?: string };
       return s.phase === 'waiting-approval' ? true : undefined;
     }, 90_000);
+    // The API's release gauges, computed at scrape time from the search attributes (one List per 15 s).
+    await until('the waiting release in the API\'s gauges', async () => {
+      const text = await (await fetch(`${api.url}/metrics`)).text();
+      const info = sampleValue(text, 'gantry_release_info', { app, environment: 'production', kind: 'release', phase: 'waiting-approval' });
+      return info === 1 && sampleValue(text, 'gantry_release_waiting', { app, environment: 'production', on: 'approval' }) === 1
+        && sampleValue(text, 'gantry_release_list_up', {}) === 1 ? true : undefined;
+    }, 60_000);
     // carol may not approve (not an approver): refused by the release; alice rejects: accepted, rolls back.
     expect((await http(T.carol, 'POST', `/v1/releases/${app}/production/approve`, {})).status).toBe(403);
     expect((await http(T.alice, 'POST', `/v1/releases/${app}/production/reject`, { comment: 'metrics test' })).status).toBe(200);
@@ -197,7 +204,9 @@ describe('metrics and logs for operators', () => {
     expect(exprs.length).toBeGreaterThan(5);
     // Exported: the API's registry, the worker's endpoint (as scraped above), and the activity counter
     // (only present once a gate ran).
-    const apiNames = new Set((await new ApiMetrics().registry.getMetricsAsJSON()).map((m) => m.name));
+    const apiMetrics = new ApiMetrics();
+    apiMetrics.watchReleases(async () => []);
+    const apiNames = new Set((await apiMetrics.registry.getMetricsAsJSON()).map((m) => m.name));
     const workerNames = exposedNames(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
     const known = new Set([...apiNames, ...workerNames, GATE_RESULTS_METRIC]);
     const used = new Set<string>();
