@@ -25,6 +25,7 @@ import { emptyTriggerConfig, type TriggerServerConfig } from './server-config.js
 import { registerTriggerRoutes } from './webhooks.js';
 import { temporalReadiness, type TemporalPing } from '../runtime/readiness.js';
 import { ApiMetrics } from './metrics.js';
+import { registerStreamRoute, ReleaseStreams } from './stream.js';
 
 export interface BuildServerOptions {
   service: GantryService;
@@ -39,6 +40,8 @@ export interface BuildServerOptions {
   fetch?: typeof fetch;
   /** The Prometheus metrics served at GET /metrics (api/metrics.ts). Default: a new registry for this server. */
   metrics?: ApiMetrics;
+  /** The release status streams (api/stream.ts): poll and heartbeat intervals, bound. Default: a new ReleaseStreams. */
+  streams?: ReleaseStreams;
 }
 
 export const ACTIONS: readonly Action[] = Object.values(Action);
@@ -396,7 +399,7 @@ export function buildServer(opts: BuildServerOptions): FastifyInstance {
     }
     return sendError(reply, 404, {
       error: 'not_found', message: `no route ${echo(req.method, 20).slice(1, -1)} ${echo(path).slice(1, -1)}`,
-      hint: 'routes: GET /healthz, GET|POST /v1/releases, GET /v1/releases/:app/:env[/history], POST /v1/releases/:app/:env/:action, POST /v1/pipelines, GET /v1/pipelines?repo=&sha=',
+      hint: 'routes: GET /healthz, GET|POST /v1/releases, GET /v1/releases/:app/:env[/history|/stream], POST /v1/releases/:app/:env/:action, POST /v1/pipelines, GET /v1/pipelines?repo=&sha=',
     });
   });
 
@@ -447,6 +450,12 @@ export function buildServer(opts: BuildServerOptions): FastifyInstance {
     const q = parse(statusQuery, req.query, 'query');
     // allowedActions: what this caller may do now, by the workflow's own policy (core/release.ts checkAction).
     return service.status(p.app, p.env, q.events ?? 50, caller.identity);
+  });
+
+  // Server-sent events of the status (api/stream.ts): one poller per release and caller, events on change.
+  registerStreamRoute(app, {
+    streams: opts.streams ?? new ReleaseStreams(service), callerOf,
+    params: (req) => { const p = parse(releaseParams, req.params, 'release name'); return { app: p.app, env: p.env }; },
   });
 
   app.get('/v1/releases/:app/:env/history', async (req) => {
