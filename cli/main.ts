@@ -22,6 +22,7 @@ import type { ErrorDetail } from '../core/errors.js';
 import type { ReleaseStatus } from '../core/release.js';
 import type { PipelineStatus } from '../core/pipeline.js';
 import { cap, displayLine, displayText, jsonText } from '../core/text.js';
+import { parseDuration } from '../core/duration.js';
 import { registerHookCommands } from './hook.js';
 
 export const DEFAULT_API = 'http://127.0.0.1:8080';
@@ -36,6 +37,10 @@ export interface CliIO {
   fetch: typeof fetch;
   sleep(ms: number): Promise<void>;
   now(): Date;
+  /** stdout is a terminal: `release watch` redraws in place. Default: process.stdout.isTTY. */
+  isTTY?: boolean;
+  /** Raw terminal output for cursor moves and colors only (never for data). Default: process.stdout. */
+  term?: (text: string) => void;
 }
 
 /** Output that shows safely: displayText on everything written (idempotent). */
@@ -58,6 +63,8 @@ function defaultIO(): CliIO {
     fetch: (...args) => fetch(...args),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     now: () => new Date(),
+    isTTY: !!process.stdout.isTTY,
+    term: (t) => { process.stdout.write(t); },
   };
 }
 
@@ -107,6 +114,29 @@ class Api {
         'start it with `npm start` (worker and API) or `npm run api`, or point --api / GANTRY_API at a running Gantry API', [], 0);
     }
     const raw = await res.text();
+    return this.answer<T>(method, route, res, raw);
+  }
+
+  /** Opens a server-sent event stream (no deadline: it lasts as long as the release); throws on an HTTP error. */
+  async stream(route: string, lastEventId: string | undefined, signal: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'text/event-stream', 'x-gantry-channel': 'cli' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
+    let res: Response;
+    try {
+      res = await this.io.fetch(`${this.base}${route}`, { method: 'GET', headers, signal });
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new CliError(`cannot reach the Gantry API at ${this.base} (${cause?.code ?? cause?.message ?? (err as Error).message})`,
+        'start it with `npm start` (worker and API) or `npm run api`, or point --api / GANTRY_API at a running Gantry API', [], 0);
+    }
+    if (res.ok) return res;
+    this.answer('GET', route, res, await res.text());
+    return res;
+  }
+
+  private answer<T>(method: string, route: string, res: Response, raw: string): { status: number; body: T } {
     let parsed: unknown;
     try { parsed = raw ? JSON.parse(raw) : undefined; } catch { parsed = undefined; }
     if (!res.ok) {
@@ -231,45 +261,214 @@ function readFile(io: CliIO, file: string): string {
   }
 }
 
-async function watch(api: Api, io: CliIO, app: string, env: string, intervalMs: number): Promise<number> {
-  let lastKey = '';
-  const seen = new Set<string>();
-  let first = true;
+// --- release watch ------------------------------------------------------------------------------
+// Follows GET /v1/releases/:app/:env/stream (server-sent events: the status when it changed, `end` with
+// the final status); falls back to polling the status when the API has no stream route (404/405 or not
+// an event stream: an older API) and reconnects (Last-Event-ID) when a stream breaks. On a terminal the
+// view is redrawn in place; otherwise (pipes, CI logs) it prints a line per change, as it always did.
+
+interface WatchOptions { intervalMs: number; timeoutMs?: number }
+
+/** Shows statuses as they come: a line per change (pipes), or one block redrawn in place (terminals). */
+class WatchView {
+  private lastKey = '';
+  private readonly seen = new Set<string>();
+  private first = true;
+  private drawn = 0;
+  private readonly tty: boolean;
+  private readonly color: boolean;
+
+  constructor(private readonly io: CliIO) {
+    this.tty = !!io.isTTY && !!io.term;
+    // NO_COLOR (no-color.org): present and not empty turns colors off.
+    this.color = this.tty && !io.env.NO_COLOR;
+  }
+
+  private paint(code: string, text: string): string {
+    return this.color ? `\u001b[${code}m${text}\u001b[0m` : text;
+  }
+
+  private colorOf(phase: string): string {
+    if (phase === 'succeeded') return '32';
+    if (phase === 'failed' || phase === 'rolled-back' || phase === 'rolling-back') return '31';
+    if (phase.startsWith('waiting') || phase === 'paused') return '33';
+    return '36';
+  }
+
+  /** Shows one status; returns the exit code when the release ended. */
+  show(s: ReleaseStatus): number | undefined {
+    const now = this.io.now();
+    if (this.tty) this.redraw(s, now);
+    else this.lines(s, now);
+    if (!FINAL.has(s.phase)) return undefined;
+    const mark = s.phase === 'succeeded' ? '✓' : '✗';
+    this.drawn = 0;
+    this.write(this.paint(this.colorOf(s.phase), mark), ` ${l(s.app)} → ${l(s.environment)} ${l(s.summary)}\n`);
+    return s.phase === 'succeeded' ? 0 : 1;
+  }
+
+  /** A colored prefix (raw control sequences only on a terminal) and escaped text. */
+  private write(prefix: string, text: string): void {
+    if (this.color) { this.io.term!(prefix); this.io.stdout(text); } else this.io.stdout(`${prefix}${text}`);
+  }
+
+  private lines(s: ReleaseStatus, now: Date): void {
+    for (const e of s.events) {
+      const k = `${e.at}|${e.type}|${e.message}`;
+      if (this.seen.has(k)) continue;
+      this.seen.add(k);
+      if (!this.first) this.io.stdout(`[${now.toTimeString().slice(0, 8)}]   · ${l(e.message)}\n`);
+    }
+    this.first = false;
+    const key = JSON.stringify([s.phase, s.group, s.cells, s.waiting ? [s.waiting.on, s.waiting.reason, s.waiting.who] : null]);
+    if (key !== this.lastKey) {
+      this.lastKey = key;
+      this.io.stdout(`${progressLine(s, now)}\n`);
+      const next = nextCommand(s);
+      if (next) this.io.stdout(`           → ${next}\n`);
+    }
+  }
+
+  private redraw(s: ReleaseStatus, now: Date): void {
+    // Each row: a raw part (colors only: control sequences never come from the server) and escaped text.
+    const rows: [string, string][] = [
+      [this.paint('1', `${l(s.app)} → ${l(s.environment)}`), `  ${l(s.kind)} of ${revisionText(s.revision)}`],
+      [`  phase:    ${this.paint(this.colorOf(s.phase), l(s.phase))}`, `   (${now.toTimeString().slice(0, 8)})`],
+      ['', `  progress: ${groupText(s)} ${cellsText(s)}`],
+      ['', `  ${s.waiting ? `${l(s.waiting.reason)}${s.waiting.who ? ` (${l(s.waiting.who)})` : ''}` : l(s.summary)}`],
+    ];
+    const next = nextCommand(s);
+    if (next) rows.push(['', `  next:     ${next}`]);
+    if (s.events.length) rows.push(['', '  events:']);
+    for (const e of s.events.slice(-8)) rows.push(['', `    ${time(e.at)}  ${l(e.message)}`]);
+    // Move up over the last drawing and clear it, then draw again.
+    if (this.drawn > 0) this.io.term!(`\u001b[${this.drawn}F\u001b[J`);
+    for (const [raw, text] of rows) {
+      if (raw) this.io.term!(raw);
+      this.io.stdout(`${cap(text, 200)}\n`);
+    }
+    this.drawn = rows.length;
+  }
+}
+
+/** Server-sent events from a response body: each event's name, id and data (a small parser of the spec's fields). */
+async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<{ event: string; id?: string; data: string }> {
+  const reader = body.getReader();
+  const dec = new TextDecoder();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += dec.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
+    let i: number;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      let event = 'message';
+      let id: string | undefined;
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        if (line === '' || line.startsWith(':')) continue;
+        const c = line.indexOf(':');
+        const field = c < 0 ? line : line.slice(0, c);
+        const v = c < 0 ? '' : line.slice(c + 1).replace(/^ /, '');
+        if (field === 'event') event = v;
+        else if (field === 'id') id = v;
+        else if (field === 'data') data.push(v);
+      }
+      if (data.length) yield { event, ...(id !== undefined ? { id } : {}), data: data.join('\n') };
+    }
+  }
+}
+
+async function watch(api: Api, io: CliIO, app: string, env: string, opts: WatchOptions): Promise<number> {
+  const view = new WatchView(io);
+  const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : undefined;
+  const timeout = new AbortController();
+  const timer = opts.timeoutMs !== undefined ? setTimeout(() => timeout.abort(), opts.timeoutMs) : undefined;
+  let last: ReleaseStatus | undefined;
+  const timedOut = () => new CliError(`timed out after ${opts.timeoutMs! / 1000} s watching ${l(app)} → ${l(env)}${last ? ` (still ${l(last.phase)}: ${l(last.summary)})` : ''}`,
+    'the release goes on without the watch; raise --timeout, or look again with: gantry release watch / gantry release status');
+  try {
+    const streamed = await watchStream(api, io, app, env, view, timeout.signal, (s) => { last = s; });
+    if (streamed !== 'unsupported') return streamed;
+    return await watchPolling(api, io, app, env, view, opts.intervalMs, deadline, (s) => { last = s; });
+  } catch (err) {
+    if (timeout.signal.aborted) throw timedOut();
+    throw err;
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+
+  async function watchPolling(api: Api, io: CliIO, app: string, env: string, view: WatchView, intervalMs: number, deadline: number | undefined, seen: (s: ReleaseStatus) => void): Promise<number> {
+    let failures = 0;
+    for (;;) {
+      if (deadline !== undefined && Date.now() >= deadline) throw timedOut();
+      let s: ReleaseStatus;
+      try {
+        s = (await api.request<ReleaseStatus>('GET', `/v1/releases/${seg(app)}/${seg(env)}?events=20`, undefined, 15_000)).body;
+        failures = 0;
+      } catch (err) {
+        // A hiccup of the API or Temporal while watching is retried; a refusal or unknown release is not.
+        if (err instanceof CliError && (err.status === 0 || (err.status ?? 0) >= 500) && ++failures < 20) {
+          if (failures === 1) io.stderr(`[${io.now().toTimeString().slice(0, 8)}] ${cap(l(err.message), ERROR_TEXT_LIMIT)}; retrying\n`);
+          await io.sleep(intervalMs);
+          continue;
+        }
+        throw err;
+      }
+      seen(s);
+      const code = view.show(s);
+      if (code !== undefined) return code;
+      await io.sleep(intervalMs);
+    }
+  }
+}
+
+/** Follows the stream until the release ends; 'unsupported' when the API has no stream route. */
+async function watchStream(api: Api, io: CliIO, app: string, env: string, view: WatchView, signal: AbortSignal, seen: (s: ReleaseStatus) => void): Promise<number | 'unsupported'> {
+  let lastId: string | undefined;
   let failures = 0;
   for (;;) {
-    let s: ReleaseStatus;
+    let res: Response;
     try {
-      s = (await api.request<ReleaseStatus>('GET', `/v1/releases/${seg(app)}/${seg(env)}?events=20`, undefined, 15_000)).body;
-      failures = 0;
+      res = await api.stream(`/v1/releases/${seg(app)}/${seg(env)}/stream`, lastId, signal);
     } catch (err) {
-      // A hiccup of the API or Temporal while watching is retried; a refusal or unknown release is not.
-      if (err instanceof CliError && (err.status === 0 || (err.status ?? 0) >= 500) && ++failures < 20) {
+      if (err instanceof CliError && (err.status === 404 || err.status === 405) && lastId === undefined && !/^no release/.test(err.message)) return 'unsupported';
+      if (err instanceof CliError && (err.status === 0 || (err.status ?? 0) >= 500) && !signal.aborted && ++failures < 20) {
         if (failures === 1) io.stderr(`[${io.now().toTimeString().slice(0, 8)}] ${cap(l(err.message), ERROR_TEXT_LIMIT)}; retrying\n`);
-        await io.sleep(intervalMs);
+        await io.sleep(1000);
         continue;
       }
       throw err;
     }
-    const now = io.now();
-    for (const e of s.events) {
-      const k = `${e.at}|${e.type}|${e.message}`;
-      if (seen.has(k)) continue;
-      seen.add(k);
-      if (!first) io.stdout(`[${now.toTimeString().slice(0, 8)}]   · ${l(e.message)}\n`);
+    if (!(res.headers.get('content-type') ?? '').startsWith('text/event-stream') || !res.body) {
+      await res.body?.cancel();
+      if (lastId === undefined) return 'unsupported';
+      throw new CliError('the Gantry API answered the status stream with something else than an event stream', 'check --api / GANTRY_API');
     }
-    first = false;
-    const key = JSON.stringify([s.phase, s.group, s.cells, s.waiting ? [s.waiting.on, s.waiting.reason, s.waiting.who] : null]);
-    if (key !== lastKey) {
-      lastKey = key;
-      io.stdout(`${progressLine(s, now)}\n`);
-      const next = nextCommand(s);
-      if (next) io.stdout(`           → ${next}\n`);
+    try {
+      for await (const e of sseEvents(res.body)) {
+        failures = 0;
+        if (e.id !== undefined) lastId = e.id;
+        if (e.event === 'error') {
+          const b = (() => { try { return JSON.parse(e.data) as ApiErrorBody; } catch { return {}; } })();
+          const err = new CliError(typeof b.message === 'string' ? b.message : 'the status stream failed', typeof b.hint === 'string' ? b.hint : undefined, Array.isArray(b.details) ? b.details : [], b.error === 'not_found' ? 404 : 503);
+          if (b.error === 'unavailable' && ++failures < 20) { io.stderr(`[${io.now().toTimeString().slice(0, 8)}] ${cap(l(err.message), ERROR_TEXT_LIMIT)}; retrying\n`); break; }
+          throw err;
+        }
+        if (e.event !== 'status' && e.event !== 'end') continue;
+        const s = JSON.parse(e.data) as ReleaseStatus;
+        seen(s);
+        const code = view.show(s);
+        if (code !== undefined) return code;
+      }
+    } catch (err) {
+      if (signal.aborted || err instanceof CliError) throw err;
+      // The connection broke: reconnect with the last id (the server sends the state if it changed).
     }
-    if (FINAL.has(s.phase)) {
-      io.stdout(`${s.phase === 'succeeded' ? '✓' : '✗'} ${l(s.app)} → ${l(s.environment)} ${l(s.summary)}\n`);
-      return s.phase === 'succeeded' ? 0 : 1;
-    }
-    await io.sleep(intervalMs);
+    if (signal.aborted) throw new Error('aborted');
+    await io.sleep(500);
   }
 }
 
@@ -332,7 +531,7 @@ export function buildProgram(rawIO: CliIO, setExit: (code: number) => void): Com
       const t = releaseTarget(body.workflowId);
       print(`${body.existing ? 'already running' : 'started'}: ${l(body.workflowId)} (run ${l(body.runId)})`);
       if (!t) return;
-      if (o.watch) { setExit(await watch(api(), io, t.app, t.env, 500)); return; }
+      if (o.watch) { setExit(await watch(api(), io, t.app, t.env, { intervalMs: 500 })); return; }
       print(`  watch it:  gantry release watch ${l(t.app)} ${l(t.env)}`);
     });
 
@@ -376,11 +575,16 @@ export function buildProgram(rawIO: CliIO, setExit: (code: number) => void): Com
   release.command('watch')
     .description('follow a release live; exits 0 when it succeeds, 1 when it rolls back or fails')
     .argument('<app>').argument('<env>')
-    .option('--interval <ms>', 'polling interval', '500')
-    .action(async (app: string, env: string, o: { interval: string }) => {
+    .option('--interval <ms>', 'polling interval when the API has no status stream (older APIs)', '500')
+    .option('--timeout <duration>', 'give up after this long (e.g. 30s, 10m, 2h): exits 1 with what the release was doing')
+    .action(async (app: string, env: string, o: { interval: string; timeout?: string }) => {
       const interval = Number(o.interval);
       if (!Number.isFinite(interval) || interval < 50) throw new CliError(`--interval ${o.interval}: expected milliseconds, at least 50`);
-      setExit(await watch(api(), io, app, env, interval));
+      const timeoutMs = o.timeout === undefined ? undefined : parseDuration(o.timeout);
+      if (timeoutMs === undefined && o.timeout !== undefined || (timeoutMs !== undefined && (timeoutMs <= 0 || timeoutMs > 2 ** 31 - 1))) {
+        throw new CliError(`--timeout ${l(o.timeout)}: expected a duration with a unit, e.g. 30s, 10m or 2h (at most 24 days)`);
+      }
+      setExit(await watch(api(), io, app, env, { intervalMs: interval, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }));
     });
 
   // --- decisions ------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ const status: ReleaseStatus = {
 
 function fakeApi(answer: (url: string) => { status: number; body: unknown }): typeof fetch {
   return (async (input: string | URL | Request) => {
+    // An API without the status stream (as before issue 9): `release watch` falls back to polling.
+    if (String(input).endsWith('/stream')) return new Response(JSON.stringify({ error: 'not_found', message: `no route GET ${new URL(String(input)).pathname}` }), { status: 404, headers: { 'content-type': 'application/json' } });
     const a = answer(String(input));
     return new Response(JSON.stringify(a.body), { status: a.status, headers: { 'content-type': 'application/json' } });
   }) as typeof fetch;
