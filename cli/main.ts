@@ -344,8 +344,8 @@ class WatchView {
     // Move up over the last drawing and clear it, then draw again.
     if (this.drawn > 0) this.io.term!(`\u001b[${this.drawn}F\u001b[J`);
     for (const [raw, text] of rows) {
-      if (raw) this.io.term!(raw);
-      this.io.stdout(`${cap(text, 200)}\n`);
+      if (raw) this.write(raw, `${cap(text, 200)}\n`);
+      else this.io.stdout(`${cap(text, 200)}\n`);
     }
     this.drawn = rows.length;
   }
