@@ -125,7 +125,7 @@ export class ReleaseStreams {
   statusCalls = 0;
   readonly remembered = new Map<string, { id: number; digest: string }>();
   private readonly pollers = new Map<string, Poller>();
-  private readonly open = new Set<() => void>();
+  private readonly open = new Set<(why?: Error) => void>();
   private lastId = 0;
 
   constructor(readonly service: GantryService, opts: StreamOptions = {}) {
@@ -164,7 +164,8 @@ export class ReleaseStreams {
 
   /** Ends every open stream (server shutdown). */
   closeAll(): void {
-    for (const close of [...this.open]) close();
+    const closing = new GantryError('unavailable', 'the Gantry API is shutting down', [], 'connect again: another API instance, or this one once restarted, serves the stream');
+    for (const close of [...this.open]) close(closing);
   }
 
   /**
@@ -183,9 +184,11 @@ export class ReleaseStreams {
       let closed = false;
       let heartbeat: NodeJS.Timeout | undefined;
       const poller = this.poller(app, env, caller.identity);
-      const close = () => {
+      const close = (why?: Error) => {
         if (closed) return;
         closed = true;
+        // Not started yet: the client left (nothing to send) or the server is closing (an HTTP error).
+        if (!started) resolve(why);
         if (heartbeat) clearInterval(heartbeat);
         poller.remove(watcher);
         this.open.delete(close);
@@ -197,7 +200,7 @@ export class ReleaseStreams {
         deliver: (o) => {
           if (closed) return;
           if (!started) {
-            if (!o.ok) { close(); resolve(o.error); return; }
+            if (!o.ok) { close(o.error); return; }
             started = true;
             raw.writeHead(200, {
               'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform',
@@ -221,7 +224,7 @@ export class ReleaseStreams {
         },
       };
       this.open.add(close);
-      raw.on('close', close);
+      raw.on('close', () => close());
       poller.add(watcher);
     });
   }
