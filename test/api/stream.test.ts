@@ -202,6 +202,31 @@ describe('the release status stream', () => {
     expect(late.statuses().map((s) => [s.event, s.status.phase])).toEqual([['end', 'succeeded']]);
   }, 120_000);
 
+  it('an error after the stream started is `event: error` with the JSON error body, then the stream closes', async () => {
+    // A release on a second worker's task queue, whose worker then stops: the status query has no one to answer it.
+    const h2 = await startHarness();
+    let stopped = false;
+    try {
+      const other = unique('stream-w');
+      await h2.service.startRelease({ config: config(other), environment: 'production', revision: { digest: DIGEST_A, author: 'carol' } }, caller('dave', ['dev']));
+      await waitForStatus(h2.service, other, 'production', (s) => s.phase === 'waiting-approval');
+      const s = await open('alice', other);
+      await until('the first event', () => s.statuses().length ? true : undefined, 10_000, 20);
+      await h2.close();
+      stopped = true;
+      await until('the error event', () => s.done ? true : undefined, 30_000, 50);
+      const err = s.events.at(-1)!;
+      expect(err.event).toBe('error');
+      expect(JSON.parse(err.data)).toMatchObject({ error: 'unavailable', message: expect.stringMatching(/worker|task queue/) });
+      // Reconnecting now gets the same error as a plain HTTP 503 before any event.
+      const again = await open('alice', other);
+      expect(again.status).toBe(503);
+      expect(JSON.parse(again.body)).toMatchObject({ error: 'unavailable' });
+    } finally {
+      if (!stopped) await h2.close();
+    }
+  }, 90_000);
+
   it('bounds the number of streams (503 beyond)', async () => {
     const small = new ReleaseStreams(h.service, { pollMs: POLL_MS, maxStreams: 1 });
     const s2 = testServer(h.service, { streams: small });
