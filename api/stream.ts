@@ -22,6 +22,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Identity } from '../core/approval.js';
 import type { ReleaseStatus } from '../core/release.js';
+import { releaseWorkflowId } from '../workflows/messages.js';
 import { GantryError } from './errors.js';
 import type { Caller, GantryService } from './service.js';
 
@@ -32,6 +33,8 @@ export interface StreamOptions {
   heartbeatMs?: number;
   /** The most concurrent streams of this process (503 beyond). Default 1000. */
   maxStreams?: number;
+  /** How often a poller whose status did not change asks whether the release's workflow closed (ms). Default 10 000. */
+  closedCheckMs?: number;
 }
 
 /** How many events each streamed status carries (as ?events=20 on the status route). */
@@ -70,6 +73,7 @@ class Poller {
   }
 
   private lastId = 0;
+  private closedCheckAt = Date.now();
 
   add(w: Watcher): void {
     this.watchers.add(w);
@@ -110,8 +114,16 @@ class Poller {
       return { ok: false, error: err as Error };
     }
     const digest = statusDigest(s);
-    const final = FINAL.has(s.phase);
-    if (digest === this.digest && this.current) return undefined;
+    let final = FINAL.has(s.phase);
+    if (digest === this.digest && this.current) {
+      // Unchanged for a while: a release ended from outside (terminated, cancelled, timed out) keeps its
+      // last phase forever; its execution status says it is over, so the stream ends with that status.
+      if (final || Date.now() - this.closedCheckAt < this.streams.closedCheckMs) return undefined;
+      this.closedCheckAt = Date.now();
+      const d = await this.streams.service.client.workflow.getHandle(releaseWorkflowId(this.app, this.env)).describe().catch(() => undefined);
+      if (!d || d.status.name === 'RUNNING') return undefined;
+      final = true;
+    }
     if (digest !== this.digest) { this.digest = digest; this.lastId = this.streams.nextId(); }
     return { ok: true, id: this.lastId, status: s, final };
   }
@@ -121,6 +133,7 @@ export class ReleaseStreams {
   readonly pollMs: number;
   readonly heartbeatMs: number;
   readonly maxStreams: number;
+  readonly closedCheckMs: number;
   /** Status queries the pollers made (tests, metrics). */
   statusCalls = 0;
   readonly remembered = new Map<string, { id: number; digest: string }>();
@@ -132,6 +145,7 @@ export class ReleaseStreams {
     this.pollMs = opts.pollMs ?? 500;
     this.heartbeatMs = opts.heartbeatMs ?? 15_000;
     this.maxStreams = opts.maxStreams ?? 1000;
+    this.closedCheckMs = opts.closedCheckMs ?? 10_000;
   }
 
   /** Pollers running now (one per watched release and caller identity). */

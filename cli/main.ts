@@ -462,6 +462,10 @@ async function watchStream(api: Api, io: CliIO, app: string, env: string, view: 
         seen(s);
         const code = view.show(s);
         if (code !== undefined) return code;
+        if (e.event === 'end') {
+          io.stdout(`✗ ${l(s.app)} → ${l(s.environment)} ended while ${l(s.phase)}: its workflow was closed from outside (terminated, cancelled or timed out)\n`);
+          return 1;
+        }
       }
     } catch (err) {
       if (signal.aborted || err instanceof CliError) throw err;

@@ -24,7 +24,7 @@ beforeAll(async () => {
   h = await startHarness();
   const real = h.service.status.bind(h.service);
   h.service.status = (app, env, ...rest) => { statusCalls.set(app, (statusCalls.get(app) ?? 0) + 1); return real(app, env, ...rest); };
-  streams = new ReleaseStreams(h.service, { pollMs: POLL_MS, heartbeatMs: HEARTBEAT_MS });
+  streams = new ReleaseStreams(h.service, { pollMs: POLL_MS, heartbeatMs: HEARTBEAT_MS, closedCheckMs: 500 });
   server = testServer(h.service, { streams });
   base = await listenOnLoopback(server);
 }, 60_000);
@@ -226,6 +226,17 @@ describe('the release status stream', () => {
       if (!stopped) await h2.close();
     }
   }, 90_000);
+
+  it('a release whose workflow is terminated from outside ends the stream with its last status', async () => {
+    const gone = unique('stream-t');
+    await h.service.startRelease({ config: config(gone), environment: 'production', revision: { digest: DIGEST_A, author: 'carol' } }, caller('dave', ['dev']));
+    await waitForStatus(h.service, gone, 'production', (s) => s.phase === 'waiting-approval');
+    const s = await open('alice', gone);
+    await until('the first event', () => s.statuses().length ? true : undefined, 10_000, 20);
+    await h.client.workflow.getHandle(`release/${gone}/production`).terminate('test: ended from outside');
+    await until('the end event', () => s.done ? true : undefined, 15_000, 50);
+    expect(s.statuses().map((e) => [e.event, e.status.phase])).toEqual([['status', 'waiting-approval'], ['end', 'waiting-approval']]);
+  }, 60_000);
 
   it('bounds the number of streams (503 beyond)', async () => {
     const small = new ReleaseStreams(h.service, { pollMs: POLL_MS, maxStreams: 1 });
