@@ -8,7 +8,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -25,7 +24,7 @@ import { forwardEntry } from '../../worker/telemetry.js';
 import { prometheusReady, prometheusTargetsDir, prometheusUrl } from '../../testbed/prometheus.js';
 import { seedConfig, DIGEST_A } from '../support/fixtures.js';
 import { connectClient, testAddress, unique } from '../support/temporal.js';
-import { untilValue } from '../support/poll.js';
+import { freePort, untilValue } from '../support/poll.js';
 
 jest.setTimeout(240_000);
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -34,13 +33,6 @@ const dashboardFile = path.join(root, 'deploy', 'grafana', 'gantry.json');
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterAll(async () => { for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => undefined); });
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => untilValue(what, fn, timeoutMs, 250);
 

@@ -16,7 +16,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadWorkerConfig, RuntimeConfigError } from '../../runtime/config.js';
 import { startHealthServer, workerHealthSource, type HealthServer } from '../../worker/health.js';
 import { quietRuntime, testAddress, unique } from '../support/temporal.js';
-import { untilValue } from '../support/poll.js';
+import { freePort, untilValue } from '../support/poll.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -44,13 +44,6 @@ class Proxy {
   }
 }
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 async function probe(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const r = await fetch(url, { signal: AbortSignal.timeout(10_000) });
