@@ -1,8 +1,9 @@
-// Branch and tag rules (api/webhooks.ts decidePush, core/config.ts triggers), the delivery cache,
+// Branch and tag rules (core/triggers.ts decidePush, core/config.ts triggers), the delivery cache,
 // and git's post-receive input: pure, no Temporal.
 import { describe, expect, it } from '@jest/globals';
 import { parseConfig, type GantryConfig, type RawConfig } from '../../core/config.js';
-import { decidePush, DeliveryCache, globToRegExp } from '../../api/webhooks.js';
+import { DeliveryCache } from '../../api/webhooks.js';
+import { decidePush, globToRegExp } from '../../core/triggers.js';
 import { parsePostReceive } from '../../cli/hook.js';
 
 function config(triggers?: RawConfig['triggers']): GantryConfig {
