@@ -5,6 +5,7 @@ import { buildkitStatus, downBuildkit, installBuildkit, upBuildkit } from './bui
 import { ensureBaseImage, prepareBaseRootfs } from './base-image.js';
 import { installHadolint } from './hadolint.js';
 import { installSshd } from './sshd.js';
+import { installChromium } from './chromium.js';
 import { installHelm } from './helm.js';
 import { downRegistry, installRegistry, registryStatus, upRegistry } from './registry.js';
 import { downKubernetes, installKubernetes, kubernetesStatus, upKubernetes } from './k8s/index.js';
@@ -22,6 +23,8 @@ async function main(argv: string[]): Promise<void> {
       await installHadolint();
       // OpenSSH's server for the git-over-SSH tests (started per test, never as a service).
       await installSshd();
+      // Chromium's headless shell for the console's browser tests (launched per test, never a service).
+      await installChromium();
       await installBuildkit();
       // The local Node base image's rootfs (Gantry's own image builds on it; no Docker Hub here).
       await prepareBaseRootfs();

@@ -24,6 +24,7 @@ export const pins = {
   node: '20.20.2', // the machine's Node, copied into that base image (Gantry's Dockerfile pins node:20.20.2-bookworm-slim)
   openssh: '1:9.2p1-2+deb12u10', // Debian openssh-server (+ client, sftp server): git over SSH in test/build/git-credentials.test.ts
   helm: 'v3.22.0', // helm.sh/helm/v3 cmd/helm from the Go module proxy (deploy/helm chart: template, lint)
+  chromium: '156.0.8078.114-1~deb12u1', // Debian chromium-headless-shell (+ chromium-common): the console's browser tests (playwright-core)
 } as const;
 
 export const temporalBin = path.join(venvDir, 'bin', 'temporal');
@@ -44,6 +45,8 @@ export const helmBin = path.join(binDir, 'helm');
 export const registryBin = '/usr/bin/docker-registry';
 export const runcBin = '/usr/sbin/runc';
 export const sshdBin = '/usr/sbin/sshd';
+// The real binary: /usr/bin/chromium-headless-shell is a sh wrapper without exec, whose kill would orphan the browser.
+export const chromiumHeadlessShellBin = '/usr/lib/chromium/chromium-headless-shell';
 export const busyboxStaticBin = '/bin/busybox';
 export const buildkitStateDir = path.join(stateDir, 'buildkit');
 export const registryStateDir = path.join(stateDir, 'registry');
