@@ -16,9 +16,10 @@ import { ServiceError } from '@temporalio/client';
 import { z } from 'zod';
 import { Action, type Channel } from '../core/approval.js';
 import type { ReleaseStatus } from '../core/release.js';
-import { cap, displayLine, echo } from '../core/text.js';
+import { echo } from '../core/text.js';
 import { checkConfigSize, CONFIG_TEXT_LIMIT } from './config-parse.js';
-import { GantryError, safeText, type ErrorDetail } from './errors.js';
+import { GantryError, safeText } from './errors.js';
+import { configField, label, parse, refuseIdentityFields, releaseParams, text } from './input.js';
 import { authenticate, soleAuthorization, type IdentityTable } from './auth.js';
 import type { Caller, GantryService, ReleaseSummary } from './service.js';
 import { emptyTriggerConfig, type TriggerServerConfig } from './server-config.js';
@@ -26,6 +27,8 @@ import { registerTriggerRoutes } from './webhooks.js';
 import { temporalReadiness, type TemporalPing } from '../runtime/readiness.js';
 import { ApiMetrics } from './metrics.js';
 import { registerStreamRoute, ReleaseStreams } from './stream.js';
+import { registerConsole } from './console/index.js';
+import type { ConsoleAuth } from './console/types.js';
 
 export interface BuildServerOptions {
   service: GantryService;
@@ -42,10 +45,11 @@ export interface BuildServerOptions {
   metrics?: ApiMetrics;
   /** The release status streams (api/stream.ts): poll and heartbeat intervals, bound. Default: a new ReleaseStreams. */
   streams?: ReleaseStreams;
+  /** The web console at /ui (api/console): its sign-in and links. Absent: no console. */
+  console?: { auth: ConsoleAuth; temporalUiUrl?: string };
 }
 
 export const ACTIONS: readonly Action[] = Object.values(Action);
-const IDENTITY_FIELDS = ['identity', 'by', 'user'] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Request bounds
@@ -98,15 +102,7 @@ function routeRegExp(url: string): RegExp {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Input validation: zod, with every problem reported as { path, message, hint }.
-
-const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const label = (what: string) => z.string().max(63).regex(dnsLabel, { error: `${what} must be a lowercase DNS label` });
-
-const configField = z.union([z.string().min(1), z.record(z.string(), z.unknown())], {
-  error: 'config must be the text of gantry.yaml or the parsed object',
-});
-const text = (max: number) => z.string().max(max);
+// Input (api/input.ts parses it)
 
 const releaseBody = z.strictObject({
   config: configField,
@@ -131,7 +127,6 @@ const pipelineBody = z.strictObject({
 
 const decisionBody = z.strictObject({ comment: z.string().min(1).max(2000).optional() });
 
-const releaseParams = z.object({ app: label('app'), env: label('environment') });
 const statusQuery = z.object({ events: z.coerce.number().int().min(0).max(10_000).optional() });
 const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).optional(),
@@ -140,60 +135,6 @@ const listQuery = z.object({
   waitingFor: z.literal('me', { error: 'only waitingFor=me (the caller, by their token) is supported' }).optional(),
 });
 const pipelineQuery = z.object({ repo: z.string().min(1).max(300), sha: z.string().min(1).max(64) });
-
-// A Map, not an object: a field named 'constructor' must not find Object.prototype's function as its hint.
-const hints = new Map<string, string>(Object.entries({
-  config: 'the text of gantry.yaml (a string), or the same document as a JSON object',
-  environment: 'an environment named in gantry.yaml, e.g. "production"',
-  revision: 'an object: { digest: "sha256:…", sha?, author?, message? }',
-  digest: 'sha256: followed by 64 hex digits, as the registry reports it',
-  sha: '7 to 64 lowercase hex digits',
-  image: "the app's image repository as in gantry.yaml (or leave it out)",
-  author: 'the commit author (their Gantry id): four-eyes keeps them from approving',
-  message: 'the commit message (first line)',
-  repo: 'owner/name, or the repository URL',
-  ref: 'the branch or tag, e.g. refs/heads/main',
-  comment: 'text of at most 2000 characters, e.g. -m "metrics look fine"',
-  app: "the app name from gantry.yaml, e.g. 'shop'",
-  env: "the environment name, e.g. 'production'",
-  events: 'how many recent events to return: 0 for all',
-  limit: 'a number from 1 to 500',
-}));
-
-function issuePath(base: string, path: readonly PropertyKey[]): string {
-  let out = base;
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `${out ? '.' : ''}${cap(displayLine(String(p)), 40)}`;
-  return out || '(body)';
-}
-
-function toDetails(err: z.ZodError, base: string): ErrorDetail[] {
-  return err.issues.map((i) => {
-    if (i.code === 'unrecognized_keys') {
-      const keys = i.keys.slice(0, 5).map((k) => echo(k, 40)).join(', ') + (i.keys.length > 5 ? ` and ${i.keys.length - 5} more` : '');
-      return { path: issuePath(base, i.path), message: `unknown field${i.keys.length > 1 ? 's' : ''} ${keys}`, hint: 'remove it, or check the spelling' };
-    }
-    const key = [...i.path].reverse().find((p) => typeof p === 'string');
-    const missing = i.code === 'invalid_type' && i.input === undefined;
-    return { path: issuePath(base, i.path), message: missing ? 'is required' : i.message, hint: hints.get(String(key ?? base)) ?? 'see the API reference' };
-  });
-}
-
-function parse<S extends z.ZodType>(schema: S, input: unknown, what: string, base = ''): z.output<S> {
-  const r = schema.safeParse(input);
-  if (!r.success) throw new GantryError('bad_request', `invalid ${what}`, toDetails(r.error, base));
-  return r.data;
-}
-
-/** Identity is established by the token; a body that tries to name one is refused outright. */
-function refuseIdentityFields(body: unknown): void {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return;
-  const given = IDENTITY_FIELDS.filter((f) => Object.hasOwn(body, f));
-  if (given.length) {
-    throw new GantryError('bad_request', 'identity comes from the token, not the request body',
-      given.map((f) => ({ path: f, message: 'not accepted', hint: 'remove it: the caller is the identity the bearer token belongs to' })),
-      'decisions are recorded as the authenticated caller; use that person\'s own token');
-  }
-}
 
 function channelOf(req: FastifyRequest): Channel {
   const h = req.headers['x-gantry-channel'];
@@ -453,8 +394,9 @@ export function buildServer(opts: BuildServerOptions): FastifyInstance {
   });
 
   // Server-sent events of the status (api/stream.ts): one poller per release and caller, events on change.
+  const streams = opts.streams ?? new ReleaseStreams(service);
   registerStreamRoute(app, {
-    streams: opts.streams ?? new ReleaseStreams(service), callerOf,
+    streams, callerOf,
     params: (req) => { const p = parse(releaseParams, req.params, 'release name'); return { app: p.app, env: p.env }; },
   });
 
@@ -506,6 +448,9 @@ export function buildServer(opts: BuildServerOptions): FastifyInstance {
 
   // Triggers and ChatOps (api/webhooks.ts): POST /v1/triggers/push, /v1/webhooks/github, /v1/slack/*.
   void app.register(async (scope) => registerTriggerRoutes(scope, { service, config: opts.triggers ?? emptyTriggerConfig(), callerOf, ...(opts.fetch ? { fetch: opts.fetch } : {}) }));
+
+  // The web console (api/console): HTML over the same service, its own sign-in and CSRF.
+  if (opts.console) registerConsole(app, { service, streams, auth: opts.console.auth, ...(opts.console.temporalUiUrl ? { temporalUiUrl: opts.console.temporalUiUrl } : {}) });
 
   return app;
 }

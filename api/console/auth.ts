@@ -1,0 +1,370 @@
+// How a browser becomes a console viewer (api/console/types.ts ConsoleAuth), by one of two methods:
+//  - an auth proxy in front of Gantry (oauth2-proxy and the like) that puts the user and groups in
+//    request headers: believed only when the TCP peer is one of GANTRY_UI_TRUSTED_PROXIES (the socket's
+//    address, never X-Forwarded-For), ignored from anyone else;
+//  - OIDC: authorization code + PKCE with openid-client, then a session cookie.
+// Cookies are sealed with AES-256-GCM under a key derived from GANTRY_UI_SESSION_SECRET (tampering
+// makes them unreadable, the expiry is inside), so sessions need no server-side store and work across
+// replicas sharing the secret. CSRF tokens are HMACs bound to the viewer; a state-changing request
+// needs the token and a same-origin Origin (or Referer). @fastify/csrf-protection is not used: the
+// token is derived from the session itself, nothing to store or rotate.
+import crypto from 'node:crypto';
+import net from 'node:net';
+import fastifyCookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import * as oidc from 'openid-client';
+import type { Identity } from '../../core/approval.js';
+import { cap, displayLine } from '../../core/text.js';
+import { GantryError } from '../errors.js';
+import type { ConsoleSettings } from '../../runtime/config.js';
+import type { ConsoleAuth, Viewer } from './types.js';
+
+export const SESSION_COOKIE = 'gantry_session';
+export const LOGIN_COOKIE = 'gantry_login';
+/** How long a started OIDC sign-in may take at the provider. */
+export const LOGIN_TTL_MS = 10 * 60_000;
+/** Browsers drop cookies over 4096 bytes; a session must fit (the groups are in it). */
+const MAX_COOKIE_BYTES = 3800;
+const MAX_GROUPS = 200;
+const MAX_NAME = 200;
+
+export interface ConsoleAuthOptions {
+  /** Now in milliseconds (tests). */
+  now?: () => number;
+  /** For the one-time warning about identity headers from an untrusted peer; default: the request's logger. */
+  log?: FastifyBaseLogger;
+}
+
+interface Session { id: string; groups: string[]; csrf: string; exp: number }
+interface LoginState { state: string; nonce: string; verifier: string; exp: number }
+
+// ---------------------------------------------------------------------------------------------
+// Sealing: AES-256-GCM, the cookie's purpose as associated data (a login cookie is never a session).
+
+function sealer(secret: string) {
+  const key = Buffer.from(crypto.hkdfSync('sha256', Buffer.from(secret, 'utf8'), 'gantry-console', 'cookie-seal-v1', 32));
+  return {
+    seal(purpose: string, value: object): string {
+      const iv = crypto.randomBytes(12);
+      const c = crypto.createCipheriv('aes-256-gcm', key, iv).setAAD(Buffer.from(purpose));
+      const body = Buffer.concat([c.update(JSON.stringify(value), 'utf8'), c.final()]);
+      return Buffer.concat([iv, c.getAuthTag(), body]).toString('base64url');
+    },
+    open(purpose: string, text: string | undefined): unknown {
+      if (!text || text.length > 8192) return undefined;
+      const raw = Buffer.from(text, 'base64url');
+      if (raw.length < 29) return undefined;
+      try {
+        const d = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12)).setAAD(Buffer.from(purpose));
+        d.setAuthTag(raw.subarray(12, 28));
+        return JSON.parse(Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString('utf8')) as unknown;
+      } catch {
+        return undefined; // tampered, another secret, or not ours
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identities from outside: one line, no spaces or control characters, bounded
+
+function validId(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0 && v.length <= MAX_NAME && !/[\s\p{Cc}\p{Cf}]/u.test(v);
+}
+
+function groupsOf(v: unknown): string[] | undefined {
+  const list = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : v === undefined || v === null ? [] : undefined;
+  if (!list) return undefined;
+  const out = [...new Set(list.map((g) => (typeof g === 'string' ? g.trim() : '')).filter((g) => g !== ''))];
+  if (out.length > MAX_GROUPS || !out.every(validId)) return undefined;
+  return out;
+}
+
+/** The peer's address as net.BlockList checks it (IPv4-mapped IPv6 as IPv4). */
+function peerOf(req: FastifyRequest): { address: string; family: 'ipv4' | 'ipv6' } | undefined {
+  const raw = req.socket?.remoteAddress;
+  if (!raw) return undefined;
+  const address = raw.startsWith('::ffff:') && net.isIPv4(raw.slice(7)) ? raw.slice(7) : raw;
+  const family = net.isIP(address);
+  return family ? { address, family: family === 4 ? 'ipv4' : 'ipv6' } : undefined;
+}
+
+export function trustedPeers(list: readonly string[]): net.BlockList {
+  const peers = new net.BlockList();
+  for (const entry of list) {
+    const [addr, prefix] = entry.split('/') as [string, string | undefined];
+    const type = net.isIPv4(addr) ? 'ipv4' : 'ipv6';
+    if (prefix === undefined) peers.addAddress(addr, type);
+    else peers.addSubnet(addr, Number(prefix), type);
+  }
+  return peers;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pages (sign-in, errors): small, self-contained, everything escaped
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+function page(reply: FastifyReply, status: number, title: string, body: string, head = ''): FastifyReply {
+  return reply.code(status)
+    .header('content-type', 'text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    .header('x-content-type-options', 'nosniff')
+    .header('referrer-policy', 'same-origin')
+    .send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">${head}`
+      + `<title>${escapeHtml(title)} · Gantry</title><style>body{font:16px system-ui,sans-serif;max-width:34rem;margin:4rem auto;padding:0 1rem}`
+      + `a.button,button{display:inline-block;padding:.5rem 1rem;border:1px solid #333;border-radius:4px;background:#fff;color:#111;text-decoration:none;font:inherit;cursor:pointer}</style>`
+      + `</head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`);
+}
+
+const oneLine = (text: string, limit = 500) => escapeHtml(cap(displayLine(text), limit));
+
+// ---------------------------------------------------------------------------------------------
+
+export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOptions = {}): ConsoleAuth {
+  const now = opts.now ?? Date.now;
+  const secret = config.env[config.sessionSecretEnv]?.trim() ?? '';
+  // loadApiConfig checks this too; repeated for embedders that build the settings themselves.
+  if (Buffer.byteLength(secret, 'utf8') < 32) {
+    throw new Error(`${config.sessionSecretEnv}: the console needs a session secret of at least 32 bytes; make one with \`openssl rand -hex 32\``);
+  }
+  const { seal, open } = sealer(secret);
+  const csrfKey = Buffer.from(crypto.hkdfSync('sha256', Buffer.from(secret, 'utf8'), 'gantry-console', 'csrf-v1', 32));
+  const peers = config.proxy ? trustedPeers(config.proxy.trusted) : undefined;
+  const secure = config.publicUrl?.startsWith('https:') ?? false;
+  const redirectUri = config.publicUrl ? `${config.publicUrl}/ui/callback` : undefined;
+  const methods: ('oidc' | 'proxy')[] = [...(config.oidc ? ['oidc' as const] : []), ...(config.proxy ? ['proxy' as const] : [])];
+  let warnedUntrusted = false;
+
+  const csrfToken = (via: Viewer['via'], binding: string) =>
+    crypto.createHmac('sha256', csrfKey).update(`${via}\n${binding}`).digest('base64url');
+
+  const cookieOptions = (sameSite: 'strict' | 'lax', maxAgeSeconds: number): fastifyCookie.SerializeOptions =>
+    ({ httpOnly: true, sameSite, secure, path: '/ui', maxAge: maxAgeSeconds });
+  const cookiesOf = (req: FastifyRequest): Record<string, string> => {
+    const header = req.headers.cookie;
+    if (!header) return {};
+    try { return fastifyCookie.parse(header); } catch { return {}; }
+  };
+
+  function sessionOf(req: FastifyRequest): Session | undefined {
+    const s = open('session', cookiesOf(req)[SESSION_COOKIE]) as Partial<Session> | undefined;
+    if (!s || typeof s !== 'object' || !validId(s.id) || typeof s.csrf !== 'string' || typeof s.exp !== 'number') return undefined;
+    if (s.exp <= now()) return undefined;
+    const groups = groupsOf(s.groups);
+    return groups ? { id: s.id, groups, csrf: s.csrf, exp: s.exp } : undefined;
+  }
+
+  /** Whether identity headers came in, and from whom, for the sign-in page's explanation. */
+  function proxyHeadersFrom(req: FastifyRequest): { trusted: boolean; peer: string } | undefined {
+    if (!config.proxy || req.headers[config.proxy.userHeader] === undefined) return undefined;
+    const peer = peerOf(req);
+    return { trusted: !!peer && peers!.check(peer.address, peer.family), peer: peer?.address ?? 'unknown' };
+  }
+
+  function proxyIdentity(req: FastifyRequest): Identity | undefined {
+    const from = proxyHeadersFrom(req);
+    if (!from) return undefined;
+    const log = opts.log ?? req.log;
+    if (!from.trusted) {
+      // Anyone can send these headers: from a peer that is not the proxy they are not an identity.
+      if (!warnedUntrusted) {
+        warnedUntrusted = true;
+        log.warn({ peer: from.peer, header: config.proxy!.userHeader }, 'console: identity headers from a peer not in GANTRY_UI_TRUSTED_PROXIES are ignored (logged once)');
+      }
+      return undefined;
+    }
+    const id = req.headers[config.proxy!.userHeader];
+    const groups = groupsOf(req.headers[config.proxy!.groupsHeader]);
+    if (!validId(id) || !groups) {
+      log.warn({ header: config.proxy!.userHeader }, 'console: the auth proxy sent an identity that is not one line without spaces (or too many groups); not signed in');
+      return undefined;
+    }
+    return { id, groups };
+  }
+
+  function viewer(req: FastifyRequest): Viewer | undefined {
+    const s = sessionOf(req);
+    if (s) return { identity: { id: s.id, groups: s.groups }, csrf: csrfToken('oidc', s.csrf), via: 'oidc' };
+    const p = proxyIdentity(req);
+    if (p) return { identity: p, csrf: csrfToken('proxy', p.id), via: 'proxy' };
+    return undefined;
+  }
+
+  /** The origin state-changing requests must come from. */
+  function originProblem(req: FastifyRequest): string | undefined {
+    const origin = req.headers.origin;
+    let from: string | undefined = typeof origin === 'string' && origin !== 'null' ? origin : undefined;
+    if (!from && typeof req.headers.referer === 'string') {
+      try { from = new URL(req.headers.referer).origin; } catch { /* not a URL */ }
+    }
+    if (!from) return 'it has neither an Origin nor a Referer header';
+    let url: URL;
+    try { url = new URL(from); } catch { return 'its Origin is not a URL'; }
+    const ok = config.publicUrl ? url.origin === config.publicUrl : url.host === req.headers.host;
+    return ok ? undefined : `it comes from ${cap(displayLine(url.origin), 200)}, not ${config.publicUrl ?? 'this host'}`;
+  }
+
+  function verifyCsrf(req: FastifyRequest, v: Viewer, token: string | undefined): void {
+    const hint = 'submit the form from the Gantry console itself (reload the page if it has been open a long time)';
+    const where = originProblem(req);
+    if (where) throw new GantryError('refused', `refused: this request was not sent by the Gantry console: ${where}`, [], config.publicUrl ? hint : `${hint}; behind a proxy, set GANTRY_PUBLIC_URL`);
+    if (!token) throw new GantryError('refused', 'refused: this request carries no CSRF token (the _csrf form field or the x-csrf-token header)', [], hint);
+    const a = Buffer.from(token);
+    const b = Buffer.from(v.csrf);
+    if (a.length !== b.length || !crypto.timingSafeEqual(a, b)) {
+      throw new GantryError('refused', 'refused: the CSRF token is not this viewer\'s (signed in again, or as someone else, since the page was loaded?)', [], hint);
+    }
+  }
+
+  // ---- OIDC
+
+  let discovered: Promise<oidc.Configuration> | undefined;
+  function provider(): Promise<oidc.Configuration> {
+    const o = config.oidc!;
+    discovered ??= (async () => {
+      const issuer = new URL(o.issuer);
+      const clientSecret = o.clientSecretEnv ? config.env[o.clientSecretEnv]?.trim() : undefined;
+      return oidc.discovery(issuer, o.clientId, clientSecret ? { client_secret: clientSecret } : undefined,
+        clientSecret ? undefined : oidc.None(),
+        // An http issuer is only accepted for a provider on this machine (runtime/config.ts).
+        issuer.protocol === 'http:' ? { execute: [oidc.allowInsecureRequests], timeout: 10 } : { timeout: 10 });
+    })();
+    // A provider down at start must not stay broken: forget a failed discovery.
+    discovered.catch(() => { discovered = undefined; });
+    return discovered;
+  }
+
+  async function claimsOf(cfg: oidc.Configuration, tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>): Promise<Record<string, unknown>> {
+    const o = config.oidc!;
+    const idClaims = tokens.claims();
+    if (!idClaims) throw new Error('the provider returned no ID token');
+    let claims: Record<string, unknown> = { ...idClaims };
+    // Many providers put profile claims (and groups) only in userinfo when an access token is issued.
+    if ((claims[o.userClaim] === undefined || claims[o.groupsClaim] === undefined) && cfg.serverMetadata().userinfo_endpoint) {
+      const info = await oidc.fetchUserInfo(cfg, tokens.access_token, idClaims.sub);
+      claims = { ...info, ...claims };
+      for (const k of [o.userClaim, o.groupsClaim]) if (claims[k] === undefined && info[k] !== undefined) claims[k] = info[k];
+    }
+    return claims;
+  }
+
+  const failed = (reply: FastifyReply, status: number, message: string, hint: string) => page(reply, status, 'Sign-in failed',
+    `<p>${oneLine(message)}</p><p>${escapeHtml(hint)}</p><p><a class="button" href="/ui/login">Back to sign-in</a></p>`);
+
+  function register(app: FastifyInstance): void {
+    void app.register(async (scope) => {
+      // Forms are urlencoded; the parser may already be there (registerConsole), so only when missing.
+      if (!scope.hasContentTypeParser('application/x-www-form-urlencoded')) await scope.register(formbody, { bodyLimit: 16 * 1024 });
+
+      scope.get('/ui/login', async (req, reply) => {
+        const v = viewer(req);
+        if (v) {
+          return page(reply, 200, 'Signed in', `<p>Signed in as <b>${oneLine(v.identity.id)}</b>${v.identity.groups.length ? ` (${oneLine(v.identity.groups.join(', '))})` : ''}`
+            + ` ${v.via === 'proxy' ? 'through the auth proxy' : 'with OIDC'}.</p><p><a class="button" href="/ui">Open the console</a></p>`
+            + (v.via === 'oidc' ? `<form method="post" action="/ui/logout"><input type="hidden" name="_csrf" value="${escapeHtml(v.csrf)}"><button type="submit">Sign out</button></form>` : ''));
+        }
+        const parts: string[] = [];
+        if (config.oidc) parts.push(`<p><a class="button" href="/ui/login/oidc">Sign in with ${oneLine(new URL(config.oidc.issuer).host)}</a></p>`);
+        if (config.proxy) {
+          const from = proxyHeadersFrom(req);
+          parts.push(`<p>Or open Gantry through your organization's sign-in proxy, which signs you in.</p>`
+            + (from && !from.trusted ? `<p>This request carried identity headers but came from ${oneLine(from.peer)}, which is not a trusted proxy (GANTRY_UI_TRUSTED_PROXIES): they were ignored.</p>` : ''));
+        }
+        return page(reply, 200, 'Sign in to Gantry', parts.join(''));
+      });
+
+      scope.get('/ui/login/oidc', async (req, reply) => {
+        if (!config.oidc || !redirectUri) return failed(reply, 404, 'OIDC sign-in is not configured', 'set GANTRY_UI_OIDC_ISSUER, GANTRY_UI_OIDC_CLIENT_ID and GANTRY_PUBLIC_URL');
+        let cfg: oidc.Configuration;
+        try {
+          cfg = await provider();
+        } catch (err) {
+          req.log.error({ err: { message: (err as Error).message }, issuer: config.oidc.issuer }, 'console: OIDC discovery failed');
+          return failed(reply, 503, `the sign-in provider ${config.oidc.issuer} could not be reached: ${(err as Error).message}`, 'try again in a moment; if it persists, check GANTRY_UI_OIDC_ISSUER and that the API can reach it');
+        }
+        const login: LoginState = { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier: oidc.randomPKCECodeVerifier(), exp: now() + LOGIN_TTL_MS };
+        const url = oidc.buildAuthorizationUrl(cfg, {
+          redirect_uri: redirectUri, scope: config.oidc.scopes.join(' '), response_type: 'code',
+          code_challenge: await oidc.calculatePKCECodeChallenge(login.verifier), code_challenge_method: 'S256',
+          state: login.state, nonce: login.nonce,
+        });
+        // Lax: the provider's redirect back is a cross-site navigation, which Strict cookies miss.
+        reply.header('set-cookie', fastifyCookie.serialize(LOGIN_COOKIE, seal('login', login), cookieOptions('lax', LOGIN_TTL_MS / 1000)));
+        return reply.code(303).header('cache-control', 'no-store').redirect(url.href, 303);
+      });
+
+      scope.get('/ui/callback', async (req, reply) => {
+        if (!config.oidc || !redirectUri) return failed(reply, 404, 'OIDC sign-in is not configured', 'set GANTRY_UI_OIDC_ISSUER, GANTRY_UI_OIDC_CLIENT_ID and GANTRY_PUBLIC_URL');
+        const clear = fastifyCookie.serialize(LOGIN_COOKIE, '', cookieOptions('lax', 0));
+        const login = open('login', cookiesOf(req)[LOGIN_COOKIE]) as Partial<LoginState> | undefined;
+        if (!login || typeof login.state !== 'string' || typeof login.nonce !== 'string' || typeof login.verifier !== 'string' || typeof login.exp !== 'number' || login.exp <= now()) {
+          reply.header('set-cookie', clear);
+          return failed(reply, 400, 'this sign-in was not started here, or took longer than 10 minutes', 'start again from the sign-in page, in the same browser');
+        }
+        const o = config.oidc;
+        let session: Session;
+        try {
+          const cfg = await provider();
+          const current = new URL(redirectUri);
+          current.search = new URL(req.url, 'http://x').search;
+          const tokens = await oidc.authorizationCodeGrant(cfg, current, {
+            pkceCodeVerifier: login.verifier, expectedState: login.state, expectedNonce: login.nonce, idTokenExpected: true,
+          });
+          const claims = await claimsOf(cfg, tokens);
+          const id = claims[o.userClaim];
+          if (!validId(id)) {
+            reply.header('set-cookie', clear);
+            return failed(reply, 403, `the provider's answer has no usable ${o.userClaim} claim (one line, no spaces, at most ${MAX_NAME} characters)`, 'set GANTRY_UI_OIDC_USER_CLAIM to a claim your provider sends (e.g. email or sub), or add the scope that releases it to GANTRY_UI_OIDC_SCOPES');
+          }
+          const groups = groupsOf(claims[o.groupsClaim]);
+          if (!groups) {
+            reply.header('set-cookie', clear);
+            return failed(reply, 403, `the ${o.groupsClaim} claim is not a list of at most ${MAX_GROUPS} group names`, 'set GANTRY_UI_OIDC_GROUPS_CLAIM to the claim with the user\'s groups, or narrow the groups your provider sends');
+          }
+          session = { id, groups, csrf: crypto.randomBytes(32).toString('base64url'), exp: now() + config.sessionTtlMs };
+        } catch (err) {
+          reply.header('set-cookie', clear);
+          const e = err as Error & { error?: string; error_description?: string };
+          const message = e.error ? `${e.error}${e.error_description ? `: ${e.error_description}` : ''}` : e.message;
+          req.log.warn({ err: { message: cap(displayLine(message), 500) } }, 'console: OIDC sign-in failed');
+          return failed(reply, 400, `the sign-in provider's answer was refused: ${message}`, 'start again from the sign-in page; if it keeps failing, the API log has the details');
+        }
+        const cookie = fastifyCookie.serialize(SESSION_COOKIE, seal('session', session), cookieOptions('strict', Math.floor(config.sessionTtlMs / 1000)));
+        if (cookie.length > MAX_COOKIE_BYTES) {
+          reply.header('set-cookie', clear);
+          return failed(reply, 403, `your identity does not fit in a session cookie (${session.groups.length} groups)`, 'have the provider send fewer groups to Gantry (a groups filter on the client), or sign in through the auth proxy');
+        }
+        req.log.info({ id: session.id, groups: session.groups.length }, 'console: signed in with OIDC');
+        reply.header('set-cookie', [clear, cookie]);
+        // Not a 303: a redirect still belongs to the provider's cross-site navigation, so the browser
+        // would not send the new Strict cookie to /ui. A page of our own that moves on is same-site.
+        return page(reply, 200, 'Signed in', `<p>Signed in as <b>${oneLine(session.id)}</b>. <a href="/ui">Open the console</a>.</p>`,
+          '<meta http-equiv="refresh" content="0;url=/ui">');
+      });
+
+      scope.post('/ui/logout', async (req, reply) => {
+        const v = viewer(req);
+        if (!v) return reply.code(303).redirect('/ui/login', 303);
+        const body = req.body as Record<string, unknown> | undefined;
+        const field = body && typeof body === 'object' ? body._csrf : undefined;
+        const header = req.headers['x-csrf-token'];
+        try {
+          verifyCsrf(req, v, typeof field === 'string' ? field : typeof header === 'string' ? header : undefined);
+        } catch (err) {
+          if (!(err instanceof GantryError)) throw err;
+          return page(reply, 403, 'Not signed out', `<p>${oneLine(err.message)}</p><p>${oneLine(err.hint ?? '')}</p>`);
+        }
+        if (v.via === 'proxy') return page(reply, 200, 'Signed in by the proxy', '<p>You are signed in through the auth proxy: sign out there.</p>');
+        reply.header('set-cookie', fastifyCookie.serialize(SESSION_COOKIE, '', cookieOptions('strict', 0)));
+        return reply.code(303).redirect('/ui/login', 303);
+      });
+    });
+  }
+
+  return { viewer, verifyCsrf, register, methods };
+}
