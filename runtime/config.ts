@@ -12,6 +12,7 @@
 // non-enumerable `env`, so a config that is printed or logged does not carry them.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -177,7 +178,32 @@ export interface ApiConfig extends CommonConfig {
   serverConfigFile?: string;
   /** Whether GANTRY_TOKENS is set (its value stays in `env`). */
   hasTokens: boolean;
+  /** The web console's sign-in (api/console/auth.ts); absent: no sign-in method configured, the console is off. */
+  console?: ConsoleSettings;
 }
+
+/**
+ * How browsers sign in to the console at /ui: an auth proxy's trusted headers, OIDC, or both. The
+ * session secret and the OIDC client secret stay in `env` (non-enumerable), named by the *Env fields.
+ */
+export interface ConsoleSettings {
+  /** GANTRY_PUBLIC_URL: where browsers reach Gantry (the OIDC redirect, the origin CSRF checks expect); absent: the Host header. */
+  publicUrl?: string;
+  /** GANTRY_UI_SESSION_SECRET (≥ 32 bytes): seals session cookies and CSRF tokens. */
+  sessionSecretEnv: 'GANTRY_UI_SESSION_SECRET';
+  /** GANTRY_UI_SESSION_TTL in milliseconds (default 8 h). */
+  sessionTtlMs: number;
+  /** GANTRY_UI_TRUSTED_PROXIES: the peers (IPs, CIDRs) whose identity headers are believed. */
+  proxy?: { trusted: readonly string[]; userHeader: string; groupsHeader: string };
+  oidc?: {
+    issuer: string; clientId: string;
+    /** Set when GANTRY_UI_OIDC_CLIENT_SECRET is (a confidential client); else a public client with PKCE. */
+    clientSecretEnv?: 'GANTRY_UI_OIDC_CLIENT_SECRET';
+    scopes: readonly string[]; userClaim: string; groupsClaim: string;
+  };
+  readonly env: Env;
+}
+export const DEFAULT_UI_SESSION_TTL_MS = 8 * 3600_000;
 
 // ---------------------------------------------------------------------------------------------
 // Field validators (zod), each with the hint shown when it fails
@@ -193,6 +219,18 @@ const hints: Record<string, string> = {
   GANTRY_LOG_FORMAT: 'json (the default: structured, for log collectors) or text (plain lines for a terminal)',
   GANTRY_PUBLIC_INDEX: 'set 1 (or true) to serve the index page without a token, 0 (or false, the default) to require one',
   GANTRY_SERVER_CONFIG: 'the path of the server config YAML (identities, repos, slack, chat)',
+  GANTRY_PUBLIC_URL: 'the URL browsers open Gantry at, e.g. https://gantry.example.com (no path, query or fragment); the OIDC redirect is <GANTRY_PUBLIC_URL>/ui/callback',
+  GANTRY_UI_SESSION_SECRET: 'at least 32 random bytes, e.g. the output of `openssl rand -hex 32`; the same on every API replica, kept in a Secret',
+  GANTRY_UI_SESSION_TTL: "how long a console sign-in lasts, a duration such as '8h' (1m to 30d)",
+  GANTRY_UI_TRUSTED_PROXIES: 'comma-separated IP addresses or CIDRs of the auth proxy (e.g. oauth2-proxy) in front of Gantry, e.g. 10.0.0.5,10.1.0.0/16; only requests from these peers may carry identity headers',
+  GANTRY_UI_PROXY_USER_HEADER: 'the header the auth proxy puts the user in (default x-forwarded-user; e.g. x-auth-request-user, x-forwarded-email); the proxy must overwrite it on every request',
+  GANTRY_UI_PROXY_GROUPS_HEADER: 'the header the auth proxy puts the comma-separated groups in (default x-forwarded-groups)',
+  GANTRY_UI_OIDC_ISSUER: 'the OIDC issuer URL (its /.well-known/openid-configuration is read), e.g. https://accounts.example.com; set with GANTRY_UI_OIDC_CLIENT_ID and GANTRY_PUBLIC_URL',
+  GANTRY_UI_OIDC_CLIENT_ID: 'the client id registered at the OIDC provider for Gantry, with the redirect URI <GANTRY_PUBLIC_URL>/ui/callback; set with GANTRY_UI_OIDC_ISSUER',
+  GANTRY_UI_OIDC_CLIENT_SECRET: 'the client secret of a confidential OIDC client (unset: a public client, PKCE only); set with GANTRY_UI_OIDC_ISSUER and GANTRY_UI_OIDC_CLIENT_ID',
+  GANTRY_UI_OIDC_SCOPES: "space-separated scopes to request, including openid (default 'openid profile email'; add e.g. groups when your provider needs a scope for the groups claim)",
+  GANTRY_UI_OIDC_USER_CLAIM: 'the claim holding the user id Gantry uses (default preferred_username; e.g. email or sub)',
+  GANTRY_UI_OIDC_GROUPS_CLAIM: 'the claim holding the user\'s groups, a list of strings (default groups)',
   GANTRY_DATA_DIR: 'an absolute directory the worker may write (workspaces, pipeline logs, simulated cluster); in a pod, an emptyDir or volume mount',
   GANTRY_WORKSPACE_DIR: 'an absolute directory for git workspaces (default <GANTRY_DATA_DIR>/workspaces)',
   GANTRY_PIPELINE_LOG_DIR: 'an absolute directory for gate and build logs (default <GANTRY_DATA_DIR>/pipeline-logs)',
@@ -245,7 +283,7 @@ const listen = z.string().transform((v, ctx) => {
 });
 
 /** Settings whose values may be shown in a message (the others are secrets, or not ours). */
-const shown = new Set(Object.keys(hints));
+const shown = new Set(Object.keys(hints).filter((k) => k !== 'GANTRY_UI_SESSION_SECRET' && k !== 'GANTRY_UI_OIDC_CLIENT_SECRET'));
 
 function fieldsOf<S extends z.ZodRawShape>(shape: S, env: Env, errors: ConfigError[]): { [K in keyof S]?: z.output<S[K]> } {
   const out: Record<string, unknown> = {};
@@ -614,6 +652,90 @@ const apiShape = {
   GANTRY_SERVER_CONFIG: z.string().min(1),
 };
 
+const headerName = z.string().transform((v) => v.toLowerCase()).pipe(z.string().regex(/^[a-z0-9-]{1,100}$/, { error: 'expected an HTTP header name (letters, digits, -)' }));
+const claimName = z.string().regex(/^[\w.:/-]{1,100}$/, { error: 'expected a claim name' });
+const consoleShape = {
+  GANTRY_PUBLIC_URL: httpUrl.refine((v) => { const u = new URL(v); return (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash && !u.username && !u.password; },
+    { error: 'expected a scheme, host and optional port only' }).transform((v) => new URL(v).origin),
+  GANTRY_UI_SESSION_TTL: duration.transform((v) => parseDuration(v)!).refine((ms) => ms >= 60_000 && ms <= 30 * 86400_000, { error: 'expected 1m to 30d' }),
+  GANTRY_UI_TRUSTED_PROXIES: z.string().transform((v, ctx) => {
+    const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+    const bad = list.filter((a) => !ipOrCidr(a));
+    if (bad.length || !list.length) { ctx.addIssue({ code: 'custom', message: `expected IP addresses or CIDRs${bad.length ? `, not ${bad.map((b) => echo(b)).join(', ')}` : ''}` }); return z.NEVER; }
+    return list;
+  }),
+  GANTRY_UI_PROXY_USER_HEADER: headerName,
+  GANTRY_UI_PROXY_GROUPS_HEADER: headerName,
+  GANTRY_UI_OIDC_ISSUER: httpUrl.refine((v) => { const u = new URL(v); return u.protocol === 'https:' || /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(u.hostname); },
+    { error: 'expected an https URL (http only for a provider on this machine)' }),
+  GANTRY_UI_OIDC_CLIENT_ID: z.string().min(1).max(255).refine((v) => controlCharacterIn(v) === undefined, { error: 'no control characters' }),
+  GANTRY_UI_OIDC_SCOPES: z.string().transform((v) => v.split(/\s+/).filter(Boolean)).refine((s) => s.includes('openid'), { error: 'expected the scopes to include openid' })
+    .refine((s) => s.every((x) => /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(x)), { error: 'expected space-separated scope names' }),
+  GANTRY_UI_OIDC_USER_CLAIM: claimName,
+  GANTRY_UI_OIDC_GROUPS_CLAIM: claimName,
+};
+
+/** An IPv4/IPv6 address or CIDR (what net.BlockList takes). */
+export function ipOrCidr(text: string): boolean {
+  const [addr, prefix, extra] = text.split('/');
+  const family = net.isIP(addr ?? '');
+  if (!family || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+const MIN_SESSION_SECRET_BYTES = 32;
+
+/** The console's sign-in settings; undefined (console off) when no method is configured. */
+function consoleSettings(env: Env, errors: ConfigError[]): ConsoleSettings | undefined {
+  const f = fieldsOf(consoleShape, env, errors);
+  const set = (k: string) => !!env[k]?.trim();
+  const oidcVars = ['GANTRY_UI_OIDC_ISSUER', 'GANTRY_UI_OIDC_CLIENT_ID', 'GANTRY_UI_OIDC_CLIENT_SECRET', 'GANTRY_UI_OIDC_SCOPES', 'GANTRY_UI_OIDC_USER_CLAIM', 'GANTRY_UI_OIDC_GROUPS_CLAIM'];
+  const proxyVars = ['GANTRY_UI_TRUSTED_PROXIES', 'GANTRY_UI_PROXY_USER_HEADER', 'GANTRY_UI_PROXY_GROUPS_HEADER'];
+  const wantsOidc = oidcVars.some(set);
+  const wantsProxy = proxyVars.some(set);
+  if (!wantsOidc && !wantsProxy) {
+    if (set('GANTRY_UI_SESSION_SECRET') || set('GANTRY_UI_SESSION_TTL')) {
+      errors.push({ path: 'GANTRY_UI_TRUSTED_PROXIES', message: 'the console has a session secret but no sign-in method', hint: 'set GANTRY_UI_TRUSTED_PROXIES (an auth proxy) or GANTRY_UI_OIDC_ISSUER and GANTRY_UI_OIDC_CLIENT_ID (OIDC); or unset GANTRY_UI_SESSION_SECRET to keep the console off' });
+    }
+    return undefined;
+  }
+  // Half-configured methods are errors, never a console that silently lacks one.
+  if (wantsProxy && !set('GANTRY_UI_TRUSTED_PROXIES')) {
+    errors.push({ path: 'GANTRY_UI_TRUSTED_PROXIES', message: 'proxy identity headers are configured but no trusted proxy address', hint: hints.GANTRY_UI_TRUSTED_PROXIES! });
+  }
+  if (wantsOidc) {
+    for (const k of ['GANTRY_UI_OIDC_ISSUER', 'GANTRY_UI_OIDC_CLIENT_ID', 'GANTRY_PUBLIC_URL']) {
+      if (!set(k)) errors.push({ path: k, message: `OIDC sign-in is half configured: ${k} is not set`, hint: `${hints[k]!}${k === 'GANTRY_PUBLIC_URL' ? ' (the OIDC redirect needs it)' : ''}` });
+    }
+  }
+  const secret = env.GANTRY_UI_SESSION_SECRET?.trim() ?? '';
+  if (Buffer.byteLength(secret, 'utf8') < MIN_SESSION_SECRET_BYTES) {
+    errors.push({
+      path: 'GANTRY_UI_SESSION_SECRET',
+      message: secret ? `the console's session secret is too short (${Buffer.byteLength(secret, 'utf8')} bytes, at least ${MIN_SESSION_SECRET_BYTES})` : 'the console is on (a sign-in method is configured) but has no session secret',
+      hint: hints.GANTRY_UI_SESSION_SECRET!,
+    });
+  }
+  const settings: Omit<ConsoleSettings, 'env'> = {
+    ...(f.GANTRY_PUBLIC_URL ? { publicUrl: f.GANTRY_PUBLIC_URL } : {}),
+    sessionSecretEnv: 'GANTRY_UI_SESSION_SECRET',
+    sessionTtlMs: f.GANTRY_UI_SESSION_TTL ?? DEFAULT_UI_SESSION_TTL_MS,
+    ...(f.GANTRY_UI_TRUSTED_PROXIES ? {
+      proxy: { trusted: f.GANTRY_UI_TRUSTED_PROXIES, userHeader: f.GANTRY_UI_PROXY_USER_HEADER ?? 'x-forwarded-user', groupsHeader: f.GANTRY_UI_PROXY_GROUPS_HEADER ?? 'x-forwarded-groups' },
+    } : {}),
+    ...(f.GANTRY_UI_OIDC_ISSUER && f.GANTRY_UI_OIDC_CLIENT_ID ? {
+      oidc: {
+        issuer: f.GANTRY_UI_OIDC_ISSUER, clientId: f.GANTRY_UI_OIDC_CLIENT_ID,
+        ...(set('GANTRY_UI_OIDC_CLIENT_SECRET') ? { clientSecretEnv: 'GANTRY_UI_OIDC_CLIENT_SECRET' as const } : {}),
+        scopes: f.GANTRY_UI_OIDC_SCOPES ?? ['openid', 'profile', 'email'],
+        userClaim: f.GANTRY_UI_OIDC_USER_CLAIM ?? 'preferred_username', groupsClaim: f.GANTRY_UI_OIDC_GROUPS_CLAIM ?? 'groups',
+      },
+    } : {}),
+  };
+  return withEnv(settings, env);
+}
+
 /** The API's configuration from `env`; throws a RuntimeConfigError listing every problem. */
 export function loadApiConfig(env: Env = process.env): ApiConfig {
   const errors: ConfigError[] = [];
@@ -621,6 +743,7 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
   const f = fieldsOf(apiShape, env, errors);
   // The GitHub App replies to /gantry comments (api/server-config.ts); checked here, at start.
   githubAppSettings(env, DEFAULT_GITHUB_API_URL, errors);
+  const consoleSet = consoleSettings(env, errors);
   if (errors.length) throw new RuntimeConfigError(errors);
   return withEnv({
     ...base,
@@ -628,5 +751,6 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     publicIndex: f.GANTRY_PUBLIC_INDEX ?? false,
     ...(f.GANTRY_SERVER_CONFIG ? { serverConfigFile: f.GANTRY_SERVER_CONFIG } : {}),
     hasTokens: !!env.GANTRY_TOKENS?.trim(),
+    ...(consoleSet ? { console: consoleSet } : {}),
   }, env);
 }

@@ -10,7 +10,7 @@
 // token is derived from the session itself, nothing to store or rotate.
 import crypto from 'node:crypto';
 import net from 'node:net';
-import fastifyCookie from '@fastify/cookie';
+import { fastifyCookie, type SerializeOptions } from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import * as oidc from 'openid-client';
@@ -37,7 +37,7 @@ export interface ConsoleAuthOptions {
 }
 
 interface Session { id: string; groups: string[]; csrf: string; exp: number }
-interface LoginState { state: string; nonce: string; verifier: string; exp: number }
+interface LoginState { state: string; nonce: string; verifier: string; exp: number; next: string }
 
 // ---------------------------------------------------------------------------------------------
 // Sealing: AES-256-GCM, the cookie's purpose as associated data (a login cookie is never a session).
@@ -104,6 +104,12 @@ export function trustedPeers(list: readonly string[]): net.BlockList {
 // ---------------------------------------------------------------------------------------------
 // Pages (sign-in, errors): small, self-contained, everything escaped
 
+/** Where to go after signing in: a console path (never another site: no //, no backslash), else /ui. */
+export function safeNext(v: unknown): string {
+  if (typeof v !== 'string' || v.length > 2000 || !/^\/ui(?:[/?#]|$)/.test(v) || /[\\\s\p{Cc}]/u.test(v) || v.includes('//')) return '/ui';
+  return v;
+}
+
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
@@ -143,7 +149,7 @@ export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOpti
   const csrfToken = (via: Viewer['via'], binding: string) =>
     crypto.createHmac('sha256', csrfKey).update(`${via}\n${binding}`).digest('base64url');
 
-  const cookieOptions = (sameSite: 'strict' | 'lax', maxAgeSeconds: number): fastifyCookie.SerializeOptions =>
+  const cookieOptions = (sameSite: 'strict' | 'lax', maxAgeSeconds: number): SerializeOptions =>
     ({ httpOnly: true, sameSite, secure, path: '/ui', maxAge: maxAgeSeconds });
   const cookiesOf = (req: FastifyRequest): Record<string, string> => {
     const header = req.headers.cookie;
@@ -262,14 +268,15 @@ export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOpti
       if (!scope.hasContentTypeParser('application/x-www-form-urlencoded')) await scope.register(formbody, { bodyLimit: 16 * 1024 });
 
       scope.get('/ui/login', async (req, reply) => {
+        const next = safeNext((req.query as Record<string, unknown> | undefined)?.next);
         const v = viewer(req);
         if (v) {
           return page(reply, 200, 'Signed in', `<p>Signed in as <b>${oneLine(v.identity.id)}</b>${v.identity.groups.length ? ` (${oneLine(v.identity.groups.join(', '))})` : ''}`
-            + ` ${v.via === 'proxy' ? 'through the auth proxy' : 'with OIDC'}.</p><p><a class="button" href="/ui">Open the console</a></p>`
+            + ` ${v.via === 'proxy' ? 'through the auth proxy' : 'with OIDC'}.</p><p><a class="button" href="${escapeHtml(next)}">Open the console</a></p>`
             + (v.via === 'oidc' ? `<form method="post" action="/ui/logout"><input type="hidden" name="_csrf" value="${escapeHtml(v.csrf)}"><button type="submit">Sign out</button></form>` : ''));
         }
         const parts: string[] = [];
-        if (config.oidc) parts.push(`<p><a class="button" href="/ui/login/oidc">Sign in with ${oneLine(new URL(config.oidc.issuer).host)}</a></p>`);
+        if (config.oidc) parts.push(`<p><a class="button" href="/ui/login/oidc${next === '/ui' ? '' : `?next=${escapeHtml(encodeURIComponent(next))}`}">Sign in with ${oneLine(new URL(config.oidc.issuer).host)}</a></p>`);
         if (config.proxy) {
           const from = proxyHeadersFrom(req);
           parts.push(`<p>Or open Gantry through your organization's sign-in proxy, which signs you in.</p>`
@@ -287,7 +294,8 @@ export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOpti
           req.log.error({ err: { message: (err as Error).message }, issuer: config.oidc.issuer }, 'console: OIDC discovery failed');
           return failed(reply, 503, `the sign-in provider ${config.oidc.issuer} could not be reached: ${(err as Error).message}`, 'try again in a moment; if it persists, check GANTRY_UI_OIDC_ISSUER and that the API can reach it');
         }
-        const login: LoginState = { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier: oidc.randomPKCECodeVerifier(), exp: now() + LOGIN_TTL_MS };
+        const login: LoginState = { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier: oidc.randomPKCECodeVerifier(), exp: now() + LOGIN_TTL_MS,
+          next: safeNext((req.query as Record<string, unknown> | undefined)?.next) };
         const url = oidc.buildAuthorizationUrl(cfg, {
           redirect_uri: redirectUri, scope: config.oidc.scopes.join(' '), response_type: 'code',
           code_challenge: await oidc.calculatePKCECodeChallenge(login.verifier), code_challenge_method: 'S256',
@@ -343,8 +351,9 @@ export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOpti
         reply.header('set-cookie', [clear, cookie]);
         // Not a 303: a redirect still belongs to the provider's cross-site navigation, so the browser
         // would not send the new Strict cookie to /ui. A page of our own that moves on is same-site.
-        return page(reply, 200, 'Signed in', `<p>Signed in as <b>${oneLine(session.id)}</b>. <a href="/ui">Open the console</a>.</p>`,
-          '<meta http-equiv="refresh" content="0;url=/ui">');
+        const next = safeNext(login.next);
+        return page(reply, 200, 'Signed in', `<p>Signed in as <b>${oneLine(session.id)}</b>. <a href="${escapeHtml(next)}">Open the console</a>.</p>`,
+          `<meta http-equiv="refresh" content="0;url=${escapeHtml(next)}">`);
       });
 
       scope.post('/ui/logout', async (req, reply) => {
