@@ -3,7 +3,7 @@
 // simulated cluster plus the pipeline's checkout/gate/build/registry activities, and a sample
 // application in a temporary git repository (FROM scratch: no base image can be pulled here;
 // RUN steps use a copied static busybox).
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import type { NativeConnection, Worker } from '@temporalio/worker';
 import { createSimClusterActivities, type SimEffect } from '../../activities/index.js';
 import { GantryService } from '../../api/service.js';
 import { startEphemeralBuildkit, type EphemeralBuildkit } from '../../testbed/buildkit.js';
+import { git } from '../../testbed/git.js';
 import { buildctlBin, busyboxStaticBin, hadolintBin } from '../../testbed/paths.js';
 import { startEphemeralRegistry, type EphemeralRegistry } from '../../testbed/registry.js';
 import { createWorker } from '../../worker/worker.js';
@@ -74,24 +75,7 @@ export async function startPipelineHarness(bed: BuildBed, env: NodeJS.ProcessEnv
 
 // --- the sample application ---------------------------------------------------------------------
 
-const gitId = ['-c', 'user.name=Carol Author', '-c', 'user.email=carol@example.com', '-c', 'commit.gpgsign=false', '-c', 'init.defaultBranch=main'];
-
-export function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', [...gitId, ...args], { cwd, encoding: 'utf8', env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } }).trim();
-}
-
-/**
- * git without blocking this process: for a push whose server hook calls an API served by this same
- * process (a synchronous push would hold the event loop, so the hook's request could not be answered).
- */
-export function gitAsync(cwd: string, ...args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('git', [...gitId, ...args], { cwd, encoding: 'utf8', env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`git ${args.join(' ')} failed: ${err.message}\n${stderr}`));
-      else resolve(`${stdout}${stderr}`.trim());
-    });
-  });
-}
+export { git, gitAsync } from '../../testbed/git.js';
 
 export const passingJunit = `<?xml version="1.0" encoding="UTF-8"?>
 <testsuites><testsuite name="app" tests="3" failures="0" errors="0">
