@@ -223,6 +223,7 @@ async function main(): Promise<void> {
   const clusterLast = new Map<string, string>();
   let watching: Promise<number> | undefined;
   let approvePrinted = false;
+  let stagingShown = false;
   let approveTimer: NodeJS.Timeout | undefined;
   let productionStatus: ReleaseStatus | undefined;
   const revisions = (target: Target, s: ReleaseStatus) => ({ canary: targetRevision(target, s.revision), ...(s.previous ? { stable: targetRevision(target, s.previous) } : {}) });
@@ -255,9 +256,12 @@ async function main(): Promise<void> {
     }
     try {
       const stage = (name: string) => p!.stages.find((s) => s.name === name)?.state;
-      if (stage('release:staging') === 'running') {
+      // Staging while it runs, and once more when it has ended (it may end between two looks).
+      const staging = stage('release:staging');
+      if (staging === 'running' || (staging && staging !== 'pending' && !stagingShown)) {
         const s = await releaseOf('staging');
         if (s) await showCluster('staging', s);
+        if (staging !== 'running') stagingShown = true;
       }
       if (stage('release:production') === 'running') {
         const s = await releaseOf('production');
