@@ -45,6 +45,33 @@ const REMEMBERED = 10_000;
 
 type Outcome = { ok: true; id: number; status: ReleaseStatus; final: boolean } | { ok: false; error: GantryError | Error };
 
+/** How a stream writes a status and an error: SSE fields, each line ending in \n (the id and the blank line are added). */
+export interface StreamFormat {
+  status(s: ReleaseStatus, final: boolean): string;
+  error(body: Record<string, unknown>): string;
+}
+
+/** The JSON stream of the API and the CLI: `event: status` / `event: end` / `event: error` with JSON data. */
+export const jsonFormat: StreamFormat = {
+  status: (s, final) => `event: ${final ? 'end' : 'status'}\ndata: ${JSON.stringify(s)}\n`,
+  error: (body) => `event: error\ndata: ${JSON.stringify(body)}\n`,
+};
+
+/** Text as SSE data lines (a line break inside data would end the field). */
+const dataLines = (text: string) => `${text.split(/\r\n|\r|\n/).map((l) => `data: ${l}`).join('\n')}\n`;
+
+/**
+ * HTML fragments for htmx's SSE extension (the console): each status is an unnamed message (htmx swaps
+ * it), the end one more named `endEvent` (the element closes on it, hx-sse:close), an error the named
+ * event `<endEvent>-error` with the JSON body.
+ */
+export function htmlFormat(render: (s: ReleaseStatus) => string, endEvent: string): StreamFormat {
+  return {
+    status: (s, final) => `${dataLines(render(s))}${final ? `\nevent: ${endEvent}\ndata: ${s.phase}\n` : ''}`,
+    error: (body) => `event: ${endEvent}-error\ndata: ${JSON.stringify(body)}\n`,
+  };
+}
+
 interface Watcher { lastEventId?: number; deliver(o: Outcome): void }
 
 /** JSON with object keys sorted: the same status gives the same text. */
@@ -186,7 +213,7 @@ export class ReleaseStreams {
    * Serves one stream. Resolves with an error to send as the HTTP response when the stream cannot
    * start (its first status failed), or undefined once the stream is under way (the raw response is ours).
    */
-  serve(req: FastifyRequest, raw: ServerResponse, caller: Caller, app: string, env: string, lastEventId: number | undefined): Promise<Error | undefined> {
+  serve(req: FastifyRequest, raw: ServerResponse, caller: Caller, app: string, env: string, lastEventId: number | undefined, format: StreamFormat = jsonFormat): Promise<Error | undefined> {
     if (this.open.size >= this.maxStreams) {
       const e = new GantryError('unavailable', `this API serves at most ${this.maxStreams} release streams at once`, [],
         'try again shortly, or poll GET /v1/releases/:app/:env instead');
@@ -229,11 +256,11 @@ export class ReleaseStreams {
           if (!o.ok) {
             const body = o.error instanceof GantryError ? o.error.toJSON() : { error: 'internal', message: `the status query failed (request ${req.id}); the details are in the Gantry API server log`, requestId: req.id };
             if (!(o.error instanceof GantryError)) req.log.error({ err: o.error }, 'release stream: status failed');
-            write(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
+            write(`${format.error(body)}\n`);
             close();
             return;
           }
-          write(`id: ${o.id}\nevent: ${o.final ? 'end' : 'status'}\ndata: ${JSON.stringify(o.status)}\n\n`);
+          write(`id: ${o.id}\n${format.status(o.status, o.final)}\n`);
           if (o.final) close();
         },
       };

@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CONTENT_SECURITY_POLICY } from './layout.js';
 import type { ConsoleDeps, ConsoleHelpers, Viewer } from './types.js';
 import { VIEWS } from './views/index.js';
+import { renderError } from './views/parts.js';
 
 const require = createRequire(import.meta.url);
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -57,6 +58,8 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
       if (!f) return reply.code(404).type('text/plain').send('not found');
       return reply.type(f.type).header('cache-control', 'public, max-age=300').header('x-content-type-options', 'nosniff').send(f.body);
     });
+    // Errors under /ui are pages (or, for htmx, fragments) with the message and hint, never JSON.
+    scope.setErrorHandler((err, req, reply) => renderError(req, reply, err, deps, helpers));
     deps.auth.register(scope);
     for (const routes of VIEWS) routes(scope, deps, helpers);
   });
