@@ -6,10 +6,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
 import type { Measurement } from '../core/analysis.js';
+import { MAX_OBSERVED_CELLS, type ObservedState } from '../core/observed.js';
 import type { Revision } from '../core/release.js';
 import type {
   ApplyGroupRequest, ApplyGroupResult, DescribeTargetRequest, DescribeTargetResult, FinalizeRequest, HealthResult,
-  MeasureRequest, ReleaseActivities, RollbackRequest, Target, WaitHealthyRequest,
+  MeasureRequest, ObservedResult, ReleaseActivities, RollbackRequest, Target, WaitHealthyRequest,
 } from '../workflows/activity-types.js';
 import { fail, FailureType } from '../workflows/failures.js';
 
@@ -65,6 +66,16 @@ export function createSimClusterActivities(opts: SimOptions = {}): ReleaseActivi
     return ts;
   };
   const neverReady = opts.neverReady ?? ((r: Revision) => `${r.image}@${r.digest ?? ''}`.includes('broken'));
+  // What the status shows as observed (core/observed.ts): the simulated counts, every pod serving
+  // unless its revision never becomes ready; no drains, no router.
+  const observedOf = (t: Target, ts: TargetState | undefined, newReady = true): ObservedState => ({
+    at: new Date().toISOString(), by: 'sim',
+    cells: t.cells.slice(0, MAX_OBSERVED_CELLS).map((c) => {
+      const cs = ts?.cells[c.name] ?? { stable: c.replicas, canary: 0 };
+      const up = (n: number, ready: boolean) => ({ pods: n, ready: ready ? n : 0, serving: ready ? n : 0, draining: 0 });
+      return { cell: c.name, stable: up(cs.stable, true), new: up(cs.canary, newReady) };
+    }),
+  });
 
   return {
     state: () => structuredClone(load()),
@@ -78,14 +89,14 @@ export function createSimClusterActivities(opts: SimOptions = {}): ReleaseActivi
       const s = load();
       const ts = targetState(s, req.target);
       const done = req.target.cells.every((c) => ts.cells[c.name]!.canary === (req.canary[c.name] ?? 0));
-      if (done) return { changed: false };
+      if (done) return { changed: false, observed: observedOf(req.target, ts, !neverReady(req.revision)) };
       effect({ kind: 'apply-start', releaseId: req.releaseId, group: req.group, target: key(req.target) });
       // Simulated drain + replace time; heartbeats so a dead worker is noticed and the retry resumes.
       const delay = opts.applyDelayMs ?? 0;
-      for (let waited = 0; waited < delay; waited += 200) { heartbeat({ group: req.group }); await sleep(Math.min(200, delay - waited)); }
+      for (let waited = 0; waited < delay; waited += 200) { heartbeat({ group: req.group, observed: observedOf(req.target, ts) }); await sleep(Math.min(200, delay - waited)); }
       const fresh = load();
       const fts = targetState(fresh, req.target);
-      if (req.target.cells.every((c) => fts.cells[c.name]!.canary === (req.canary[c.name] ?? 0))) return { changed: false };
+      if (req.target.cells.every((c) => fts.cells[c.name]!.canary === (req.canary[c.name] ?? 0))) return { changed: false, observed: observedOf(req.target, fts, !neverReady(req.revision)) };
       fts.canaryRevision = req.revision;
       for (const c of req.target.cells) {
         const canary = req.canary[c.name] ?? 0;
@@ -93,18 +104,19 @@ export function createSimClusterActivities(opts: SimOptions = {}): ReleaseActivi
       }
       save(fresh);
       effect({ kind: 'apply', releaseId: req.releaseId, group: req.group, target: key(req.target), cells: structuredClone(fts.cells) });
-      return { changed: true };
+      return { changed: true, observed: observedOf(req.target, fts, !neverReady(req.revision)) };
     },
 
     async waitHealthy(req: WaitHealthyRequest): Promise<HealthResult> {
       const bad = neverReady(req.revision);
       const wait = bad ? req.deadlineMs : Math.min(opts.readyDelayMs ?? 0, req.deadlineMs);
-      for (let waited = 0; waited < wait; waited += 500) { heartbeat(); await sleep(Math.min(500, wait - waited)); }
+      const before = load().targets[key(req.target)];
+      for (let waited = 0; waited < wait; waited += 500) { heartbeat({ group: req.group, observed: observedOf(req.target, before, false) }); await sleep(Math.min(500, wait - waited)); }
       const ts = load().targets[key(req.target)];
       const total = Object.values(req.canary).reduce((a, b) => a + b, 0);
-      if (bad) return { healthy: false, reason: `new pods not ready within ${req.deadlineMs} ms (simulated: revision marked broken)` };
+      if (bad) return { healthy: false, reason: `new pods not ready within ${req.deadlineMs} ms (simulated: revision marked broken)`, observed: observedOf(req.target, ts, false) };
       const cells = req.target.cells.map((c) => `${c.name} ${ts?.cells[c.name]?.canary ?? 0}/${req.canary[c.name] ?? 0}`).join(', ');
-      return { healthy: true, reason: `${total} new pod(s) ready and serving (${cells}) [simulated]` };
+      return { healthy: true, reason: `${total} new pod(s) ready and serving (${cells}) [simulated]`, observed: observedOf(req.target, ts) };
     },
 
     async measure(req: MeasureRequest): Promise<Measurement[]> {
@@ -119,7 +131,7 @@ export function createSimClusterActivities(opts: SimOptions = {}): ReleaseActivi
       });
     },
 
-    async rollback(req: RollbackRequest): Promise<void> {
+    async rollback(req: RollbackRequest): Promise<ObservedResult> {
       const s = load();
       const ts = targetState(s, req.target);
       // Capacity first: stable back to full size; then the new pods go.
@@ -128,9 +140,10 @@ export function createSimClusterActivities(opts: SimOptions = {}): ReleaseActivi
       if (req.stable) ts.stable = req.stable;
       save(s);
       effect({ kind: 'rollback', releaseId: req.releaseId, target: key(req.target), cells: structuredClone(ts.cells) });
+      return { observed: observedOf(req.target, ts) };
     },
 
-    async finalize(req: FinalizeRequest): Promise<void> {
+    async finalize(req: FinalizeRequest): Promise<ObservedResult> {
       const s = load();
       const ts = targetState(s, req.target);
       ts.stable = req.revision;
@@ -138,6 +151,8 @@ export function createSimClusterActivities(opts: SimOptions = {}): ReleaseActivi
       for (const c of req.target.cells) ts.cells[c.name] = { stable: c.replicas, canary: 0 };
       save(s);
       effect({ kind: 'finalize', releaseId: req.releaseId, target: key(req.target) });
+      // Every pod runs the released revision: the new one, as the status counts it.
+      return { observed: observedOf(req.target, { cells: Object.fromEntries(req.target.cells.map((c) => [c.name, { stable: 0, canary: c.replicas }])) }) };
     },
   };
 }

@@ -49,7 +49,7 @@ function outcomeOf(req: FastifyRequest, reply: FastifyReply): DeliveryOutcome {
 }
 
 /** A running release as the list reads it from the search attributes (api/service.ts list). */
-export interface RunningRelease { app: string; environment: string; kind?: string; phase?: string; waitingOn?: string }
+export interface RunningRelease { app: string; environment: string; kind?: string; phase?: string; waitingOn?: string; canaryWeight?: number; waitingSince?: string }
 
 export class ApiMetrics {
   readonly registry = new Registry();
@@ -80,8 +80,10 @@ export class ApiMetrics {
    * (their search attributes; `load`), cached for `ttlMs` so a scrape every few seconds costs one
    * List call per TTL: gantry_release_info{app,environment,kind,phase} = 1 and
    * gantry_release_waiting{app,environment,on} = 1 per running release (on: approval, timer, window,
-   * resume), and gantry_release_list_up (0 when the last list failed: the gauges are then empty, not
-   * stale). A phase not known yet (a release started before the search attributes) is `unknown`.
+   * resume), gantry_release_canary_weight{app,environment} (GantryWeight) and
+   * gantry_release_waiting_seconds{app,environment,on} (now minus GantryWaitingSince, at each scrape),
+   * and gantry_release_list_up (0 when the last list failed: the gauges are then empty, not stale). A
+   * phase not known yet (a release started before the search attributes) is `unknown`.
    */
   watchReleases(load: () => Promise<RunningRelease[]>, ttlMs = 15_000): void {
     let cached: { at: number; ok: boolean; rows: RunningRelease[] } | undefined;
@@ -110,6 +112,28 @@ export class ApiMetrics {
         const { rows } = await current();
         this.reset();
         for (const r of rows) if (r.waitingOn) this.set({ app: r.app, environment: r.environment, on: r.waitingOn }, 1);
+      },
+    });
+    new Gauge({
+      name: 'gantry_release_canary_weight', help: 'The new revision\'s planned share of the pods in percent, per running release (from the GantryWeight search attribute)',
+      labelNames: ['app', 'environment'], registers: [this.registry],
+      async collect() {
+        const { rows } = await current();
+        this.reset();
+        for (const r of rows) if (typeof r.canaryWeight === 'number') this.set({ app: r.app, environment: r.environment }, r.canaryWeight);
+      },
+    });
+    new Gauge({
+      name: 'gantry_release_waiting_seconds', help: 'How long each waiting running release has waited, by what it waits on (from the GantryWaitingSince search attribute)',
+      labelNames: ['app', 'environment', 'on'], registers: [this.registry],
+      async collect() {
+        const { rows } = await current();
+        this.reset();
+        const now = Date.now();
+        for (const r of rows) {
+          const since = r.waitingSince ? Date.parse(r.waitingSince) : Number.NaN;
+          if (r.waitingOn && Number.isFinite(since)) this.set({ app: r.app, environment: r.environment, on: r.waitingOn }, Math.max(0, (now - since) / 1000));
+        }
       },
     });
     new Gauge({

@@ -4,11 +4,13 @@ import {
   WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError,
   type Client, type WorkflowHandle,
 } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, type Payload } from '@temporalio/common';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import { Action, type Channel, type Identity } from '../core/approval.js';
 import type { EnvironmentConfig, GantryConfig } from '../core/config.js';
 import type { PipelineStatus } from '../core/pipeline.js';
 import { rollbackEnvironment, type ReleaseStatus, type Revision } from '../core/release.js';
+import { mergeObserved } from '../core/observed.js';
 import {
   decisionUpdates, FailureType, gatesWorkflowId, pipelineStatusQuery, pipelineWorkflowId, releaseMemo, releaseWorkflowId, statusQuery, TASK_QUEUE,
   type DecisionResult, type ReleaseMemo,
@@ -16,7 +18,9 @@ import {
 import type { ReleaseInput } from '../workflows/release.js';
 import type { PipelineInput } from '../workflows/pipeline.js';
 import { canUnblock, registerHint, SearchAttribute, searchAttributeTypes, unblockingAction, waitingForClause } from '../core/search-attributes.js';
-import { GantryApp, GantryApprovers, GantryEnvironment, GantryExcluded, GantryKind, GantryPhase, GantryWaitingOn, startAttributes } from '../workflows/search-attributes.js';
+import {
+  GantryApp, GantryApprovers, GantryEnvironment, GantryExcluded, GantryKind, GantryPhase, GantryWaitingOn, GantryWaitingSince, GantryWeight, startAttributes,
+} from '../workflows/search-attributes.js';
 import { GantryError } from './errors.js';
 import { loadConfigOffThread } from './config-parse.js';
 
@@ -62,6 +66,9 @@ export interface ReleaseSummary {
   waitingOn?: string;
   /** Who can unblock it (user ids, group:<name>, * for anyone), when it waits on people. */
   approvers?: string[];
+  /** The new revision's planned share of the pods in percent (GantryWeight), and since when it waits (GantryWaitingSince). */
+  canaryWeight?: number;
+  waitingSince?: string;
 }
 
 const digestRe = /^sha256:[a-f0-9]{64}$/;
@@ -100,7 +107,7 @@ function idParts(workflowId: string): { app?: string; environment?: string } {
 const ENDED = new Set<string>(['succeeded', 'rolled-back', 'failed']);
 
 /** temporal.api.enums.v1.IndexedValueType, for the operator service. */
-const INDEXED_VALUE_TYPE = { Keyword: 2, KeywordList: 7 } as const;
+const INDEXED_VALUE_TYPE = { Keyword: 2, Int: 3, Datetime: 6, KeywordList: 7 } as const;
 
 /** How long a status query may wait for a worker's answer. */
 const QUERY_DEADLINE_MS = 10_000;
@@ -238,8 +245,10 @@ export class GantryService {
   async status(app: string, environment: string, events = 50, caller?: Identity): Promise<ReleaseStatus> {
     const handle = this.releaseHandle(app, environment);
     try {
-      const tq = (await handle.describe()).taskQueue;
-      return await this.queryOnWorker(tq, () => handle.query(statusQuery, { events, ...(caller ? { identity: { id: caller.id, groups: [...caller.groups] } } : {}) }));
+      const desc = await handle.describe();
+      const status = await this.queryOnWorker(desc.taskQueue, () => handle.query(statusQuery, { events, ...(caller ? { identity: { id: caller.id, groups: [...caller.groups] } } : {}) }));
+      // The running cluster activity's heartbeat may have looked later than the workflow's last result.
+      return mergeObserved(status, await heartbeatObservations(this.client, desc.raw.pendingActivities));
     } catch (err) {
       throw mapNotFound(err, `no release of ${app} to ${environment}`, 'start one with: gantry release start');
     }
@@ -414,6 +423,8 @@ export class GantryService {
       const phase = running || ENDED.has(sa.get(GantryPhase) ?? '') ? sa.get(GantryPhase) : undefined;
       const waitingOn = running ? sa.get(GantryWaitingOn) : undefined;
       const kind = sa.get(GantryKind);
+      const weight = sa.get(GantryWeight);
+      const since = running && waitingOn && waitingOn !== 'none' ? sa.get(GantryWaitingSince) : undefined;
       out.push({
         workflowId: w.workflowId, app: m?.app ?? sa.get(GantryApp) ?? ids.app ?? '?', environment: m?.environment?.name ?? sa.get(GantryEnvironment) ?? ids.environment ?? '?',
         status, startTime: w.startTime.toISOString(), ...(w.closeTime ? { closeTime: w.closeTime.toISOString() } : {}),
@@ -422,6 +433,8 @@ export class GantryService {
         ...(phase && phase !== 'starting' ? { phase } : {}),
         ...(waitingOn && waitingOn !== 'none' ? { waitingOn } : {}),
         ...(running && approvers.length ? { approvers } : {}),
+        ...(typeof weight === 'number' ? { canaryWeight: weight } : {}),
+        ...(since instanceof Date && Number.isFinite(since.getTime()) ? { waitingSince: since.toISOString() } : {}),
       });
       if (out.length >= limit) break;
     }
@@ -457,6 +470,18 @@ export class GantryService {
     try { await this.releaseHandle(app, environment).result(); } catch (err) { if (!(err instanceof WorkflowFailedError)) throw err; }
     return this.status(app, environment, 0);
   }
+}
+
+/** The `observed` of each pending activity's last heartbeat (checked by mergeObserved), decoded with the client's data converter. */
+async function heartbeatObservations(client: Client, pending: readonly { heartbeatDetails?: { payloads?: Payload[] | null } | null }[] | null | undefined): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for (const a of pending ?? []) {
+    const payloads = a.heartbeatDetails?.payloads;
+    if (!payloads?.length) continue;
+    const d = await decodeFromPayloadsAtIndex<{ observed?: unknown } | undefined>(client.options.loadedDataConverter, 0, payloads).catch(() => undefined);
+    if (d && typeof d === 'object' && 'observed' in d) out.push(d.observed);
+  }
+  return out;
 }
 
 function mapNotFound(err: unknown, message: string, hint?: string): unknown {

@@ -13,6 +13,7 @@ import type { ConfirmPolicy, EnvironmentConfig } from './config.js';
 import { durationMs, formatDuration } from './duration.js';
 import { type GroupStep } from './plan.js';
 import { calendarState, describeOpening } from './windows.js';
+import type { ObservedState } from './observed.js';
 
 /** An immutable version of the application: deployed by digest when known. */
 export interface Revision {
@@ -70,6 +71,8 @@ export interface ReleaseState {
   windowOverride?: Decision;
   /** The calendar's answer when the loop last looked (observeCalendar); read by decideNext and status. */
   calendar?: CalendarAnswer;
+  /** The newest observation of the target a cluster activity's result brought (core/observed.ts recordObserved); not an event. */
+  observed?: ObservedState;
   /** Keys of the notices already sent (see noticesDue), so each is sent once. */
   notices?: string[];
   /** `hint`: what a person should do, when an error (not a decision or a check) stopped the release. */
@@ -155,6 +158,46 @@ export function validApprovals(s: ReleaseState, env: EnvironmentConfig, now: num
   if (expiry === undefined) return unique;
   const at = approvalTimes(s);
   return unique.filter((id) => { const t = at.get(id); return t === undefined || now < t + expiry; });
+}
+
+/** Who can approve a waiting release, structured (status.waiting.approvers): the same policy as approverText and the validators. */
+export interface ApproversStatus {
+  /** Empty users and groups: any authenticated user. */
+  users: string[];
+  groups: string[];
+  required: number;
+  /** The approvals of this group that count now, with when each stops counting (approvers.expiry). */
+  approvals: { by: string; at: string; expiresAt?: string }[];
+  /** Who may not approve now, and why (four-eyes; already approved). */
+  excluded: { id: string; why: string }[];
+  /** When the wait escalates (approvers.escalateAfter), to whom, and whether that notice went out. */
+  escalation?: { at: string; to: { users: string[]; groups: string[] }; sent: boolean };
+}
+
+export function approversStatus(env: EnvironmentConfig, s: ReleaseState, now: number): ApproversStatus {
+  const a = env.approvers;
+  const expiry = a.expiry ? durationMs(a.expiry) : undefined;
+  const times = approvalTimes(s);
+  const approvals = validApprovals(s, env, now).map((by) => {
+    const t = times.get(by);
+    return { by, at: t !== undefined ? iso(t) : iso(s.stageSince), ...(t !== undefined && expiry !== undefined ? { expiresAt: iso(t + expiry) } : {}) };
+  });
+  const parties = { author: s.revision.author, startedBy: s.startedBy.id };
+  const excluded: ApproversStatus['excluded'] = [];
+  const add = (id: string | undefined, why: string) => { if (id && !excluded.some((e) => e.id === id)) excluded.push({ id, why }); };
+  // A party who, were they an approver, would still be refused (the validators' own rule).
+  for (const id of [parties.author, parties.startedBy]) {
+    if (!id) continue;
+    const answer = mayDecide({ id, groups: a.groups }, Action.Approve, { ...a, users: [...a.users, id] }, parties);
+    if (!answer.allowed) add(id, id === parties.author ? 'author of the change (four-eyes)' : 'started this release (four-eyes)');
+  }
+  for (const x of approvals) add(x.by, 'already approved this group');
+  const escalateAt = a.escalateAfter ? s.stageSince + durationMs(a.escalateAfter) : undefined;
+  const to = a.escalateTo ?? { users: a.users, groups: a.groups };
+  return {
+    users: [...a.users], groups: [...a.groups], required: a.required, approvals, excluded,
+    ...(escalateAt !== undefined ? { escalation: { at: iso(escalateAt), to: { users: [...to.users], groups: [...to.groups] }, sent: (s.notices ?? []).includes(`escalation:${s.group}:${s.stageSince}`) } } : {}),
+  };
 }
 
 function approverText(env: EnvironmentConfig, s: ReleaseState, now: number): string {
@@ -492,7 +535,8 @@ export interface ReleaseStatus {
   /** 1-based group number in progress, and the count. */
   group: { current: number; of: number; name?: string };
   cells: CellStatus[];
-  waiting?: { on: 'timer' | 'approval' | 'resume' | 'window'; reason: string; since: string; until?: string; who: string };
+  /** `approvers`: when it waits on approval, who can give it (structured; `who` says the same in words). */
+  waiting?: { on: 'timer' | 'approval' | 'resume' | 'window'; reason: string; since: string; until?: string; who: string; approvers?: ApproversStatus };
   analysis?: AnalysisResult;
   outcome?: ReleaseState['outcome'];
   stop?: ReleaseState['stop'];
@@ -500,6 +544,8 @@ export interface ReleaseStatus {
   events: HistoryEvent[];
   /** What the caller who asked may do now (present when the status was asked for a caller). */
   allowedActions?: AllowedActions;
+  /** What the cluster showed when last looked at (core/observed.ts), next to the plan in `cells`. */
+  observed?: ObservedState;
 }
 
 function isIdentity(x: unknown): x is Identity {
@@ -536,7 +582,7 @@ export function releaseStatus(s: ReleaseState, env: EnvironmentConfig, now: numb
   });
   let waiting: ReleaseStatus['waiting'];
   if (step.kind === 'wait-timer') waiting = { on: 'timer', reason: step.reason, since: iso(s.stageSince), until: iso(step.until), who: step.who };
-  if (step.kind === 'wait-approval') waiting = { on: 'approval', reason: step.reason, since: iso(s.stageSince), ...(step.until !== undefined ? { until: iso(step.until) } : {}), who: step.who };
+  if (step.kind === 'wait-approval') waiting = { on: 'approval', reason: step.reason, since: iso(s.stageSince), ...(step.until !== undefined ? { until: iso(step.until) } : {}), who: step.who, approvers: approversStatus(env, s, now) };
   if (step.kind === 'wait-window') waiting = { on: 'window', reason: step.reason, since: iso(s.stageSince), ...(step.until !== undefined ? { until: iso(step.until) } : {}), who: step.who };
   if (step.kind === 'hold') waiting = { on: 'resume', reason: step.reason, since: s.paused?.at ?? iso(now), who: step.who };
   const keep = opts.events ?? 50;
@@ -554,6 +600,7 @@ export function releaseStatus(s: ReleaseState, env: EnvironmentConfig, now: numb
     decisions: s.decisions,
     events: keep > 0 ? s.events.slice(-keep) : s.events,
     ...(isIdentity(opts.identity) ? { allowedActions: allowedActions(s, env, opts.identity, now) } : {}),
+    ...(s.observed ? { observed: s.observed } : {}),
   };
 }
 

@@ -22,13 +22,19 @@ export const SearchAttribute = {
   Approvers: 'GantryApprovers',
   /** Ids that the approvers list would name but who may not unblock it now (author, starter: four-eyes; who already approved). */
   Excluded: 'GantryExcluded',
+  /** The new revision's planned share of the pods, in percent (0 before the first group and after a rollback; 100 once all moved). */
+  Weight: 'GantryWeight',
+  /** When the current wait began (absent when the release does not wait): gantry_release_waiting_seconds. */
+  WaitingSince: 'GantryWaitingSince',
 } as const;
 export type SearchAttributeName = (typeof SearchAttribute)[keyof typeof SearchAttribute];
 
 /** Temporal's indexed value type of each attribute, as `temporal operator search-attribute create --type` spells it. */
-export const searchAttributeTypes: Readonly<Record<SearchAttributeName, 'Keyword' | 'KeywordList'>> = {
+export type SearchAttributeTypeName = 'Keyword' | 'KeywordList' | 'Int' | 'Datetime';
+export const searchAttributeTypes: Readonly<Record<SearchAttributeName, SearchAttributeTypeName>> = {
   GantryApp: 'Keyword', GantryEnvironment: 'Keyword', GantryKind: 'Keyword', GantryPhase: 'Keyword',
   GantryWaitingOn: 'Keyword', GantryApprovers: 'KeywordList', GantryExcluded: 'KeywordList',
+  GantryWeight: 'Int', GantryWaitingSince: 'Datetime',
 };
 
 /** `--search-attribute Name=Type` for each attribute: for `temporal server start-dev`. */
@@ -38,10 +44,10 @@ export function searchAttributeFlags(): string[] {
 
 /** How to register the attributes on a namespace (self-hosted; Temporal Cloud: tcld namespace search-attributes add). */
 export function registerHint(namespace = 'default'): string {
-  const byType = (type: 'Keyword' | 'KeywordList') => Object.entries(searchAttributeTypes).filter(([, ty]) => ty === type).map(([n]) => `--name ${n}`).join(' ');
+  const types = [...new Set(Object.values(searchAttributeTypes))];
+  const byType = (type: SearchAttributeTypeName) => Object.entries(searchAttributeTypes).filter(([, ty]) => ty === type).map(([n]) => `--name ${n}`).join(' ');
   // One --type per command.
-  return `temporal operator search-attribute create --namespace ${namespace} ${byType('Keyword')} --type Keyword; `
-    + `temporal operator search-attribute create --namespace ${namespace} ${byType('KeywordList')} --type KeywordList`;
+  return types.map((t) => `temporal operator search-attribute create --namespace ${namespace} ${byType(t)} --type ${t}`).join('; ');
 }
 
 export type WaitingOn = 'approval' | 'timer' | 'window' | 'resume' | 'none';
@@ -67,6 +73,22 @@ export interface ReleaseAttributes {
   waitingOn: WaitingOn;
   approvers: string[];
   excluded: string[];
+  /** The new revision's planned share of the pods in percent (GantryWeight). */
+  weight: number;
+  /** When the current wait began, ms since epoch (GantryWaitingSince); absent when not waiting. */
+  waitingSince?: number;
+}
+
+/** The keys added after the first four: upserted only by releases that carry them (see the release workflow). */
+export const CANARY_ATTRIBUTE_KEYS: readonly (keyof ReleaseAttributes)[] = ['weight', 'waitingSince'];
+
+/** The new revision's planned share of all pods now, in percent, as status shows the cells. */
+export function plannedWeight(s: ReleaseState): number {
+  if (s.outcome?.result === 'rolled-back') return 0;
+  const done = s.group >= 0 ? s.plan[s.group] : undefined;
+  const total = (s.plan[0]?.perCell ?? []).reduce((n, c) => n + c.canary + c.stable, 0);
+  const canary = (done?.perCell ?? []).reduce((n, c) => n + c.canary, 0);
+  return total === 0 ? 0 : Math.round((100 * canary) / total);
 }
 
 /**
@@ -80,23 +102,26 @@ export function releaseAttributes(s: ReleaseState, env: EnvironmentConfig, now: 
   const policy = env.approvers;
   const named = policy.users.length === 0 && policy.groups.length === 0 ? [ANYONE] : [...policy.users, ...policy.groups.map((g) => `group:${g}`)];
   const parties = { author: s.revision.author, startedBy: s.startedBy.id };
+  const weight = plannedWeight(s);
+  const since = s.stageSince;
   // The four-eyes exclusions: a party who, were they an approver, would still be refused.
   const fourEyes = (action: Action) => [...new Set([parties.author, parties.startedBy].filter((id): id is string => !!id))]
     .filter((id) => !mayDecide({ id, groups: policy.groups }, action, { ...policy, users: [...policy.users, id] }, parties).allowed);
   switch (step.kind) {
     case 'wait-approval':
-      return { phase, waitingOn: 'approval', approvers: named, excluded: [...new Set([...fourEyes(Action.Approve), ...validApprovals(s, env, now)])].sort() };
+      return { phase, waitingOn: 'approval', approvers: named, excluded: [...new Set([...fourEyes(Action.Approve), ...validApprovals(s, env, now)])].sort(), weight, waitingSince: since };
     case 'wait-window':
-      return { phase, waitingOn: 'window', approvers: named, excluded: fourEyes(Action.Override).sort() };
+      return { phase, waitingOn: 'window', approvers: named, excluded: fourEyes(Action.Override).sort(), weight, waitingSince: since };
     case 'hold': {
       // Resume: approvers, the author and the starter (mayDecide's emergency-brake rule).
       const extra = [parties.author, parties.startedBy].filter((id): id is string => !!id && mayDecide({ id, groups: [] }, Action.Resume, policy, parties).allowed);
-      return { phase, waitingOn: 'resume', approvers: [...new Set([...named, ...extra])], excluded: [] };
+      const paused = s.paused ? Date.parse(s.paused.at) : now;
+      return { phase, waitingOn: 'resume', approvers: [...new Set([...named, ...extra])], excluded: [], weight, waitingSince: paused };
     }
     case 'wait-timer':
-      return { phase, waitingOn: 'timer', approvers: [], excluded: [] };
+      return { phase, waitingOn: 'timer', approvers: [], excluded: [], weight, waitingSince: since };
     case 'apply': case 'verify': case 'analyse': case 'confirm': case 'complete': case 'rollback': case 'done':
-      return { phase, waitingOn: 'none', approvers: [], excluded: [] };
+      return { phase, waitingOn: 'none', approvers: [], excluded: [], weight };
     default: {
       const never: never = step;
       throw new Error(`unhandled step ${JSON.stringify(never)}`);
@@ -106,7 +131,7 @@ export function releaseAttributes(s: ReleaseState, env: EnvironmentConfig, now: 
 
 /** The keys whose values differ between two attribute sets (all of them when there is no previous). */
 export function changedAttributes(prev: ReleaseAttributes | undefined, next: ReleaseAttributes): (keyof ReleaseAttributes)[] {
-  const keys: (keyof ReleaseAttributes)[] = ['phase', 'waitingOn', 'approvers', 'excluded'];
+  const keys: (keyof ReleaseAttributes)[] = ['phase', 'waitingOn', 'approvers', 'excluded', ...CANARY_ATTRIBUTE_KEYS];
   if (!prev) return keys;
   return keys.filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]));
 }

@@ -4,6 +4,7 @@
 // changes nothing that was already done.
 import type { Measurement, CheckSpec } from '../core/analysis.js';
 import type { Revision } from '../core/release.js';
+import type { ObservedState } from '../core/observed.js';
 import type { CatalogBuild } from '../core/catalog.js';
 
 export interface CellTarget {
@@ -40,6 +41,8 @@ export interface ApplyGroupResult {
   /** false: the new pods did not become ready and serving within the deadline; no old pod was drained. */
   ready?: boolean;
   reason?: string;
+  /** The target as the activity last saw it (core/observed.ts): the release's status shows it. */
+  observed?: ObservedState;
 }
 
 export interface WaitHealthyRequest {
@@ -50,7 +53,10 @@ export interface WaitHealthyRequest {
   canary: Record<string, number>;
   deadlineMs: number;
 }
-export interface HealthResult { healthy: boolean; reason: string }
+export interface HealthResult { healthy: boolean; reason: string; observed?: ObservedState }
+
+/** What a rollback or a finalize saw last (an older worker returns nothing). */
+export interface ObservedResult { observed?: ObservedState }
 
 export interface MeasureRequest { releaseId: string; target: Target; revision: Revision; group: number; checks: CheckSpec[] }
 
@@ -67,9 +73,9 @@ export interface ReleaseActivities {
   /** Runs the analysis queries once and returns raw measurements (the verdict is core's). */
   measure(req: MeasureRequest): Promise<Measurement[]>;
   /** Capacity first, then traffic, then removes the new pods: back to `stable`. */
-  rollback(req: RollbackRequest): Promise<void>;
+  rollback(req: RollbackRequest): Promise<ObservedResult | void>;
   /** The new revision becomes the stable one. */
-  finalize(req: FinalizeRequest): Promise<void>;
+  finalize(req: FinalizeRequest): Promise<ObservedResult | void>;
 }
 
 // Failure types (InvalidTarget, Forbidden, InvalidSpec, ClusterUnavailable, …) and their retryability: workflows/failures.ts.

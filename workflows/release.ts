@@ -13,14 +13,15 @@ import {
   type ReleaseState, type ReleaseStatus, type Revision, type StopCause,
 } from '../core/release.js';
 import { canaryTargets, environmentPlan } from '../core/plan.js';
-import { changedAttributes, releaseAttributes, type ReleaseAttributes } from '../core/search-attributes.js';
+import { CANARY_ATTRIBUTE_KEYS, changedAttributes, releaseAttributes, type ReleaseAttributes } from '../core/search-attributes.js';
+import { recordObserved } from '../core/observed.js';
 import { durationMs } from '../core/duration.js';
 import type { Channel } from '../core/approval.js';
-import type { NotifyActivities, ReleaseActivities, Target } from './activity-types.js';
+import type { NotifyActivities, ObservedResult, ReleaseActivities, Target } from './activity-types.js';
 import { failureHintOf, nonRetryableErrorTypes } from './failures.js';
 import { decisionUpdates, FailureType, statusQuery, type DecisionArgs } from './messages.js';
 import { countRelease, countRollback, resultLabel } from './metrics.js';
-import { attributeUpdates, GantryApp, GantryEnvironment, GantryKind } from './search-attributes.js';
+import { attributeUpdates, GantryApp, GantryEnvironment, GantryKind, GantryWeight } from './search-attributes.js';
 
 export interface ReleaseInput {
   app: string;
@@ -95,11 +96,15 @@ function validateArgs(args: DecisionArgs | undefined): void {
  */
 function attributeSync(s: ReleaseState, env: EnvironmentConfig, flagged: boolean): () => void {
   const startedWith = workflowInfo().typedSearchAttributes.get(GantryApp) !== undefined;
+  // GantryWeight and GantryWaitingSince came later: only a release whose starter set GantryWeight (or
+  // flagged them all registered) upserts them, so one started before they were registered never fails on them.
+  const canaryKeys = workflowInfo().typedSearchAttributes.get(GantryWeight) !== undefined || flagged;
   let last: ReleaseAttributes | undefined;
   return () => {
     if ((!startedWith && !flagged) || !patched('search-attributes')) return;
     const next = releaseAttributes(s, env, Date.now());
-    const keys = changedAttributes(last, next);
+    const withCanary = canaryKeys && patched('canary-attributes');
+    const keys = changedAttributes(last, next).filter((k) => withCanary || !CANARY_ATTRIBUTE_KEYS.includes(k));
     // The first upsert of a release that started without them names it too.
     const named = !startedWith && !last ? [{ key: GantryApp, value: s.app }, { key: GantryEnvironment, value: s.environment }, { key: GantryKind, value: s.kind }] : [];
     if (keys.length > 0) upsertSearchAttributes([...named, ...attributeUpdates(next, keys)]);
@@ -186,12 +191,14 @@ async function runGroups(s: ReleaseState, env: EnvironmentConfig, target: Target
         }));
         if (!r) break;
         recordApplied(s, step.group, Date.now());
+        recordObserved(s, r.observed);
         if (r.ready === false) recordHealth(s, false, r.reason ?? 'new pods not ready within the progress deadline', Date.now());
         break;
       }
       case 'verify': {
         const h = await stoppable(s, () => cluster.waitHealthy({ releaseId: s.id, target, revision: s.revision, group: step.group, canary: canaryTargets(s.plan, step.group), deadlineMs: step.deadlineMs }));
         if (!h) break;
+        recordObserved(s, h.observed);
         recordHealth(s, h.healthy, h.reason, Date.now());
         break;
       }
@@ -226,7 +233,7 @@ async function runGroups(s: ReleaseState, env: EnvironmentConfig, target: Target
         break;
       }
       case 'complete':
-        await cluster.finalize({ releaseId: s.id, target, revision: s.revision });
+        recordObserved(s, observedOf(await cluster.finalize({ releaseId: s.id, target, revision: s.revision })));
         recordOutcome(s, 'succeeded', `${revisionRef(s.revision)} serves ${s.environment} on every pod`, Date.now());
         return;
       case 'rollback':
@@ -249,14 +256,19 @@ async function rollBack(s: ReleaseState, target: Target, cause: StopCause, reaso
   countRollback(s.app, s.environment, cause);
   syncAttributes();
   try {
-    await CancellationScope.nonCancellable(() => rescue.rollback({
+    recordObserved(s, observedOf(await CancellationScope.nonCancellable(() => rescue.rollback({
       releaseId: s.id, target, revision: s.revision, ...(s.previous ? { stable: s.previous } : {}), reason: s.stop!.reason,
-    }));
+    }))));
     recordOutcome(s, 'rolled-back', `${s.stop!.reason}; ${s.previous ? `back to ${revisionRef(s.previous)}` : 'new pods removed'}`, Date.now());
   } catch (err) {
     recordOutcome(s, 'failed', `rollback failed: ${errorMessage(err)} (after: ${s.stop!.reason})`, Date.now(), failureHintOf(err));
   }
   syncAttributes();
+}
+
+/** The observation a rollback or finalize returned (an older worker returns nothing). */
+function observedOf(r: ObservedResult | void): unknown {
+  return r ? r.observed : undefined;
 }
 
 function errorMessage(err: unknown): string {

@@ -10,12 +10,16 @@ export const GantryPhase = defineSearchAttributeKey(SearchAttribute.Phase, Searc
 export const GantryWaitingOn = defineSearchAttributeKey(SearchAttribute.WaitingOn, SearchAttributeType.KEYWORD);
 export const GantryApprovers = defineSearchAttributeKey(SearchAttribute.Approvers, SearchAttributeType.KEYWORD_LIST);
 export const GantryExcluded = defineSearchAttributeKey(SearchAttribute.Excluded, SearchAttributeType.KEYWORD_LIST);
+export const GantryWeight = defineSearchAttributeKey(SearchAttribute.Weight, SearchAttributeType.INT);
+export const GantryWaitingSince = defineSearchAttributeKey(SearchAttribute.WaitingSince, SearchAttributeType.DATETIME);
 
 /** The attributes a release starts with (set by whoever starts it, once it knows they are registered). */
 export function startAttributes(app: string, environment: string, kind: 'release' | 'rollback'): SearchAttributePair[] {
   return [
     { key: GantryApp, value: app }, { key: GantryEnvironment, value: environment }, { key: GantryKind, value: kind },
     { key: GantryPhase, value: 'starting' }, { key: GantryWaitingOn, value: 'none' },
+    // Also tells the release that the namespace has GantryWeight and GantryWaitingSince (added later).
+    { key: GantryWeight, value: 0 },
   ];
 }
 
@@ -27,6 +31,8 @@ export function attributeUpdates(next: ReleaseAttributes, keys: readonly (keyof 
       case 'waitingOn': return { key: GantryWaitingOn, value: next.waitingOn };
       case 'approvers': return { key: GantryApprovers, value: next.approvers.length ? next.approvers : null };
       case 'excluded': return { key: GantryExcluded, value: next.excluded.length ? next.excluded : null };
+      case 'weight': return { key: GantryWeight, value: next.weight };
+      case 'waitingSince': return { key: GantryWaitingSince, value: next.waitingSince !== undefined ? new Date(next.waitingSince) : null };
       default: {
         const never: never = k;
         throw new Error(`unknown attribute ${String(never)}`);

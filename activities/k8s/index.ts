@@ -16,6 +16,7 @@
 import { activityInfo, cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import type { Measurement } from '../../core/analysis.js';
 import { formatDuration } from '../../core/duration.js';
+import { observedFromView, plannedWeights, type ObservedBy, type ObservedState } from '../../core/observed.js';
 import {
   Annotations, DEFAULT_DRAIN_GRACE, FIELD_MANAGER, Labels, NO_REVISION, decideFinalize, decideGroup, decideHealth,
   decideRollback, labelSelector, selectorLabels, workloadName, type Decision, type RolloutAction,
@@ -23,7 +24,7 @@ import {
 import type { Revision } from '../../core/release.js';
 import type {
   ApplyGroupRequest, ApplyGroupResult, DescribeTargetRequest, DescribeTargetResult, FinalizeRequest, HealthResult,
-  MeasureRequest, ReleaseActivities, RollbackRequest, Target, WaitHealthyRequest,
+  MeasureRequest, ObservedResult, ReleaseActivities, RollbackRequest, Target, WaitHealthyRequest,
 } from '../../workflows/activity-types.js';
 import { ContentType, KubeClients, call, isNotFound, readOrUndefined, type KubeOptions } from './client.js';
 import { Waker, converge, sleep } from './converge.js';
@@ -57,13 +58,19 @@ export interface KubernetesActivityOptions extends KubeOptions {
   onDecision?: (e: DecisionEvent) => void;
 }
 
-interface Progress { kind: string; group?: number; startedAt: number; step?: string; reason?: string }
+/** Heartbeat details: resumable progress, and the compact observed state the API shows in the status (no secrets). */
+interface Progress { kind: string; group?: number; startedAt: number; step?: string; reason?: string; observed?: ObservedState }
 
-/** Heartbeats every second with the latest progress, while `fn` runs (outside an activity: no-op). */
-async function withHeartbeat<T>(progress: Progress, fn: (update: (p: Partial<Progress>) => void) => Promise<T>): Promise<T> {
+/**
+ * Heartbeats every second with the latest progress, while `fn` runs (outside an activity: no-op).
+ * `immediate: false` skips the beat at the start: the SDK sends the first heartbeat at once and
+ * throttles the next ones (to 80% of the heartbeat timeout), so the first one should carry the
+ * first observation rather than none.
+ */
+async function withHeartbeat<T>(progress: Progress, fn: (update: (p: Partial<Progress>) => void) => Promise<T>, immediate = true): Promise<T> {
   let current = progress;
   const beat = () => { try { heartbeat(current); } catch { /* not in an activity (tests, benchmarks) */ } };
-  beat();
+  if (immediate) beat();
   const timer = setInterval(beat, 1000);
   try {
     return await fn((p) => { current = { ...current, ...p }; });
@@ -235,14 +242,21 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
     }));
   }
 
-  /** A converge run for one activity, wired to heartbeats, cancellation, the waker and the decision hook. */
+  /**
+   * A converge run for one activity, wired to heartbeats, cancellation, the waker and the decision hook.
+   * `watch`: how to describe what it sees (core/observed.ts), heartbeated after each look and returned.
+   */
   async function run(kind: string, releaseId: string, scope: Scope, progress: Progress,
-    decide: (view: Observation['view'], now: number) => Decision, ctx: Parameters<typeof act>[2]) {
+    decide: (view: Observation['view'], now: number) => Decision, ctx: Parameters<typeof act>[2],
+    watch: { by: ObservedBy; targets?: Record<string, number> }) {
     const sig = signal();
     const waker = newWaker(scope);
     let last: Observation | undefined;
+    let observed: ObservedState | undefined;
+    let looked: Observation | undefined;
+    const look = (view: Observation['view']) => observedFromView(view, ctx.canary, plannedWeights(view, ctx.canary, watch.targets), watch.by, Date.now());
     try {
-      return await withHeartbeat(progress, (update) => converge({
+      const r = await withHeartbeat(progress, (update) => converge({
         what: `${kind} ${scope.target.app}/${scope.target.environment}`,
         observe: async () => (last = await observe(scope, grace, sig)).view,
         decide,
@@ -255,10 +269,12 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
         ...(opts.pollMs ? { pollMs: opts.pollMs } : {}),
         ...(opts.transientBudgetMs ? { transientBudgetMs: opts.transientBudgetMs } : {}),
         onDecision: (d) => {
-          update({ step: d.type === 'done' ? 'done' : d.type === 'act' || d.type === 'wait' || d.type === 'stuck' ? d.step : '', reason: d.reason });
+          if (last && last !== looked) { observed = look(last.view); looked = last; }
+          update({ step: d.type === 'done' ? 'done' : d.type === 'act' || d.type === 'wait' || d.type === 'stuck' ? d.step : '', reason: d.reason, ...(observed ? { observed } : {}) });
           opts.onDecision?.({ activity: kind, releaseId, at: Date.now(), decision: d, ...(last ? { summary: summarize(last) } : {}) });
         },
-      }));
+      }), false);
+      return { ...r, observed: look(r.view) };
     } finally {
       waker.close();
     }
@@ -288,11 +304,11 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
       const stable = (await stableOf(scope, sig))?.revision;
       const r = await run('applyGroup', req.releaseId, scope, { kind: 'apply', group: req.group, startedAt },
         (view, now) => decideGroup({ view, ...(stable ? { stable } : {}), canary: canaryRec.revision, targets: req.canary, now, deadline }),
-        { revision: req.revision, canary: canaryRec.revision, releaseId: req.releaseId, canaryRec });
+        { revision: req.revision, canary: canaryRec.revision, releaseId: req.releaseId, canaryRec }, { by: 'apply', targets: req.canary });
       if (r.decision.type === 'stuck') {
-        return { changed: r.changed, ready: false, reason: `new pods not ready and serving within the progress deadline (${formatDuration(req.deadlineMs)}): ${r.decision.reason}` };
+        return { changed: r.changed, ready: false, reason: `new pods not ready and serving within the progress deadline (${formatDuration(req.deadlineMs)}): ${r.decision.reason}`, observed: r.observed };
       }
-      return { changed: r.changed, ready: true, reason: r.decision.reason };
+      return { changed: r.changed, ready: true, reason: r.decision.reason, observed: r.observed };
     },
 
     async waitHealthy(req: WaitHealthyRequest): Promise<HealthResult> {
@@ -302,9 +318,9 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
       const deadline = startedAt + req.deadlineMs;
       const ctx = { revision: req.revision, canary, releaseId: req.releaseId, canaryRec: canaryRecord(req.target, req.revision, req.releaseId) };
       const r = await run('waitHealthy', req.releaseId, scope, { kind: 'health', group: req.group, startedAt },
-        (view, now) => decideHealth({ view, canary, targets: req.canary, now, deadline }), ctx);
-      if (r.decision.type === 'stuck') return { healthy: false, reason: `not healthy within ${formatDuration(req.deadlineMs)}: ${r.decision.reason}` };
-      return { healthy: true, reason: r.decision.reason };
+        (view, now) => decideHealth({ view, canary, targets: req.canary, now, deadline }), ctx, { by: 'health', targets: req.canary });
+      if (r.decision.type === 'stuck') return { healthy: false, reason: `not healthy within ${formatDuration(req.deadlineMs)}: ${r.decision.reason}`, observed: r.observed };
+      return { healthy: true, reason: r.decision.reason, observed: r.observed };
     },
 
     async measure(req: MeasureRequest): Promise<Measurement[]> {
@@ -315,14 +331,14 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
         measureChecks(prometheus, req.checks, { ...(sig ? { signal: sig } : {}), onProgress: (check) => update({ step: check }) }));
     },
 
-    async rollback(req: RollbackRequest): Promise<void> {
+    async rollback(req: RollbackRequest): Promise<ObservedResult> {
       const sig = signal();
       const scope = scopeOf(req.target, clients);
       const canaryRec = canaryRecord(req.target, req.revision, req.releaseId);
       const stable = (await stableOf(scope, sig))?.revision;
-      await run('rollback', req.releaseId, scope, { kind: 'rollback', startedAt: resumeStart('rollback') },
+      const r = await run('rollback', req.releaseId, scope, { kind: 'rollback', startedAt: resumeStart('rollback') },
         (view, now) => decideRollback({ view, ...(stable ? { stable } : {}), now }),
-        { revision: req.revision, canary: canaryRec.revision, releaseId: req.releaseId, canaryRec });
+        { revision: req.revision, canary: canaryRec.revision, releaseId: req.releaseId, canaryRec }, { by: 'rollback' });
       for (const site of scope.sites) {
         await writeRecord(site, scope, (r) => {
           const entry: HistoryEntry = { ...(r.canary?.releaseId === req.releaseId && r.canary.run === canaryRec.run ? r.canary : canaryRec), at: new Date().toISOString(), event: 'rolled-back', reason: req.reason.slice(0, 500) };
@@ -331,14 +347,16 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
           return history === r.history && !r.canary ? undefined : { ...rest, history };
         }, sig);
       }
+      return { observed: r.observed };
     },
 
-    async finalize(req: FinalizeRequest): Promise<void> {
+    async finalize(req: FinalizeRequest): Promise<ObservedResult> {
       const scope = scopeOf(req.target, clients);
       const canaryRec = canaryRecord(req.target, req.revision, req.releaseId);
-      await run('finalize', req.releaseId, scope, { kind: 'finalize', startedAt: resumeStart('finalize') },
+      const r = await run('finalize', req.releaseId, scope, { kind: 'finalize', startedAt: resumeStart('finalize') },
         (view, now) => decideFinalize({ view, revision: canaryRec.revision, now }),
-        { revision: req.revision, canary: canaryRec.revision, releaseId: req.releaseId, canaryRec });
+        { revision: req.revision, canary: canaryRec.revision, releaseId: req.releaseId, canaryRec }, { by: 'finalize' });
+      return { observed: r.observed };
     },
   };
 }

@@ -9,7 +9,7 @@ import {
   releaseStatus, type ReleaseState,
 } from '../../core/release.js';
 import {
-  canUnblock, changedAttributes, queryLiteral, registerHint, releaseAttributes, searchAttributeFlags, waitingForClause,
+  canUnblock, changedAttributes, plannedWeight, queryLiteral, registerHint, releaseAttributes, searchAttributeFlags, waitingForClause,
 } from '../../core/search-attributes.js';
 
 const T0 = Date.parse('2026-11-23T10:00:00Z');
@@ -109,7 +109,7 @@ describe('allowedActions: every action, for the caller, with the validators\' re
     expect(allowedActions(s, we, alice, T0).override).toEqual({ allowed: true, reason: 'needs a reason (-m "why")' });
     expect(checkDecision(s, we, Action.Override, req(alice), T0)).toEqual({ allowed: false, reason: 'an override of the release window needs a reason (-m "why")' });
     expect(allowedActions(s, we, dave, T0).override).toEqual({ allowed: false, reason: expect.stringMatching(/dave started this release/) });
-    expect(releaseAttributes(s, we, T0)).toEqual({ phase: 'waiting-window', waitingOn: 'window', approvers: ['bob', 'group:sre'], excluded: ['carol', 'dave'] });
+    expect(releaseAttributes(s, we, T0)).toEqual({ phase: 'waiting-window', waitingOn: 'window', approvers: ['bob', 'group:sre'], excluded: ['carol', 'dave'], weight: 25, waitingSince: s.stageSince });
   });
 
   it('status carries allowedActions only when asked for a caller', () => {
@@ -125,7 +125,8 @@ describe('search attribute values: who can unblock a release', () => {
   const e = env();
   it('waiting for approval: the approvers, less the author, the starter and who already approved', () => {
     const s = waiting(e);
-    expect(releaseAttributes(s, e, T0)).toEqual({ phase: 'waiting-approval', waitingOn: 'approval', approvers: ['bob', 'group:sre'], excluded: ['carol', 'dave'] });
+    // Group 1 moved 1 of 4 pods: GantryWeight 25; the wait began when it became healthy.
+    expect(releaseAttributes(s, e, T0)).toEqual({ phase: 'waiting-approval', waitingOn: 'approval', approvers: ['bob', 'group:sre'], excluded: ['carol', 'dave'], weight: 25, waitingSince: T0 });
     applyDecision(s, Action.Approve, req(alice), T0 + MIN);
     const a = releaseAttributes(s, e, T0 + MIN);
     expect(a.excluded).toEqual(['alice', 'carol', 'dave']);
@@ -145,21 +146,37 @@ describe('search attribute values: who can unblock a release', () => {
 
   it('paused: approvers plus the author and the starter may resume; a timer and running steps need nobody', () => {
     const s = waiting(e);
-    applyDecision(s, Action.Pause, req(alice), T0);
-    expect(releaseAttributes(s, e, T0)).toEqual({ phase: 'paused', waitingOn: 'resume', approvers: ['bob', 'group:sre', 'carol', 'dave'], excluded: [] });
+    applyDecision(s, Action.Pause, req(alice), T0 + MIN);
+    expect(releaseAttributes(s, e, T0 + 2 * MIN)).toEqual({ phase: 'paused', waitingOn: 'resume', approvers: ['bob', 'group:sre', 'carol', 'dave'], excluded: [], weight: 25, waitingSince: T0 + MIN });
     const fresh = newReleaseState({ id: 'r', app: 'shop', environment: e, revision: { image: 'i' }, startedBy: { id: 'dave', channel: 'cli' }, plan: environmentPlan(e) }, T0);
     recordApplied(fresh, 0, T0);
-    expect(releaseAttributes(fresh, e, T0)).toEqual({ phase: 'verifying', waitingOn: 'none', approvers: [], excluded: [] });
+    expect(releaseAttributes(fresh, e, T0)).toEqual({ phase: 'verifying', waitingOn: 'none', approvers: [], excluded: [], weight: 25 });
     const baking = waiting(env({ bake: '10m', groups: [{ name: 'only', pods: 'rest', confirm: { type: 'auto' } }] }));
     recordConfirmed(baking, 'healthy', T0);
     expect(releaseAttributes(baking, env({ bake: '10m', groups: [{ name: 'only', pods: 'rest', confirm: { type: 'auto' } }] }), T0)).toMatchObject({ phase: 'waiting', waitingOn: 'timer', approvers: [] });
   });
 
   it('changedAttributes: only what changed (so the workflow upserts rarely)', () => {
-    const a = { phase: 'waiting-approval' as const, waitingOn: 'approval' as const, approvers: ['bob'], excluded: [] };
-    expect(changedAttributes(undefined, a)).toEqual(['phase', 'waitingOn', 'approvers', 'excluded']);
+    const a = { phase: 'waiting-approval' as const, waitingOn: 'approval' as const, approvers: ['bob'], excluded: [], weight: 25, waitingSince: T0 };
+    expect(changedAttributes(undefined, a)).toEqual(['phase', 'waitingOn', 'approvers', 'excluded', 'weight', 'waitingSince']);
     expect(changedAttributes(a, { ...a })).toEqual([]);
     expect(changedAttributes(a, { ...a, excluded: ['alice'] })).toEqual(['excluded']);
+    expect(changedAttributes(a, { ...a, weight: 100 })).toEqual(['weight']);
+    const { waitingSince: _gone, ...running } = a;
+    expect(changedAttributes(a, running)).toEqual(['waitingSince']);
+  });
+
+  it('GantryWeight: the planned share of the new pods; 0 before the first group and after a rollback, 100 when all moved', () => {
+    const fresh = newReleaseState({ id: 'r', app: 'shop', environment: e, revision: { image: 'i' }, startedBy: { id: 'dave', channel: 'cli' }, plan: environmentPlan(e) }, T0);
+    expect(plannedWeight(fresh)).toBe(0);
+    recordApplied(fresh, 0, T0);
+    expect(plannedWeight(fresh)).toBe(25);
+    recordApplied(fresh, 1, T0);
+    expect(plannedWeight(fresh)).toBe(100);
+    recordOutcome(fresh, 'rolled-back', 'test', T0);
+    expect(plannedWeight(fresh)).toBe(0);
+    expect(releaseAttributes(fresh, e, T0)).toMatchObject({ phase: 'rolled-back', weight: 0 });
+    expect(releaseAttributes(fresh, e, T0).waitingSince).toBeUndefined();
   });
 
   it('the waiting-for query names the caller, their groups and anyone, with quotes escaped', () => {
@@ -169,7 +186,9 @@ describe('search attribute values: who can unblock a release', () => {
 
   it('the production hint registers them with the CLI, one type per command', () => {
     expect(registerHint('prod')).toBe('temporal operator search-attribute create --namespace prod --name GantryApp --name GantryEnvironment --name GantryKind --name GantryPhase --name GantryWaitingOn --type Keyword; '
-      + 'temporal operator search-attribute create --namespace prod --name GantryApprovers --name GantryExcluded --type KeywordList');
+      + 'temporal operator search-attribute create --namespace prod --name GantryApprovers --name GantryExcluded --type KeywordList; '
+      + 'temporal operator search-attribute create --namespace prod --name GantryWeight --type Int; '
+      + 'temporal operator search-attribute create --namespace prod --name GantryWaitingSince --type Datetime');
   });
 
   it('the dev server flags register every attribute with its type', () => {
@@ -177,6 +196,7 @@ describe('search attribute values: who can unblock a release', () => {
       '--search-attribute', 'GantryApp=Keyword', '--search-attribute', 'GantryEnvironment=Keyword', '--search-attribute', 'GantryKind=Keyword',
       '--search-attribute', 'GantryPhase=Keyword', '--search-attribute', 'GantryWaitingOn=Keyword',
       '--search-attribute', 'GantryApprovers=KeywordList', '--search-attribute', 'GantryExcluded=KeywordList',
+      '--search-attribute', 'GantryWeight=Int', '--search-attribute', 'GantryWaitingSince=Datetime',
     ]);
   });
 });

@@ -552,11 +552,14 @@ describe('releaseStatus', () => {
   it.each<{ name: string; env: EnvironmentConfig; state: Partial<ReleaseState>; now: number; waiting: object | undefined }>([
     {
       name: 'approval without a deadline', env: env(), state: g1(), now: G1_SINCE + MIN,
-      waiting: { on: 'approval', reason: 'waiting for approval of group 2', since: iso(G1_SINCE), who: 'approvers: alice, bob, group:sre (not carol, dave); 0 of 1 approval' },
+      waiting: {
+        on: 'approval', reason: 'waiting for approval of group 2', since: iso(G1_SINCE), who: 'approvers: alice, bob, group:sre (not carol, dave); 0 of 1 approval',
+        approvers: { users: ['alice', 'bob'], groups: ['sre'], required: 1, approvals: [], excluded: [{ id: 'carol', why: 'author of the change (four-eyes)' }, { id: 'dave', why: 'started this release (four-eyes)' }] },
+      },
     },
     {
       name: 'approval with a deadline', env: envWith(1, { type: 'manual', timeout: '48h', onTimeout: 'rollback' }), state: g1(), now: G1_SINCE + MIN,
-      waiting: { on: 'approval', reason: 'waiting for approval of group 2', since: iso(G1_SINCE), until: iso(G1_SINCE + 48 * HOUR), who: expect.stringMatching(/^approvers: /) },
+      waiting: { on: 'approval', reason: 'waiting for approval of group 2', since: iso(G1_SINCE), until: iso(G1_SINCE + 48 * HOUR), who: expect.stringMatching(/^approvers: /), approvers: expect.objectContaining({ required: 1 }) },
     },
     {
       name: 'pause timer', env: envWith(1, { type: 'pause', duration: '10m' }), state: g1(), now: G1_SINCE + MIN,
