@@ -6,11 +6,11 @@
 // Cookies are sealed with AES-256-GCM under a key derived from GANTRY_UI_SESSION_SECRET (tampering
 // makes them unreadable, the expiry is inside), so sessions need no server-side store and work across
 // replicas sharing the secret. CSRF tokens are HMACs bound to the viewer; a state-changing request
-// needs the token and a same-origin Origin (or Referer). @fastify/csrf-protection is not used: the
-// token is derived from the session itself, nothing to store or rotate.
+// needs the token and a same-origin Origin (or Referer). @fastify/csrf-protection is not used (the
+// token is derived from the session itself, nothing to store or rotate), nor @fastify/cookie (its
+// helpers work only inside its plugin's scope; our cookies are two base64url values).
 import crypto from 'node:crypto';
 import net from 'node:net';
-import { fastifyCookie, type SerializeOptions } from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import * as oidc from 'openid-client';
@@ -64,6 +64,27 @@ function sealer(secret: string) {
       }
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cookies: only ours matter, and their values are base64url (nothing to encode)
+
+interface CookieOptions { sameSite: 'Strict' | 'Lax'; maxAgeSeconds: number; secure: boolean }
+
+function serializeCookie(name: string, value: string, o: CookieOptions): string {
+  return `${name}=${value}; Max-Age=${o.maxAgeSeconds}; Path=/ui; HttpOnly${o.secure ? '; Secure' : ''}; SameSite=${o.sameSite}`;
+}
+
+/** The first value of each cookie in a Cookie header (as browsers send the most specific path first). */
+function parseCookies(header: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    const name = part.slice(0, eq).trim();
+    if (!out.has(name)) out.set(name, part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1'));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -149,16 +170,11 @@ export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOpti
   const csrfToken = (via: Viewer['via'], binding: string) =>
     crypto.createHmac('sha256', csrfKey).update(`${via}\n${binding}`).digest('base64url');
 
-  const cookieOptions = (sameSite: 'strict' | 'lax', maxAgeSeconds: number): SerializeOptions =>
-    ({ httpOnly: true, sameSite, secure, path: '/ui', maxAge: maxAgeSeconds });
-  const cookiesOf = (req: FastifyRequest): Record<string, string> => {
-    const header = req.headers.cookie;
-    if (!header) return {};
-    try { return fastifyCookie.parse(header); } catch { return {}; }
-  };
+  const cookieOptions = (sameSite: 'Strict' | 'Lax', maxAgeSeconds: number): CookieOptions => ({ sameSite, secure, maxAgeSeconds });
+  const cookieOf = (req: FastifyRequest, name: string) => parseCookies(req.headers.cookie).get(name);
 
   function sessionOf(req: FastifyRequest): Session | undefined {
-    const s = open('session', cookiesOf(req)[SESSION_COOKIE]) as Partial<Session> | undefined;
+    const s = open('session', cookieOf(req, SESSION_COOKIE)) as Partial<Session> | undefined;
     if (!s || typeof s !== 'object' || !validId(s.id) || typeof s.csrf !== 'string' || typeof s.exp !== 'number') return undefined;
     if (s.exp <= now()) return undefined;
     const groups = groupsOf(s.groups);
@@ -302,14 +318,14 @@ export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOpti
           state: login.state, nonce: login.nonce,
         });
         // Lax: the provider's redirect back is a cross-site navigation, which Strict cookies miss.
-        reply.header('set-cookie', fastifyCookie.serialize(LOGIN_COOKIE, seal('login', login), cookieOptions('lax', LOGIN_TTL_MS / 1000)));
+        reply.header('set-cookie', serializeCookie(LOGIN_COOKIE, seal('login', login), cookieOptions('Lax', LOGIN_TTL_MS / 1000)));
         return reply.code(303).header('cache-control', 'no-store').redirect(url.href, 303);
       });
 
       scope.get('/ui/callback', async (req, reply) => {
         if (!config.oidc || !redirectUri) return failed(reply, 404, 'OIDC sign-in is not configured', 'set GANTRY_UI_OIDC_ISSUER, GANTRY_UI_OIDC_CLIENT_ID and GANTRY_PUBLIC_URL');
-        const clear = fastifyCookie.serialize(LOGIN_COOKIE, '', cookieOptions('lax', 0));
-        const login = open('login', cookiesOf(req)[LOGIN_COOKIE]) as Partial<LoginState> | undefined;
+        const clear = serializeCookie(LOGIN_COOKIE, '', cookieOptions('Lax', 0));
+        const login = open('login', cookieOf(req, LOGIN_COOKIE)) as Partial<LoginState> | undefined;
         if (!login || typeof login.state !== 'string' || typeof login.nonce !== 'string' || typeof login.verifier !== 'string' || typeof login.exp !== 'number' || login.exp <= now()) {
           reply.header('set-cookie', clear);
           return failed(reply, 400, 'this sign-in was not started here, or took longer than 10 minutes', 'start again from the sign-in page, in the same browser');
@@ -337,12 +353,14 @@ export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOpti
           session = { id, groups, csrf: crypto.randomBytes(32).toString('base64url'), exp: now() + config.sessionTtlMs };
         } catch (err) {
           reply.header('set-cookie', clear);
-          const e = err as Error & { error?: string; error_description?: string };
-          const message = e.error ? `${e.error}${e.error_description ? `: ${e.error_description}` : ''}` : e.message;
+          const e = err as Error & { error?: string; error_description?: string; cause?: unknown };
+          // openid-client says "invalid response encountered" and puts what was wrong in the cause.
+          const cause = e.cause instanceof Error ? e.cause.message : undefined;
+          const message = e.error ? `${e.error}${e.error_description ? `: ${e.error_description}` : ''}` : `${e.message}${cause ? ` (${cause})` : ''}`;
           req.log.warn({ err: { message: cap(displayLine(message), 500) } }, 'console: OIDC sign-in failed');
           return failed(reply, 400, `the sign-in provider's answer was refused: ${message}`, 'start again from the sign-in page; if it keeps failing, the API log has the details');
         }
-        const cookie = fastifyCookie.serialize(SESSION_COOKIE, seal('session', session), cookieOptions('strict', Math.floor(config.sessionTtlMs / 1000)));
+        const cookie = serializeCookie(SESSION_COOKIE, seal('session', session), cookieOptions('Strict', Math.floor(config.sessionTtlMs / 1000)));
         if (cookie.length > MAX_COOKIE_BYTES) {
           reply.header('set-cookie', clear);
           return failed(reply, 403, `your identity does not fit in a session cookie (${session.groups.length} groups)`, 'have the provider send fewer groups to Gantry (a groups filter on the client), or sign in through the auth proxy');
@@ -369,7 +387,7 @@ export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOpti
           return page(reply, 403, 'Not signed out', `<p>${oneLine(err.message)}</p><p>${oneLine(err.hint ?? '')}</p>`);
         }
         if (v.via === 'proxy') return page(reply, 200, 'Signed in by the proxy', '<p>You are signed in through the auth proxy: sign out there.</p>');
-        reply.header('set-cookie', fastifyCookie.serialize(SESSION_COOKIE, '', cookieOptions('strict', 0)));
+        reply.header('set-cookie', serializeCookie(SESSION_COOKIE, '', cookieOptions('Strict', 0)));
         return reply.code(303).redirect('/ui/login', 303);
       });
     });

@@ -12,10 +12,12 @@ import type { AddressInfo } from 'node:net';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { createConsoleAuth } from '../../api/console/auth.js';
+import { createConsoleAuth, LOGIN_COOKIE, SESSION_COOKIE } from '../../api/console/auth.js';
 import type { ConsoleAuth } from '../../api/console/types.js';
 import { GantryError } from '../../api/errors.js';
 import { loadApiConfig, RuntimeConfigError, type ConsoleSettings, type Env } from '../../runtime/config.js';
+import { startOidcProvider, type RunningProvider } from '../support/oidc-provider.js';
+import { freePort } from '../support/poll.js';
 
 const SECRET = 'f'.repeat(20) + '0123456789abcdef0123456789abcdef';
 
@@ -30,7 +32,7 @@ function settings(env: Env): ConsoleSettings {
   return c;
 }
 
-async function serve(env: Env, now?: () => number): Promise<Served> {
+async function serve(env: Env, now?: () => number, port = 0): Promise<Served> {
   const lines: Record<string, unknown>[] = [];
   const log = pino({ level: 'info' }, new Writable({ write(chunk: Buffer, _enc, cb) { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); cb(); } }));
   const auth = createConsoleAuth(settings(env), { log, ...(now ? { now } : {}) });
@@ -58,9 +60,9 @@ async function serve(env: Env, now?: () => number): Promise<Served> {
     changes.push(v.identity.id);
     return { done: true, by: v.identity.id };
   });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const { port } = app.server.address() as AddressInfo;
-  return { app, url: `http://127.0.0.1:${port}`, auth, changes, logs: lines };
+  await app.listen({ host: '127.0.0.1', port });
+  const bound = (app.server.address() as AddressInfo).port;
+  return { app, url: `http://127.0.0.1:${bound}`, auth, changes, logs: lines };
 }
 
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
@@ -159,6 +161,198 @@ describe('CSRF on state-changing requests', () => {
     const other = await fetch(`${h.url}/ui/whoami`, { method: 'POST', headers: { ...alice, origin: 'http://127.0.0.1:1', 'x-csrf-token': t } });
     expect(other.status).toBe(403);
     expect(h.changes).toEqual(['alice']);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// A browser, by hand: one cookie jar per origin, redirects followed one at a time.
+
+class Browser {
+  private jars = new Map<string, Map<string, string>>();
+  /** Every Set-Cookie seen, raw (attributes asserted by the tests). */
+  readonly setCookies: string[] = [];
+
+  cookie(origin: string, name: string): string | undefined { return this.jars.get(origin)?.get(name); }
+  setCookie(origin: string, name: string, value: string): void { this.jar(origin).set(name, value); }
+  private jar(origin: string): Map<string, string> {
+    let j = this.jars.get(origin);
+    if (!j) this.jars.set(origin, j = new Map());
+    return j;
+  }
+
+  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Response> {
+    const u = new URL(url);
+    const jar = this.jar(u.origin);
+    const headers: Record<string, string> = { ...init.headers };
+    if (jar.size) headers.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    if (init.form) headers['content-type'] = FORM;
+    const r = await fetch(u, { method: init.method ?? 'GET', headers, redirect: 'manual', ...(init.form ? { body: form(init.form) } : {}) });
+    for (const c of r.headers.getSetCookie()) {
+      this.setCookies.push(c);
+      const [pair] = c.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq).trim();
+      const value = pair!.slice(eq + 1).trim();
+      if (value === '' || /;\s*max-age=0/i.test(c) || /;\s*expires=Thu, 01 Jan 1970/i.test(c)) jar.delete(name);
+      else jar.set(name, value);
+    }
+    return r;
+  }
+
+  /**
+   * From `start` through the provider's login and consent pages (forms posted as a person would:
+   * login = the account, any password) until the provider redirects to the console's callback;
+   * returns that callback URL (not requested yet).
+   */
+  async throughProvider(start: string, login: string): Promise<URL> {
+    let url = new URL(start);
+    let r = await this.request(url.href);
+    for (let step = 0; step < 20; step++) {
+      if (r.status >= 300 && r.status < 400) {
+        url = new URL(r.headers.get('location')!, url);
+        if (url.pathname === '/ui/callback') return url;
+        r = await this.request(url.href);
+        continue;
+      }
+      const html = await r.text();
+      const action = /<form[^>]*action="([^"]+)"[^>]*method="post"/i.exec(html)?.[1];
+      const prompt = /name="prompt" value="(\w+)"/.exec(html)?.[1];
+      if (r.status !== 200 || !action || !prompt) throw new Error(`unexpected page at ${url.href} (${r.status}): ${html.slice(0, 500)}`);
+      url = new URL(action.replace(/&amp;/g, '&'), url);
+      r = await this.request(url.href, { method: 'POST', form: prompt === 'login' ? { prompt, login, password: 'any' } : { prompt } });
+    }
+    throw new Error('the provider did not redirect back to /ui/callback in 20 steps');
+  }
+}
+
+/** A Set-Cookie header's attributes, lower-cased names. */
+function attributes(setCookie: string): Record<string, string> {
+  const [, ...attrs] = setCookie.split(';');
+  return Object.fromEntries(attrs.map((a) => { const [k, ...v] = a.trim().split('='); return [k!.toLowerCase(), v.join('=')]; }));
+}
+
+describe('OIDC sign-in against a real provider (oidc-provider), authorization code + PKCE', () => {
+  let idp: RunningProvider;
+  let s: Served;
+  let clock = Date.now();
+  beforeAll(async () => {
+    const port = await freePort();
+    const publicUrl = `http://127.0.0.1:${port}`;
+    idp = await startOidcProvider({ redirectUris: [`${publicUrl}/ui/callback`], accounts: { alice: { groups: ['sre'] }, bob: { groups: [] } } });
+    s = await serve({
+      GANTRY_PUBLIC_URL: publicUrl, GANTRY_UI_OIDC_ISSUER: idp.issuer, GANTRY_UI_OIDC_CLIENT_ID: idp.clientId,
+      GANTRY_UI_OIDC_CLIENT_SECRET: idp.clientSecret, GANTRY_UI_OIDC_SCOPES: 'openid profile email groups',
+    }, () => clock, port);
+  });
+  afterAll(async () => { await idp?.close(); });
+
+  /** Signs `who` in through the provider; the browser then holds the session cookie. */
+  async function signIn(who: string): Promise<{ b: Browser; callback: Response }> {
+    const b = new Browser();
+    const login = await (await b.request(`${s.url}/ui/login`)).text();
+    expect(login).toContain('href="/ui/login/oidc"');
+    const back = await b.throughProvider(`${s.url}/ui/login/oidc`, who);
+    return { b, callback: await b.request(back.href) };
+  }
+
+  it('goes from /ui/login through the provider and back to /ui/callback: a Strict, HttpOnly session cookie on /ui, then /ui/whoami says alice (sre)', async () => {
+    const { b, callback } = await signIn('alice');
+    expect(callback.status).toBe(200);
+    expect(await callback.text()).toContain('<meta http-equiv="refresh" content="0;url=/ui">');
+    const loginCookie = b.setCookies.find((c) => c.startsWith(`${LOGIN_COOKIE}=`) && !/max-age=0/i.test(c))!;
+    expect(attributes(loginCookie)).toMatchObject({ httponly: '', samesite: 'Lax', path: '/ui', 'max-age': '600' });
+    const session = b.setCookies.find((c) => c.startsWith(`${SESSION_COOKIE}=`))!;
+    expect(attributes(session)).toEqual({ httponly: '', samesite: 'Strict', path: '/ui', 'max-age': String(8 * 3600) });
+    expect(b.cookie(s.url, LOGIN_COOKIE)).toBeUndefined(); // cleared by the callback
+    const me = await b.request(`${s.url}/ui/whoami`);
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({ id: 'alice', groups: ['sre'], via: 'oidc' });
+    // The session is sealed: neither the id nor the CSRF secret can be read from the cookie.
+    expect(Buffer.from(b.cookie(s.url, SESSION_COOKIE)!, 'base64url').toString('latin1')).not.toMatch(/alice|sre/);
+  });
+
+  it('an OIDC viewer\'s CSRF token works from the public origin and only with the session it belongs to', async () => {
+    const { b } = await signIn('alice');
+    const { csrf } = (await (await b.request(`${s.url}/ui/whoami`)).json()) as { csrf: string };
+    const other = await signIn('alice');
+    const { csrf: otherCsrf } = (await (await other.b.request(`${s.url}/ui/whoami`)).json()) as { csrf: string };
+    expect(otherCsrf).not.toBe(csrf); // the same user, another session: another token
+    const before = s.changes.length;
+    expect((await b.request(`${s.url}/ui/whoami`, { method: 'POST', form: { _csrf: otherCsrf }, headers: { origin: s.url } })).status).toBe(403);
+    expect((await b.request(`${s.url}/ui/whoami`, { method: 'POST', form: { _csrf: csrf }, headers: { origin: 'http://127.0.0.1:1' } })).status).toBe(403);
+    expect((await b.request(`${s.url}/ui/whoami`, { method: 'POST', form: { _csrf: csrf }, headers: { origin: s.url } })).status).toBe(200);
+    expect(s.changes.slice(before)).toEqual(['alice']);
+  });
+
+  it('a tampered session cookie is not a session', async () => {
+    const { b } = await signIn('alice');
+    const good = b.cookie(s.url, SESSION_COOKIE)!;
+    const raw = Buffer.from(good, 'base64url');
+    raw[raw.length - 3]! ^= 0x01;
+    b.setCookie(s.url, SESSION_COOKIE, raw.toString('base64url'));
+    expect((await b.request(`${s.url}/ui/whoami`)).status).toBe(401);
+    b.setCookie(s.url, SESSION_COOKIE, good);
+    expect((await b.request(`${s.url}/ui/whoami`)).status).toBe(200);
+  });
+
+  it('an expired session is not a session (8 h by default)', async () => {
+    const { b } = await signIn('bob');
+    const me = await b.request(`${s.url}/ui/whoami`);
+    expect(await me.json()).toMatchObject({ id: 'bob', groups: [], via: 'oidc' });
+    const start = clock;
+    try {
+      clock = start + 8 * 3600_000 - 1000;
+      expect((await b.request(`${s.url}/ui/whoami`)).status).toBe(200);
+      clock = start + 8 * 3600_000 + 1000;
+      expect((await b.request(`${s.url}/ui/whoami`)).status).toBe(401);
+    } finally {
+      clock = start;
+    }
+  });
+
+  it('a callback without this browser\'s login cookie, or with another sign-in\'s, is refused and signs nobody in', async () => {
+    const victim = new Browser();
+    const attacker = new Browser();
+    // The attacker completes a sign-in at the provider but hands the code to the victim (login CSRF).
+    const back = await attacker.throughProvider(`${s.url}/ui/login/oidc`, 'bob');
+    const none = await victim.request(back.href);
+    expect(none.status).toBe(400);
+    expect(await none.text()).toContain('was not started here');
+    // The victim has a sign-in of their own under way: the state does not match.
+    await victim.request(`${s.url}/ui/login/oidc`);
+    const mismatch = await victim.request(back.href);
+    expect(mismatch.status).toBe(400);
+    expect(await mismatch.text()).toMatch(/answer was refused: .*state/);
+    expect(victim.cookie(s.url, SESSION_COOKIE)).toBeUndefined();
+    expect((await victim.request(`${s.url}/ui/whoami`)).status).toBe(401);
+  });
+
+  it('sign-out (POST /ui/logout) needs the CSRF token, then clears the session', async () => {
+    const { b } = await signIn('alice');
+    const page = await (await b.request(`${s.url}/ui/login`)).text();
+    expect(page).toContain('Signed in as <b>alice</b> (sre) with OIDC');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page)![1]!;
+    const refused = await b.request(`${s.url}/ui/logout`, { method: 'POST', form: {}, headers: { origin: s.url } });
+    expect(refused.status).toBe(403);
+    expect((await b.request(`${s.url}/ui/whoami`)).status).toBe(200);
+    const out = await b.request(`${s.url}/ui/logout`, { method: 'POST', form: { _csrf: csrf }, headers: { origin: s.url } });
+    expect(out.status).toBe(303);
+    expect(out.headers.get('location')).toBe('/ui/login');
+    expect(b.cookie(s.url, SESSION_COOKIE)).toBeUndefined();
+    expect((await b.request(`${s.url}/ui/whoami`)).status).toBe(401);
+  });
+
+  it('the login cookie is Secure when the public URL is https', async () => {
+    const h = await serve({
+      GANTRY_PUBLIC_URL: 'https://gantry.example.com', GANTRY_UI_OIDC_ISSUER: idp.issuer, GANTRY_UI_OIDC_CLIENT_ID: idp.clientId,
+    });
+    const r = await fetch(`${h.url}/ui/login/oidc?next=/ui/releases`, { redirect: 'manual' });
+    expect(r.status).toBe(303);
+    const to = new URL(r.headers.get('location')!);
+    expect(to.origin).toBe(idp.issuer);
+    expect(to.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(to.searchParams.get('redirect_uri')).toBe('https://gantry.example.com/ui/callback');
+    expect(attributes(r.headers.getSetCookie()[0]!)).toMatchObject({ secure: '', httponly: '', samesite: 'Lax', path: '/ui' });
   });
 });
 

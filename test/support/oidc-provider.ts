@@ -1,0 +1,43 @@
+// A real OIDC provider (oidc-provider) on 127.0.0.1 for the console's sign-in tests: one client with
+// PKCE required, accounts from a table, the provider's development login and consent pages (any
+// password; the login is the account id). Not a mock: discovery, JWKS, signed ID tokens, userinfo.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+// oidc-provider ships no types: the little used of it.
+interface Provider { callback(): (req: http.IncomingMessage, res: http.ServerResponse) => void }
+type ProviderClass = new (issuer: string, configuration: Record<string, unknown>) => Provider;
+const oidcProvider = 'oidc-provider';
+
+export interface TestAccount { groups: string[]; email?: string }
+export interface RunningProvider { issuer: string; clientId: string; clientSecret: string; close(): Promise<void> }
+
+export async function startOidcProvider(opts: { redirectUris: string[]; accounts: Record<string, TestAccount> }): Promise<RunningProvider> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const clientId = 'gantry-console';
+  const clientSecret = 'test-client-secret-0123456789abcdef';
+  const { default: Provider } = (await import(oidcProvider)) as { default: ProviderClass };
+  const provider = new Provider(issuer, {
+    clients: [{
+      client_id: clientId, client_secret: clientSecret, redirect_uris: opts.redirectUris,
+      grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic',
+    }],
+    pkce: { required: () => true },
+    scopes: ['openid', 'profile', 'email', 'groups'],
+    claims: { openid: ['sub'], profile: ['preferred_username', 'name'], email: ['email'], groups: ['groups'] },
+    features: { devInteractions: { enabled: true } },
+    cookies: { keys: ['test-cookie-key-0123456789abcdef'] },
+    findAccount: (_ctx: unknown, sub: string) => {
+      const a = opts.accounts[sub];
+      if (!a) return undefined;
+      return { accountId: sub, claims: async () => ({ sub, preferred_username: sub, name: sub, groups: a.groups, ...(a.email ? { email: a.email } : {}) }) };
+    },
+  });
+  server.on('request', provider.callback());
+  return {
+    issuer, clientId, clientSecret,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
