@@ -1,0 +1,229 @@
+// Issue 9: the console's home, one release live, and its actions, through a LISTENING API (the console
+// configured with createConsoleAuth behind a trusted auth proxy on 127.0.0.1), the run's real Temporal dev
+// server and a worker with the simulated cluster. Requests are what a browser without JavaScript sends
+// (GET, form POST, 303); the live route is read as htmx's SSE extension reads it.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { FastifyInstance } from 'fastify';
+import { createConsoleAuth } from '../../api/console/auth.js';
+import { ReleaseStreams } from '../../api/stream.js';
+import type { ConsoleSettings } from '../../runtime/config.js';
+import { startHarness, waitForStatus, type Harness } from '../support/release-harness.js';
+import { unique } from '../support/temporal.js';
+import { DIGEST_A, DIGEST_B, listenOnLoopback, testServer, until } from '../api/helpers.js';
+
+let h: Harness;
+let server: FastifyInstance;
+let base: string;
+
+const settings = {
+  sessionSecretEnv: 'GANTRY_UI_SESSION_SECRET', sessionTtlMs: 3600_000,
+  proxy: { trusted: ['127.0.0.1', '::1'], userHeader: 'x-forwarded-user', groupsHeader: 'x-forwarded-groups' },
+  env: { GANTRY_UI_SESSION_SECRET: 'console-views-test-secret-0123456789abcdef' },
+} as unknown as ConsoleSettings;
+
+beforeAll(async () => {
+  h = await startHarness();
+  const streams = new ReleaseStreams(h.service, { pollMs: 200, heartbeatMs: 5_000 });
+  server = testServer(h.service, { streams, console: { auth: createConsoleAuth(settings), temporalUiUrl: 'http://127.0.0.1:8233' } });
+  base = await listenOnLoopback(server);
+}, 60_000);
+afterAll(async () => { await server?.close(); await h?.close(); });
+
+/** What the auth proxy adds for a signed-in person. */
+const as = (id: string, groups: string[] = []) => ({ 'x-forwarded-user': id, 'x-forwarded-groups': groups.join(',') });
+const get = async (path: string, who: Record<string, string>) => {
+  const res = await fetch(`${base}${path}`, { headers: who, redirect: 'manual' });
+  return { res, body: await res.text() };
+};
+const csrfOf = (body: string) => /<meta name="csrf-token" content="([^"]+)">/.exec(body)?.[1];
+const post = (path: string, who: Record<string, string>, form: Record<string, string>, origin = base) =>
+  fetch(`${base}${path}`, { method: 'POST', headers: { ...who, origin, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString(), redirect: 'manual' });
+/** The HTML of the element carrying data-testid=`id` up to the end of its table. */
+const tableOf = (body: string, id: string) => { const i = body.indexOf(`data-testid="${id}"`); return i < 0 ? undefined : body.slice(i, body.indexOf('</table>', i)); };
+
+const HOSTILE = 'fix: <script>alert(1)</script> & "quotes"';
+
+function config(app: string): string {
+  return `app: { name: ${app}, image: registry.local/shop/web }
+environments:
+  - name: production
+    replicas: 4
+    cells: [{ name: zone-a }, { name: zone-b }]
+    groups:
+      - { pods: 1, confirm: { type: manual } }
+      - { pods: rest }
+    approvers: { users: [alice, bob, carol], required: 1 }
+    deadlines: { progress: 20s }
+`;
+}
+
+/** A client of the live route: its raw SSE messages as they arrive. */
+class Live {
+  readonly messages: { id?: string; event?: string; data: string }[] = [];
+  done = false;
+  status = 0;
+  contentType = '';
+  private readonly abort = new AbortController();
+
+  static async open(url: string, headers: Record<string, string>): Promise<Live> {
+    const l = new Live();
+    const res = await fetch(url, { headers: { accept: 'text/html, text/event-stream', 'hx-request': 'true', ...headers }, signal: l.abort.signal });
+    l.status = res.status;
+    l.contentType = res.headers.get('content-type') ?? '';
+    void l.read(res.body!.getReader());
+    return l;
+  }
+
+  private async read(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+    const dec = new TextDecoder();
+    let buf = '';
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += dec.decode(value, { stream: true });
+        let i: number;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const m: { id?: string; event?: string; data: string } = { data: '' };
+          const data: string[] = [];
+          for (const line of block.split('\n')) {
+            if (line.startsWith(':')) continue;
+            const c = line.indexOf(':');
+            const k = c < 0 ? line : line.slice(0, c);
+            const v = c < 0 ? '' : line.slice(c + 1).replace(/^ /, '');
+            if (k === 'id') m.id = v; else if (k === 'event') m.event = v; else if (k === 'data') data.push(v);
+          }
+          if (data.length || m.event) { m.data = data.join('\n'); this.messages.push(m); }
+        }
+      }
+    } catch { /* aborted */ }
+    this.done = true;
+  }
+
+  /** The swapped fragments (unnamed messages). */
+  fragments(): string[] { return this.messages.filter((m) => !m.event).map((m) => m.data); }
+  close(): void { this.abort.abort(); }
+}
+
+describe('the console: home, one release live, actions', () => {
+  const app = unique('ui');
+  const env = 'production';
+  const page = `/ui/releases/${app}/${env}`;
+
+  beforeAll(async () => {
+    // erin's change, started by carol: carol may not approve it (four-eyes), alice and bob may.
+    await h.service.startRelease({ config: config(app), environment: env, revision: { digest: DIGEST_B, sha: 'abcdef1234567', author: 'erin', message: HOSTILE }, previous: { image: 'registry.local/shop/web', digest: DIGEST_A } },
+      { identity: { id: 'carol', groups: ['dev'] }, channel: 'api' });
+    await waitForStatus(h.service, app, env, (s) => s.phase === 'waiting-approval');
+  }, 60_000);
+
+  it('sends a browser without an identity to the sign-in page (303)', async () => {
+    const r = await get('/ui', {});
+    expect(r.res.status).toBe(303);
+    expect(r.res.headers.get('location')).toMatch(/^\/ui\/login\?next=/);
+  });
+
+  it('home: the waiting release is under "waiting for me" for alice, not for carol (the starter); the table lists it for both, with an as-of time and a polled fragment', async () => {
+    const alice = await until('the release in alice\'s waiting-for-me', async () => {
+      const r = await get('/ui', as('alice', ['sre']));
+      return tableOf(r.body, 'waiting-for-me')?.includes(`>${app}</a>`) ? r : undefined;
+    });
+    expect(alice.res.status).toBe(200);
+    expect(alice.res.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const mine = tableOf(alice.body, 'waiting-for-me')!;
+    expect(mine).toContain('waiting-approval');
+    expect(mine).toMatch(/approval/);
+    expect(mine).toContain('alice, bob, carol');
+    expect(alice.body).toContain('data-testid="as-of"');
+    expect(alice.body).toMatch(/hx-get="\/ui\/fragments\/releases" hx-trigger="every 10s"/);
+
+    const carol = await get('/ui', as('carol', ['dev']));
+    expect(tableOf(carol.body, 'waiting-for-me')).not.toContain(`>${app}</a>`);
+    expect(tableOf(carol.body, 'releases')).toContain(`>${app}</a>`);
+
+    const frag = await get('/ui/fragments/releases?show=waiting', as('alice', ['sre']));
+    expect(frag.res.status).toBe(200);
+    expect(frag.body).not.toContain('<html');
+    expect(tableOf(frag.body, 'releases')).toContain(`>${app}</a>`);
+    const bad = await get('/ui?show=everything', as('alice'));
+    expect(bad.res.status).toBe(400);
+    expect(bad.body).toContain('data-testid="error"');
+    expect(bad.body).toContain('show');
+  });
+
+  it('one release: group stepper, cells, waiting panel with approvers and who is excluded, the CLI command, links; the commit message is escaped', async () => {
+    const r = await get(page, as('alice', ['sre']));
+    expect(r.res.status).toBe(200);
+    expect(r.res.headers.get('content-security-policy')).toMatch(/default-src 'none'/);
+    const b = r.body;
+    expect(b).toMatch(/data-testid="current-group">[\s\S]*?Group 1 of 2[\s\S]*?1 pod per cell<\/span> · <span>confirm: manual approval/);
+    expect(b).toMatch(/<th scope="row">zone-a<\/th>/);
+    expect(b).toMatch(/<th scope="row">zone-b<\/th>/);
+    expect(b).toContain('data-testid="waiting-panel"');
+    expect(b).toMatch(/data-testid="approvals"><strong>0 of 1<\/strong>/);
+    expect(b).toContain('data-testid="approvers">alice, bob, carol');
+    expect(b).toContain('carol: started this release (four-eyes)');
+    expect(b).toContain(`gantry approve ${app} ${env}`);
+    expect(b).toContain(`http://127.0.0.1:8233/namespaces/default/workflows/release%2F${app}%2F${env}`);
+    expect(b).toContain('hx-sse:connect="/ui/releases/');
+    expect(b).toContain('data-testid="live-indicator"');
+    // The hostile message is text, never markup.
+    expect(b).not.toContain('<script>alert(1)</script>');
+    expect(b).toContain('fix: &lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot;');
+    // alice may approve; carol sees the button disabled, with the reason as text.
+    expect(b).toMatch(/data-testid="action-approve"(?![^>]*disabled)[^>]*>Approve<\/button>/);
+    const c = await get(page, as('carol', ['dev']));
+    expect(c.body).toMatch(/data-testid="action-approve"[^>]*disabled[^>]*>Approve<\/button>\s*<span class="reason" id="why-approve">Not now: [^<]*(four-eyes|started)/);
+    expect(c.body).toMatch(/data-testid="action-reject"[^>]*data-confirm="Reject rolls the release back: /);
+  });
+
+  it('refuses a POST without the CSRF token (403) or from another origin, and decides nothing', async () => {
+    const noToken = await post(`${page}/approve`, as('alice', ['sre']), { comment: 'lgtm' });
+    expect(noToken.status).toBe(403);
+    expect(await noToken.text()).toContain('CSRF');
+    const token = csrfOf((await get(page, as('alice', ['sre']))).body)!;
+    const foreign = await post(`${page}/approve`, as('alice', ['sre']), { _csrf: token }, 'https://evil.example');
+    expect(foreign.status).toBe(403);
+    expect((await h.service.status(app, env, 0)).decisions).toEqual([]);
+  });
+
+  it('as carol (the starter) approve is refused by the workflow: the page shows the reason, and nothing is recorded', async () => {
+    const token = csrfOf((await get(page, as('carol', ['dev']))).body)!;
+    const r = await post(`${page}/approve`, as('carol', ['dev']), { _csrf: token, comment: 'mine, looks fine' });
+    expect(r.status).toBe(403);
+    const body = await r.text();
+    expect(body).toMatch(/data-testid="error"[\s\S]*Refused:[\s\S]*(four-eyes|started)/);
+    expect(body).toContain('data-testid="waiting-panel"');
+    expect((await h.service.status(app, env, 0)).decisions).toEqual([]);
+  });
+
+  it('alice approves with CSRF: 303 to the release, the decision recorded via ui and shown; the live route sends a fragment, then a new one after the approval, then ends', async () => {
+    const live = await Live.open(`${base}${page}/live`, as('alice', ['sre']));
+    expect(live.status).toBe(200);
+    expect(live.contentType).toContain('text/event-stream');
+    await until('the first live fragment', () => live.fragments().length >= 1 || undefined, 15_000);
+    const first = live.fragments()[0]!;
+    expect(first).toContain('data-testid="waiting-panel"');
+    expect(first).not.toContain('<html');
+    expect(live.messages[0]!.id).toMatch(/^\d+$/);
+
+    const token = csrfOf((await get(page, as('alice', ['sre']))).body)!;
+    const r = await post(`${page}/approve`, as('alice', ['sre']), { _csrf: token, comment: 'looks <good>' });
+    expect(r.status).toBe(303);
+    const location = r.headers.get('location')!;
+    expect(location).toMatch(new RegExp(`^/ui/releases/${app}/${env}\\?decided=approve&at=`));
+    const decisions = (await h.service.status(app, env, 0)).decisions;
+    expect(decisions).toEqual([expect.objectContaining({ action: 'approve', by: 'alice', channel: 'ui', comment: 'looks <good>' })]);
+
+    const shown = await get(location, as('alice', ['sre']));
+    expect(shown.body).toMatch(/data-testid="decision-line">Recorded: approve by alice via ui at [^<]*: looks &lt;good&gt;</);
+
+    await until('a live fragment after the approval', () => live.fragments().slice(1).some((f) => f.includes('approve</strong> by alice via ui')) || undefined, 20_000);
+    await until('the end of the live stream', () => (live.done && live.messages.some((m) => m.event === 'gantry-end')) || undefined, 30_000);
+    const last = live.fragments().at(-1)!;
+    expect(last).toContain('succeeded');
+    live.close();
+  }, 60_000);
+});
