@@ -168,6 +168,24 @@ export class TrainService {
     return entry;
   }
 
+  /**
+   * Pauses or unpauses the train's schedule (no departures while paused; a manual trigger still
+   * departs); recorded in the train's audit trail, and the note on the schedule says who and why.
+   */
+  async setPaused(app: string, environment: string, paused: boolean, caller: Caller, reason?: string): Promise<TrainAuditEntry> {
+    const s = await this.storedOrNotFound(app, environment);
+    const entry = this.authorize(caller, paused ? 'pause' : 'unpause', environment, TrainService.policyOf(s.input));
+    const handle = this.client.schedule.getHandle(trainScheduleId(app, environment));
+    const audit = recordTrainAction(s.input?.audit, entry);
+    await handle.update((prev) => (prev.action.type === 'startWorkflow'
+      ? { ...prev, action: { ...prev.action, args: [{ ...(prev.action.args?.[0] as TrainInput), audit }] } }
+      : prev));
+    const note = `${paused ? 'paused' : 'unpaused'} by ${caller.identity.id} via ${caller.channel}${reason ? `: ${reason.slice(0, 200)}` : ''}`;
+    if (paused) await handle.pause(note);
+    else await handle.unpause(note);
+    return entry;
+  }
+
   /** Deletes the train; the caller logs the returned audit entry (the schedule's own trail goes with it). */
   async remove(app: string, environment: string, caller: Caller): Promise<TrainAuditEntry> {
     const s = await this.storedOrNotFound(app, environment);

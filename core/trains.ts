@@ -9,14 +9,14 @@
 // themselves as approvers.
 import { isApprover, type ApproverPolicy, type Channel, type Identity, type PolicyAnswer } from './approval.js';
 
-export type TrainAction = 'create' | 'update' | 'trigger' | 'delete';
+export type TrainAction = 'create' | 'update' | 'trigger' | 'pause' | 'unpause' | 'delete';
 
 export interface TrainAuditEntry { at: string; by: string; channel: Channel; action: TrainAction }
 
 /** How many audit entries a train keeps (the newest). */
 export const trainAuditLimit = 20;
 
-const verb: Record<TrainAction, string> = { create: 'create', update: 'change', trigger: 'trigger', delete: 'delete' };
+const verb: Record<TrainAction, string> = { create: 'create', update: 'change', trigger: 'trigger', pause: 'pause', unpause: 'unpause', delete: 'delete' };
 
 function approverList(p: ApproverPolicy): string {
   return [...p.users, ...p.groups.map((g) => `group:${g}`)].join(', ');
@@ -33,6 +33,8 @@ export function mayOperateTrain(who: Identity, action: TrainAction, environment:
     case 'create':
     case 'update':
     case 'trigger':
+    case 'pause':
+    case 'unpause':
     case 'delete':
       if (isApprover(who, policy)) return { allowed: true };
       return { allowed: false, reason: `${who.id} is not an approver of ${environment} (${approverList(policy)}): only its approvers may ${verb[action]} its release train` };
