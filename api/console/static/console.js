@@ -54,4 +54,39 @@
     if (kept.focus) { const el = document.getElementById(kept.focus); if (el) el.focus(); }
     kept = undefined;
   });
+  // Instants: the server writes them in the environment's zone (or UTC) and the UTC instant in
+  // data-utc; here each also gets the viewer's own local time beside it (title and a small note).
+  const localParts = (d, zone) => {
+    const f = new Intl.DateTimeFormat('en-GB', { timeZone: zone, weekday: 'short', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    const p = Object.fromEntries(f.formatToParts(d).map((x) => [x.type, x.value]));
+    return { day: `${p.weekday} ${p.year}-${p.month}-${p.day}`, time: `${p.hour}:${p.minute}` };
+  };
+  const localTimes = () => {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    for (const el of document.querySelectorAll('time[data-utc]:not([data-local])')) {
+      const d = new Date(el.getAttribute('data-utc'));
+      if (Number.isNaN(d.getTime())) continue;
+      const l = localParts(d, zone);
+      const long = `${l.day} ${l.time} ${zone}`;
+      el.setAttribute('data-local', long);
+      el.title = `your time: ${long}`;
+      const shown = el.textContent.trim();
+      // Already in the viewer's zone (the text names it), nothing to add.
+      if (shown.endsWith(` ${zone}`)) continue;
+      const note = document.createElement('span');
+      note.className = 'local-time';
+      note.textContent = shown.length <= 5 ? ` (${l.time} yours)` : ` (${long})`;
+      el.after(note);
+    }
+    // The week view's day bars: each open or frozen stretch placed by its fraction of the day.
+    for (const seg of document.querySelectorAll('.day-bar .seg[data-from]')) {
+      const from = Number(seg.dataset.from);
+      const to = Number(seg.dataset.to);
+      if (!(from >= 0 && to <= 1 && to > from)) continue;
+      seg.style.left = `${(from * 100).toFixed(2)}%`;
+      seg.style.width = `${((to - from) * 100).toFixed(2)}%`;
+    }
+  };
+  document.addEventListener('DOMContentLoaded', localTimes);
+  document.addEventListener('htmx:after:swap', localTimes);
 })();
