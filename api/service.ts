@@ -69,6 +69,10 @@ export interface ReleaseSummary {
   /** The new revision's planned share of the pods in percent (GantryWeight), and since when it waits (GantryWaitingSince). */
   canaryWeight?: number;
   waitingSince?: string;
+  /** From the memo, where the release carries one: the revision it releases and how many groups it has. */
+  revision?: Revision;
+  groups?: number;
+  startedBy?: string;
 }
 
 const digestRe = /^sha256:[a-f0-9]{64}$/;
@@ -174,7 +178,7 @@ export class GantryService {
 
   private async startReleaseWorkflow(input: ReleaseInput, trigger?: string): Promise<Started> {
     const workflowId = releaseWorkflowId(input.app, input.environment.name);
-    const memo = releaseMemo(input, trigger);
+    const memo: ReleaseMemo = { ...releaseMemo(input, trigger), startedBy: input.startedBy.id };
     // With the search attributes when the namespace has them: the release then keeps them up to date.
     const attributes = await this.searchAttributesReady() ? { typedSearchAttributes: startAttributes(input.app, input.environment.name, input.kind ?? 'release') } : {};
     const start = (extra: typeof attributes) => this.client.workflow.start('release', {
@@ -435,6 +439,9 @@ export class GantryService {
         ...(running && approvers.length ? { approvers } : {}),
         ...(typeof weight === 'number' ? { canaryWeight: weight } : {}),
         ...(since instanceof Date && Number.isFinite(since.getTime()) ? { waitingSince: since.toISOString() } : {}),
+        ...(m?.revision ? { revision: m.revision } : {}),
+        ...(Array.isArray(m?.environment?.groups) ? { groups: m.environment.groups.length } : {}),
+        ...(typeof m?.startedBy === 'string' ? { startedBy: m.startedBy } : {}),
       });
       if (out.length >= limit) break;
     }

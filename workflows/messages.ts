@@ -73,6 +73,8 @@ export interface ReleaseMemo {
   /** What started it at most once (e.g. a tag push), for redelivered triggers. */
   trigger?: string;
   outcome?: 'succeeded' | 'rolled-back' | 'failed';
+  /** Who started it, for the release list (set by the API's starts; absent on releases a pipeline or train started). */
+  startedBy?: string;
 }
 
 export function releaseMemo(input: { app: string; environment: EnvironmentConfig; revision: Revision; previous?: Revision }, trigger?: string): ReleaseMemo {

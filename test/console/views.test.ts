@@ -136,6 +136,12 @@ describe('the console: home, one release live, actions', () => {
     expect(mine).toContain('waiting-approval');
     expect(mine).toMatch(/approval/);
     expect(mine).toContain('alice, bob, carol');
+    // From the list's search attributes and memo: groups, the new revision's share, since when, revision, starter.
+    expect(mine).toContain('2 groups');
+    expect(mine).toMatch(/aria-label="new revision share of the pods: 50 %"/);
+    expect(mine).toMatch(/approval<br><span class="muted">since <time datetime="[^"]+">/);
+    expect(mine).toContain('sha256:bbbbbbbbbbbb</code> <code title="abcdef1234567">abcdef1</code> <span class="muted">by erin</span>');
+    expect(mine).toMatch(/<td>carol<\/td>/);
     expect(alice.body).toContain('data-testid="as-of"');
     expect(alice.body).toMatch(/hx-get="\/ui\/fragments\/releases" hx-trigger="every 10s"/);
 

@@ -5,7 +5,6 @@
 // the lists were read.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { Revision } from '../../../core/release.js';
 import { GantryError } from '../../errors.js';
 import { label, parse } from '../../input.js';
 import type { ReleaseSummary } from '../../service.js';
@@ -19,17 +18,11 @@ const LIMIT = 200;
 const POLL = '10s';
 
 /**
- * A listed release, with what the list may carry beyond ReleaseSummary as the search attributes and
- * memo grow (GantryWeight, GantryWaitingSince, the revision, the group): each shown when present.
+ * A listed release: what the one visibility list carries (api/service.ts ReleaseSummary: search
+ * attributes and memo). The group in progress and the per-cell split are not there (they would need a
+ * status query per row): the release page shows them.
  */
-export type Row = ReleaseSummary & {
-  weight?: number;
-  waitingSince?: string;
-  revision?: Revision;
-  startedBy?: string;
-  group?: { current: number; of: number };
-  cells?: { cell: string; canary: number; replicas: number }[];
-};
+export type Row = ReleaseSummary;
 
 export const SHOW = ['all', 'mine', 'waiting', 'running', 'rolled-back'] as const;
 export type Show = (typeof SHOW)[number];
@@ -88,9 +81,8 @@ function row(r: Row, now: number): SafeHtml {
 <td><a href="${releaseHref(r)}">${r.app}</a>${r.kind === 'rollback' ? html` <span class="badge muted">rollback</span>` : ''}</td>
 <td>${r.environment}</td>
 <td>${phaseBadge(phase)}</td>
-<td>${r.group ? html`${r.group.current} of ${r.group.of}` : html`<span class="muted">—</span>`}</td>
-<td>${r.weight !== undefined ? bar(r.weight, 100, 'new revision weight') : html`<span class="muted">—</span>`}</td>
-<td>${r.cells?.length ? r.cells.map((c) => html`<div class="cellbar"><span class="cellname">${c.cell}</span> ${bar(c.canary, c.replicas, `${c.cell} new pods`)}</div>`) : html`<span class="muted">—</span>`}</td>
+<td>${r.groups !== undefined ? html`${r.groups} group${r.groups === 1 ? '' : 's'}` : html`<span class="muted">—</span>`}</td>
+<td>${r.canaryWeight !== undefined ? bar(r.canaryWeight, 100, 'new revision share of the pods', true) : html`<span class="muted">—</span>`}</td>
 <td>${waitingCell(r, now)}</td>
 <td>${r.approvers?.length ? approverWords(r.approvers) : html`<span class="muted">—</span>`}</td>
 <td>${revisionLine(r.revision)}</td>
@@ -99,11 +91,11 @@ function row(r: Row, now: number): SafeHtml {
 </tr>`;
 }
 
-const HEAD = html`<tr><th scope="col">App</th><th scope="col">Environment</th><th scope="col">Phase</th><th scope="col">Group</th><th scope="col">New weight</th><th scope="col">New pods per cell</th><th scope="col">Waiting on</th><th scope="col">Who can unblock</th><th scope="col">Revision</th><th scope="col">Started by</th><th scope="col">Started</th></tr>`;
+const HEAD = html`<tr><th scope="col">App</th><th scope="col">Environment</th><th scope="col">Phase</th><th scope="col">Groups</th><th scope="col">New revision</th><th scope="col">Waiting on</th><th scope="col">Who can unblock</th><th scope="col">Revision</th><th scope="col">Started by</th><th scope="col">Started</th></tr>`;
 
 function table(rows: Row[], now: number, caption: string, testid: string, empty: string): SafeHtml {
   return html`<table data-testid="${testid}"><caption class="sr-only">${caption}</caption><thead>${HEAD}</thead>
-<tbody>${rows.length ? rows.map((r) => row(r, now)) : html`<tr><td colspan="11" class="muted">${empty}</td></tr>`}</tbody></table>`;
+<tbody>${rows.length ? rows.map((r) => row(r, now)) : html`<tr><td colspan="10" class="muted">${empty}</td></tr>`}</tbody></table>`;
 }
 
 /** The polled part: both lists and when they were read. */

@@ -81,11 +81,11 @@ export function approverWords(list: readonly string[] | undefined): string {
 }
 
 /** A bar of `part` out of `whole` with its numbers as text beside it (the bar alone says nothing to a screen reader). */
-export function bar(part: number, whole: number, label: string): SafeHtml {
+export function bar(part: number, whole: number, label: string, percent = false): SafeHtml {
   const pct = whole > 0 ? Math.round((part / whole) * 100) : 0;
   // Widths come from classes in steps of 10 %: the CSP allows no inline style.
   const step = Math.min(10, Math.max(0, Math.round(pct / 10)));
-  return html`<span class="bar" role="img" aria-label="${label}: ${part} of ${whole}"><span class="w${step * 10}"></span></span> <span class="num">${part}/${whole}</span>`;
+  return html`<span class="bar" role="img" aria-label="${label}: ${percent ? `${pct} %` : `${part} of ${whole}`}"><span class="w${step * 10}"></span></span> <span class="num">${percent ? `${pct} %` : `${part}/${whole}`}</span>`;
 }
 
 /** The error of a console request as a page (or, for an htmx request, a fragment) with its message and hint. */
