@@ -131,6 +131,22 @@ describe('metrics and logs for operators', () => {
       return info === 1 && sampleValue(text, 'gantry_release_waiting', { app, environment: 'production', on: 'approval' }) === 1
         && sampleValue(text, 'gantry_release_list_up', {}) === 1 ? true : undefined;
     }, 60_000);
+    // Canary weight and seconds waiting, from GantryWeight and GantryWaitingSince: group 2 moved 3 of
+    // 5 pods per zone (60 %); the seconds grow between scrapes (computed at scrape time, not cached).
+    const waitingSince = Date.parse((await (await http(T.dave, 'GET', `/v1/releases/${app}/production`)).json() as { waiting: { since: string } }).waiting.since);
+    const scrape = async () => {
+      const text = await (await fetch(`${api.url}/metrics`)).text();
+      return { weight: sampleValue(text, 'gantry_release_canary_weight', { app, environment: 'production' }), waited: sampleValue(text, 'gantry_release_waiting_seconds', { app, environment: 'production', on: 'approval' }) };
+    };
+    const first = await until('the canary weight and seconds waiting in the API\'s gauges', async () => {
+      const m = await scrape();
+      return m.weight === 60 && m.waited !== undefined ? m : undefined;
+    }, 60_000);
+    await new Promise((r) => setTimeout(r, 1200));
+    const second = await scrape();
+    expect(second.weight).toBe(60);
+    expect(second.waited!).toBeGreaterThanOrEqual(first.waited! + 1);
+    expect(second.waited!).toBeLessThanOrEqual((Date.now() - waitingSince) / 1000 + 1);
     // carol may not approve (not an approver): refused by the release; alice rejects: accepted, rolls back.
     expect((await http(T.carol, 'POST', `/v1/releases/${app}/production/approve`, {})).status).toBe(403);
     expect((await http(T.alice, 'POST', `/v1/releases/${app}/production/reject`, { comment: 'metrics test' })).status).toBe(200);
