@@ -18,6 +18,8 @@ import type { Identity } from '../../core/approval.js';
 import { cap, displayLine } from '../../core/text.js';
 import { GantryError } from '../errors.js';
 import type { ConsoleSettings } from '../../runtime/config.js';
+import { html, type SafeHtml } from './html.js';
+import { CONTENT_SECURITY_POLICY } from './layout.js';
 import type { ConsoleAuth, Viewer } from './types.js';
 
 export const SESSION_COOKIE = 'gantry_session';
@@ -131,24 +133,33 @@ export function safeNext(v: unknown): string {
   return v;
 }
 
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
-
-function page(reply: FastifyReply, status: number, title: string, body: string, head = ''): FastifyReply {
+function page(reply: FastifyReply, status: number, title: string, body: SafeHtml, head: SafeHtml | '' = ''): FastifyReply {
   return reply.code(status)
     .header('content-type', 'text/html; charset=utf-8')
     .header('cache-control', 'no-store')
-    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    .header('content-security-policy', CONTENT_SECURITY_POLICY)
     .header('x-content-type-options', 'nosniff')
+    .header('x-frame-options', 'DENY')
     .header('referrer-policy', 'same-origin')
-    .send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">${head}`
-      + `<title>${escapeHtml(title)} · Gantry</title><style>body{font:16px system-ui,sans-serif;max-width:34rem;margin:4rem auto;padding:0 1rem}`
-      + `a.button,button{display:inline-block;padding:.5rem 1rem;border:1px solid #333;border-radius:4px;background:#fff;color:#111;text-decoration:none;font:inherit;cursor:pointer}</style>`
-      + `</head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`);
+    .send(html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+${head}<title>${title} · Gantry</title>
+<link rel="stylesheet" href="/ui/static/console.css">
+</head>
+<body>
+<main id="main" class="sign-in">
+<h1>${title}</h1>
+${body}
+</main>
+</body>
+</html>`.value);
 }
 
-const oneLine = (text: string, limit = 500) => escapeHtml(cap(displayLine(text), limit));
+/** Text from outside (a provider's error, an id) on one line, escaped by html``, bounded. */
+const oneLine = (text: string, limit = 500) => cap(displayLine(text), limit);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -276,7 +287,7 @@ export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOpti
   }
 
   const failed = (reply: FastifyReply, status: number, message: string, hint: string) => page(reply, status, 'Sign-in failed',
-    `<p>${oneLine(message)}</p><p>${escapeHtml(hint)}</p><p><a class="button" href="/ui/login">Back to sign-in</a></p>`);
+    html`<p>${oneLine(message)}</p><p>${hint}</p><p><a class="button" href="/ui/login">Back to sign-in</a></p>`);
 
   function register(app: FastifyInstance): void {
     void app.register(async (scope) => {
@@ -287,18 +298,16 @@ export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOpti
         const next = safeNext((req.query as Record<string, unknown> | undefined)?.next);
         const v = viewer(req);
         if (v) {
-          return page(reply, 200, 'Signed in', `<p>Signed in as <b>${oneLine(v.identity.id)}</b>${v.identity.groups.length ? ` (${oneLine(v.identity.groups.join(', '))})` : ''}`
-            + ` ${v.via === 'proxy' ? 'through the auth proxy' : 'with OIDC'}.</p><p><a class="button" href="${escapeHtml(next)}">Open the console</a></p>`
-            + (v.via === 'oidc' ? `<form method="post" action="/ui/logout"><input type="hidden" name="_csrf" value="${escapeHtml(v.csrf)}"><button type="submit">Sign out</button></form>` : ''));
+          const groups = v.identity.groups.length ? ` (${oneLine(v.identity.groups.join(', '))})` : '';
+          return page(reply, 200, 'Signed in', html`<p>Signed in as <b>${v.identity.id}</b>${groups} ${v.via === 'proxy' ? 'through the auth proxy' : 'with OIDC'}.</p>
+<p><a class="button" href="${next}">Open the console</a></p>
+${v.via === 'oidc' ? html`<form method="post" action="/ui/logout"><input type="hidden" name="_csrf" value="${v.csrf}"><button type="submit">Sign out</button></form>` : ''}`);
         }
-        const parts: string[] = [];
-        if (config.oidc) parts.push(`<p><a class="button" href="/ui/login/oidc${next === '/ui' ? '' : `?next=${escapeHtml(encodeURIComponent(next))}`}">Sign in with ${oneLine(new URL(config.oidc.issuer).host)}</a></p>`);
-        if (config.proxy) {
-          const from = proxyHeadersFrom(req);
-          parts.push(`<p>Or open Gantry through your organization's sign-in proxy, which signs you in.</p>`
-            + (from && !from.trusted ? `<p>This request carried identity headers but came from ${oneLine(from.peer)}, which is not a trusted proxy (GANTRY_UI_TRUSTED_PROXIES): they were ignored.</p>` : ''));
-        }
-        return page(reply, 200, 'Sign in to Gantry', parts.join(''));
+        const from = config.proxy ? proxyHeadersFrom(req) : undefined;
+        return page(reply, 200, 'Sign in to Gantry', html`${config.oidc
+          ? html`<p><a class="button" href="/ui/login/oidc${next === '/ui' ? '' : `?next=${encodeURIComponent(next)}`}">Sign in with ${new URL(config.oidc.issuer).host}</a></p>` : ''}${config.proxy
+          ? html`<p>${config.oidc ? 'Or open' : 'Open'} Gantry through your organization's sign-in proxy, which signs you in.</p>${from && !from.trusted
+            ? html`<p>This request carried identity headers but came from ${from.peer}, which is not a trusted proxy (GANTRY_UI_TRUSTED_PROXIES): they were ignored.</p>` : ''}` : ''}`);
       });
 
       scope.get('/ui/login/oidc', async (req, reply) => {
@@ -370,8 +379,8 @@ export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOpti
         // Not a 303: a redirect still belongs to the provider's cross-site navigation, so the browser
         // would not send the new Strict cookie to /ui. A page of our own that moves on is same-site.
         const next = safeNext(login.next);
-        return page(reply, 200, 'Signed in', `<p>Signed in as <b>${oneLine(session.id)}</b>. <a href="${escapeHtml(next)}">Open the console</a>.</p>`,
-          `<meta http-equiv="refresh" content="0;url=${escapeHtml(next)}">`);
+        return page(reply, 200, 'Signed in', html`<p>Signed in as <b>${session.id}</b>. <a href="${next}">Open the console</a>.</p>`,
+          html`<meta http-equiv="refresh" content="0;url=${next}">\n`);
       });
 
       scope.post('/ui/logout', async (req, reply) => {
@@ -384,9 +393,9 @@ export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOpti
           verifyCsrf(req, v, typeof field === 'string' ? field : typeof header === 'string' ? header : undefined);
         } catch (err) {
           if (!(err instanceof GantryError)) throw err;
-          return page(reply, 403, 'Not signed out', `<p>${oneLine(err.message)}</p><p>${oneLine(err.hint ?? '')}</p>`);
+          return page(reply, 403, 'Not signed out', html`<p>${oneLine(err.message)}</p><p>${oneLine(err.hint ?? '')}</p>`);
         }
-        if (v.via === 'proxy') return page(reply, 200, 'Signed in by the proxy', '<p>You are signed in through the auth proxy: sign out there.</p>');
+        if (v.via === 'proxy') return page(reply, 200, 'Signed in by the proxy', html`<p>You are signed in through the auth proxy: sign out there.</p>`);
         reply.header('set-cookie', serializeCookie(SESSION_COOKIE, '', cookieOptions('Strict', 0)));
         return reply.code(303).redirect('/ui/login', 303);
       });

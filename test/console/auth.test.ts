@@ -7,6 +7,7 @@
 //    session cookie's attributes, tampered and expired sessions, sign-out;
 //  - configuration: loadApiConfig's console settings and its errors.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import http from 'node:http';
 import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import formbody from '@fastify/formbody';
@@ -88,6 +89,16 @@ describe('trusted headers from an auth proxy', () => {
     // The sign-in page says why.
     const page = await (await fetch(`${s.url}/ui/login`, { headers: { 'x-forwarded-user': 'mallory' } })).text();
     expect(page).toContain('came from 127.0.0.1, which is not a trusted proxy');
+  });
+
+  it('are believed by the TCP peer address only: the same server refuses 127.0.0.1 and accepts 127.0.0.2 when only 127.0.0.2 is trusted', async () => {
+    const s = await serve({ GANTRY_UI_TRUSTED_PROXIES: '127.0.0.2' });
+    const from = (localAddress: string) => new Promise<number>((resolve, reject) => {
+      const req = http.get(`${s.url}/ui/whoami`, { localAddress, headers: { 'x-forwarded-user': 'alice' } }, (res) => { res.resume(); resolve(res.statusCode!); });
+      req.on('error', reject);
+    });
+    expect(await from('127.0.0.1')).toBe(401);
+    expect(await from('127.0.0.2')).toBe(200);
   });
 
   it('reads the configured header names only', async () => {
@@ -235,23 +246,30 @@ describe('OIDC sign-in against a real provider (oidc-provider), authorization co
   let idp: RunningProvider;
   let s: Served;
   let clock = Date.now();
+  /** Ports of more consoles against the same provider (their redirect URIs are registered there). */
+  const more: number[] = [];
+  const oidcEnv = (publicUrl: string): Env => ({
+    GANTRY_PUBLIC_URL: publicUrl, GANTRY_UI_OIDC_ISSUER: idp.issuer, GANTRY_UI_OIDC_CLIENT_ID: idp.clientId,
+    GANTRY_UI_OIDC_CLIENT_SECRET: idp.clientSecret, GANTRY_UI_OIDC_SCOPES: 'openid profile email groups',
+  });
   beforeAll(async () => {
-    const port = await freePort();
-    const publicUrl = `http://127.0.0.1:${port}`;
-    idp = await startOidcProvider({ redirectUris: [`${publicUrl}/ui/callback`], accounts: { alice: { groups: ['sre'] }, bob: { groups: [] } } });
-    s = await serve({
-      GANTRY_PUBLIC_URL: publicUrl, GANTRY_UI_OIDC_ISSUER: idp.issuer, GANTRY_UI_OIDC_CLIENT_ID: idp.clientId,
-      GANTRY_UI_OIDC_CLIENT_SECRET: idp.clientSecret, GANTRY_UI_OIDC_SCOPES: 'openid profile email groups',
-    }, () => clock, port);
+    const ports = [await freePort(), await freePort(), await freePort()];
+    more.push(...ports.slice(1));
+    idp = await startOidcProvider({
+      redirectUris: ports.map((p) => `http://127.0.0.1:${p}/ui/callback`),
+      accounts: { alice: { groups: ['sre'], roles: ['release-managers'], email: 'alice@example.com' }, bob: { groups: [] } },
+    });
+    s = await serve(oidcEnv(`http://127.0.0.1:${ports[0]}`), () => clock, ports[0]);
   });
   afterAll(async () => { await idp?.close(); });
 
   /** Signs `who` in through the provider; the browser then holds the session cookie. */
-  async function signIn(who: string): Promise<{ b: Browser; callback: Response }> {
+  async function signIn(who: string, at: Served = s, next?: string): Promise<{ b: Browser; callback: Response }> {
     const b = new Browser();
-    const login = await (await b.request(`${s.url}/ui/login`)).text();
-    expect(login).toContain('href="/ui/login/oidc"');
-    const back = await b.throughProvider(`${s.url}/ui/login/oidc`, who);
+    const login = await (await b.request(`${at.url}/ui/login${next ? `?next=${encodeURIComponent(next)}` : ''}`)).text();
+    const start = /href="(\/ui\/login\/oidc[^"]*)"/.exec(login)?.[1];
+    if (!start) throw new Error(`no OIDC sign-in link on ${at.url}/ui/login: ${login.slice(0, 500)}`);
+    const back = await b.throughProvider(`${at.url}${start}`, who);
     return { b, callback: await b.request(back.href) };
   }
 
@@ -340,6 +358,49 @@ describe('OIDC sign-in against a real provider (oidc-provider), authorization co
     expect(out.headers.get('location')).toBe('/ui/login');
     expect(b.cookie(s.url, SESSION_COOKIE)).toBeUndefined();
     expect((await b.request(`${s.url}/ui/whoami`)).status).toBe(401);
+  });
+
+  it('goes back to the page asked for (?next= of /ui/login, a console path only)', async () => {
+    const { callback } = await signIn('alice', s, '/ui/releases/api/prod?tab=history');
+    expect(await callback.text()).toContain('<meta http-equiv="refresh" content="0;url=/ui/releases/api/prod?tab=history">');
+    for (const elsewhere of ['//evil.example/ui', 'https://evil.example/ui', '/ui//evil.example', '/ui\\evil', '/uix']) {
+      const page = await (await fetch(`${s.url}/ui/login?next=${encodeURIComponent(elsewhere)}`)).text();
+      expect(page).toContain('href="/ui/login/oidc"');
+    }
+    const { callback: home } = await signIn('alice', s, '//evil.example/ui');
+    expect(await home.text()).toContain('content="0;url=/ui"');
+  });
+
+  it('takes the groups from the configured claim (GANTRY_UI_OIDC_GROUPS_CLAIM=roles) and the id from GANTRY_UI_OIDC_USER_CLAIM', async () => {
+    const roles = await serve({ ...oidcEnv(`http://127.0.0.1:${more[0]}`), GANTRY_UI_OIDC_GROUPS_CLAIM: 'roles', GANTRY_UI_OIDC_USER_CLAIM: 'email' }, undefined, more[0]);
+    const { b } = await signIn('alice', roles);
+    expect(await (await b.request(`${roles.url}/ui/whoami`)).json()).toMatchObject({ id: 'alice@example.com', groups: ['release-managers'], via: 'oidc' });
+  });
+
+  it('refuses an account without the user claim, saying which claim and how to change it', async () => {
+    const byEmail = await serve({ ...oidcEnv(`http://127.0.0.1:${more[1]}`), GANTRY_UI_OIDC_USER_CLAIM: 'email' }, undefined, more[1]);
+    const { b, callback } = await signIn('bob', byEmail);
+    expect(callback.status).toBe(403);
+    const text = await callback.text();
+    expect(text).toContain('no usable email claim');
+    expect(text).toContain('GANTRY_UI_OIDC_USER_CLAIM');
+    expect(b.cookie(byEmail.url, SESSION_COOKIE)).toBeUndefined();
+  });
+
+  it('a provider that cannot be reached: 503 naming the issuer; once it is up, the next try discovers it', async () => {
+    const closed = await freePort();
+    const down = await serve({ GANTRY_PUBLIC_URL: 'http://127.0.0.1:9', GANTRY_UI_OIDC_ISSUER: `http://127.0.0.1:${closed}`, GANTRY_UI_OIDC_CLIENT_ID: 'gantry' });
+    const r = await fetch(`${down.url}/ui/login/oidc`, { redirect: 'manual' });
+    expect(r.status).toBe(503);
+    expect(await r.text()).toContain(`the sign-in provider http://127.0.0.1:${closed} could not be reached`);
+    const late = await startOidcProvider({ redirectUris: ['http://127.0.0.1:9/ui/callback'], accounts: {}, port: closed });
+    try {
+      const again = await fetch(`${down.url}/ui/login/oidc`, { redirect: 'manual' });
+      expect(again.status).toBe(303);
+      expect(again.headers.get('location')).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${closed}/`));
+    } finally {
+      await late.close();
+    }
   });
 
   it('the login cookie is Secure when the public URL is https', async () => {

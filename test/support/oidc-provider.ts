@@ -9,12 +9,13 @@ interface Provider { callback(): (req: http.IncomingMessage, res: http.ServerRes
 type ProviderClass = new (issuer: string, configuration: Record<string, unknown>) => Provider;
 const oidcProvider = 'oidc-provider';
 
-export interface TestAccount { groups: string[]; email?: string }
+export interface TestAccount { groups: string[]; roles?: string[]; email?: string }
 export interface RunningProvider { issuer: string; clientId: string; clientSecret: string; close(): Promise<void> }
 
-export async function startOidcProvider(opts: { redirectUris: string[]; accounts: Record<string, TestAccount> }): Promise<RunningProvider> {
+/** `port`: where to listen (default: a free one). */
+export async function startOidcProvider(opts: { redirectUris: string[]; accounts: Record<string, TestAccount>; port?: number }): Promise<RunningProvider> {
   const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const clientId = 'gantry-console';
   const clientSecret = 'test-client-secret-0123456789abcdef';
@@ -26,13 +27,13 @@ export async function startOidcProvider(opts: { redirectUris: string[]; accounts
     }],
     pkce: { required: () => true },
     scopes: ['openid', 'profile', 'email', 'groups'],
-    claims: { openid: ['sub'], profile: ['preferred_username', 'name'], email: ['email'], groups: ['groups'] },
+    claims: { openid: ['sub'], profile: ['preferred_username', 'name'], email: ['email'], groups: ['groups', 'roles'] },
     features: { devInteractions: { enabled: true } },
     cookies: { keys: ['test-cookie-key-0123456789abcdef'] },
     findAccount: (_ctx: unknown, sub: string) => {
       const a = opts.accounts[sub];
       if (!a) return undefined;
-      return { accountId: sub, claims: async () => ({ sub, preferred_username: sub, name: sub, groups: a.groups, ...(a.email ? { email: a.email } : {}) }) };
+      return { accountId: sub, claims: async () => ({ sub, preferred_username: sub, name: sub, groups: a.groups, ...(a.roles ? { roles: a.roles } : {}), ...(a.email ? { email: a.email } : {}) }) };
     },
   });
   server.on('request', provider.callback());
