@@ -9,6 +9,7 @@ import { gantryLogger } from '../runtime/logging.js';
 import { DEFAULT_API_ADDR, listenAddress, loadApiConfig, RuntimeConfigError, type ApiConfig, type LogLevel } from '../runtime/config.js';
 import { describeTemporal, temporalConnectError } from '../runtime/temporal.js';
 import { loadIdentities, type IdentityTable } from './auth.js';
+import { createConsoleAuth } from './console/auth.js';
 import { buildServer } from './server.js';
 import { configParser } from './config-parse.js';
 import { GantryService } from './service.js';
@@ -34,6 +35,8 @@ export interface StartApiOptions {
   publicIndex?: boolean;
   /** Default: loaded from the GANTRY_SERVER_CONFIG file (repos, slack, chat; api/server-config.ts). */
   triggers?: TriggerServerConfig;
+  /** The Temporal UI the console links to (e.g. the embedded dev server's); default: GANTRY_TEMPORAL_UI_URL. */
+  temporalUiUrl?: string;
 }
 
 export interface RunningApi {
@@ -76,7 +79,10 @@ export async function startApi(opts: StartApiOptions = {}): Promise<RunningApi> 
   // Pipelines run repository code on the build task queue when one is configured (GANTRY_BUILD_TASK_QUEUE).
   const service = new GantryService(client, taskQueue, config.buildTaskQueue === config.taskQueue ? taskQueue : config.buildTaskQueue);
   const logger = opts.logger ?? defaultLogger(config.logLevel);
-  const server = buildServer({ service, identities, logger, publicIndex: opts.publicIndex ?? config.publicIndex, triggers });
+  // The web console at /ui when a sign-in method is configured (GANTRY_UI_*: api/console/auth.ts).
+  const temporalUiUrl = opts.temporalUiUrl ?? config.console?.temporalUiUrl;
+  const consoleOpts = config.console ? { console: { auth: createConsoleAuth(config.console), ...(temporalUiUrl ? { temporalUiUrl } : {}) } } : {};
+  const server = buildServer({ service, identities, logger, publicIndex: opts.publicIndex ?? config.publicIndex, triggers, ...consoleOpts });
   const { host, port } = opts.listen !== undefined ? parseListenAddress(opts.listen) : config.listen;
   try {
     await server.listen({ host, port });
@@ -116,6 +122,7 @@ async function main(): Promise<void> {
   void configParser().ready().catch(() => undefined);
   console.log(`gantry API: ${api.url} (Temporal ${describeTemporal(config.temporal)}, task queue ${api.service.taskQueue})`);
   console.log(`  try: GANTRY_API=${api.url} GANTRY_TOKEN=<token> npm run --silent gantry -- release list`);
+  if (config.console) console.log(`  console: ${config.console.publicUrl ?? api.url}/ui (sign-in: ${[config.console.proxy ? 'auth proxy' : '', config.console.oidc ? 'OIDC' : ''].filter(Boolean).join(', ')})`);
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {

@@ -193,6 +193,8 @@ export interface ConsoleSettings {
   sessionSecretEnv: 'GANTRY_UI_SESSION_SECRET';
   /** GANTRY_UI_SESSION_TTL in milliseconds (default 8 h). */
   sessionTtlMs: number;
+  /** GANTRY_TEMPORAL_UI_URL: the Temporal UI the console links each release's workflow to; absent: no links. */
+  temporalUiUrl?: string;
   /** GANTRY_UI_TRUSTED_PROXIES: the peers (IPs, CIDRs) whose identity headers are believed. */
   proxy?: { trusted: readonly string[]; userHeader: string; groupsHeader: string };
   oidc?: {
@@ -219,6 +221,7 @@ const hints: Record<string, string> = {
   GANTRY_LOG_FORMAT: 'json (the default: structured, for log collectors) or text (plain lines for a terminal)',
   GANTRY_PUBLIC_INDEX: 'set 1 (or true) to serve the index page without a token, 0 (or false, the default) to require one',
   GANTRY_SERVER_CONFIG: 'the path of the server config YAML (identities, repos, slack, chat)',
+  GANTRY_TEMPORAL_UI_URL: 'the Temporal UI\'s base URL, e.g. http://127.0.0.1:8233 (the console links each release to its workflow there)',
   GANTRY_PUBLIC_URL: 'the URL browsers open Gantry at, e.g. https://gantry.example.com (no path, query or fragment); the OIDC redirect is <GANTRY_PUBLIC_URL>/ui/callback',
   GANTRY_UI_SESSION_SECRET: 'at least 32 random bytes, e.g. the output of `openssl rand -hex 32`; the same on every API replica, kept in a Secret',
   GANTRY_UI_SESSION_TTL: "how long a console sign-in lasts, a duration such as '8h' (1m to 30d)",
@@ -657,6 +660,7 @@ const claimName = z.string().regex(/^[\w.:/-]{1,100}$/, { error: 'expected a cla
 const consoleShape = {
   GANTRY_PUBLIC_URL: httpUrl.refine((v) => { const u = new URL(v); return (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash && !u.username && !u.password; },
     { error: 'expected a scheme, host and optional port only' }).transform((v) => new URL(v).origin),
+  GANTRY_TEMPORAL_UI_URL: httpUrl.transform((v) => v.replace(/\/+$/, '')),
   GANTRY_UI_SESSION_TTL: duration.transform((v) => parseDuration(v)!).refine((ms) => ms >= 60_000 && ms <= 30 * 86400_000, { error: 'expected 1m to 30d' }),
   GANTRY_UI_TRUSTED_PROXIES: z.string().transform((v, ctx) => {
     const list = v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -721,6 +725,7 @@ function consoleSettings(env: Env, errors: ConfigError[]): ConsoleSettings | und
     ...(f.GANTRY_PUBLIC_URL ? { publicUrl: f.GANTRY_PUBLIC_URL } : {}),
     sessionSecretEnv: 'GANTRY_UI_SESSION_SECRET',
     sessionTtlMs: f.GANTRY_UI_SESSION_TTL ?? DEFAULT_UI_SESSION_TTL_MS,
+    ...(f.GANTRY_TEMPORAL_UI_URL ? { temporalUiUrl: f.GANTRY_TEMPORAL_UI_URL } : {}),
     ...(f.GANTRY_UI_TRUSTED_PROXIES ? {
       proxy: { trusted: f.GANTRY_UI_TRUSTED_PROXIES, userHeader: f.GANTRY_UI_PROXY_USER_HEADER ?? 'x-forwarded-user', groupsHeader: f.GANTRY_UI_PROXY_GROUPS_HEADER ?? 'x-forwarded-groups' },
     } : {}),

@@ -5,10 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
 import { createConsoleAuth } from '../../api/console/auth.js';
+import { startApi } from '../../api/main.js';
 import { ReleaseStreams } from '../../api/stream.js';
-import type { ConsoleSettings } from '../../runtime/config.js';
+import { loadApiConfig, type ConsoleSettings } from '../../runtime/config.js';
 import { startHarness, waitForStatus, type Harness } from '../support/release-harness.js';
-import { unique } from '../support/temporal.js';
+import { testAddress, unique } from '../support/temporal.js';
 import { DIGEST_A, DIGEST_B, listenOnLoopback, testServer, until } from '../api/helpers.js';
 
 let h: Harness;
@@ -231,5 +232,33 @@ describe('the console: home, one release live, actions', () => {
     const last = live.fragments().at(-1)!;
     expect(last).toContain('succeeded');
     live.close();
+  }, 60_000);
+});
+
+describe('startApi (npm run api) with the console configured', () => {
+  it('serves /ui behind the trusted proxy, with the Temporal UI link of GANTRY_TEMPORAL_UI_URL; without GANTRY_UI_* there is no console', async () => {
+    const app = unique('uiapi');
+    await h.service.startRelease({ config: config(app), environment: 'production', revision: { digest: DIGEST_A, author: 'erin' } }, { identity: { id: 'carol', groups: [] }, channel: 'api' });
+    await waitForStatus(h.service, app, 'production', (s) => s.phase === 'waiting-approval');
+    const env = { HOME: process.env.HOME ?? '/tmp', TEMPORAL_ADDRESS: testAddress(), GANTRY_TASK_QUEUE: h.taskQueue };
+    const api = await startApi({
+      config: loadApiConfig({ ...env, GANTRY_UI_TRUSTED_PROXIES: '127.0.0.1', GANTRY_UI_SESSION_SECRET: 'x'.repeat(40), GANTRY_TEMPORAL_UI_URL: 'http://127.0.0.1:8233/' }),
+      client: h.client, listen: '127.0.0.1:0', logger: false,
+    });
+    try {
+      const r = await fetch(`${api.url}/ui/releases/${app}/production`, { headers: as('alice') });
+      expect(r.status).toBe(200);
+      const body = await r.text();
+      expect(body).toContain(`href="http://127.0.0.1:8233/namespaces/default/workflows/release%2F${app}%2Fproduction"`);
+      expect(body).toContain('data-testid="waiting-panel"');
+    } finally {
+      await api.close();
+    }
+    const plain = await startApi({ config: loadApiConfig(env), client: h.client, listen: '127.0.0.1:0', logger: false });
+    try {
+      expect((await fetch(`${plain.url}/ui`, { headers: as('alice'), redirect: 'manual' })).status).toBe(404);
+    } finally {
+      await plain.close();
+    }
   }, 60_000);
 });
