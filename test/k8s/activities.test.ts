@@ -169,6 +169,10 @@ describe('Kubernetes activities in an activity context', () => {
     expect(r.ready).toBe(false);
     expect(r.reason).toMatch(/within the progress deadline \(52s\): zone-a 0\/1 new pods ready and serving/);
     expect(beats[0]).toMatchObject({ kind: 'apply', group: 0, startedAt });
+    // The heartbeats and the result carry what the activity saw: the new pod exists, never Ready nor serving.
+    const stuck = { pods: 1, ready: 0, serving: 0, draining: 0 };
+    expect(beats.some((b) => JSON.stringify((b as { observed?: { cells?: { new?: unknown }[] } }).observed?.cells?.map((c) => c.new)) === JSON.stringify([stuck, stuck]))).toBe(true);
+    expect(r.observed).toMatchObject({ by: 'apply', cells: [{ cell: 'zone-a', new: stuck }, { cell: 'zone-b', new: stuck }] });
   });
 
   it('measure returns raw Prometheus values: a number, no data, an error (the verdict is core\'s)', async () => {
