@@ -21,7 +21,7 @@ function runRow(r: ReleaseRun): SafeHtml {
 <td>${rev ? html`<code title="${rev.digest ?? rev.image}">${rev.digest ? shortDigest(rev.digest) : rev.image}</code>${rev.sha ? html` <code>${rev.sha.slice(0, 10)}</code>` : ''}${rev.author ? html` <span class="muted">by</span> ${rev.author}` : ''}` : ''}</td>
 <td>${r.startedBy ?? html`<span class="muted" title="no worker answered this run's status in time">?</span>`}</td>
 <td class="reason" data-testid="run-cause">${r.stop ? html`${r.stop.cause}: ${r.stop.reason}${r.stop.by ? html` (by ${r.stop.by})` : ''}` : r.outcome === 'rolled-back' || r.outcome === 'failed' ? r.reason ?? '' : ''}</td>
-<td><code class="muted">${r.runId.slice(0, 8)}</code></td>
+<td><code class="muted" title="${r.runId}">…${r.runId.slice(-8)}</code></td>
 </tr>`;
 }
 
