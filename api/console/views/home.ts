@@ -72,13 +72,13 @@ const releaseHref = (r: Row) => `/ui/releases/${encodeURIComponent(r.app)}/${enc
 
 function waitingCell(r: Row, now: number): SafeHtml {
   if (!r.waitingOn) return html`<span class="muted">—</span>`;
-  return html`${r.waitingOn}${r.waitingSince ? html`<br><span class="muted">since ${time(r.waitingSince)} (${age(r.waitingSince, now)})</span>` : ''}`;
+  return html`${r.waitingOn}${r.waitingSince ? html`<br><span class="muted">since ${time(r.waitingSince)} (${age(r.waitingSince, now)} ago)</span>` : ''}`;
 }
 
 function row(r: Row, now: number): SafeHtml {
   const phase = r.phase ?? r.status;
   return html`<tr data-release="${r.app}/${r.environment}">
-<td><a href="${releaseHref(r)}">${r.app}</a>${r.kind === 'rollback' ? html` <span class="badge muted">rollback</span>` : ''}</td>
+<td class="app"><a href="${releaseHref(r)}">${r.app}</a>${r.kind === 'rollback' ? html` <span class="badge muted">rollback</span>` : ''}</td>
 <td>${r.environment}</td>
 <td>${phaseBadge(phase)}</td>
 <td>${r.groups !== undefined ? html`${r.groups} group${r.groups === 1 ? '' : 's'}` : html`<span class="muted">—</span>`}</td>

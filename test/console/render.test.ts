@@ -1,0 +1,109 @@
+// The release page's parts that a simulated release does not reach in the views test: analysis with
+// measured values and hidden queries, observed weights set vs actual and draining pods, a wait for the
+// release window, a finished release, a status without the viewer's permissions. Rendered from status
+// objects as the API returns them (core/release.ts ReleaseStatus), every value from outside escaped.
+import { describe, expect, it } from '@jest/globals';
+import type { EnvironmentConfig } from '../../core/config.js';
+import type { ReleaseStatus } from '../../core/release.js';
+import { liveBody } from '../../api/console/views/release.js';
+import type { Viewer } from '../../api/console/types.js';
+
+const viewer: Viewer = { identity: { id: 'alice', groups: ['sre'] }, csrf: 'csrf-token-1', via: 'proxy' };
+const allowed = (over: Partial<Record<string, { allowed: boolean; reason?: string }>> = {}) => ({
+  approve: { allowed: false, reason: 'nothing to approve' }, reject: { allowed: false, reason: 'nothing to reject' },
+  pause: { allowed: true }, resume: { allowed: false, reason: 'the release is not paused' }, promote: { allowed: true },
+  abort: { allowed: true }, rollback: { allowed: true }, override: { allowed: false, reason: 'nothing to override' }, ...over,
+}) as ReleaseStatus['allowedActions'];
+
+function status(over: Partial<ReleaseStatus> = {}): ReleaseStatus {
+  return {
+    id: 'release/shop/production', app: 'shop', environment: 'production', kind: 'release', phase: 'analysing', summary: 'analysing group 2',
+    revision: { image: 'registry.local/shop/web', digest: `sha256:${'b'.repeat(64)}`, sha: 'abcdef1234567', author: 'erin' },
+    previous: { image: 'registry.local/shop/web', digest: `sha256:${'a'.repeat(64)}` },
+    startedBy: 'dave', startedAt: '2026-12-02T10:00:00.000Z',
+    group: { current: 2, of: 3 },
+    cells: [{ cell: 'zone-a', replicas: 5, canary: 3, stable: 2 }, { cell: 'zone-b', replicas: 5, canary: 3, stable: 2 }],
+    decisions: [], events: [], allowedActions: allowed(), ...over,
+  };
+}
+
+const env = {
+  name: 'production', cells: [], bake: '0s', deadlines: { progress: '5m', analysis: '5m' },
+  approvers: { users: [], groups: ['sre'], required: 1, allowStarter: false },
+  groups: [
+    { name: 'group 1', pods: 1, confirm: { type: 'auto' } },
+    { name: 'canary', pods: '40%', confirm: { type: 'pause', duration: '10m' } },
+    { name: 'group 3', pods: 'rest', confirm: { type: 'manual', timeout: '1h', onTimeout: 'rollback' } },
+  ],
+  analysis: [{ name: 'error-rate', query: 'sum(rate(http_errors{job="<web>"}[5m]))', max: 0.01 }, { name: 'p99', query: 'histogram_quantile(0.99, x)', min: 0, max: 0.5 }],
+} as unknown as EnvironmentConfig;
+
+const render = (s: ReleaseStatus, withEnv = true) => liveBody({ status: s, ...(withEnv ? { memo: { environment: env } } : {}), viewer, now: Date.parse('2026-12-02T10:05:00Z') }).toString();
+
+describe('the release page body', () => {
+  it('shows each check with its query (collapsed), bounds, measured value and verdict; an inconclusive one needs a person', () => {
+    const b = render(status({ analysis: { verdict: 'fail', checks: [
+      { check: 'error-rate', verdict: 'fail', value: 0.042, reason: '0.042 is above the maximum 0.01' },
+      { check: 'p99', verdict: 'inconclusive', reason: 'query returned no data' },
+    ] } }));
+    expect(b).toMatch(/Analysis <span class="badge bad">fail<\/span>/);
+    expect(b).toContain('<details><summary>query</summary><code class="wrap">sum(rate(http_errors{job=&quot;&lt;web&gt;&quot;}[5m]))</code></details>');
+    expect(b).toMatch(/<td>value ≤ 0.01<\/td>\s*<td><strong>0.042<\/strong><\/td>\s*<td><span class="badge bad">fail<\/span> 0.042 is above the maximum 0.01/);
+    expect(b).toMatch(/<td>0 ≤ value ≤ 0.5<\/td>\s*<td><span class="muted">—<\/span><\/td>\s*<td><span class="badge wait">inconclusive<\/span> query returned no data <span class="muted">\(needs a person\)/);
+  });
+
+  it('the stepper: done, current and next groups with their pods and confirm type', () => {
+    const b = render(status());
+    expect(b).toMatch(/<li class="step done">\s*<span class="state">done<\/span> <strong>Group 1 of 3<\/strong>\s*<br><span>1 pod per cell<\/span> · <span>confirm: auto \(checks pass\)/);
+    expect(b).toMatch(/data-testid="current-group">\s*<span class="state">current<\/span> <strong>Group 2 of 3<\/strong> \(canary\)\s*<br><span>40% of each cell<\/span> · <span>confirm: pause 10m/);
+    expect(b).toMatch(/<li class="step next">\s*<span class="state">next<\/span> <strong>Group 3 of 3<\/strong>\s*<br><span>the rest<\/span> · <span>confirm: manual approval, 1h then rollback/);
+    // Without the memo the stepper still counts the groups.
+    expect(render(status(), false)).toMatch(/data-testid="current-group">\s*<span class="state">current<\/span> <strong>Group 2 of 3<\/strong>\s*<\/li>/);
+  });
+
+  it('cells: planned next to observed ready, serving and draining (with grace left), and the weight set vs read back', () => {
+    const b = render(status({ observed: { at: '2026-12-02T10:04:00.000Z', by: 'health', cells: [
+      { cell: 'zone-a', stable: { pods: 3, ready: 3, serving: 2, draining: 1, graceLeftSeconds: 25 }, new: { pods: 3, ready: 3, serving: 3, draining: 0 }, weight: { set: 60, actual: 40 } },
+      { cell: 'zone-b', stable: { pods: 2, ready: 2, serving: 2, draining: 0 }, new: { pods: 3, ready: 2, serving: 2, draining: 0 }, weight: { set: 60 } },
+    ] } }));
+    expect(b).toMatch(/<th scope="row">zone-a<\/th>\s*<td>2 planned<br><span class="obs">3 ready · 2 serving · 1 draining \(25 s grace left\)<\/span><\/td>\s*<td>3 planned<br><span class="obs">3 ready · 3 serving<\/span>/);
+    expect(b).toContain('set 60 % · actual 40 % <span class="badge wait">differs</span>');
+    expect(b).toContain('set 60 % · actual not read yet');
+    expect(b).toMatch(/Observed <time datetime="2026-12-02T10:04:00.000Z">2026-12-02 10:04:00 UTC<\/time> by health/);
+    expect(render(status())).toContain('Nothing observed from the cluster yet: the plan only.');
+  });
+
+  it('a wait for the release window: the countdown, the CLI override command, override enabled with what it needs', () => {
+    const b = render(status({
+      phase: 'waiting-window', summary: 'waiting for the release window',
+      waiting: { on: 'window', reason: 'the window opens Mon 10:00 Europe/Berlin', since: '2026-12-02T10:00:00.000Z', until: '2026-12-07T09:00:00.000Z', who: 'group:sre' },
+      allowedActions: allowed({ override: { allowed: true, reason: 'needs a reason (-m "why")' } }),
+    }));
+    expect(b).toContain('<h2 id="h-waiting">Waiting on window</h2>');
+    expect(b).toContain('<span data-until="2026-12-07T09:00:00.000Z">');
+    expect(b).toContain('<dt>Who can unblock it</dt><dd>group:sre</dd>');
+    expect(b).toContain('gantry override shop production -m &quot;&lt;reason&gt;&quot;');
+    expect(b).toMatch(/data-testid="action-override" data-confirm="Override lets the release of shop in production move outside its release window[^"]*"(?! disabled)[^>]*>Override window<\/button>\s*<span class="reason" id="why-override">needs a reason \(-m &quot;why&quot;\)<\/span>/);
+  });
+
+  it('a finished release: every group done, rollback says it starts a rollback release to the previous revision', () => {
+    const b = render(status({ phase: 'succeeded', summary: 'succeeded: all groups confirmed', group: { current: 3, of: 3 }, outcome: { result: 'succeeded', reason: 'all groups confirmed', at: '2026-12-02T10:30:00.000Z' } }));
+    expect(b.match(/class="step done"/g)).toHaveLength(3);
+    expect(b).toContain('data-confirm="Rollback starts a rollback release of shop in production to registry.local/shop/web@sha256:aaaaaaaaaaaa. Roll back?"');
+  });
+
+  it('without the viewer\'s permissions every button is disabled with the reason in words; comments in the timeline are text', () => {
+    const b = render(status({
+      allowedActions: undefined,
+      decisions: [{ action: 'pause', by: 'bob', channel: 'slack', at: '2026-12-02T10:01:00.000Z', comment: '<img src=x onerror=alert(1)>' }],
+      events: [{ at: '2026-12-02T10:00:30.000Z', type: 'applied', message: 'group 1 applied', group: 0 }],
+    }));
+    expect(b.match(/ disabled aria-describedby=/g)).toHaveLength(8);
+    expect(b).toContain('Not now: not known for you');
+    expect(b).not.toContain('<img src=x');
+    expect(b).toContain('<strong>pause</strong> by bob via slack: “&lt;img src=x onerror=alert(1)&gt;”');
+    // Newest first: the decision (10:01) above the event (10:00:30).
+    expect(b.indexOf('by bob via slack')).toBeLessThan(b.indexOf('group 1 applied'));
+    expect(b).toContain('<input type="hidden" name="_csrf" value="csrf-token-1">');
+  });
+});
