@@ -186,6 +186,21 @@ describe('the console: home, one release live, actions', () => {
     expect(c.body).toMatch(/data-testid="action-reject"[^>]*data-confirm="Reject rolls the release back: /);
   });
 
+  it('errors are HTML with the message and hint: an unknown release is a 404 page, a bad name a 400 naming the field; for htmx a fragment', async () => {
+    const missing = await get(`/ui/releases/${app}-none/${env}`, as('alice'));
+    expect(missing.res.status).toBe(404);
+    expect(missing.res.headers.get('content-type')).toContain('text/html');
+    expect(missing.body).toMatch(/data-testid="error"[\s\S]*no release of [\s\S]*class="hint">start one with: gantry release start/);
+    const bad = await get('/ui/releases/Not_A_Label/production', as('alice'));
+    expect(bad.res.status).toBe(400);
+    expect(bad.body).toContain('<code>app</code>: app must be a lowercase DNS label');
+    const frag = await fetch(`${base}/ui/releases/${app}-none/${env}/live`, { headers: { ...as('alice'), 'hx-request': 'true' } });
+    expect(frag.status).toBe(404);
+    const fb = await frag.text();
+    expect(fb).toContain('data-testid="error"');
+    expect(fb).not.toContain('<html');
+  });
+
   it('refuses a POST without the CSRF token (403) or from another origin, and decides nothing', async () => {
     const noToken = await post(`${page}/approve`, as('alice', ['sre']), { comment: 'lgtm' });
     expect(noToken.status).toBe(403);
