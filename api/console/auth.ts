@@ -262,8 +262,14 @@ export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOpti
     discovered ??= (async () => {
       const issuer = new URL(o.issuer);
       const clientSecret = o.clientSecretEnv ? config.env[o.clientSecretEnv]?.trim() : undefined;
-      return oidc.discovery(issuer, o.clientId, clientSecret ? { client_secret: clientSecret } : undefined,
-        clientSecret ? undefined : oidc.None(),
+      // A confidential client authenticates with HTTP Basic (the OIDC default) unless the provider
+      // supports only client_secret_post; a public client sends no secret, PKCE proves the caller.
+      const auth: oidc.ClientAuth = clientSecret ? (as, client, body, headers) => {
+        const methods = as.token_endpoint_auth_methods_supported;
+        const post = !!methods && !methods.includes('client_secret_basic') && methods.includes('client_secret_post');
+        return (post ? oidc.ClientSecretPost(clientSecret) : oidc.ClientSecretBasic(clientSecret))(as, client, body, headers);
+      } : oidc.None();
+      return oidc.discovery(issuer, o.clientId, undefined, auth,
         // An http issuer is only accepted for a provider on this machine (runtime/config.ts).
         issuer.protocol === 'http:' ? { execute: [oidc.allowInsecureRequests], timeout: 10 } : { timeout: 10 });
     })();
@@ -281,7 +287,6 @@ export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOpti
     if ((claims[o.userClaim] === undefined || claims[o.groupsClaim] === undefined) && cfg.serverMetadata().userinfo_endpoint) {
       const info = await oidc.fetchUserInfo(cfg, tokens.access_token, idClaims.sub);
       claims = { ...info, ...claims };
-      for (const k of [o.userClaim, o.groupsClaim]) if (claims[k] === undefined && info[k] !== undefined) claims[k] = info[k];
     }
     return claims;
   }
@@ -363,8 +368,11 @@ ${v.via === 'oidc' ? html`<form method="post" action="/ui/logout"><input type="h
         } catch (err) {
           reply.header('set-cookie', clear);
           const e = err as Error & { error?: string; error_description?: string; cause?: unknown };
-          // openid-client says "invalid response encountered" and puts what was wrong in the cause.
-          const cause = e.cause instanceof Error ? e.cause.message : undefined;
+          // openid-client says "invalid response encountered" and puts what was wrong in the cause (an
+          // error, or the WWW-Authenticate challenges of a refused client: error="invalid_client").
+          const challenges = Array.isArray(e.cause) ? (e.cause as { parameters?: Record<string, string> }[]).map((c) => c.parameters ?? {}) : [];
+          const cause = e.cause instanceof Error ? e.cause.message
+            : challenges.map((p) => [p.error, p.error_description].filter(Boolean).join(': ')).filter(Boolean).join('; ') || undefined;
           const message = e.error ? `${e.error}${e.error_description ? `: ${e.error_description}` : ''}` : `${e.message}${cause ? ` (${cause})` : ''}`;
           req.log.warn({ err: { message: cap(displayLine(message), 500) } }, 'console: OIDC sign-in failed');
           return failed(reply, 400, `the sign-in provider's answer was refused: ${message}`, 'start again from the sign-in page; if it keeps failing, the API log has the details');

@@ -253,7 +253,7 @@ describe('OIDC sign-in against a real provider (oidc-provider), authorization co
     GANTRY_UI_OIDC_CLIENT_SECRET: idp.clientSecret, GANTRY_UI_OIDC_SCOPES: 'openid profile email groups',
   });
   beforeAll(async () => {
-    const ports = [await freePort(), await freePort(), await freePort()];
+    const ports = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     more.push(...ports.slice(1));
     idp = await startOidcProvider({
       redirectUris: ports.map((p) => `http://127.0.0.1:${p}/ui/callback`),
@@ -385,6 +385,23 @@ describe('OIDC sign-in against a real provider (oidc-provider), authorization co
     expect(text).toContain('no usable email claim');
     expect(text).toContain('GANTRY_UI_OIDC_USER_CLAIM');
     expect(b.cookie(byEmail.url, SESSION_COOKIE)).toBeUndefined();
+  });
+
+  it('works as a public client (no GANTRY_UI_OIDC_CLIENT_SECRET: PKCE only)', async () => {
+    const env = oidcEnv(`http://127.0.0.1:${more[3]}`);
+    delete (env as Record<string, string | undefined>).GANTRY_UI_OIDC_CLIENT_SECRET;
+    const pub = await serve({ ...env, GANTRY_UI_OIDC_CLIENT_ID: idp.publicClientId }, undefined, more[3]);
+    const { b, callback } = await signIn('alice', pub);
+    expect(callback.status).toBe(200);
+    expect(await (await b.request(`${pub.url}/ui/whoami`)).json()).toMatchObject({ id: 'alice', groups: ['sre'], via: 'oidc' });
+  });
+
+  it('a wrong client secret: the provider refuses the code exchange (invalid_client), nobody is signed in', async () => {
+    const wrong = await serve({ ...oidcEnv(`http://127.0.0.1:${more[2]}`), GANTRY_UI_OIDC_CLIENT_SECRET: 'not-the-client-secret' }, undefined, more[2]);
+    const { b, callback } = await signIn('alice', wrong);
+    expect(callback.status).toBe(400);
+    expect(await callback.text()).toContain('invalid_client');
+    expect(b.cookie(wrong.url, SESSION_COOKIE)).toBeUndefined();
   });
 
   it('a provider that cannot be reached: 503 naming the issuer; once it is up, the next try discovers it', async () => {

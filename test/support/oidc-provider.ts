@@ -1,6 +1,7 @@
-// A real OIDC provider (oidc-provider) on 127.0.0.1 for the console's sign-in tests: one client with
-// PKCE required, accounts from a table, the provider's development login and consent pages (any
-// password; the login is the account id). Not a mock: discovery, JWKS, signed ID tokens, userinfo.
+// A real OIDC provider (oidc-provider) on 127.0.0.1 for the console's sign-in tests: two clients (a
+// confidential and a public one) with PKCE required, accounts from a table, the provider's development
+// login and consent pages (any password; the login is the account id). Not a mock: discovery, JWKS,
+// signed ID tokens, userinfo.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -10,7 +11,12 @@ type ProviderClass = new (issuer: string, configuration: Record<string, unknown>
 const oidcProvider = 'oidc-provider';
 
 export interface TestAccount { groups: string[]; roles?: string[]; email?: string }
-export interface RunningProvider { issuer: string; clientId: string; clientSecret: string; close(): Promise<void> }
+export interface RunningProvider {
+  issuer: string;
+  /** A confidential client (client_secret_basic) and a public one (no secret: PKCE only), same redirect URIs. */
+  clientId: string; clientSecret: string; publicClientId: string;
+  close(): Promise<void>;
+}
 
 /** `port`: where to listen (default: a free one). */
 export async function startOidcProvider(opts: { redirectUris: string[]; accounts: Record<string, TestAccount>; port?: number }): Promise<RunningProvider> {
@@ -19,11 +25,15 @@ export async function startOidcProvider(opts: { redirectUris: string[]; accounts
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const clientId = 'gantry-console';
   const clientSecret = 'test-client-secret-0123456789abcdef';
+  const publicClientId = 'gantry-console-public';
   const { default: Provider } = (await import(oidcProvider)) as { default: ProviderClass };
   const provider = new Provider(issuer, {
     clients: [{
       client_id: clientId, client_secret: clientSecret, redirect_uris: opts.redirectUris,
       grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic',
+    }, {
+      client_id: publicClientId, redirect_uris: opts.redirectUris,
+      grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'none',
     }],
     pkce: { required: () => true },
     scopes: ['openid', 'profile', 'email', 'groups'],
@@ -38,7 +48,7 @@ export async function startOidcProvider(opts: { redirectUris: string[]; accounts
   });
   server.on('request', provider.callback());
   return {
-    issuer, clientId, clientSecret,
+    issuer, clientId, clientSecret, publicClientId,
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }
