@@ -18,17 +18,13 @@
 import { activityInfo } from '@temporalio/activity';
 import { fail, FailureType } from '../workflows/failures.js';
 import type { NotifyRequest } from '../workflows/activity-types.js';
+import { buttonBlockId, encodeButtonValue, SLACK_ACTIONS } from '../core/slack-protocol.js';
 import { cap, displayLine, slackText } from '../core/text.js';
 import type { NoticeSink } from './notify.js';
 
 export const DEFAULT_SLACK_TOKEN_ENV = 'SLACK_BOT_TOKEN';
 export const DEFAULT_SLACK_API = 'https://slack.com/api';
 export const SLACK_METADATA_EVENT = 'gantry_approval_request';
-/** action_id of the buttons; api/slack.ts acts on these. */
-export const SLACK_ACTIONS = { approve: 'gantry_approve', reject: 'gantry_reject' } as const;
-
-/** The value of an Approve/Reject button: which release run and which group it is about. */
-export interface ApprovalButtonValue { app: string; env: string; group: number; run: string }
 
 export interface ApprovalRequestInput {
   app: string;
@@ -66,7 +62,8 @@ const NON_RETRYABLE = new Set([
 export const SLACK_DETAIL_LIMIT = 2400;
 
 export function approvalMessage(req: ApprovalRequestInput, run: string, channel: string) {
-  const value = JSON.stringify({ app: req.app, env: req.environment, group: req.group, run } satisfies ApprovalButtonValue);
+  // The buttons' action ids and value: core/slack-protocol.ts (api/slack.ts decodes a press with it).
+  const value = encodeButtonValue({ app: req.app, env: req.environment, group: req.group, run });
   // `group` is the 0-based index decisions record; people read groups counted from 1.
   const kind = req.kind ?? 'waiting-approval';
   // Capped after escaping, so the cap bounds what Slack receives.
@@ -79,7 +76,7 @@ export function approvalMessage(req: ApprovalRequestInput, run: string, channel:
   const detail = cap(slackText([req.reason, req.who ? `Who can approve: ${req.who}` : '', req.summary ?? ''].filter(Boolean).join('\n')), SLACK_DETAIL_LIMIT);
   const buttons = kind === 'waiting-window' ? [] : [
     {
-      type: 'actions', block_id: `gantry_${req.app}_${req.environment}_${req.group}`.slice(0, 255),
+      type: 'actions', block_id: buttonBlockId(req.app, req.environment, req.group),
       elements: [
         { type: 'button', action_id: SLACK_ACTIONS.approve, style: 'primary', text: { type: 'plain_text', text: 'Approve' }, value },
         {

@@ -4,6 +4,7 @@
 // is sent back (toJSON) every text is shown safely (one line, control and bidi characters escaped,
 // core/text.ts) and bounded, and at most MAX_DETAILS details are listed, so an error body never echoes an
 // attacker's terminal escapes and never grows with the input.
+import type { FastifyReply } from 'fastify';
 import type { ErrorDetail } from '../core/errors.js';
 import { cap, displayLine } from '../core/text.js';
 
@@ -62,4 +63,9 @@ export class GantryError extends Error {
       ...(this.hint ? { hint: safeText(this.hint) } : {}), ...(shown.length ? { details: shown } : {}),
     };
   }
+}
+
+/** An error reply: the status and a JSON body (GantryError.toJSON() or the same shape). */
+export function sendError(reply: FastifyReply, status: number, body: Record<string, unknown>): FastifyReply {
+  return reply.code(status).type('application/json; charset=utf-8').send(body);
 }

@@ -20,7 +20,8 @@ import { cap, displayLine, echo, markdownText } from '../core/text.js';
 import { runChatCommand, unknownUserReply, type ChatReply } from './chatops.js';
 import { GantryError } from './errors.js';
 import { readRepoConfig, repoEntry, type RepoEntry, type TriggerServerConfig } from './server-config.js';
-import { DeliveryCache, outcomeStatus, pushDeliveryOutcome, runPush, type PushOutcome, type TriggerRouteOptions } from './webhooks.js';
+import { DeliveryCache, outcomeStatus, pushDeliveryOutcome, runPush, type PushOutcome } from './webhooks.js';
+import type { TriggerRouteOptions } from './routes/deps.js';
 import { markDelivery } from './metrics.js';
 
 const verifiers = new Map<string, Webhooks>();

@@ -7,26 +7,28 @@
 // __proto__ or constructor.prototype keys (400), gantry.yaml text is size-checked (413) and parsed off
 // the event loop (api/config-parse.ts), and every error body is JSON whose echoes of the request
 // (paths, names, content types) are escaped and capped (core/text.ts).
-import { registerTrainRoutes, TrainService } from './trains.js';
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { ServiceError } from '@temporalio/client';
-import { z } from 'zod';
-import { Action, type Channel } from '../core/approval.js';
-import type { ReleaseStatus } from '../core/release.js';
+import type { Channel } from '../core/approval.js';
 import { echo } from '../core/text.js';
-import { checkConfigSize, CONFIG_TEXT_LIMIT } from './config-parse.js';
-import { GantryError, safeText } from './errors.js';
-import { configField, label, parse, refuseIdentityFields, releaseParams, text } from './input.js';
+import { CONFIG_TEXT_LIMIT } from './config-parse.js';
+import { GantryError, safeText, sendError } from './errors.js';
 import { authenticate, soleAuthorization, type IdentityTable } from './auth.js';
-import type { Caller, GantryService, ReleaseSummary } from './service.js';
+import type { Caller, GantryService } from './service.js';
 import { emptyTriggerConfig, type TriggerServerConfig } from './server-config.js';
-import { registerTriggerRoutes } from './webhooks.js';
-import { temporalReadiness, type TemporalPing } from '../runtime/readiness.js';
 import { ApiMetrics } from './metrics.js';
-import { registerStreamRoute, ReleaseStreams } from './stream.js';
+import { ReleaseStreams } from './stream.js';
+import { TrainService } from './trains.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerIndexRoute } from './routes/index-page.js';
+import { registerPipelineRoutes } from './routes/pipelines.js';
+import { registerReleaseRoutes } from './routes/releases.js';
+import { registerTrainRoutes } from './routes/trains.js';
+import { registerHistoryRoutes } from './routes/history.js';
+import { registerTriggerRoutes } from './routes/triggers.js';
 import { registerConsole } from './console/index.js';
 import type { ConsoleAuth } from './console/types.js';
 
@@ -48,8 +50,6 @@ export interface BuildServerOptions {
   /** The web console at /ui (api/console): its sign-in and links. Absent: no console. */
   console?: { auth: ConsoleAuth; temporalUiUrl?: string };
 }
-
-export const ACTIONS: readonly Action[] = Object.values(Action);
 
 // ---------------------------------------------------------------------------------------------
 // Request bounds
@@ -101,41 +101,6 @@ function routeRegExp(url: string): RegExp {
   return new RegExp(`^${re}/?$`);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Input (api/input.ts parses it)
-
-const releaseBody = z.strictObject({
-  config: configField,
-  environment: z.string().min(1),
-  revision: z.strictObject({
-    image: text(300).optional(), digest: text(100).optional(), sha: text(64).optional(),
-    author: text(200).optional(), message: text(2000).optional(),
-  }).default({}),
-});
-
-const pipelineBody = z.strictObject({
-  // Optional only with a source: the commit's own gantry.yaml is read at checkout.
-  config: configField.optional(),
-  repo: z.string().min(1).max(300),
-  sha: z.string().min(1).max(64),
-  ref: text(300).optional(),
-  revision: z.strictObject({
-    image: text(300).optional(), digest: text(100).optional(), author: text(200).optional(), message: text(2000).optional(),
-  }).default({}),
-  source: z.strictObject({ url: text(2000), depth: z.number().int().positive().optional(), configPath: text(300).optional() }).optional(),
-}).refine((b) => b.config !== undefined || b.source !== undefined, { error: 'config is required unless the pipeline builds from source', path: ['config'] });
-
-const decisionBody = z.strictObject({ comment: z.string().min(1).max(2000).optional() });
-
-const statusQuery = z.object({ events: z.coerce.number().int().min(0).max(10_000).optional() });
-const listQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).optional(),
-  app: label('app').optional(),
-  // Only the caller: the API knows no one else's groups.
-  waitingFor: z.literal('me', { error: 'only waitingFor=me (the caller, by their token) is supported' }).optional(),
-});
-const pipelineQuery = z.object({ repo: z.string().min(1).max(300), sha: z.string().min(1).max(64) });
-
 function channelOf(req: FastifyRequest): Channel {
   const h = req.headers['x-gantry-channel'];
   const v = (Array.isArray(h) ? h[0] : h)?.trim().toLowerCase();
@@ -149,10 +114,6 @@ function temporalUnavailable(err: unknown): boolean {
   if (!(err instanceof ServiceError)) return false;
   const code = (err.cause as { code?: unknown } | undefined)?.code;
   return code === 14 || code === 4 || /UNAVAILABLE|DEADLINE_EXCEEDED/.test(err.message);
-}
-
-function sendError(reply: FastifyReply, status: number, body: Record<string, unknown>): FastifyReply {
-  return reply.code(status).type('application/json; charset=utf-8').send(body);
 }
 
 /** The path of a request URL (no query), as the client sent it. */
@@ -179,70 +140,6 @@ function clientErrorBody(err: FastifyError, req: FastifyRequest): Record<string,
     default:
       return { error: 'bad_request', message: safeText(err.message, 200), hint: 'send a valid JSON body' };
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The read-only HTML page
-
-function esc(v: unknown): string {
-  return String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]!));
-}
-
-export interface ListedRelease extends ReleaseSummary { phase?: string; summary?: string }
-
-function renderIndex(releases: ListedRelease[]): string {
-  const rows = releases.map((r) => `<tr class="${esc(r.phase ?? r.status)}"><td>${esc(r.app)}</td><td>${esc(r.environment)}</td><td>${esc(r.phase ?? r.status)}</td><td>${esc(r.summary ?? '')}</td><td>${esc(r.startTime)}</td><td>${esc(r.closeTime ?? '')}</td></tr>`).join('\n');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Gantry releases</title>
-<meta http-equiv="refresh" content="5">
-<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left}
-.succeeded td:nth-child(3){color:#080}.rolled-back td:nth-child(3),.failed td:nth-child(3){color:#b00}.waiting-approval td:nth-child(3),.paused td:nth-child(3){color:#a60}</style>
-</head><body><h1>Gantry releases</h1>
-${releases.length ? `<table><thead><tr><th>app</th><th>environment</th><th>phase</th><th>summary</th><th>started</th><th>ended</th></tr></thead><tbody>
-${rows}
-</tbody></table>` : '<p>No releases yet. Start one with <code>gantry release start -e &lt;env&gt; --digest sha256:…</code></p>'}
-<p><small>Read-only. Decisions: <code>gantry approve &lt;app&gt; &lt;env&gt;</code> and friends.</small></p>
-</body></html>`;
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), ms); })]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * The service's list (one visibility query; phases from the search attributes) plus, only for running
- * releases that carry no phase attribute (started before them, or without them), their phase and
- * summary from a status query each (best-effort).
- */
-async function listReleases(service: GantryService, limit: number, opts: Parameters<GantryService['list']>[1] = {}): Promise<ListedRelease[]> {
-  const list = await service.list(limit, opts);
-  // "Waiting for": releases without attributes answer by their status, as the caller (allowedActions).
-  if (opts.waitingFor && list.length < limit) {
-    const older = await service.waitingForWithoutAttributes(opts.waitingFor, limit - list.length, opts.app ? { app: opts.app } : {});
-    list.push(...older);
-    list.sort((a, b) => b.startTime.localeCompare(a.startTime));
-  }
-  return Promise.all(list.map(async (r): Promise<ListedRelease> => {
-    if (r.phase) return r.waitingOn ? { ...r, summary: `waiting on ${r.waitingOn}${r.approvers ? ` (${r.approvers.join(', ')})` : ''}` } : r;
-    if (r.status === 'completed') return { ...r, phase: 'succeeded' };
-    if (r.status !== 'running') return r;
-    const s: ReleaseStatus | undefined = await withTimeout(service.status(r.app, r.environment, 1), 3000).catch(() => undefined);
-    return s ? { ...r, phase: s.phase, summary: s.summary } : r;
-  }));
-}
-
-/** The API's Temporal client as a readiness check (runtime/readiness.ts). */
-function clientPing(client: GantryService['client']): TemporalPing {
-  const conn = client.connection as { options?: { address?: string } };
-  return {
-    address: conn.options?.address, namespace: client.options.namespace,
-    describeNamespace: (deadline) => client.withDeadline(deadline, () => client.workflowService.describeNamespace({ namespace: client.options.namespace })),
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -344,109 +241,20 @@ export function buildServer(opts: BuildServerOptions): FastifyInstance {
     });
   });
 
-  app.get('/healthz', async () => ({ ok: true }));
-  // Prometheus metrics (no token, like /healthz: in-cluster scrapers; api/metrics.ts). Decisions are counted by the service.
+  // The routes, one module per group (api/routes/): each parses its input with api/input.ts and calls the service.
   const metrics = opts.metrics ?? new ApiMetrics();
-  metrics.register(app);
-  service.metrics = metrics;
-  // Release state gauges at scrape time: one List of the running releases per 15 s (their search attributes).
-  metrics.watchReleases(() => service.list(5000, { running: true }));
-  // Readiness (no token, like /healthz): Temporal reachable and its namespace there (runtime/readiness.ts);
-  // the server config was loaded before the server was built, so what it holds is reported. 503 when not.
-  app.get('/readyz', async (_req, reply) => {
-    const temporal = await temporalReadiness(clientPing(service.client));
-    const serverConfig = { identities: identities.size, repos: opts.triggers?.repos.size ?? 0, slack: !!opts.triggers?.slack };
-    if (temporal.ok) return { ready: true, temporal, serverConfig };
-    return sendError(reply, 503, { ready: false, error: 'unavailable', message: temporal.reason, hint: temporal.hint, temporal, serverConfig });
-  });
-
-  app.get('/', async (req, reply) => {
-    if (!opts.publicIndex) callerOf(req);
-    const releases = await listReleases(service, 100);
-    return reply
-      .type('text/html; charset=utf-8')
-      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
-      .header('x-content-type-options', 'nosniff')
-      .send(renderIndex(releases));
-  });
-
-  app.post('/v1/releases', async (req, reply) => {
-    const caller = callerOf(req);
-    refuseIdentityFields(req.body);
-    const body = parse(releaseBody, req.body ?? {}, 'release request');
-    checkConfigSize(body.config);
-    const started = await service.startRelease(body, caller);
-    return reply.code(started.existing ? 200 : 201).send(started);
-  });
-
-  app.get('/v1/releases', async (req) => {
-    const caller = callerOf(req);
-    const q = parse(listQuery, req.query, 'query');
-    return { releases: await listReleases(service, q.limit ?? 50, { ...(q.app ? { app: q.app } : {}), ...(q.waitingFor ? { waitingFor: caller.identity } : {}) }) };
-  });
-
-  app.get('/v1/releases/:app/:env', async (req) => {
-    const caller = callerOf(req);
-    const p = parse(releaseParams, req.params, 'release name');
-    const q = parse(statusQuery, req.query, 'query');
-    // allowedActions: what this caller may do now, by the workflow's own policy (core/release.ts checkAction).
-    return service.status(p.app, p.env, q.events ?? 50, caller.identity);
-  });
-
-  // Server-sent events of the status (api/stream.ts): one poller per release and caller, events on change.
   const streams = opts.streams ?? new ReleaseStreams(service);
-  registerStreamRoute(app, {
-    streams, callerOf,
-    params: (req) => { const p = parse(releaseParams, req.params, 'release name'); return { app: p.app, env: p.env }; },
-  });
-
-  app.get('/v1/releases/:app/:env/history', async (req) => {
-    callerOf(req);
-    const p = parse(releaseParams, req.params, 'release name');
-    const s = await service.status(p.app, p.env, 0);
-    return { id: s.id, app: s.app, environment: s.environment, phase: s.phase, summary: s.summary, decisions: s.decisions, events: s.events };
-  });
-
-  app.post('/v1/releases/:app/:env/:action', async (req) => {
-    const caller = callerOf(req);
-    const p = parse(releaseParams, req.params, 'release name');
-    const action = (req.params as { action: string }).action;
-    if (!(ACTIONS as readonly string[]).includes(action)) {
-      throw new GantryError('not_found', `unknown action ${echo(action, 40)}`, [{ path: 'action', message: 'not an action', hint: `one of: ${ACTIONS.join(', ')}` }]);
-    }
-    refuseIdentityFields(req.body);
-    const body = parse(decisionBody, req.body ?? {}, 'decision');
-    return service.decide(p.app, p.env, action as Action, caller, body.comment);
-  });
-
-  app.post('/v1/pipelines', async (req, reply) => {
-    const caller = callerOf(req);
-    refuseIdentityFields(req.body);
-    const body = parse(pipelineBody, req.body ?? {}, 'pipeline request');
-    checkConfigSize(body.config);
-    const started = await service.startPipeline(body, caller);
-    return reply.code(started.existing ? 200 : 201).send(started);
-  });
-
-  app.get('/v1/pipelines', async (req) => {
-    callerOf(req);
-    const q = parse(pipelineQuery, req.query, 'query');
-    return service.pipelineStatus(q.repo, q.sha);
-  });
-
-  // GET /v1/pipelines/<owner>/<name>/<sha>: the repo may contain slashes, the sha is the last segment.
-  app.get('/v1/pipelines/*', async (req) => {
-    callerOf(req);
-    const rest = (req.params as { '*': string })['*'].replace(/\/+$/, '');
-    const i = rest.lastIndexOf('/');
-    if (i <= 0) throw new GantryError('bad_request', 'expected /v1/pipelines/<repo>/<sha>', [{ path: 'url', message: 'no repository or commit', hint: 'GET /v1/pipelines/owner/name/<sha>, or GET /v1/pipelines?repo=<repo>&sha=<sha>' }]);
-    return service.pipelineStatus(rest.slice(0, i), rest.slice(i + 1));
-  });
-
+  const deps = { service, callerOf };
+  registerHealthRoutes(app, { service, metrics, identities, ...(opts.triggers ? { triggers: opts.triggers } : {}) });
+  registerIndexRoute(app, { ...deps, ...(opts.publicIndex ? { publicIndex: true } : {}) });
+  registerReleaseRoutes(app, { ...deps, streams });
+  registerPipelineRoutes(app, deps);
   // Release trains (api/trains.ts): Temporal Schedules per app and environment.
   registerTrainRoutes(app, { trains: new TrainService(service.client, service.taskQueue, () => service.searchAttributesReady()), callerOf });
+  // Looking back (api/routes/history.ts): runs of a release, the audit log, an environment's calendar; train pause.
+  registerHistoryRoutes(app, deps);
 
-  // Triggers and ChatOps (api/webhooks.ts): POST /v1/triggers/push, /v1/webhooks/github, /v1/slack/*.
+  // Triggers and ChatOps (api/routes/triggers.ts): POST /v1/triggers/push, /v1/webhooks/github, /v1/slack/*.
   void app.register(async (scope) => registerTriggerRoutes(scope, { service, config: opts.triggers ?? emptyTriggerConfig(), callerOf, ...(opts.fetch ? { fetch: opts.fetch } : {}) }));
 
   // The web console (api/console): HTML over the same service, its own sign-in and CSRF.

@@ -23,6 +23,7 @@ import {
 } from '../workflows/search-attributes.js';
 import { GantryError } from './errors.js';
 import { loadConfigOffThread } from './config-parse.js';
+import type { TemporalPing } from '../runtime/readiness.js';
 
 export interface Caller { identity: Identity; channel: Channel }
 
@@ -470,6 +471,30 @@ export class GantryService {
       if (found.length >= limit) break;
     }
     return found;
+  }
+
+  /**
+   * The current run of a release's workflow: its run id and execution status ('RUNNING', 'COMPLETED',
+   * 'TERMINATED', …); undefined when there is none. A chat button names the run it was posted for.
+   */
+  async releaseRun(app: string, environment: string): Promise<{ runId: string; status: string } | undefined> {
+    try {
+      const d = await this.releaseHandle(app, environment).describe();
+      return { runId: d.runId, status: d.status.name };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** This service's Temporal client as a readiness check (runtime/readiness.ts, GET /readyz). */
+  temporalPing(): TemporalPing {
+    const client = this.client;
+    const conn = client.connection as { options?: { address?: string } };
+    return {
+      address: conn.options?.address, namespace: client.options.namespace,
+      describeNamespace: (deadline) => client.withDeadline(deadline, () => client.workflowService.describeNamespace({ namespace: client.options.namespace })),
+    };
   }
 
   /** Waits for a release to end; returns its final status whether it succeeded or rolled back. */

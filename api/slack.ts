@@ -11,20 +11,22 @@
 //    A button press is acknowledged at once; the outcome is posted through response_url.
 //  - Replies are Slack text (core/text.ts slackText): controls escaped, `&`, `<`, `>` escaped, so an
 //    echoed comment or name can neither mention (`<!channel>`, `<@U…>`) nor link; echoes are capped.
-//    A button's release must be an <app>/<env> of DNS labels, or nothing is done.
+//    A button's release must be an <app>/<env> of DNS labels, or nothing is done (what a button
+//    means, both ways, is core/slack-protocol.ts).
 import { backgroundWork } from './background.js';
 import crypto from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Identity } from '../core/approval.js';
 import { parseCommand, type ChatCommand } from '../core/chatops.js';
+import { z } from 'zod';
+import { buttonVerb, decodeButtonValue, pressUpdateId, type ApprovalButtonValue } from '../core/slack-protocol.js';
 import { echo, slackText } from '../core/text.js';
-import { SLACK_ACTIONS, type ApprovalButtonValue } from '../activities/slack.js';
-import { releaseWorkflowId } from '../workflows/messages.js';
 import { runChatCommand, unknownUserReply, type ChatReply } from './chatops.js';
 import { GantryError } from './errors.js';
+import { parse } from './input.js';
 import { markDelivery } from './metrics.js';
 import type { GantryService } from './service.js';
-import type { TriggerRouteOptions } from './webhooks.js';
+import type { TriggerRouteOptions } from './routes/deps.js';
 
 export const SLACK_REPLAY_WINDOW_S = 300;
 const SYNC_BUDGET_MS = 2500;
@@ -57,7 +59,6 @@ export function verifySlackRequest(secret: string, timestamp: string | undefined
 interface SlackMessage { response_type: 'in_channel' | 'ephemeral'; text: string; replace_original?: boolean }
 
 const message = (r: ChatReply): SlackMessage => ({ response_type: r.ok ? 'in_channel' : 'ephemeral', text: slackText(r.text) });
-const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** Posts to a response_url (from a signed Slack request). Errors are logged, not thrown. */
 async function respond(url: string | undefined, body: SlackMessage, log: FastifyBaseLogger, fetchImpl: typeof fetch): Promise<void> {
@@ -72,20 +73,23 @@ async function respond(url: string | undefined, body: SlackMessage, log: Fastify
 
 export interface ButtonPress { user: string; actionId: string; value: ApprovalButtonValue; responseUrl?: string; actionTs?: string; messageTs?: string }
 
+// The interactivity payload: Slack sends more fields; these are the ones a press is read from.
+const interaction = z.object({
+  user: z.object({ id: z.string().max(100).optional() }).optional(),
+  response_url: z.string().max(2000).optional(),
+  container: z.object({ message_ts: z.string().max(100).optional() }).optional(),
+  actions: z.array(z.object({ action_id: z.string().min(1).max(255), value: z.string().max(2000).optional(), action_ts: z.string().max(100).optional() })).min(1),
+});
+
 export function parseButtonPress(form: URLSearchParams): ButtonPress {
-  let payload: {
-    type?: string; user?: { id?: string }; response_url?: string; container?: { message_ts?: string };
-    actions?: { action_id?: string; value?: string; action_ts?: string }[];
-  };
-  try { payload = JSON.parse(form.get('payload') ?? '') as typeof payload; } catch { throw new GantryError('bad_request', 'the interactivity payload is not JSON'); }
-  const a = payload.actions?.[0];
-  if (payload.type !== 'block_actions' || !a?.action_id) throw new GantryError('bad_request', `unsupported interaction ${payload.type === undefined ? '(none)' : echo(payload.type)}`);
-  let value: ApprovalButtonValue;
-  try { value = JSON.parse(a.value ?? '') as ApprovalButtonValue; } catch { throw new GantryError('bad_request', 'the button carries no release'); }
-  if (typeof value?.app !== 'string' || typeof value.env !== 'string' || typeof value.group !== 'number' || typeof value.run !== 'string'
-    || !dnsLabel.test(value.app) || !dnsLabel.test(value.env) || !Number.isSafeInteger(value.group) || value.group < 0 || !/^[\w-]{1,100}$/.test(value.run)) {
-    throw new GantryError('bad_request', 'the button carries no release');
-  }
+  let raw: unknown;
+  try { raw = JSON.parse(form.get('payload') ?? ''); } catch { throw new GantryError('bad_request', 'the interactivity payload is not JSON'); }
+  const type = (raw as { type?: unknown } | null)?.type;
+  if (type !== 'block_actions') throw new GantryError('bad_request', `unsupported interaction ${type === undefined ? '(none)' : echo(String(type))}`);
+  const payload = parse(interaction, raw, 'interactivity payload', 'payload');
+  const a = payload.actions[0]!;
+  const value = decodeButtonValue(a.value);
+  if (!value) throw new GantryError('bad_request', 'the button carries no release');
   return { user: payload.user?.id ?? '', actionId: a.action_id, value, ...(payload.response_url ? { responseUrl: payload.response_url } : {}), ...(a.action_ts ? { actionTs: a.action_ts } : {}), ...(payload.container?.message_ts ? { messageTs: payload.container.message_ts } : {}) };
 }
 
@@ -95,11 +99,12 @@ export function parseButtonPress(form: URLSearchParams): ButtonPress {
  */
 export async function runButtonPress(service: GantryService, press: ButtonPress, identity: Identity, log: FastifyBaseLogger): Promise<ChatReply> {
   const { app, env, group, run } = press.value;
-  const verb = press.actionId === SLACK_ACTIONS.approve ? 'approve' : press.actionId === SLACK_ACTIONS.reject ? 'reject' : undefined;
+  const verb = buttonVerb(press.actionId);
   if (!verb) return { ok: false, text: `✗ unknown button ${echo(press.actionId)}` };
   try {
-    const desc = await service.client.workflow.getHandle(releaseWorkflowId(app, env)).describe();
-    if (desc.runId !== run) return { ok: false, text: `✗ this message is about an earlier release of ${app}/${env}; nothing was done. Current: \`/gantry status ${app}/${env}\`` };
+    const current = await service.releaseRun(app, env);
+    if (!current) return { ok: false, text: `✗ no release of ${app}/${env} to act on` };
+    if (current.runId !== run) return { ok: false, text: `✗ this message is about an earlier release of ${app}/${env}; nothing was done. Current: \`/gantry status ${app}/${env}\`` };
     const s = await service.status(app, env, 0);
     if (s.phase !== 'waiting-approval' || s.group.current - 1 !== group) {
       return { ok: false, text: `✗ group ${group + 1} of ${app}/${env} is no longer waiting for approval (now: ${s.phase}, group ${s.group.current}/${s.group.of}); nothing was done` };
@@ -109,8 +114,7 @@ export async function runButtonPress(service: GantryService, press: ButtonPress,
     return { ok: false, text: `✗ no release of ${app}/${env} to act on` };
   }
   const cmd: ChatCommand = { verb, app, environment: env };
-  const updateId = `slack-${press.messageTs ?? ''}-${press.actionTs ?? ''}-${press.user}`;
-  return runChatCommand(service, cmd, identity, 'slack', { updateId, log });
+  return runChatCommand(service, cmd, identity, 'slack', { updateId: pressUpdateId(press), log });
 }
 
 export function slackRoutes(app: FastifyInstance, opts: TriggerRouteOptions): void {

@@ -22,7 +22,6 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Identity } from '../core/approval.js';
 import type { ReleaseStatus } from '../core/release.js';
-import { releaseWorkflowId } from '../workflows/messages.js';
 import { GantryError } from './errors.js';
 import type { Caller, GantryService } from './service.js';
 
@@ -147,8 +146,8 @@ class Poller {
       // last phase forever; its execution status says it is over, so the stream ends with that status.
       if (final || Date.now() - this.closedCheckAt < this.streams.closedCheckMs) return undefined;
       this.closedCheckAt = Date.now();
-      const d = await this.streams.service.client.workflow.getHandle(releaseWorkflowId(this.app, this.env)).describe().catch(() => undefined);
-      if (!d || d.status.name === 'RUNNING') return undefined;
+      const run = await this.streams.service.releaseRun(this.app, this.env).catch(() => undefined);
+      if (!run || run.status === 'RUNNING') return undefined;
       final = true;
     }
     if (digest !== this.digest) { this.digest = digest; this.lastId = this.streams.nextId(); }

@@ -1,8 +1,7 @@
 // Release trains: Temporal Schedules (one per app and environment, id train/<app>/<env>) that start
 // the releaseTrain workflow at their departure times, with overlap SKIP: while a train's release is
-// still in progress, later departures are skipped.
+// still in progress, later departures are skipped. The routes: api/routes/trains.ts.
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Caller } from './service.js';
 import { isTimeZone } from '../core/windows.js';
 import { mayOperateTrain, recordTrainAction, type TrainAction, type TrainAuditEntry } from '../core/trains.js';
@@ -193,44 +192,4 @@ export class TrainService {
     await this.client.schedule.getHandle(trainScheduleId(app, environment)).delete();
     return entry;
   }
-}
-
-const segment = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-function trainParams(req: FastifyRequest): { app: string; env: string } {
-  const p = req.params as { app?: string; env?: string };
-  const details = [];
-  if (!p.app || !segment.test(p.app)) details.push({ path: 'app', message: 'not an app name', hint: 'a lowercase DNS label, as in gantry.yaml' });
-  if (!p.env || !segment.test(p.env)) details.push({ path: 'env', message: 'not an environment name', hint: 'a lowercase DNS label, as in gantry.yaml' });
-  if (details.length) throw new GantryError('bad_request', 'invalid release train name', details);
-  return { app: p.app!, env: p.env! };
-}
-
-/** Routes: POST/GET /v1/trains, GET/DELETE /v1/trains/:app/:env, POST /v1/trains/:app/:env/trigger. */
-export function registerTrainRoutes(app: FastifyInstance, deps: { trains: TrainService; callerOf: (req: FastifyRequest) => Caller }): void {
-  app.post('/v1/trains', async (req, reply) => {
-    const caller = deps.callerOf(req);
-    const b = (req.body ?? {}) as Partial<CreateTrainRequest>;
-    if (b.config === undefined) throw new GantryError('bad_request', 'invalid release train', [{ path: 'config', message: 'is required', hint: 'the gantry.yaml text (or object)' }]);
-    if (typeof b.environment !== 'string') throw new GantryError('bad_request', 'invalid release train', [{ path: 'environment', message: 'is required', hint: 'the environment the train releases to' }]);
-    const created = await deps.trains.create({ config: b.config, environment: b.environment, cron: Array.isArray(b.cron) ? b.cron : typeof b.cron === 'string' ? [b.cron] : [], ...(typeof b.timeZone === 'string' ? { timeZone: b.timeZone } : {}), ...(typeof b.paused === 'boolean' ? { paused: b.paused } : {}) }, caller);
-    req.log.info({ audit: { train: created.id, by: caller.identity.id, channel: caller.channel, action: created.existing ? 'update' : 'create' } }, 'release train saved');
-    return reply.code(created.existing ? 200 : 201).send(created);
-  });
-  app.get('/v1/trains', async (req) => { deps.callerOf(req); return { trains: await deps.trains.list() }; });
-  app.get('/v1/trains/:app/:env', async (req) => { deps.callerOf(req); const p = trainParams(req); return deps.trains.describe(p.app, p.env); });
-  app.post('/v1/trains/:app/:env/trigger', async (req) => {
-    const caller = deps.callerOf(req);
-    const p = trainParams(req);
-    const entry = await deps.trains.trigger(p.app, p.env, caller);
-    req.log.info({ audit: { train: trainScheduleId(p.app, p.env), ...entry } }, 'release train triggered');
-    return { triggered: true, by: entry.by };
-  });
-  app.delete('/v1/trains/:app/:env', async (req) => {
-    const caller = deps.callerOf(req);
-    const p = trainParams(req);
-    const entry = await deps.trains.remove(p.app, p.env, caller);
-    req.log.info({ audit: { train: trainScheduleId(p.app, p.env), ...entry } }, 'release train deleted');
-    return { deleted: true, by: entry.by };
-  });
 }

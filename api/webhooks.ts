@@ -4,20 +4,13 @@
 // before answers what it answered the first time (in this process), and the commit names the
 // pipeline (`pipeline/<repo>/<sha>`, never started twice) or the tag release (its trigger is kept
 // in the release's memo), so a redelivery never starts a second one, in any API process.
-//
-// Also registers the routes of this issue (see registerTriggerRoutes): the raw-body scope for signed
-// webhooks (GitHub, Slack) and the bearer-token route the git hook calls.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
+// The routes that call it: api/routes/triggers.ts (the git hook's POST /v1/triggers/push) and
+// api/github-webhooks.ts (GitHub push deliveries).
 import type { Channel, Identity } from '../core/approval.js';
 import type { GantryConfig } from '../core/config.js';
-import { cap, controlCharacterIn, displayLine } from '../core/text.js';
 import { decidePush } from '../core/triggers.js';
-import { checkConfigSize, loadConfigOffThread } from './config-parse.js';
-import { GantryError } from './errors.js';
-import { markDelivery } from './metrics.js';
+import { loadConfigOffThread } from './config-parse.js';
 import type { GantryService, Started } from './service.js';
-import type { TriggerServerConfig } from './server-config.js';
 
 export interface PushEvent {
   /** owner/name (GitHub) or the repository name the git hook gives. */
@@ -45,9 +38,6 @@ export type PushOutcome =
   | { action: 'none' | 'ignored'; started: null; reason: string; ref: string; sha: string };
 
 const ZERO = /^0+$/;
-
-/** A ref, branch, tag or pattern from a push, as shown in an answer: escaped, one line, capped. */
-const shown = (v: string) => cap(displayLine(v), 200);
 
 export interface RunPushOptions {
   /** Report the pipeline to GitHub (commit and deployment statuses). */
@@ -129,62 +119,4 @@ export class DeliveryCache<T> {
       throw err;
     }
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Routes
-
-export interface TriggerRouteOptions {
-  service: GantryService;
-  config: TriggerServerConfig;
-  /** The bearer-token caller of a request (the server's authentication). */
-  callerOf(req: FastifyRequest): { identity: Identity; channel: Channel };
-  /** fetch used for replies to GitHub and Slack (tests may inject one); default global fetch. */
-  fetch?: typeof fetch;
-}
-
-/** Git names have no control characters: one in a repo or ref is refused, naming it (escaped). */
-const gitName = (what: string, schema: z.ZodString) => schema.refine((v) => controlCharacterIn(v) === undefined, {
-  error: (i) => `${what} contains the control character ${controlCharacterIn(String(i.input))}: git names have none`,
-});
-const pushBody = z.strictObject({
-  repo: gitName('repo', z.string().min(1).max(300)),
-  ref: gitName('ref', z.string().max(1000).regex(/^refs\/(heads|tags)\/\S+$/, { error: 'ref must be a full ref: refs/heads/<branch> or refs/tags/<tag>', abort: true })),
-  sha: z.string().regex(/^[0-9a-f]{7,64}$/, { error: 'sha must be the commit sha (hex)' }),
-  before: z.string().regex(/^[0-9a-f]{7,64}$/).optional(),
-  config: z.string().min(1, { error: 'config is the text of gantry.yaml at the pushed commit' }),
-  delivery: z.string().min(1).max(200).optional(),
-  message: z.string().max(2000).optional(),
-  /** Where the worker can clone the commit from (the hook sends file://<repository> with --source). */
-  cloneUrl: z.string().regex(/^(https?|ssh|git|file):\/\/\S+$/, { error: 'cloneUrl must be a git URL (https://, ssh://, git://, file://)' }).optional(),
-});
-
-/** Registers POST /v1/triggers/push (bearer token) and the signed webhook routes (raw bodies). */
-export async function registerTriggerRoutes(app: FastifyInstance, opts: TriggerRouteOptions): Promise<void> {
-  const deliveries = new DeliveryCache<PushOutcome>();
-
-  // The git hook's route: authenticated like every API route; the config comes from the pushed commit.
-  app.post('/v1/triggers/push', async (req: FastifyRequest, reply: FastifyReply) => {
-    // A git server's hook: the pipeline it starts was started through git (recorded as such).
-    const caller = { ...opts.callerOf(req), channel: 'git' as const };
-    const r = pushBody.safeParse(req.body ?? {});
-    if (!r.success) throw new GantryError('bad_request', 'invalid push', r.error.issues.map((i) => ({ path: shown(i.path.map(String).join('.')) || '(body)', message: i.message, hint: 'the body `gantry hook post-receive` sends: {repo, ref, sha, config, delivery?}' })));
-    const b = r.data;
-    // Over the limit: 413 before anything is queued, with no pipeline or release started.
-    checkConfigSize(b.config);
-    const key = `push:${b.delivery ?? `${b.repo}:${b.ref}:${b.sha}`}`;
-    const { value, repeated } = await deliveries.once(key, () => runPush(opts.service, b.config, { repo: b.repo, ref: b.ref, sha: b.sha, ...(b.message ? { message: b.message } : {}), ...(b.cloneUrl ? { cloneUrl: b.cloneUrl } : {}) }, caller));
-    markDelivery(req, pushDeliveryOutcome(value, repeated));
-    return reply.code(outcomeStatus(value)).send(value);
-  });
-
-  const { githubWebhookRoutes } = await import('./github-webhooks.js');
-  const { slackRoutes } = await import('./slack.js');
-  await app.register(async (scope) => {
-    // Signed webhooks are verified on the bytes that were signed: keep every body raw in this scope.
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => { done(null, body); });
-    githubWebhookRoutes(scope, { ...opts, deliveries });
-    slackRoutes(scope, opts);
-  });
 }

@@ -8,7 +8,7 @@ import { parseConfig } from '../../core/config.js';
 import { startHarness, waitForStatus, type Harness } from '../support/release-harness.js';
 import { unique } from '../support/temporal.js';
 import { auth, DIGEST_A, testServer, until, type Person } from './helpers.js';
-import type { ListedRelease } from '../../api/server.js';
+import type { ListedRelease } from '../../api/routes/releases.js';
 import type { ReleaseStatus } from '../../core/release.js';
 import { GantryApp } from '../../workflows/search-attributes.js';
 
