@@ -64,7 +64,7 @@ export function actionsPanel(s: ReleaseStatus, viewer: Viewer): SafeHtml {
     const confirm = confirmText(a, s);
     const reasonId = `why-${a}`;
     return html`<li class="action ${answer.allowed ? 'allowed' : 'refused'}">
-<button type="submit" formaction="${path}/${a}" class="${DANGER.has(a) ? 'danger' : a === Action.Approve ? 'primary' : ''}" data-testid="action-${a}"${confirm ? html` data-confirm="${confirm}"` : ''}${answer.allowed ? '' : html` disabled`}${answer.reason ? html` aria-describedby="${reasonId}"` : ''}>${label(a)}</button>
+<button type="submit" id="action-${a}" formaction="${path}/${a}" class="${DANGER.has(a) ? 'danger' : a === Action.Approve ? 'primary' : ''}" data-testid="action-${a}"${confirm ? html` data-confirm="${confirm}"` : ''}${answer.allowed ? '' : html` disabled`}${answer.reason ? html` aria-describedby="${reasonId}"` : ''}>${label(a)}</button>
 ${answer.reason ? html`<span class="reason" id="${reasonId}">${answer.allowed ? answer.reason : html`Not now: ${answer.reason}`}</span>` : ''}
 </li>`;
   });
