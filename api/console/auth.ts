@@ -96,11 +96,16 @@ function validId(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0 && v.length <= MAX_NAME && !/[\s\p{Cc}\p{Cf}]/u.test(v);
 }
 
+/** A group name may have inner spaces (directory groups often do), never control characters. */
+function validGroup(g: string): boolean {
+  return g.length <= MAX_NAME && !/[\p{Cc}\p{Cf}]/u.test(g);
+}
+
 function groupsOf(v: unknown): string[] | undefined {
   const list = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : v === undefined || v === null ? [] : undefined;
   if (!list) return undefined;
   const out = [...new Set(list.map((g) => (typeof g === 'string' ? g.trim() : '')).filter((g) => g !== ''))];
-  if (out.length > MAX_GROUPS || !out.every(validId)) return undefined;
+  if (out.length > MAX_GROUPS || !out.every(validGroup)) return undefined;
   return out;
 }
 
@@ -214,7 +219,7 @@ export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOpti
     const id = req.headers[config.proxy!.userHeader];
     const groups = groupsOf(req.headers[config.proxy!.groupsHeader]);
     if (!validId(id) || !groups) {
-      log.warn({ header: config.proxy!.userHeader }, 'console: the auth proxy sent an identity that is not one line without spaces (or too many groups); not signed in');
+      log.warn({ header: config.proxy!.userHeader }, 'console: the auth proxy sent a user that is not one line without spaces, or groups with control characters or more than 200; not signed in');
       return undefined;
     }
     return { id, groups };

@@ -72,9 +72,9 @@ const FORM = 'application/x-www-form-urlencoded';
 describe('trusted headers from an auth proxy', () => {
   it('are the identity when the TCP peer is a trusted proxy (127.0.0.1 in 127.0.0.0/8), groups split on commas', async () => {
     const s = await serve({ GANTRY_UI_TRUSTED_PROXIES: '10.0.0.9, 127.0.0.0/8' });
-    const r = await fetch(`${s.url}/ui/whoami`, { headers: { 'x-forwarded-user': 'alice', 'x-forwarded-groups': 'sre, release-managers,,sre' } });
+    const r = await fetch(`${s.url}/ui/whoami`, { headers: { 'x-forwarded-user': 'alice', 'x-forwarded-groups': 'sre, release-managers,,sre, Domain Users' } });
     expect(r.status).toBe(200);
-    expect(await r.json()).toMatchObject({ id: 'alice', groups: ['sre', 'release-managers'], via: 'proxy' });
+    expect(await r.json()).toMatchObject({ id: 'alice', groups: ['sre', 'release-managers', 'Domain Users'], via: 'proxy' });
   });
 
   it('are ignored from a peer that is not a trusted proxy (127.0.0.2 configured, 127.0.0.1 connects), even with X-Forwarded-For naming the proxy, and logged once', async () => {
@@ -257,7 +257,11 @@ describe('OIDC sign-in against a real provider (oidc-provider), authorization co
     more.push(...ports.slice(1));
     idp = await startOidcProvider({
       redirectUris: ports.map((p) => `http://127.0.0.1:${p}/ui/callback`),
-      accounts: { alice: { groups: ['sre'], roles: ['release-managers'], email: 'alice@example.com' }, bob: { groups: [] } },
+      accounts: {
+        alice: { groups: ['sre'], roles: ['release-managers'], email: 'alice@example.com' }, bob: { groups: [] },
+        crowd: { groups: Array.from({ length: 150 }, (_, i) => `a-rather-long-directory-group-name-${i}`) },
+        many: { groups: Array.from({ length: 201 }, (_, i) => `g${i}`) },
+      },
     });
     s = await serve(oidcEnv(`http://127.0.0.1:${ports[0]}`), () => clock, ports[0]);
   });
@@ -394,6 +398,16 @@ describe('OIDC sign-in against a real provider (oidc-provider), authorization co
     const { b, callback } = await signIn('alice', pub);
     expect(callback.status).toBe(200);
     expect(await (await b.request(`${pub.url}/ui/whoami`)).json()).toMatchObject({ id: 'alice', groups: ['sre'], via: 'oidc' });
+  });
+
+  it('refuses identities that cannot be kept: more than 200 groups, or a session cookie over 3800 bytes', async () => {
+    const many = await signIn('many');
+    expect(many.callback.status).toBe(403);
+    expect(await many.callback.text()).toContain('the groups claim is not a list of at most 200 group names');
+    const crowd = await signIn('crowd');
+    expect(crowd.callback.status).toBe(403);
+    expect(await crowd.callback.text()).toContain('does not fit in a session cookie (150 groups)');
+    expect(crowd.b.cookie(s.url, SESSION_COOKIE)).toBeUndefined();
   });
 
   it('a wrong client secret: the provider refuses the code exchange (invalid_client), nobody is signed in', async () => {
