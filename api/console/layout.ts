@@ -34,8 +34,10 @@ export function page(o: PageOptions): SafeHtml {
 ${v ? html`<meta name="csrf-token" content="${v.csrf}">` : ''}
 <title>${o.title} · Gantry</title>
 <link rel="stylesheet" href="/ui/static/console.css">
-<script src="/ui/static/htmx.min.js" defer></script>
-<script src="/ui/static/hx-sse.min.js" defer></script>
+<!-- Not deferred: htmx initializes on DOMContentLoaded only when loaded while the document is still
+     parsing; deferred, it initializes on a timer that may run before hx-sse registers, and the live view never connects. -->
+<script src="/ui/static/htmx.min.js"></script>
+<script src="/ui/static/hx-sse.min.js"></script>
 <script src="/ui/static/console.js" defer></script>
 </head>
 <body>
