@@ -74,6 +74,8 @@ export interface ReleaseSummary {
   revision?: Revision;
   groups?: number;
   startedBy?: string;
+  /** What started it at most once (e.g. `tag:<owner/name>:<tag>:<sha>`), when something did. */
+  trigger?: string;
 }
 
 const digestRe = /^sha256:[a-f0-9]{64}$/;
@@ -443,6 +445,7 @@ export class GantryService {
         ...(m?.revision ? { revision: m.revision } : {}),
         ...(Array.isArray(m?.environment?.groups) ? { groups: m.environment.groups.length } : {}),
         ...(typeof m?.startedBy === 'string' ? { startedBy: m.startedBy } : {}),
+        ...(typeof m?.trigger === 'string' ? { trigger: m.trigger } : {}),
       });
       if (out.length >= limit) break;
     }

@@ -253,7 +253,8 @@ describe('the console: home, one release live, actions', () => {
 describe('startApi (npm run api) with the console configured', () => {
   it('serves /ui behind the trusted proxy, with the Temporal UI link of GANTRY_TEMPORAL_UI_URL; without GANTRY_UI_* there is no console', async () => {
     const app = unique('uiapi');
-    await h.service.startRelease({ config: config(app), environment: 'production', revision: { digest: DIGEST_A, author: 'erin' } }, { identity: { id: 'carol', groups: [] }, channel: 'api' });
+    // Started by a tag push of a GitHub repository: the list links the commit there.
+    await h.service.startReleaseOnce({ config: config(app), environment: 'production', revision: { digest: DIGEST_A, sha: 'fedcba9876543', author: 'erin' } }, { identity: { id: 'carol', groups: [] }, channel: 'github' }, 'tag:acme/shop:v1.2.3:fedcba9876543');
     await waitForStatus(h.service, app, 'production', (s) => s.phase === 'waiting-approval');
     const env = { HOME: process.env.HOME ?? '/tmp', TEMPORAL_ADDRESS: testAddress(), GANTRY_TASK_QUEUE: h.taskQueue };
     const api = await startApi({
@@ -266,6 +267,9 @@ describe('startApi (npm run api) with the console configured', () => {
       const body = await r.text();
       expect(body).toContain(`href="http://127.0.0.1:8233/namespaces/default/workflows/release%2F${app}%2Fproduction"`);
       expect(body).toContain('data-testid="waiting-panel"');
+      expect(body).toContain('href="https://github.com/acme/shop/commit/fedcba9876543"');
+      const home = await (await fetch(`${api.url}/ui?app=${app}`, { headers: as('alice') })).text();
+      expect(tableOf(home, 'releases')).toContain('<a href="https://github.com/acme/shop/commit/fedcba9876543" rel="noreferrer"><code>fedcba9</code></a>');
     } finally {
       await api.close();
     }

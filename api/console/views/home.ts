@@ -11,7 +11,7 @@ import type { ReleaseSummary } from '../../service.js';
 import { html, type SafeHtml } from '../html.js';
 import { page } from '../layout.js';
 import type { ConsoleDeps, ConsoleHelpers, ConsoleRoutes, Viewer } from '../types.js';
-import { age, approverWords, bar, errorBox, phaseBadge, revisionLine, time } from './parts.js';
+import { age, approverWords, bar, errorBox, phaseBadge, repoOf, revisionLine, time } from './parts.js';
 
 /** The most releases the table shows (newest first). */
 const LIMIT = 200;
@@ -85,7 +85,7 @@ function row(r: Row, now: number): SafeHtml {
 <td>${r.canaryWeight !== undefined ? bar(r.canaryWeight, 100, 'new revision share of the pods', true) : html`<span class="muted">—</span>`}</td>
 <td>${waitingCell(r, now)}</td>
 <td>${r.approvers?.length ? approverWords(r.approvers) : html`<span class="muted">—</span>`}</td>
-<td>${revisionLine(r.revision)}</td>
+<td>${revisionLine(r.revision, repoOf(r.trigger))}</td>
 <td>${r.startedBy ?? html`<span class="muted">—</span>`}</td>
 <td>${time(r.startTime)}</td>
 </tr>`;
