@@ -306,12 +306,16 @@ describe('OIDC sign-in against a real provider (oidc-provider), authorization co
     expect(s.changes.slice(before)).toEqual(['alice']);
   });
 
-  it('a tampered session cookie is not a session', async () => {
+  it('a tampered session cookie, or a login cookie in its place, is not a session', async () => {
     const { b } = await signIn('alice');
     const good = b.cookie(s.url, SESSION_COOKIE)!;
     const raw = Buffer.from(good, 'base64url');
     raw[raw.length - 3]! ^= 0x01;
     b.setCookie(s.url, SESSION_COOKIE, raw.toString('base64url'));
+    expect((await b.request(`${s.url}/ui/whoami`)).status).toBe(401);
+    // A sealed cookie of another purpose (the login state) is not a session either.
+    await b.request(`${s.url}/ui/login/oidc`);
+    b.setCookie(s.url, SESSION_COOKIE, b.cookie(s.url, LOGIN_COOKIE)!);
     expect((await b.request(`${s.url}/ui/whoami`)).status).toBe(401);
     b.setCookie(s.url, SESSION_COOKIE, good);
     expect((await b.request(`${s.url}/ui/whoami`)).status).toBe(200);
