@@ -11,7 +11,7 @@ export interface Viewer { identity: Identity; csrf: string; via: 'oidc' | 'proxy
 export interface ConsoleAuth {
   /** The viewer of a request, or undefined when nobody is signed in (views redirect to /ui/login). */
   viewer(req: FastifyRequest): Viewer | undefined;
-  /** Throws GantryError('forbidden') unless a state-changing request carries the viewer's CSRF token and a same-origin Origin. */
+  /** Throws GantryError('refused', 403) unless a state-changing request carries the viewer's CSRF token and a same-origin Origin. */
   verifyCsrf(req: FastifyRequest, viewer: Viewer, token: string | undefined): void;
   /** Sign-in and sign-out routes under /ui (login, OIDC callback, logout). */
   register(app: FastifyInstance): void;
