@@ -63,17 +63,18 @@ interface Progress { kind: string; group?: number; startedAt: number; step?: str
 
 /**
  * Heartbeats every second with the latest progress, while `fn` runs (outside an activity: no-op).
- * `immediate: false` skips the beat at the start: the SDK sends the first heartbeat at once and
- * throttles the next ones (to 80% of the heartbeat timeout), so the first one should carry the
- * first observation rather than none.
+ * `immediate: false` beats first at the first update instead of at the start: the SDK sends the
+ * first heartbeat at once and throttles the next ones (to 80% of the heartbeat timeout), so the first
+ * one should carry the first observation rather than none.
  */
 async function withHeartbeat<T>(progress: Progress, fn: (update: (p: Partial<Progress>) => void) => Promise<T>, immediate = true): Promise<T> {
   let current = progress;
-  const beat = () => { try { heartbeat(current); } catch { /* not in an activity (tests, benchmarks) */ } };
+  let beaten = false;
+  const beat = () => { beaten = true; try { heartbeat(current); } catch { /* not in an activity (tests, benchmarks) */ } };
   if (immediate) beat();
   const timer = setInterval(beat, 1000);
   try {
-    return await fn((p) => { current = { ...current, ...p }; });
+    return await fn((p) => { current = { ...current, ...p }; if (!beaten) beat(); });
   } finally {
     clearInterval(timer);
   }
