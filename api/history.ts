@@ -3,7 +3,8 @@
 // revision each environment of an app runs, and an environment's release calendar. Reads only:
 // visibility lists first, then at most a bounded page of status queries (each bound is named where
 // it applies), so no page costs more than its size.
-import { ScheduleNotFoundError, WorkflowNotFoundError, type WorkflowExecutionInfo } from '@temporalio/client';
+import crypto from 'node:crypto';
+import { ActivityFailure, ApplicationFailure, ScheduleNotFoundError, TimeoutFailure, WorkflowFailedError, WorkflowNotFoundError, type WorkflowExecutionInfo } from '@temporalio/client';
 import { executionInfoFromRaw } from '@temporalio/client/lib/helpers.js';
 import { z } from 'zod';
 import type { Action, Channel } from '../core/approval.js';
@@ -13,6 +14,7 @@ import type { ReleaseStatus, Revision } from '../core/release.js';
 import { queryLiteral } from '../core/search-attributes.js';
 import { calendarState, describeOpening, describeWindow, type ReleaseCalendar } from '../core/windows.js';
 import { releaseWorkflowId, statusQuery, type ReleaseMemo } from '../workflows/messages.js';
+import { hostTaskQueue, MAX_GATE_LOG_TAIL, type GateLogTail } from '../workflows/gate-log.js';
 import { GantryKind, GantryPhase } from '../workflows/search-attributes.js';
 import type { TrainInput } from '../workflows/train.js';
 import { GantryError } from './errors.js';
@@ -289,6 +291,34 @@ export class HistoryReader {
       token = p.nextPageToken;
     } while (token && seen < 200);
     return [...rows.values()].sort((a, b) => a.environment.localeCompare(b.environment));
+  }
+
+  /**
+   * The tail (at most MAX_GATE_LOG_TAIL bytes) of a gate's log, read on the worker host that wrote it:
+   * the readGateLog workflow runs one activity on that host's own queue (workflows/gate-log.ts). A
+   * host no worker polls any more answers within 10 s that the log cannot be reached.
+   */
+  async gateLog(repo: string, sha: string, gate: string, opts: { gatesOnly?: boolean; maxBytes?: number } = {}): Promise<GateLogTail & { path: string; gate: string }> {
+    const p = await this.service.pipelineStatus(repo, sha, opts.gatesOnly ? { gatesOnly: true } : {});
+    const g = p.gates?.find((x) => x.name === gate);
+    if (!g) throw new GantryError('not_found', `the pipeline of ${repo}@${sha} has no gate ${gate}`, [], `its gates: ${(p.gates ?? []).map((x) => x.name).join(', ') || 'none'}`);
+    if (!g.log) throw new GantryError('not_found', `gate ${gate} has no log yet (${g.state})`, [], 'a gate has a log once it has run');
+    await this.service.ensureWorker(this.service.taskQueue);
+    const queue = hostTaskQueue(this.service.buildTaskQueue, g.log.host);
+    try {
+      const tail = await this.client.workflow.execute('readGateLog', {
+        taskQueue: this.service.taskQueue, workflowId: `gate-log/${crypto.randomUUID()}`, workflowExecutionTimeout: '30s',
+        args: [{ queue, path: g.log.path, maxBytes: Math.min(opts.maxBytes ?? MAX_GATE_LOG_TAIL, MAX_GATE_LOG_TAIL) }],
+      }) as GateLogTail;
+      return { ...tail, path: g.log.path, gate };
+    } catch (err) {
+      const cause = err instanceof WorkflowFailedError && err.cause instanceof ActivityFailure ? err.cause.cause : undefined;
+      if (cause instanceof TimeoutFailure) {
+        throw new GantryError('unavailable', `no worker on ${g.log.host} answered (task queue ${queue}): the log is on that host's disk at ${g.log.path}`, [], 'the worker that ran the gate is gone or not polling its host queue; read the file on that host if it still exists');
+      }
+      if (cause instanceof ApplicationFailure) throw new GantryError('not_found', cause.message, [], `read it on ${g.log.host} at ${g.log.path} if it still exists`);
+      throw err;
+    }
   }
 
   private async trainInput(app: string, environment: string): Promise<TrainInput | undefined> {

@@ -19,6 +19,8 @@ import { installTelemetry } from './telemetry.js';
 import { GANTRY_VERSION } from '../runtime/version.js';
 import { createBuildWorkerActivities, createGantryActivities, createReleaseWorkerActivities } from './activities.js';
 import { createWorker, deploymentOptions, workflowCode } from './worker.js';
+import { createGateLogActivities } from '../activities/gate-logs.js';
+import { hostTaskQueue } from '../workflows/gate-log.js';
 
 function clusterLine(c: WorkerConfig['cluster']): string {
   switch (c.kind) {
@@ -75,14 +77,22 @@ async function main(): Promise<void> {
   // Probes (GANTRY_HEALTH_ADDR, worker/health.ts), served before the workers exist: liveness answers while workflows are bundled.
   const started: Worker[] = [];
   const health = config.healthAddr ? await startHealthServer(config.healthAddr, workerHealthSource(connection, config.temporal, () => started)) : undefined;
-  const workers = await workersFor(config, connection);
+  const roleWorkers = await workersFor(config, connection);
+  // Gate logs stay on this machine's disk: a queue of this host lets the API read their tails (workflows/gate-log.ts).
+  const logQueue = hostTaskQueue(config.buildTaskQueue, os.hostname());
+  const logs = config.role === 'release' ? undefined : await Worker.create({
+    connection, namespace: config.temporal.namespace, taskQueue: logQueue, identity: `gantry-logs-worker@${os.hostname()}-${process.pid}`,
+    ...deploymentOptions(config.version), activities: createGateLogActivities({ logDir: config.pipeline.logDir }),
+  });
+  const workers = logs ? [...roleWorkers, logs] : roleWorkers;
   started.push(...workers);
-  const queues = workers.map((w) => w.options.taskQueue).join(' and ');
+  const queues = roleWorkers.map((w) => w.options.taskQueue).join(' and ');
   console.log(`gantry worker: role ${config.role}, task queue ${queues} on ${describeTemporal(config.temporal)}, cluster: ${clusterLine(config.cluster)}${config.role === 'build' ? '' : `, workflows ${config.workflowBundle ? `from the prebuilt bundle ${config.workflowBundle}` : 'bundled from the sources'}`}`);
   // After the role line: tests and supervisors take the first 'gantry worker: role' line as "polling".
   console.log(config.version
     ? `gantry worker: Worker Deployment ${config.version.deploymentName}, build id ${config.version.buildId}: the workflows it starts are pinned to this build (README "Upgrading Gantry")`
     : 'gantry worker: unversioned (no GANTRY_WORKER_DEPLOYMENT/GANTRY_BUILD_ID): every change to workflows/ must replay old histories (patched())');
+  if (logs) console.log(`gantry worker: gate logs of this host readable through task queue ${logQueue}`);
   const stop = () => { for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown(); };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -7,14 +7,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createGateLogActivities } from '../../activities/gate-logs.js';
 import { createConsoleAuth } from '../../api/console/auth.js';
+import { hostTaskQueue } from '../../workflows/gate-log.js';
+import { testWorkerConfig } from '../support/activities.js';
 import type { CalendarView, RunsPage, AuditLog } from '../../api/history.js';
 import { TrainService } from '../../api/trains.js';
 import type { ConsoleSettings } from '../../runtime/config.js';
 import { createSampleRepo, failingJunit, lcov } from '../support/build-bed.js';
 import { seedConfig } from '../support/fixtures.js';
 import { caller, startHarness, waitForStatus, type Harness } from '../support/release-harness.js';
-import { unique } from '../support/temporal.js';
+import { connectNative, unique } from '../support/temporal.js';
 import { auth, DIGEST_A, DIGEST_B, listenOnLoopback, testServer, until } from '../api/helpers.js';
 
 let h: Harness;
@@ -268,16 +272,29 @@ describe('pipelines: a gates-only run of a local repository', () => {
   const app = unique('pipe');
   const repo = `acme/${app}`;
   let sha: string;
+  let native: NativeConnection;
+  let logWorker: Worker;
+  let logRun: Promise<void>;
+  afterAll(async () => {
+    if (logWorker?.getState() === 'RUNNING') logWorker.shutdown();
+    await logRun;
+    await native?.close();
+  });
 
   beforeAll(async () => {
     const sample = createSampleRepo(dir, {
       app, image: 'registry.local/acme/web', depsBytes: 1024,
       gates: `  - { name: unit, type: junit, run: [sh, scripts/test.sh], reports: [reports/junit.xml] }
   - { name: coverage, type: coverage, report: coverage/lcov.info, min: 80 }
+  - { name: smoke, type: command, run: [sh, -c, 'echo "<b>smoke</b> says hello"; exit 3'] }
 `,
     });
     sha = sample.commit({ 'fixtures/junit.xml': failingJunit, 'coverage/lcov.info': lcov(95, 100) }, 'a failing test');
     await h.service.startPipeline({ repo, sha, revision: {}, source: { url: sample.url }, gatesOnly: true }, caller('dave'));
+    // What worker/main.ts runs next to a worker that runs gates: the gate-log activity on this host's own queue.
+    native = await connectNative();
+    logWorker = await Worker.create({ connection: native, taskQueue: hostTaskQueue(h.taskQueue, os.hostname()), activities: createGateLogActivities({ logDir: testWorkerConfig().pipeline.logDir }) });
+    logRun = logWorker.run();
     await until('the gates-only run to end', async () => {
       const p = await h.service.pipelineStatus(repo, sha, { gatesOnly: true }).catch(() => undefined);
       return p && p.state !== 'running' ? p : undefined;
@@ -304,6 +321,38 @@ describe('pipelines: a gates-only run of a local repository', () => {
     const p = await h.service.pipelineStatus(repo, sha, { gatesOnly: true });
     const unit = p.gates!.find((g) => g.name === 'unit')!;
     expect(report).toContain(`<code>${unit.log!.path}</code> on <strong>${os.hostname()}</strong>`);
+  });
+
+  it('the log page reads the tail on the host that ran the gate (escaped); JSON too; a host no worker polls says where the file is', async () => {
+    const { body } = await get(`/ui/pipelines/acme/${app}/${sha}?gates=1`, as('carol'));
+    const link = /href="(\/ui\/pipeline-log\?[^"]*gate=smoke[^"]*)"/.exec(body)?.[1]?.replace(/&amp;/g, '&');
+    expect(link).toBeTruthy();
+    const log = await get(link!, as('carol'));
+    expect(log.res.status).toBe(200);
+    expect(partOf(log.body, 'gate-log-text', '</pre>')).toContain('&lt;b&gt;smoke&lt;/b&gt; says hello');
+    expect(log.body).not.toContain('<b>smoke</b>');
+    const json = await api<{ text: string; host: string; bytes: number }>(`/v1/pipeline-logs?repo=${encodeURIComponent(repo)}&sha=${sha}&gate=smoke&gatesOnly=true`);
+    expect(json.text).toContain('<b>smoke</b> says hello');
+    expect(json.host).toBe(os.hostname());
+    // The host's log worker gone: said within the schedule-to-start bound, with the path and host.
+    logWorker.shutdown();
+    await logRun;
+    const gone = await get(link!, as('carol'));
+    expect(gone.res.status).toBe(200);
+    expect(partOf(gone.body, 'gate-log-unreachable', '</p>')).toContain(`no worker on ${os.hostname()} answered`);
+  }, 60_000);
+
+  it('the gate-log activity reads only files under its log directory', async () => {
+    const logDir = fs.mkdtempSync(path.join(dir, 'logs-'));
+    fs.writeFileSync(path.join(logDir, 'ok.log'), 'x'.repeat(100) + 'é-the end');
+    fs.symlinkSync('/etc/hostname', path.join(logDir, 'link.log'));
+    const act = createGateLogActivities({ logDir });
+    const tail = await act.readGateLogTail({ path: path.join(logDir, 'ok.log'), maxBytes: 9 });
+    // 9 bytes from the end cut 'é' (2 bytes) in half: the stray byte is dropped.
+    expect(tail).toEqual({ text: '-the end', bytes: 110, shownBytes: 8, host: os.hostname() });
+    await expect(act.readGateLogTail({ path: '/etc/hostname', maxBytes: 100 })).rejects.toMatchObject({ type: 'BadRequest' });
+    await expect(act.readGateLogTail({ path: path.join(logDir, 'link.log'), maxBytes: 100 })).rejects.toMatchObject({ type: 'BadRequest' });
+    await expect(act.readGateLogTail({ path: path.join(logDir, '..', path.basename(logDir), '..', 'x.log'), maxBytes: 100 })).rejects.toMatchObject({ type: 'BadRequest' });
   });
 
   it('the app page shows the environment matrix from the release runs', async () => {

@@ -2,15 +2,16 @@
 // card (its status query), and per app the environment matrix (which revision each environment runs
 // now and what is in flight, from the release runs' memos).
 //
-// Gate logs stay on the disk of the worker that ran the gate (log.path on log.host): the console shows
-// where they are, not their text. Fetching them would need an activity on a queue only that host
-// polls (no such per-host queue exists yet), or shipping logs to a central store.
+// Gate logs stay on the disk of the worker that ran the gate (log.path on log.host): the log page asks
+// that very host for the tail (HistoryReader.gateLog: one activity on the host's own task queue) and,
+// when the host is gone, says where the file was.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GateResult } from '../../../core/gates.js';
 import type { PipelineStatus, StageStatus } from '../../../core/pipeline.js';
 import type { Revision } from '../../../core/release.js';
 import { GantryError } from '../../errors.js';
 import { HistoryReader, type EnvironmentRow } from '../../history.js';
+import { MAX_GATE_LOG_TAIL } from '../../../workflows/gate-log.js';
 import { html, type SafeHtml } from '../html.js';
 import { page } from '../layout.js';
 import type { ConsoleRoutes } from '../types.js';
@@ -41,17 +42,22 @@ function stageStrip(p: PipelineStatus): SafeHtml {
   })}</ol>`;
 }
 
-function gateLog(g: GateResult): SafeHtml {
-  if (!g.log) return html`<span class="muted">no log</span>`;
-  return html`<div class="gate-log" data-testid="gate-log"><code>${g.log.path}</code> on <strong>${g.log.host}</strong> <span class="muted">(${bytes(g.log.bytes)}${g.log.truncated ? ', truncated' : ''})</span></div>`;
+function logHref(p: PipelineStatus, gate: string, gatesOnly: boolean): string {
+  const q = new URLSearchParams({ repo: p.repo, sha: p.sha, gate, ...(gatesOnly ? { gates: '1' } : {}) });
+  return `/ui/pipeline-log?${q.toString()}`;
 }
 
-function gateReport(p: PipelineStatus): SafeHtml {
+function gateLog(p: PipelineStatus, g: GateResult, gatesOnly: boolean): SafeHtml {
+  if (!g.log) return html`<span class="muted">no log</span>`;
+  return html`<div class="gate-log" data-testid="gate-log"><a href="${logHref(p, g.name, gatesOnly)}" data-testid="gate-log-link">last lines</a> · <code>${g.log.path}</code> on <strong>${g.log.host}</strong> <span class="muted">(${bytes(g.log.bytes)}${g.log.truncated ? ', truncated' : ''})</span></div>`;
+}
+
+function gateReport(p: PipelineStatus, gatesOnly: boolean): SafeHtml {
   if (!p.gates?.length) return html`<p class="muted" data-testid="gate-report">No quality gates ran for this commit.</p>`;
   return html`<table data-testid="gate-report"><thead><tr><th>gate</th><th>type</th><th>state</th><th>duration</th><th>result</th><th>log</th></tr></thead><tbody>
-${p.gates.map((g) => html`<tr data-testid="gate-${g.name}"><td>${g.name}</td><td>${g.type}</td><td>${stateBadge(g.state)}</td><td>${duration(g.durationMs)}</td><td class="reason">${g.reason ?? ''}</td><td>${gateLog(g)}</td></tr>`)}
+${p.gates.map((g) => html`<tr data-testid="gate-${g.name}"><td>${g.name}</td><td>${g.type}</td><td>${stateBadge(g.state)}</td><td>${duration(g.durationMs)}</td><td class="reason">${g.reason ?? ''}</td><td>${gateLog(p, g, gatesOnly)}</td></tr>`)}
 </tbody></table>
-<p class="muted">Gate logs stay on the worker that ran the gate: read them on that host at the path shown (the console does not fetch them).</p>`;
+<p class="muted">Gate logs stay on the worker that ran the gate; "last lines" asks that host for the last ${MAX_GATE_LOG_TAIL / 1024} KiB.</p>`;
 }
 
 function imageCard(p: PipelineStatus): SafeHtml {
@@ -112,9 +118,35 @@ ${runs.map((r) => html`<tr data-testid="pipeline-row"><td>${r.repo}</td><td><a h
 ${p.reason ? html`<p class="reason" data-testid="pipeline-reason">${p.reason}${p.hint ? html` <span class="hint">${p.hint}</span>` : ''}</p>` : ''}
 ${stageStrip(p)}
 <h2>Quality gates</h2>
-${gateReport(p)}
+${gateReport(p, gatesOnly)}
 ${imageCard(p)}`;
     return h.sendPage(reply, page({ title: `${p.repo}@${p.sha.slice(0, 12)}`, viewer, nav: 'pipelines', body }).value);
+  });
+
+  app.get('/ui/pipeline-log', async (req: FastifyRequest, reply: FastifyReply) => {
+    const viewer = h.requireViewer(req, reply);
+    if (!viewer) return reply;
+    const q = req.query as Record<string, unknown>;
+    const str = (k: string) => (typeof q[k] === 'string' && q[k] !== '' ? q[k] as string : undefined);
+    const repo = str('repo');
+    const sha = str('sha');
+    const gate = str('gate');
+    if (!repo || !sha || !gate) throw new GantryError('bad_request', 'which log?', [{ path: 'query', message: 'repo, sha and gate are required', hint: 'open a log from its pipeline page' }]);
+    const gatesOnly = q.gates === '1';
+    const back = pipelineHref(repo, sha, gatesOnly);
+    let body: SafeHtml;
+    try {
+      const t = await history.gateLog(repo, sha, gate, { gatesOnly });
+      body = html`<h1>Gate ${gate}: log</h1>
+<p><a href="${back}">${repo} <code>${sha.slice(0, 12)}</code></a> · <code>${t.path}</code> on <strong>${t.host}</strong> · ${t.shownBytes < t.bytes ? `the last ${bytes(t.shownBytes)} of ${bytes(t.bytes)}` : bytes(t.bytes)}</p>
+<pre class="log" data-testid="gate-log-text">${t.text}</pre>`;
+    } catch (err) {
+      if (!(err instanceof GantryError) || (err.code !== 'unavailable' && err.code !== 'not_found')) throw err;
+      body = html`<h1>Gate ${gate}: log</h1>
+<p><a href="${back}">${repo} <code>${sha.slice(0, 12)}</code></a></p>
+<p class="reason" data-testid="gate-log-unreachable">${err.message}</p>${err.hint ? html`<p class="hint">${err.hint}</p>` : ''}`;
+    }
+    return h.sendPage(reply, page({ title: `${gate} log`, viewer, nav: 'pipelines', body }).value);
   });
 
   app.get('/ui/apps/:app', async (req: FastifyRequest, reply: FastifyReply) => {
