@@ -12,7 +12,9 @@
 //  - per SSE update: K = 1, 10, 100 subscribers (plain fetch readers of /ui/releases/:app/:env/live,
 //    one per release), each update a decision (pause, then resume) on one watched release via
 //    service.decide; the time from the decision to that subscriber's fragment, and the API process's
-//    CPU per update (process.cpuUsage over the run / updates; and less the idle polling of the same K).
+//    CPU per update (process.cpuUsage over the run / updates; and less what the same K streams cost
+//    with nothing changing, measured right after for as long). Each stream polls the status every
+//    500 ms (api/stream.ts), so K streams cost 2K status reads a second whether anything changes or not.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -326,7 +328,7 @@ async function main(): Promise<void> {
     bench('console_release_page_vs_json_ratio', client50.console_release_page! / client50.json_release!, 'x');
 
     // ---- where the time goes: the reads (from this process, as the API makes them) and the pure renders
-    const reads = { list: [] as number[], mine: [] as number[], status: [] as number[], memo: [] as number[] };
+    const reads = { list: [] as number[], mine: [] as number[], status: [] as number[], memo: [] as number[], rpc: [] as number[] };
     const deps: ConsoleDeps = { service, auth: createConsoleAuth(settings), streams: new ReleaseStreams(service), temporalUiUrl: 'http://127.0.0.1:8233' };
     const viewer: Viewer = { identity: aliceIdentity, csrf: 'x'.repeat(43), via: 'proxy' };
     let rows: Row[] = [];
@@ -346,8 +348,13 @@ async function main(): Promise<void> {
       s = performance.now();
       memo = await memoOf(deps, one.app, one.env);
       reads.memo.push(performance.now() - s);
+      // The floor of the list: the one visibility RPC, its payloads (memos) left undecoded.
+      s = performance.now();
+      await client.workflowService.listWorkflowExecutions({ namespace: 'default', query: `WorkflowType = 'release'`, pageSize: 200 });
+      reads.rpc.push(performance.now() - s);
     }
     bench('console_read_visibility_list_100_ms_p50', p50(reads.list), 'ms');
+    bench('console_read_list_rpc_only_ms_p50', p50(reads.rpc), 'ms');
     bench('console_read_waiting_for_me_list_ms_p50', p50(reads.mine), 'ms');
     bench('console_read_status_query_ms_p50', p50(reads.status), 'ms');
     bench('console_read_memo_describe_ms_p50', p50(reads.memo), 'ms');
@@ -383,16 +390,10 @@ async function main(): Promise<void> {
       const lives = await Promise.all(watched.map((r) => Live.open(`${base}/ui/releases/${r.app}/${r.env}/live`)));
       await until(`the first fragment on ${k} streams`, () => (lives.every((l) => l.fragments.length >= 1) ? true : undefined), 60_000, 50);
       await sleep(2 * streamsPollMs);
-      // Idle: the pollers' cost with nothing changing.
-      const idleMs = 5_000;
-      const i0 = cpuMs(await ask<CpuReply>(api, 'cpu', 'cpu'));
-      const p0 = await ask<number>(api, 'polls', 'polls');
-      await sleep(idleMs);
-      const idleCpuPerS = (cpuMs(await ask<CpuReply>(api, 'cpu', 'cpu')) - i0) / (idleMs / 1000);
-      const idlePollsPerS = (await ask<number>(api, 'polls', 'polls') - p0) / (idleMs / 1000);
 
       const latency: number[] = [];
       const decideMs: number[] = [];
+      const afterDecide: number[] = [];
       const w0 = procCpuMs(worker.pid!);
       const c0 = cpuMs(await ask<CpuReply>(api, 'cpu', 'cpu'));
       const r0 = performance.now();
@@ -417,6 +418,7 @@ async function main(): Promise<void> {
           return undefined;
         }, 30_000, 2);
         latency.push(at - s);
+        afterDecide.push(at - s - decideMs.at(-1)!);
         // Let the poller settle so the next update's fragment is its own; a random extra wait so the
         // decisions do not lock to the poller's phase (the latency then samples the whole interval).
         await sleep(streamsPollMs + 100 + Math.random() * streamsPollMs);
@@ -424,15 +426,27 @@ async function main(): Promise<void> {
       const runS = (performance.now() - r0) / 1000;
       const runCpu = cpuMs(await ask<CpuReply>(api, 'cpu', 'cpu')) - c0;
       const workerCpu = procCpuMs(worker.pid!) - w0;
+      // The same K streams with nothing changing, for as long (at most 30 s): what the pollers cost anyway.
+      const idleMs = Math.min(runS * 1000, 30_000);
+      const i0 = cpuMs(await ask<CpuReply>(api, 'cpu', 'cpu'));
+      const p0 = await ask<number>(api, 'polls', 'polls');
+      const iw0 = procCpuMs(worker.pid!);
+      await sleep(idleMs);
+      const idleCpuPerS = (cpuMs(await ask<CpuReply>(api, 'cpu', 'cpu')) - i0) / (idleMs / 1000);
+      const idlePollsPerS = (await ask<number>(api, 'polls', 'polls') - p0) / (idleMs / 1000);
+      const idleWorkerCpuPerS = (procCpuMs(worker.pid!) - iw0) / (idleMs / 1000);
       bench(`console_sse_k${k}_update_latency_ms_p50`, p50(latency), 'ms');
       bench(`console_sse_k${k}_update_latency_ms_p95`, p95(latency), 'ms');
       bench(`console_sse_k${k}_decide_ms_p50`, p50(decideMs), 'ms');
+      bench(`console_sse_k${k}_decided_to_fragment_ms_p50`, p50(afterDecide), 'ms');
       bench(`console_sse_k${k}_cpu_ms_per_update`, runCpu / UPDATES, 'ms');
+      // Noisy when the updates cost little next to the polling (can come out below zero).
       bench(`console_sse_k${k}_cpu_ms_per_update_over_idle`, (runCpu - idleCpuPerS * runS) / UPDATES, 'ms');
       bench(`console_sse_k${k}_idle_api_cpu_ms_per_s`, idleCpuPerS, 'ms/s');
       bench(`console_sse_k${k}_idle_status_polls_per_s`, idlePollsPerS, '1/s');
       bench(`console_sse_k${k}_idle_api_cpu_ms_per_status_poll`, idleCpuPerS / idlePollsPerS, 'ms');
       bench(`console_sse_k${k}_worker_cpu_ms_per_s`, workerCpu / runS, 'ms/s');
+      bench(`console_sse_k${k}_idle_worker_cpu_ms_per_s`, idleWorkerCpuPerS, 'ms/s');
       if (k === 1) {
         // The headline numbers: one browser watching one release.
         bench('console_sse_update_latency_ms_p50', p50(latency), 'ms');
