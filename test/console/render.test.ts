@@ -86,10 +86,20 @@ describe('the release page body', () => {
     expect(b).toMatch(/data-testid="action-override" data-confirm="Override lets the release of shop in production move outside its release window[^"]*"(?! disabled)[^>]*>Override window<\/button>\s*<span class="reason" id="why-override">needs a reason \(-m &quot;why&quot;\)<\/span>/);
   });
 
-  it('a finished release: every group done, rollback says it starts a rollback release to the previous revision', () => {
-    const b = render(status({ phase: 'succeeded', summary: 'succeeded: all groups confirmed', group: { current: 3, of: 3 }, outcome: { result: 'succeeded', reason: 'all groups confirmed', at: '2026-12-02T10:30:00.000Z' } }));
+  it('a finished release: every group done, the shared reason said once, rollback enabled: it starts a rollback release to the previous revision', () => {
+    const ended = { allowed: false, reason: 'the release already ended (succeeded)' };
+    const done = status({
+      phase: 'succeeded', summary: 'succeeded: all groups confirmed', group: { current: 3, of: 3 }, outcome: { result: 'succeeded', reason: 'all groups confirmed', at: '2026-12-02T10:30:00.000Z' },
+      allowedActions: { approve: ended, reject: ended, pause: ended, resume: ended, promote: ended, abort: ended, override: ended, rollback: { allowed: false, reason: 'the release already ended (succeeded); a finished release is rolled back by a new rollback release' } },
+    });
+    const b = render(done);
     expect(b.match(/class="step done"/g)).toHaveLength(3);
-    expect(b).toContain('data-confirm="Rollback starts a rollback release of shop in production to registry.local/shop/web@sha256:aaaaaaaaaaaa. Roll back?"');
+    expect(b).toContain('<p class="reason common" id="why-common">Not now: the release already ended (succeeded)</p>');
+    expect(b.match(/aria-describedby="why-common">/g)).toHaveLength(7);
+    expect(b).toMatch(/data-testid="action-rollback" data-confirm="Rollback starts a rollback release of shop in production to registry.local\/shop\/web@sha256:aaaaaaaaaaaa. Roll back\?" aria-describedby="why-rollback">Roll back<\/button>\s*<span class="reason" id="why-rollback">starts a rollback release to registry.local\/shop\/web@sha256:aaaaaaaaaaaa<\/span>/);
+    // Nothing to return to: disabled, saying so.
+    const { previous: _none, ...withoutPrevious } = done;
+    expect(render(withoutPrevious)).toMatch(/data-testid="action-rollback"[^>]* disabled[^>]*>Roll back<\/button>\s*<span class="reason" id="why-rollback">Not now: the release recorded no previous revision to return to/);
   });
 
   it('without the viewer\'s permissions every button is disabled with the reason in words; comments in the timeline are text', () => {

@@ -248,6 +248,22 @@ describe('the console: home, one release live, actions', () => {
     expect(last).toContain('succeeded');
     live.close();
   }, 60_000);
+
+  it('after the success, Roll back is enabled and starts a rollback release to the previous revision; the page then shows that release', async () => {
+    await waitForStatus(h.service, app, env, (s) => s.phase === 'succeeded');
+    const before = await get(page, as('bob'));
+    expect(before.body).toMatch(/data-testid="action-rollback"(?![^>]* disabled)[^>]*>Roll back<\/button>\s*<span class="reason" id="why-rollback">starts a rollback release to registry.local\/shop\/web@sha256:aaaaaaaaaaaa<\/span>/);
+    expect(before.body).toContain('id="why-common">Not now: ');
+    const r = await post(`${page}/rollback`, as('bob'), { _csrf: csrfOf(before.body)!, comment: 'error budget' });
+    expect(r.status).toBe(303);
+    const location = r.headers.get('location')!;
+    expect(location).toMatch(/\?started=/);
+    const after = await get(location, as('bob'));
+    expect(after.body).toMatch(new RegExp(`data-testid="decision-line">Recorded: rollback by bob via ui at [^:]+:[^:]+:[^:]+: a rollback release to registry.local/shop/web@${DIGEST_A} started`));
+    expect(after.body).toContain('rollback release</span>');
+    const s = await h.service.status(app, env, 0);
+    expect(s).toMatchObject({ kind: 'rollback', startedBy: 'bob', revision: { digest: DIGEST_A } });
+  }, 60_000);
 });
 
 describe('startApi (npm run api) with the console configured', () => {

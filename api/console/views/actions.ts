@@ -56,16 +56,35 @@ export function confirmText(a: Action, s: ReleaseStatus): string | undefined {
 
 const DANGER = new Set<Action>([Action.Reject, Action.Abort, Action.Rollback, Action.Promote, Action.Override]);
 
+/**
+ * The viewer's answer for one action: the workflow's (allowedActions), except rollback after a success,
+ * which the API answers itself by starting a rollback release (service.decide): enabled when there is a
+ * revision to return to.
+ */
+function answerOf(a: Action, s: ReleaseStatus): { allowed: boolean; reason?: string } {
+  if (a === Action.Rollback && s.outcome?.result === 'succeeded') {
+    return s.previous
+      ? { allowed: true, reason: `starts a rollback release to ${s.previous.image}@${shortDigest(s.previous.digest) || '(no digest)'}` }
+      : { allowed: false, reason: 'the release recorded no previous revision to return to' };
+  }
+  return s.allowedActions?.[a] ?? { allowed: false, reason: 'not known for you (the status came without your permissions)' };
+}
+
 export function actionsPanel(s: ReleaseStatus, viewer: Viewer): SafeHtml {
-  const allowed = s.allowedActions;
   const path = releasePath(s.app, s.environment);
+  const answers = new Map(ORDER.map((a) => [a, answerOf(a, s)]));
+  // A reason most buttons share (say, the release has ended) is said once, above them.
+  const counts = new Map<string, number>();
+  for (const x of answers.values()) if (!x.allowed && x.reason) counts.set(x.reason, (counts.get(x.reason) ?? 0) + 1);
+  const common = [...counts.entries()].find(([, n]) => n >= 4)?.[0];
   const buttons = ORDER.map((a) => {
-    const answer = allowed?.[a] ?? { allowed: false, reason: 'not known for you (the status came without your permissions)' };
+    const answer = answers.get(a)!;
     const confirm = confirmText(a, s);
-    const reasonId = `why-${a}`;
+    const shared = !answer.allowed && answer.reason === common;
+    const reasonId = shared ? 'why-common' : `why-${a}`;
     return html`<li class="action ${answer.allowed ? 'allowed' : 'refused'}">
 <button type="submit" id="action-${a}" formaction="${path}/${a}" class="${DANGER.has(a) ? 'danger' : a === Action.Approve ? 'primary' : ''}" data-testid="action-${a}"${confirm ? html` data-confirm="${confirm}"` : ''}${answer.allowed ? '' : html` disabled`}${answer.reason ? html` aria-describedby="${reasonId}"` : ''}>${label(a)}</button>
-${answer.reason ? html`<span class="reason" id="${reasonId}">${answer.allowed ? answer.reason : html`Not now: ${answer.reason}`}</span>` : ''}
+${shared ? html`<span class="reason" id="why-${a}">Not now: as above</span>` : answer.reason ? html`<span class="reason" id="${reasonId}">${answer.allowed ? answer.reason : html`Not now: ${answer.reason}`}</span>` : ''}
 </li>`;
   });
   return html`<section class="actions" aria-labelledby="h-actions" data-testid="actions"><h2 id="h-actions">Actions</h2>
@@ -74,6 +93,7 @@ ${answer.reason ? html`<span class="reason" id="${reasonId}">${answer.allowed ? 
 <p class="muted">You are <strong>${viewer.identity.id}</strong>${viewer.identity.groups.length ? ` (${viewer.identity.groups.join(', ')})` : ''}; what you send is recorded with your name, via ui.</p>
 <label for="action-comment">Comment (recorded with the decision; required to override a window)</label>
 <textarea id="action-comment" name="comment" rows="2" maxlength="2000"></textarea>
+${common ? html`<p class="reason common" id="why-common">Not now: ${common}</p>` : ''}
 <ul class="buttons">${buttons}</ul>
 </form></section>`;
 }
@@ -96,7 +116,8 @@ export const actionRoutes: ConsoleRoutes = (app: FastifyInstance, deps: ConsoleD
     const comment = body.comment?.trim() || undefined;
     try {
       const r = await deps.service.decide(p.app, p.env, action, { identity: viewer.identity, channel: 'ui' }, comment);
-      const q = new URLSearchParams({ decided: r.decision.action, at: r.decision.at });
+      // A rollback after success started a new release (same page): it names that, not a decision.
+      const q = new URLSearchParams(r.started ? { started: r.started.runId } : { decided: r.decision.action, at: r.decision.at });
       return reply.code(303).header('cache-control', 'no-store').redirect(`${releasePath(p.app, p.env)}?${q.toString()}`, 303);
     } catch (err) {
       // Refused (policy), conflict (not running), bad request (an override without a reason): the

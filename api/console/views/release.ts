@@ -208,21 +208,28 @@ function links(s: ReleaseStatus, memo: Partial<ReleaseMemo> | undefined, deps: C
   return out.length ? html`<p class="links">${out.map((l, i) => html`${i ? ' · ' : ''}${l}`)}</p>` : html``;
 }
 
-/** The recorded decision a redirect after an action names (?decided=<action>&at=<time>), if it is the viewer's. */
-function flashOf(req: FastifyRequest, s: ReleaseStatus, viewer: Viewer): Decision | undefined {
+/**
+ * What a redirect after an action names, if it is the viewer's and the release records it: a decision
+ * (?decided=<action>&at=<time>), or the rollback release a rollback after success started (?started=<run>).
+ */
+function flashOf(req: FastifyRequest, s: ReleaseStatus, viewer: Viewer): string | undefined {
   const q = (req.query ?? {}) as Record<string, unknown>;
+  if (typeof q.started === 'string') {
+    return s.kind === 'rollback' && s.startedBy === viewer.identity.id ? `rollback by ${s.startedBy} via ui at ${s.startedAt}: a rollback release to ${s.revision.image}@${s.revision.digest ?? '(no digest)'} started` : undefined;
+  }
   if (typeof q.decided !== 'string' || typeof q.at !== 'string') return undefined;
-  return s.decisions.find((d) => d.action === q.decided && d.at === q.at && d.by === viewer.identity.id);
+  const d = s.decisions.find((x) => x.action === q.decided && x.at === q.at && x.by === viewer.identity.id);
+  return d ? decisionText(d) : undefined;
 }
 
 /** The whole page: the static head (name, links, the outcome of the viewer's last action) and the live body. */
-export function releasePage(c: ReleaseContext, deps: ConsoleDeps, opts: { decided?: Decision; error?: GantryError } = {}): SafeHtml {
+export function releasePage(c: ReleaseContext, deps: ConsoleDeps, opts: { decided?: string; error?: GantryError } = {}): SafeHtml {
   const s = c.status;
   const path = releasePath(s.app, s.environment);
   const body = html`<h1><a href="/ui">Releases</a> / ${s.app} → ${s.environment}</h1>
 ${links(s, c.memo, deps)}
 ${opts.error ? errorBox(opts.error) : ''}
-${opts.decided ? html`<p class="flash" role="status" data-testid="decision-line">Recorded: ${decisionText(opts.decided)}</p>` : ''}
+${opts.decided ? html`<p class="flash" role="status" data-testid="decision-line">Recorded: ${opts.decided}</p>` : ''}
 <p class="live-indicator" role="status" data-testid="live-indicator" id="live-indicator" data-state="static">Not live: reload for the latest.</p>
 <div id="live" hx-sse:connect="${path}/live" hx-sse:close="gantry-end" hx-swap="innerHTML">
 ${liveBody(c)}
