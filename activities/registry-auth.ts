@@ -5,14 +5,10 @@
 // fetched from the realm, with Basic credentials when there are some, and cached per registry and
 // scope until it expires) and `Basic`. Secrets never leave this module except in Authorization
 // headers: failures name the registry, the repository and the file looked in, never a value.
-// A registry with a private CA (GANTRY_REGISTRY_CA_FILE) is reached through node:https
-// (`fetchWithCa`): Node 20's fetch takes no CA without an undici dispatcher.
+// A registry with a private CA (GANTRY_REGISTRY_CA_FILE) is reached through activities/https.ts.
 import fs from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import { Readable } from 'node:stream';
-import tls from 'node:tls';
 import { fail, FailureType } from '../workflows/failures.js';
+import { requestFailureText, untrustedCertificate } from './https.js';
 
 /** Where the credentials file came from (runtime/config.ts resolves it). */
 export interface RegistryAuthFile {
@@ -200,9 +196,9 @@ export class RegistryAuth {
     try {
       res = await this.opts.fetch(url, init);
     } catch (err) {
-      const cert = certificateProblem(err);
-      if (cert) throw fail(FailureType.RegistryUntrusted, `${tokenWhat}: the token server presented a certificate the worker does not trust (${cert}); GANTRY_REGISTRY_CA_FILE names the CA the worker trusts besides the system's`);
-      throw fail(FailureType.RegistryUnavailable, `${tokenWhat}: ${err instanceof Error ? err.message : String(err)}`);
+      const cert = untrustedCertificate(err);
+      if (cert) throw fail(FailureType.RegistryUntrusted, `${tokenWhat}: the token server presented a certificate the worker does not trust (${cert.problem}); GANTRY_REGISTRY_CA_FILE names the CA the worker trusts besides the system's`);
+      throw fail(FailureType.RegistryUnavailable, `${tokenWhat}: ${requestFailureText(err)}`);
     }
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
@@ -227,62 +223,4 @@ export class RegistryAuth {
 
 function basicHeader(c: RegistryCredentials): string {
   return `Basic ${Buffer.from(`${c.username ?? ''}:${c.password ?? ''}`).toString('base64')}`;
-}
-
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-
-/**
- * A fetch for the registry client that trusts `caPem` besides the system's CAs, over node:http(s):
- * the subset the client uses (method, headers, a buffered body, signal, redirects followed; the
- * Authorization header is dropped when a redirect leaves the origin, as fetch does).
- */
-export function fetchWithCa(caPem: string): typeof fetch {
-  const ca = [...tls.rootCertificates, caPem];
-  const one = (url: URL, init: RequestInit, hops: number): Promise<Response> => new Promise((resolve, reject) => {
-    const headers: Record<string, string> = {};
-    new Headers(init.headers).forEach((v, k) => { headers[k] = v; });
-    const b = init.body;
-    const body = b === undefined || b === null ? undefined
-      : typeof b === 'string' ? Buffer.from(b) : b instanceof Uint8Array ? Buffer.from(b) : undefined;
-    if (b !== undefined && b !== null && !body) { reject(new TypeError('fetchWithCa: only string and Uint8Array bodies')); return; }
-    if (body) headers['content-length'] = String(body.length);
-    const lib = url.protocol === 'https:' ? https : http;
-    const req = lib.request(url, {
-      method: init.method ?? 'GET', headers, ...(init.signal ? { signal: init.signal } : {}), ...(url.protocol === 'https:' ? { ca } : {}),
-    }, (res) => {
-      const status = res.statusCode ?? 0;
-      const h = new Headers();
-      for (const [k, v] of Object.entries(res.headers)) {
-        if (Array.isArray(v)) for (const x of v) h.append(k, x);
-        else if (v !== undefined) h.set(k, v);
-      }
-      const location = h.get('location');
-      if (REDIRECTS.has(status) && location && init.redirect !== 'manual') {
-        res.resume();
-        if (hops >= 10) { reject(new TypeError('too many redirects')); return; }
-        const next = new URL(location, url);
-        const nextHeaders = new Headers(init.headers);
-        if (next.origin !== url.origin) nextHeaders.delete('authorization');
-        const get = status === 303 || ((status === 301 || status === 302) && init.method === 'POST');
-        resolve(one(next, { ...init, headers: nextHeaders, ...(get ? { method: 'GET', body: null } : {}) }, hops + 1));
-        return;
-      }
-      const empty = init.method === 'HEAD' || status === 204 || status === 304;
-      if (empty) res.resume();
-      resolve(new Response(empty ? null : Readable.toWeb(res) as ReadableStream<Uint8Array>, { status, headers: h }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-  return ((input: string | URL | Request, init: RequestInit = {}) => one(new URL(input instanceof Request ? input.url : String(input)), init, 0)) as typeof fetch;
-}
-
-/** The TLS verification code of a failed request (fetch wraps it in `cause`), when the certificate is the problem. */
-export function certificateProblem(err: unknown): string | undefined {
-  // Duck-typed: an error from Node's own fetch may come from another realm (instanceof Error fails there).
-  for (let e: unknown = err, i = 0; typeof e === 'object' && e !== null && i < 4; e = (e as { cause?: unknown }).cause, i++) {
-    const { code, message } = e as { code?: unknown; message?: unknown };
-    if (typeof code === 'string' && /CERT|SELF_SIGNED|VERIFY|ALTNAME|ISSUER/.test(code)) return `${code}: ${String(message)}`;
-  }
-  return undefined;
 }

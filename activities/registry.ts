@@ -18,7 +18,8 @@ import {
 import { fail, FailureType } from '../workflows/failures.js';
 import type { DeleteRequest, PromoteRequest, ResolveRequest, VerifyImageRequest, VerifyImageResult } from '../workflows/pipeline-activity-types.js';
 import { activitySignal, keepAlive, safeHeartbeat } from './git.js';
-import { certificateProblem, fetchWithCa, parseChallenge, RegistryAuth, type AccessNeed, type RegistryAuthFile } from './registry-auth.js';
+import { fetchTrusting, requestFailureText, untrustedCertificate } from './https.js';
+import { parseChallenge, RegistryAuth, type AccessNeed, type RegistryAuthFile } from './registry-auth.js';
 
 export interface RegistryOptions {
   /** Injected for tests; the global fetch otherwise. */
@@ -33,7 +34,7 @@ export interface RegistryOptions {
 /** The fetch of the registry client: the injected one, or one trusting the CA file, or the global one. */
 function registryFetch(opts: RegistryOptions): typeof fetch {
   if (opts.fetch) return opts.fetch;
-  return opts.registryCaFile ? fetchWithCa(fs.readFileSync(opts.registryCaFile, 'utf8')) : fetch;
+  return opts.registryCaFile ? fetchTrusting(fs.readFileSync(opts.registryCaFile, 'utf8')) : fetch;
 }
 
 /** The largest TOC read into memory (the TOC of a layer with ~100k files is a few MB). */
@@ -92,13 +93,13 @@ export class RegistryClient {
       try {
         return await this.f(url, { ...rest, headers, signal: this.signal() });
       } catch (err) {
-        const cert = certificateProblem(err);
+        const cert = untrustedCertificate(err);
         if (cert) {
-          throw fail(FailureType.RegistryUntrusted, `${what}: ${this.registry} presented a certificate the worker does not trust (${cert}): ${this.opts.registryCaFile
+          throw fail(FailureType.RegistryUntrusted, `${what}: ${this.registry} presented a certificate the worker does not trust (${cert.problem}): ${this.opts.registryCaFile
             ? `check GANTRY_REGISTRY_CA_FILE (${this.opts.registryCaFile}): it is not the CA that signed it, or the certificate does not name ${this.registry}` : 'set GANTRY_REGISTRY_CA_FILE to the CA certificate that signed it'}`);
         }
         // Connection refused, reset, timeout: the registry may come back; retry.
-        throw fail(FailureType.RegistryUnavailable, `${what}: ${err instanceof Error ? err.message : String(err)}`);
+        throw fail(FailureType.RegistryUnavailable, `${what}: ${requestFailureText(err)}`);
       }
     };
     let res = await send(this.auth.cached(need, what));

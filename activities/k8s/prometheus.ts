@@ -6,7 +6,7 @@
 // _TOKEN_FILE for a bearer token, _USERNAME and _PASSWORD for basic auth, _CA_FILE for a private
 // CA). Prometheus itself checks basic auth and TLS (--web.config.file); a bearer token is checked by
 // the proxy in front of it (kube-rbac-proxy, oauth2-proxy, a cloud's managed Prometheus). Requests go
-// through node:https rather than fetch: Node 20's fetch takes no CA without an undici dispatcher.
+// through activities/https.ts (fetch with a dispatcher trusting the CA).
 //
 // Refused credentials (401/403) and an untrusted certificate are typed, non-retryable failures
 // (PrometheusUnauthorized, PrometheusUntrusted in workflows/failures.ts) naming the URL and the
@@ -14,12 +14,10 @@
 // check, the way a Prometheus that is not configured or does not answer is: a release then waits for
 // a person with the reason in its status, rather than rolling back a canary no one could measure.
 import fs from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import tls from 'node:tls';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CheckSpec, Measurement } from '../../core/analysis.js';
 import { fail, FailureType } from '../../workflows/failures.js';
+import { httpsFetch, isAbort, requestFailureText, untrustedCertificate } from '../https.js';
 import { sleep } from './converge.js';
 
 /**
@@ -46,35 +44,18 @@ interface PromResponse {
   data?: { resultType: 'vector' | 'scalar' | 'matrix' | 'string'; result: unknown };
 }
 
-/** Node's codes for a server certificate the client cannot trust (node:tls, OpenSSL). */
-const UNTRUSTED = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID', 'INVALID_CA', 'INVALID_PURPOSE',
-]);
-
 const MAX_BODY = 16 << 20;
 
-interface Answer { status: number; body: string }
-
-function get(url: URL, headers: Record<string, string>, o: { ca?: string; signal: AbortSignal }): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const lib = url.protocol === 'https:' ? https : http;
-    // A CA given replaces Node's list: the system's roots are kept beside it.
-    const req = lib.request(url, { method: 'GET', headers, signal: o.signal, ...(o.ca && url.protocol === 'https:' ? { ca: [...tls.rootCertificates, o.ca] } : {}) }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_BODY) { req.destroy(new Error(`the answer is larger than ${MAX_BODY >> 20} MiB`)); return; }
-        chunks.push(c);
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+/** The answer's text; larger than MAX_BODY is an error (a query for a huge range, or not Prometheus). */
+async function readBody(res: Response): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of (res.body ?? []) as AsyncIterable<Uint8Array>) {
+    size += c.length;
+    if (size > MAX_BODY) { await res.body?.cancel(); throw new Error(`the answer is larger than ${MAX_BODY >> 20} MiB`); }
+    chunks.push(Buffer.from(c));
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function authHeader(auth: PrometheusAuth): string {
@@ -95,7 +76,7 @@ export async function queryPrometheus(target: string | PrometheusClientOptions, 
   const t: PrometheusClientOptions = typeof target === 'string' ? { url: target } : target;
   const base = t.url.replace(/\/+$/, '');
   const url = new URL(`${base}/api/v1/query?query=${encodeURIComponent(query)}`);
-  const timeout = AbortSignal.timeout(opts.timeoutMs ?? 10_000);
+  const timeoutMs = opts.timeoutMs ?? 10_000;
   const headers: Record<string, string> = { accept: 'application/json' };
   let ca: string | undefined;
   try {
@@ -105,15 +86,16 @@ export async function queryPrometheus(target: string | PrometheusClientOptions, 
     // A token file or CA that cannot be read now (checked at start; a Secret may have been rotated away).
     return { error: `Prometheus at ${base}: ${err instanceof Error ? err.message : String(err)}` };
   }
-  let res: Answer;
+  let res: { status: number; body: string };
   try {
-    res = await get(url, headers, { ...(ca ? { ca } : {}), signal: opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout });
+    const r = await httpsFetch(url, { headers, timeoutMs, redirect: 'manual', ...(opts.signal ? { signal: opts.signal } : {}), ...(ca ? { ca } : {}) });
+    res = { status: r.status, body: await readBody(r) };
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code && UNTRUSTED.has(code)) {
-      throw fail(FailureType.PrometheusUntrusted, `Prometheus at ${base} presented a certificate the worker does not trust (${code}: ${(err as Error).message}): ${t.caFile ? `check GANTRY_PROMETHEUS_CA_FILE (${t.caFile}): it is not the CA that signed it` : 'set GANTRY_PROMETHEUS_CA_FILE to the CA that signed it'}`);
+    const cert = untrustedCertificate(err);
+    if (cert) {
+      throw fail(FailureType.PrometheusUntrusted, `Prometheus at ${base} presented a certificate the worker does not trust (${cert.problem}): ${t.caFile ? `check GANTRY_PROMETHEUS_CA_FILE (${t.caFile}): it is not the CA that signed it` : 'set GANTRY_PROMETHEUS_CA_FILE to the CA that signed it'}`);
     }
-    const why = err instanceof Error ? (err.name === 'AbortError' || err.name === 'TimeoutError' ? `no answer within ${(opts.timeoutMs ?? 10_000) / 1000} s` : err.message) : String(err);
+    const why = isAbort(err) || opts.signal?.aborted ? `no answer within ${timeoutMs / 1000} s` : requestFailureText(err);
     return { error: `Prometheus at ${base} did not answer: ${why}` };
   }
   if (res.status === 401 || res.status === 403) {

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import bcrypt from 'bcryptjs';
 import { importPKCS8, SignJWT } from 'jose';
-import { fetchWithCa } from '../../activities/registry-auth.js';
+import { fetchTrusting } from '../../activities/https.js';
 import { buildkitdConfig, overlayWorks } from '../../testbed/buildkit.js';
 import { freePort, killGroup } from '../../testbed/ephemeral-temporal.js';
 import { buildctlBin, buildkitdBin, registryBin, runcBin } from '../../testbed/paths.js';
@@ -81,7 +81,7 @@ export async function startAuthRegistry(auth: RegistryAuthConfig, tls?: { host: 
   const log = path.join(dir, 'registry.log');
   const d = spawnDaemon([registryBin, 'serve', cfg], log);
   // Up, and enforcing: /v2/ without credentials is 401.
-  const get = tls ? fetchWithCa(fs.readFileSync(tls.ca, 'utf8')) : fetch;
+  const get = tls ? fetchTrusting(fs.readFileSync(tls.ca, 'utf8')) : fetch;
   await poll(async () => d.exited() || (await get(`${tls ? 'https' : 'http'}://${addr}/v2/`, { signal: AbortSignal.timeout(2000) })).status === 401,
     { timeoutMs: 30_000, what: `${auth.kind} registry at ${addr} (log ${log})` }).catch((err: unknown) => { killGroup(d.pid); throw err; });
   if (d.exited()) throw new Error(`registry exited at start: ${fs.readFileSync(log, 'utf8').slice(-1500)}`);
@@ -226,7 +226,7 @@ export function writeDockerConfig(file: string, auths: Record<string, { user: st
 
 /** Pushes a one-layer image (a plain gzip layer, not eStargz) through the distribution API, with `authorization` when given (HTTPS with `caPem`). */
 export async function pushPlainImage(addr: string, repo: string, tag: string, authorization?: string, caPem?: string): Promise<string> {
-  const fetch = caPem ? fetchWithCa(caPem) : globalThis.fetch;
+  const fetch = caPem ? fetchTrusting(caPem) : globalThis.fetch;
   const scheme = caPem ? 'https' : 'http';
   const base = `${scheme}://${addr}/v2/${repo}`;
   const headers: Record<string, string> = authorization ? { Authorization: authorization } : {};
