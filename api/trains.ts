@@ -1,7 +1,7 @@
 // Release trains: Temporal Schedules (one per app and environment, id train/<app>/<env>) that start
 // the releaseTrain workflow at their departure times, with overlap SKIP: while a train's release is
 // still in progress, later departures are skipped. The routes: api/routes/trains.ts.
-import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@temporalio/client';
 import type { Caller } from './service.js';
 import { isTimeZone } from '../core/windows.js';
 import { mayOperateTrain, recordTrainAction, type TrainAction, type TrainAuditEntry } from '../core/trains.js';
@@ -162,6 +162,7 @@ export class TrainService {
     await handle.update((prev) => (prev.action.type === 'startWorkflow'
       ? { ...prev, action: { ...prev.action, args: [{ ...(prev.action.args?.[0] as TrainInput), audit }] } }
       : prev));
+    await this.settled(app, environment, (d) => TrainService.recorded(d, entry));
     // trigger() would default to ALLOW_ALL; a manual departure follows the train's policy.
     await handle.trigger(ScheduleOverlapPolicy.SKIP);
     return entry;
@@ -176,13 +177,35 @@ export class TrainService {
     const entry = this.authorize(caller, paused ? 'pause' : 'unpause', environment, TrainService.policyOf(s.input));
     const handle = this.client.schedule.getHandle(trainScheduleId(app, environment));
     const audit = recordTrainAction(s.input?.audit, entry);
-    await handle.update((prev) => (prev.action.type === 'startWorkflow'
-      ? { ...prev, action: { ...prev.action, args: [{ ...(prev.action.args?.[0] as TrainInput), audit }] } }
-      : prev));
     const note = `${paused ? 'paused' : 'unpaused'} by ${caller.identity.id} via ${caller.channel}${reason ? `: ${reason.slice(0, 200)}` : ''}`;
-    if (paused) await handle.pause(note);
-    else await handle.unpause(note);
+    // One update: the audit entry and the state change land together.
+    await handle.update((prev) => ({
+      ...prev, state: { ...prev.state, paused, note },
+      ...(prev.action.type === 'startWorkflow' ? { action: { ...prev.action, args: [{ ...(prev.action.args?.[0] as TrainInput), audit }] } } : {}),
+    }));
+    await this.settled(app, environment, (d) => d.state.paused === paused && TrainService.recorded(d, entry));
     return entry;
+  }
+
+  /** Whether a description's audit trail ends with `entry`. */
+  private static recorded(d: ScheduleDescription, entry: TrainAuditEntry): boolean {
+    const audit = d.action.type === 'startWorkflow' ? (d.action.args?.[0] as TrainInput | undefined)?.audit : undefined;
+    const last = audit?.[audit.length - 1];
+    return !!last && last.at === entry.at && last.by === entry.by && last.action === entry.action;
+  }
+
+  /**
+   * Waits (at most 5 s) until describe shows a change just made: a schedule applies updates
+   * asynchronously, and the next operation reads the audit trail back from describe, so without this
+   * two quick operations could each record over the other.
+   */
+  private async settled(app: string, environment: string, done: (d: ScheduleDescription) => boolean): Promise<void> {
+    const handle = this.client.schedule.getHandle(trainScheduleId(app, environment));
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline) {
+      if (done(await handle.describe())) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** Deletes the train; the caller logs the returned audit entry (the schedule's own trail goes with it). */

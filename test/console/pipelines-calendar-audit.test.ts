@@ -239,6 +239,16 @@ describe('history and audit: every run, paged; decisions filterable and exported
     expect(table.match(/data-testid="run-row"/g)).toHaveLength(2);
     expect(table).toContain('rolled-back');
     expect(table).toMatch(/data-testid="run-cause">rejected: [^<]*\(by alice\)/);
+    // A page at a time: the "older runs" link carries Temporal's page token.
+    const one = await get(`/ui/releases/${app}/production/runs?pageSize=1`, as('carol'));
+    expect(partOf(one.body, 'runs-table')!.match(/data-testid="run-row"/g)).toHaveLength(1);
+    expect(partOf(one.body, 'runs-table')).toContain('rolled-back');
+    const next = /data-testid="runs-next" href="([^"]+)"/.exec(one.body)?.[1]?.replace(/&amp;/g, '&');
+    expect(next).toMatch(/pageSize=1&pageToken=/);
+    const older = await get(next!, as('carol'));
+    expect(older.res.status).toBe(200);
+    expect(partOf(older.body, 'runs-table')!.match(/data-testid="run-row"/g)).toHaveLength(1);
+    expect(partOf(older.body, 'runs-table')).toContain('succeeded');
   });
 
   it('the audit log lists the decisions (who, what, channel, comment), escaped, filterable; CSV and JSON exports', async () => {

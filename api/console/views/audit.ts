@@ -2,8 +2,7 @@
 // of human decisions across releases and trains, filterable and exportable as CSV and JSON. What it
 // reads and its bounds are api/history.ts's (HistoryReader.runs, HistoryReader.audit).
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { GantryError } from '../../errors.js';
-import { auditCsv, auditFilters, auditQuery, HistoryReader, type AuditLog, type AuditQuery, type ReleaseRun } from '../../history.js';
+import { auditCsv, auditFilters, auditQuery, HistoryReader, runsQuery, type AuditLog, type AuditQuery, type ReleaseRun } from '../../history.js';
 import { parse, releaseParams } from '../../input.js';
 import { html, type SafeHtml } from '../html.js';
 import { page } from '../layout.js';
@@ -62,16 +61,17 @@ export const auditRoutes: ConsoleRoutes = (app, deps, h) => {
     const viewer = h.requireViewer(req, reply);
     if (!viewer) return reply;
     const p = parse(releaseParams, req.params, 'release name');
-    const token = (req.query as { pageToken?: unknown }).pageToken;
-    if (token !== undefined && typeof token !== 'string') throw new GantryError('bad_request', 'invalid page token', [{ path: 'pageToken', message: 'given more than once', hint: 'follow the "older runs" link' }]);
-    const res = await history.runs(p.app, p.env, { pageSize: RUNS_PAGE, ...(token ? { pageToken: token } : {}) });
+    const q = parse(runsQuery, req.query, 'query');
+    const token = q.pageToken;
+    const size = q.pageSize ?? RUNS_PAGE;
+    const res = await history.runs(p.app, p.env, { pageSize: size, ...(token ? { pageToken: token } : {}) });
     const base = `/ui/releases/${encodeURIComponent(p.app)}/${encodeURIComponent(p.env)}`;
     const body = html`<h1><a href="${base}">${p.app} → ${p.env}</a>: every run</h1>
 ${res.runs.length ? html`<table data-testid="runs-table"><thead><tr><th>started</th><th>outcome</th><th>duration</th><th>revision</th><th>started by</th><th>stop or rollback cause</th><th>run</th></tr></thead><tbody>
 ${res.runs.map(runRow)}
 </tbody></table>` : html`<p class="muted" data-testid="runs-table">No runs.</p>`}
-<p>${token ? html`<a href="${base}/runs">newest runs</a> ` : ''}${res.nextPageToken ? html`<a data-testid="runs-next" href="${base}/runs?pageToken=${res.nextPageToken}">older runs →</a>` : ''}</p>
-<p class="muted">${RUNS_PAGE} runs a page, newest first; starter and cause come from each run's status (one query per run on the page).</p>`;
+<p>${token ? html`<a href="${base}/runs">newest runs</a> ` : ''}${res.nextPageToken ? html`<a data-testid="runs-next" href="${base}/runs?${size !== RUNS_PAGE ? `pageSize=${size}&` : ''}pageToken=${res.nextPageToken}">older runs →</a>` : ''}</p>
+<p class="muted">${size} runs a page, newest first; starter and cause come from each run's status (one query per run on the page).</p>`;
     return h.sendPage(reply, page({ title: `${p.app} → ${p.env} runs`, viewer, nav: 'audit', body }).value);
   });
 
