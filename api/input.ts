@@ -66,7 +66,8 @@ export function toDetails(err: z.ZodError, base: string): ErrorDetail[] {
 
 /** The parsed input, or a 400 `invalid <what>` naming every problem (paths prefixed with `base`). */
 export function parse<S extends z.ZodType>(schema: S, input: unknown, what: string, base = ''): z.output<S> {
-  const r = schema.safeParse(input);
+  // reportInput: an issue then says whether a value was missing ("is required") or of the wrong type.
+  const r = schema.safeParse(input, { reportInput: true });
   if (!r.success) throw new GantryError('bad_request', `invalid ${what}`, toDetails(r.error, base));
   return r.data;
 }
