@@ -12,7 +12,7 @@ import { createGateLogActivities } from '../../activities/gate-logs.js';
 import { createConsoleAuth } from '../../api/console/auth.js';
 import { hostTaskQueue } from '../../workflows/gate-log.js';
 import { testWorkerConfig } from '../support/activities.js';
-import type { CalendarView, RunsPage, AuditLog } from '../../api/history.js';
+import { auditCsv, calendarView, type AuditEntry, type AuditLog, type CalendarView, type RunsPage } from '../../api/history.js';
 import { TrainService } from '../../api/trains.js';
 import type { ConsoleSettings } from '../../runtime/config.js';
 import { createSampleRepo, failingJunit, lcov } from '../support/build-bed.js';
@@ -376,5 +376,24 @@ describe('pipelines: a gates-only run of a local repository', () => {
     expect(row).toContain(DIGEST_A.slice(7, 19));
     expect(row).toContain('abc1234def');
     expect(row).toContain('nothing');
+  });
+});
+
+describe('pure parts', () => {
+  it('the CSV export quotes per RFC 4180 and defuses cells a spreadsheet would run as formulas', () => {
+    const e: AuditEntry = { at: '2026-12-01T10:00:00.000Z', by: 'mallory', action: 'approve', channel: 'ui', comment: '=HYPERLINK("http://evil.example","x")', app: 'shop', environment: 'production', release: 'release/shop/production', runId: 'r1' };
+    const lines = auditCsv([e, { ...e, comment: 'line one\nline two' }, { ...e, by: '@admin', comment: undefined }]).split('\r\n');
+    expect(lines[1]).toBe('2026-12-01T10:00:00.000Z,mallory,approve,ui,shop,production,release/shop/production,r1,,"\'=HYPERLINK(""http://evil.example"",""x"")"');
+    expect(lines[2]).toBe('2026-12-01T10:00:00.000Z,mallory,approve,ui,shop,production,release/shop/production,r1,,"line one\nline two"');
+    expect(lines[3]).toBe("2026-12-01T10:00:00.000Z,'@admin,approve,ui,shop,production,release/shop/production,r1,,");
+  });
+
+  it('calendarView: open until the window closes; frozen with the freeze and when it opens after it', () => {
+    const cal = { timeZone: 'Europe/Berlin', windows: [{ days: ['mon', 'tue', 'wed', 'thu'] as ('mon' | 'tue' | 'wed' | 'thu')[], start: '10:00', end: '16:00', timeZone: 'Europe/Berlin' }], freezes: [{ from: '2026-11-25', to: '2026-11-25', reason: 'prep' }] };
+    const open = calendarView('shop', 'production', 'release', cal, Date.parse('2026-11-24T11:00:00+01:00'));
+    expect(open).toMatchObject({ open: true, closesAt: new Date(Date.parse('2026-11-24T16:00:00+01:00')).toISOString(), closesAtText: 'Tue 2026-11-24 16:00 Europe/Berlin', configured: true });
+    const frozen = calendarView('shop', 'production', 'release', cal, Date.parse('2026-11-25T11:00:00+01:00'));
+    expect(frozen).toMatchObject({ open: false, opensAtText: 'Thu 2026-11-26 10:00 Europe/Berlin', freezes: [{ reason: 'prep', active: true }] });
+    expect(calendarView('shop', 'qa', 'none', undefined, 0)).toMatchObject({ configured: false, open: true, timeZone: 'UTC' });
   });
 });
