@@ -6,7 +6,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, type Payload } from '@temporalio/common';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/index.js';
-import { Action, type Channel, type Identity } from '../core/approval.js';
+import { Action, mayDecide, type Channel, type Identity } from '../core/approval.js';
 import type { EnvironmentConfig, GantryConfig } from '../core/config.js';
 import type { PipelineStatus } from '../core/pipeline.js';
 import { rollbackEnvironment, type ReleaseStatus, type Revision } from '../core/release.js';
@@ -359,9 +359,15 @@ export class GantryService {
     const status = await this.status(app, environment, 0);
     const previous = status.previous ?? m?.previous;
     if (!previous) throw new GantryError('conflict', `the last release of ${app} to ${environment} recorded no previous revision to return to`);
-    if (!m?.environment?.groups) {
+    if (!m?.environment?.groups || !m.environment.approvers) {
       throw new GantryError('conflict', `the last release of ${app} to ${environment} carries no configuration to roll back with (it was started by an older Gantry)`, [],
         `start a release of the previous revision instead: gantry release start -e ${environment} --digest ${previous.digest ?? '<digest>'}`);
+    }
+    // The same policy as a rollback while running (core/approval.ts): approvers, the author, the starter.
+    const answer = mayDecide(caller.identity, Action.Rollback, m.environment.approvers, { author: status.revision.author, startedBy: status.startedBy });
+    if (!answer.allowed) {
+      this.metrics?.decision(Action.Rollback, caller.channel, 'refused');
+      throw new GantryError('refused', answer.reason);
     }
     const envCfg = rollbackEnvironment(m.environment);
     const started = await this.startReleaseWorkflow({ app, environment: envCfg, revision: previous, previous: status.revision, kind: 'rollback', startedBy: { id: caller.identity.id, channel: caller.channel } });

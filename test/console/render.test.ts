@@ -97,6 +97,9 @@ describe('the release page body', () => {
     expect(b).toContain('<p class="reason common" id="why-common">Not now: the release already ended (succeeded)</p>');
     expect(b.match(/aria-describedby="why-common">/g)).toHaveLength(7);
     expect(b).toMatch(/data-testid="action-rollback" data-confirm="Rollback starts a rollback release of shop in production to registry.local\/shop\/web@sha256:aaaaaaaaaaaa. Roll back\?" aria-describedby="why-rollback">Roll back<\/button>\s*<span class="reason" id="why-rollback">starts a rollback release to registry.local\/shop\/web@sha256:aaaaaaaaaaaa<\/span>/);
+    // Someone the policy leaves out (not an approver, author or starter): disabled with the policy's reason.
+    const eve = liveBody({ status: done, memo: { environment: env }, viewer: { ...viewer, identity: { id: 'eve', groups: ['marketing'] } }, now: 0 }).toString();
+    expect(eve).toMatch(/data-testid="action-rollback"[^>]* disabled[^>]*>Roll back<\/button>\s*<span class="reason" id="why-rollback">Not now: eve may not rollback this release: only approvers \(group:sre\), the author and the starter may/);
     // Nothing to return to: disabled, saying so.
     const { previous: _none, ...withoutPrevious } = done;
     expect(render(withoutPrevious)).toMatch(/data-testid="action-rollback"[^>]* disabled[^>]*>Roll back<\/button>\s*<span class="reason" id="why-rollback">Not now: the release recorded no previous revision to return to/);

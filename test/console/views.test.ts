@@ -254,6 +254,13 @@ describe('the console: home, one release live, actions', () => {
     const before = await get(page, as('bob'));
     expect(before.body).toMatch(/data-testid="action-rollback"(?![^>]* disabled)[^>]*>Roll back<\/button>\s*<span class="reason" id="why-rollback">starts a rollback release to registry.local\/shop\/web@sha256:aaaaaaaaaaaa<\/span>/);
     expect(before.body).toContain('id="why-common">Not now: ');
+    // eve is neither an approver, the author nor the starter: the button says so, and the API refuses her too.
+    const eve = await get(page, as('eve', ['marketing']));
+    expect(eve.body).toMatch(/data-testid="action-rollback"[^>]* disabled[^>]*>Roll back<\/button>\s*<span class="reason" id="why-rollback">Not now: eve may not rollback this release/);
+    const refused = await post(`${page}/rollback`, as('eve', ['marketing']), { _csrf: csrfOf(eve.body)! });
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toMatch(/Refused:[\s\S]*eve may not rollback this release/);
+    expect(await h.service.status(app, env, 0)).toMatchObject({ kind: 'release', phase: 'succeeded' });
     const r = await post(`${page}/rollback`, as('bob'), { _csrf: csrfOf(before.body)!, comment: 'error budget' });
     expect(r.status).toBe(303);
     const location = r.headers.get('location')!;

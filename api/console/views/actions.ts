@@ -6,7 +6,7 @@
 // nothing, and the page shows the reason. Without JavaScript it is a plain POST and a 303 redirect.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { Action } from '../../../core/approval.js';
+import { Action, mayDecide, type ApproverPolicy } from '../../../core/approval.js';
 import type { ReleaseStatus } from '../../../core/release.js';
 import { GantryError } from '../../errors.js';
 import { parse } from '../../input.js';
@@ -61,18 +61,21 @@ const DANGER = new Set<Action>([Action.Reject, Action.Abort, Action.Rollback, Ac
  * which the API answers itself by starting a rollback release (service.decide): enabled when there is a
  * revision to return to.
  */
-function answerOf(a: Action, s: ReleaseStatus): { allowed: boolean; reason?: string } {
+function answerOf(a: Action, s: ReleaseStatus, viewer: Viewer, policy: ApproverPolicy | undefined): { allowed: boolean; reason?: string } {
   if (a === Action.Rollback && s.outcome?.result === 'succeeded') {
-    return s.previous
-      ? { allowed: true, reason: `starts a rollback release to ${s.previous.image}@${shortDigest(s.previous.digest) || '(no digest)'}` }
-      : { allowed: false, reason: 'the release recorded no previous revision to return to' };
+    if (!s.previous) return { allowed: false, reason: 'the release recorded no previous revision to return to' };
+    if (!policy) return { allowed: false, reason: 'the release carries no configuration to roll back with (started by an older Gantry)' };
+    // The policy the API applies to it (service.decide), as for a rollback while running.
+    const may = mayDecide(viewer.identity, Action.Rollback, policy, { author: s.revision.author, startedBy: s.startedBy });
+    return may.allowed ? { allowed: true, reason: `starts a rollback release to ${s.previous.image}@${shortDigest(s.previous.digest) || '(no digest)'}` } : may;
   }
   return s.allowedActions?.[a] ?? { allowed: false, reason: 'not known for you (the status came without your permissions)' };
 }
 
-export function actionsPanel(s: ReleaseStatus, viewer: Viewer): SafeHtml {
+/** `policy`: the environment's approvers (the release's memo), for a rollback after success. */
+export function actionsPanel(s: ReleaseStatus, viewer: Viewer, policy?: ApproverPolicy): SafeHtml {
   const path = releasePath(s.app, s.environment);
-  const answers = new Map(ORDER.map((a) => [a, answerOf(a, s)]));
+  const answers = new Map(ORDER.map((a) => [a, answerOf(a, s, viewer, policy)]));
   // A reason most buttons share (say, the release has ended) is said once, above them.
   const counts = new Map<string, number>();
   for (const x of answers.values()) if (!x.allowed && x.reason) counts.set(x.reason, (counts.get(x.reason) ?? 0) + 1);

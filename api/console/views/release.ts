@@ -193,7 +193,7 @@ ${s.outcome?.hint ?? s.stop?.hint ? html`<p class="hint">${s.outcome?.hint ?? s.
 <div class="revs">${revisionBlock('Revision', s.revision, repo, 'revision')}${revisionBlock('Replaces', s.previous, repo, 'previous')}</div>
 </section>
 ${waitingPanel(s)}
-${actionsPanel(s, c.viewer)}
+${actionsPanel(s, c.viewer, env?.approvers)}
 <div class="cols">${stepper(s, env)}${cellsGrid(s)}</div>
 ${analysisPanel(s, env)}
 ${timeline(s)}`;
