@@ -208,8 +208,10 @@ export class HistoryReader {
 
   /**
    * The decisions people made, newest first: those of the newest `runs` release runs (default
-   * DEFAULT_AUDIT_RUNS, at most MAX_AUDIT_RUNS; narrowed to an app or environment first), one status
-   * query each, plus the audit trail each release train keeps (create, change, trigger, pause).
+   * DEFAULT_AUDIT_RUNS, at most MAX_AUDIT_RUNS; narrowed to an app or environment first, an
+   * environment alone among at most ten times that many runs), one status query each, plus the audit
+   * trail each release train keeps (create, change, trigger, pause). A rollback of a finished release
+   * is a new run (kind rollback) whose starter is shown in the runs list, not a decision here.
    */
   async audit(q: AuditQuery = {}): Promise<AuditLog> {
     const runsLimit = Math.min(Math.max(1, q.runs ?? DEFAULT_AUDIT_RUNS), MAX_AUDIT_RUNS);
@@ -217,15 +219,18 @@ export class HistoryReader {
       : q.app ? ` AND WorkflowId STARTS_WITH ${queryLiteral(`release/${q.app}/`)}` : '';
     const listed: WorkflowExecutionInfo[] = [];
     let token: string | undefined;
+    // Narrowing by environment alone happens here, so the runs looked at are bounded too.
+    let scanned = 0;
     do {
       const p = await this.page(`WorkflowType = 'release'${where}`, Math.min(100, runsLimit * (q.environment && !q.app ? 4 : 1)), token);
+      scanned += p.items.length;
       for (const w of p.items) {
         // Without an app the environment is narrowed here (the workflow id starts with the app).
         if (q.environment && !q.app && !w.workflowId.endsWith(`/${q.environment}`)) continue;
         if (listed.length < runsLimit) listed.push(w);
       }
       token = p.nextPageToken;
-    } while (token && listed.length < runsLimit);
+    } while (token && listed.length < runsLimit && scanned < runsLimit * 10);
     const runs = await mapLimit(listed, QUERY_CONCURRENCY, (w) => this.toRun(w, true));
     const entries: AuditEntry[] = [];
     for (const r of runs) {

@@ -272,6 +272,10 @@ describe('history and audit: every run, paged; decisions filterable and exported
     const bob = await get(`/ui/audit.json?app=${app}&person=bob`, as('carol'));
     const log = JSON.parse(bob.body) as AuditLog;
     expect(log.entries.map((e) => [e.by, e.action, e.channel, e.comment])).toEqual([['bob', 'approve', 'cli', `ship it ${HOSTILE}`]]);
+    // By environment alone (narrowed while listing): this app's decision is among production's.
+    const prod = await api<AuditLog>('/v1/audit?env=production&person=bob&action=approve');
+    expect(prod.entries.every((e) => e.environment === 'production' && e.by === 'bob' && e.action === 'approve')).toBe(true);
+    expect(prod.entries.map((e) => e.app)).toContain(app);
     const rejects = await api<AuditLog>(`/v1/audit?app=${app}&action=reject`);
     expect(rejects.entries.map((e) => e.by)).toEqual(['alice']);
     expect((await fetch(`${base}/v1/audit?person=has%20space`, { headers: auth('alice') })).status).toBe(400);
