@@ -143,6 +143,7 @@ describe('the console: home, one release live, actions', () => {
     expect(mine).toMatch(/approval<br><span class="muted">since <time datetime="[^"]+">/);
     expect(mine).toContain('sha256:bbbbbbbbbbbb</code> <code title="abcdef1234567">abcdef1</code> <span class="muted">by erin</span>');
     expect(mine).toMatch(/<td>carol<\/td>/);
+    expect(mine).toContain(`<a href="/ui/releases/${app}/production#h-actions" data-testid="decide-link">Approve or reject…</a>`);
     expect(alice.body).toContain('data-testid="as-of"');
     expect(alice.body).toMatch(/hx-get="\/ui\/fragments\/releases" hx-trigger="every 10s"/);
 

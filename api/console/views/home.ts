@@ -75,7 +75,8 @@ function waitingCell(r: Row, now: number): SafeHtml {
   return html`${r.waitingOn}${r.waitingSince ? html`<br><span class="muted">since ${time(r.waitingSince)} (${age(r.waitingSince, now)} ago)</span>` : ''}`;
 }
 
-function row(r: Row, now: number): SafeHtml {
+/** `quick`: a link to the release's actions (a waiting-for-me row: what to do is on that page, with its reasons). */
+function row(r: Row, now: number, quick: boolean): SafeHtml {
   const phase = r.phase ?? r.status;
   return html`<tr data-release="${r.app}/${r.environment}">
 <td class="app"><a href="${releaseHref(r)}">${r.app}</a>${r.kind === 'rollback' ? html` <span class="badge muted">rollback</span>` : ''}</td>
@@ -88,21 +89,22 @@ function row(r: Row, now: number): SafeHtml {
 <td>${revisionLine(r.revision, repoOf(r.trigger))}</td>
 <td>${r.startedBy ?? html`<span class="muted">—</span>`}</td>
 <td>${time(r.startTime)}</td>
+${quick ? html`<td><a href="${releaseHref(r)}#h-actions" data-testid="decide-link">${r.waitingOn === 'window' ? 'Override…' : r.waitingOn === 'resume' ? 'Resume…' : 'Approve or reject…'}</a></td>` : ''}
 </tr>`;
 }
 
-const HEAD = html`<tr><th scope="col">App</th><th scope="col">Environment</th><th scope="col">Phase</th><th scope="col">Groups</th><th scope="col">New revision</th><th scope="col">Waiting on</th><th scope="col">Who can unblock</th><th scope="col">Revision</th><th scope="col">Started by</th><th scope="col">Started</th></tr>`;
+const HEAD = (quick: boolean) => html`<tr><th scope="col">App</th><th scope="col">Environment</th><th scope="col">Phase</th><th scope="col">Groups</th><th scope="col">New revision</th><th scope="col">Waiting on</th><th scope="col">Who can unblock</th><th scope="col">Revision</th><th scope="col">Started by</th><th scope="col">Started</th>${quick ? html`<th scope="col">Decide</th>` : ''}</tr>`;
 
-function table(rows: Row[], now: number, caption: string, testid: string, empty: string): SafeHtml {
-  return html`<table data-testid="${testid}"><caption class="sr-only">${caption}</caption><thead>${HEAD}</thead>
-<tbody>${rows.length ? rows.map((r) => row(r, now)) : html`<tr><td colspan="10" class="muted">${empty}</td></tr>`}</tbody></table>`;
+function table(rows: Row[], now: number, caption: string, testid: string, empty: string, quick = false): SafeHtml {
+  return html`<table data-testid="${testid}"><caption class="sr-only">${caption}</caption><thead>${HEAD(quick)}</thead>
+<tbody>${rows.length ? rows.map((r) => row(r, now, quick)) : html`<tr><td colspan="${quick ? 11 : 10}" class="muted">${empty}</td></tr>`}</tbody></table>`;
 }
 
 /** The polled part: both lists and when they were read. */
 export function releasesFragment(mine: Row[] | GantryError, rows: Row[], f: Filters, now: number): SafeHtml {
   return html`<section aria-labelledby="h-mine" class="attention">
 <h2 id="h-mine">Needs attention: waiting for me</h2>
-${mine instanceof GantryError ? errorBox(mine) : table(mine, now, 'Releases waiting for you', 'waiting-for-me', 'Nothing waits for you.')}
+${mine instanceof GantryError ? errorBox(mine) : table(mine, now, 'Releases waiting for you', 'waiting-for-me', 'Nothing waits for you.', true)}
 </section>
 ${f.show === 'mine' ? '' : html`<section aria-labelledby="h-all">
 <h2 id="h-all">Releases</h2>
