@@ -91,7 +91,7 @@ ${res.runs.map(runRow)}
 ${filterForm(q)}
 <p>Export: <a data-testid="audit-csv" href="/ui/audit.csv${qs}">CSV</a> · <a data-testid="audit-json" href="/ui/audit.json${qs}">JSON</a></p>
 ${auditTable(log)}
-<p class="muted" data-testid="audit-bound">The decisions of the newest ${log.runsRead} release runs (at most ${log.runsLimit}; <code>runs=</code> up to 200) and every release train's trail.${log.unanswered ? ` ${log.unanswered} runs did not answer (no worker in time): their decisions are missing.` : ''}</p>`;
+<p class="muted" data-testid="audit-bound">The decisions of the newest ${log.runsRead} release run${log.runsRead === 1 ? '' : 's'} (at most ${log.runsLimit}; <code>runs=</code> up to 200) and every release train's trail.${log.unanswered ? ` ${log.unanswered} run${log.unanswered === 1 ? '' : 's'} did not answer (no worker in time): their decisions are missing.` : ''}</p>`;
     return h.sendPage(reply, page({ title: 'Audit log', viewer, nav: 'audit', body }).value);
   });
 
