@@ -117,6 +117,20 @@ describe('windows: the calendar of an environment', () => {
     expect((await fetch(`${base}/v1/calendar/${unique('nope')}/production`, { headers: auth('alice') })).status).toBe(404);
   });
 
+  it('marks train departures that would wait for the window', async () => {
+    const trains = new TrainService(h.client, h.taskQueue);
+    // Every day at 09:00 in Auckland: always before the 10:00-11:00 window.
+    await trains.create({ config: seedConfig(app), environment: 'production', cron: ['0 9 * * *'], timeZone: zone }, caller('alice'));
+    try {
+      const { body } = await get(`/ui/calendar/${app}/production`, as('carol'));
+      const next = partOf(body, 'train-next', '</ul>')!;
+      expect(next.match(/<li>/g)).toHaveLength(5);
+      expect(next.match(/window closed: waits/g)).toHaveLength(5);
+    } finally {
+      await trains.remove(app, 'production', caller('alice'));
+    }
+  });
+
   afterAll(async () => { await h.service.decide(app, 'production', 'abort', caller('alice'), 'test over').catch(() => undefined); });
 });
 

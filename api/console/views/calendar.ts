@@ -6,7 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DateTime } from 'luxon';
 import { calendarSpans } from '../../../core/calendar-week.js';
-import type { ReleaseCalendar } from '../../../core/windows.js';
+import { calendarState, type ReleaseCalendar } from '../../../core/windows.js';
 import { GantryError } from '../../errors.js';
 import { calendarView, HistoryReader, type CalendarView } from '../../history.js';
 import { TrainService, trainScheduleId, type TrainSummary } from '../../trains.js';
@@ -83,7 +83,15 @@ ${freezes(v)}
 </section>`;
 }
 
-function trainsTable(viewer: Viewer, trains: TrainSummary[]): SafeHtml {
+/** A departure at a closed window or in a freeze waits (its release holds): say so next to it. */
+function departureNote(cal: ReleaseCalendar | undefined, at: string): SafeHtml {
+  if (!cal) return html``;
+  const st = calendarState(cal, Date.parse(at));
+  if (st.open) return html``;
+  return html` <span class="badge wait" title="${st.reason}">${st.freeze ? 'frozen' : 'window closed'}: waits</span>`;
+}
+
+function trainsTable(viewer: Viewer, trains: TrainSummary[], cal?: ReleaseCalendar): SafeHtml {
   if (!trains.length) return html`<p class="muted" data-testid="trains-table">No release trains. Create one with <code>gantry train create</code> or POST /v1/trains.</p>`;
   return html`<table data-testid="trains-table"><thead><tr><th>train</th><th>departures</th><th>state</th><th>next departures</th><th>recent runs</th><th>skipped (overlap)</th><th>actions</th></tr></thead><tbody>
 ${trains.map((t) => {
@@ -93,7 +101,7 @@ ${trains.map((t) => {
 <td>${t.app} → ${t.environment}</td>
 <td><code>${t.cron.join(' | ')}</code> <span class="muted">${t.timeZone}</span></td>
 <td data-testid="train-state">${t.paused ? stateBadge('paused') : stateBadge('running')}</td>
-<td data-testid="train-next"><ul class="plain">${t.nextDepartures.map((d) => html`<li>${when(d, t.timeZone)}</li>`)}</ul></td>
+<td data-testid="train-next"><ul class="plain">${t.nextDepartures.map((d) => html`<li>${when(d, t.timeZone)}${departureNote(cal, d)}</li>`)}</ul></td>
 <td><ul class="plain">${t.recentRuns.slice(-5).reverse().map((r) => html`<li>${when(r.scheduledAt, t.timeZone)}</li>`)}</ul></td>
 <td data-testid="train-skipped">${t.skippedOverlap}</td>
 <td class="actions">
@@ -143,7 +151,7 @@ ${sections.length ? sections : html`<p class="muted">No environments yet: the ca
     const v = calendarView(p.app, p.env, found.source, found.env.calendar, at);
     const body = html`<h1>${p.app} → ${p.env}: windows</h1>
 ${environmentSection(v, found.env.calendar, at)}
-${train ? html`<h2>Release train</h2>${trainsTable(viewer, [train])}` : ''}
+${train ? html`<h2>Release train</h2>${trainsTable(viewer, [train], found.env.calendar)}` : ''}
 <p class="muted">Now: ${zoned(at, v.timeZone)}.</p>`;
     return h.sendPage(reply, page({ title: `${p.app} → ${p.env} windows`, viewer, nav: 'calendar', body }).value);
   });
