@@ -266,13 +266,15 @@ export function observeCalendar(s: ReleaseState, env: EnvironmentConfig, now: nu
  */
 function windowGate(s: ReleaseState, env: EnvironmentConfig, now: number, group: number): Step | undefined {
   if (!atWindowGate(s, env)) return undefined;
-  const who = `an approver may override with a reason (gantry override ${s.app} ${s.environment} -m "why")`;
+  const who = `an approver may override with a reason (${overrideCommand(s.app, s.environment)})`;
   const c = s.calendar;
   if (!c) return { kind: 'wait-window', group, reason: 'waiting for window: the release calendar has not been looked at yet', who };
   if (c.open || (c.opensAt !== undefined && now >= c.opensAt)) return undefined;
   const opens = c.opens !== undefined ? `opens ${c.opens}` : 'no opening found';
+  // The calendar's reason ends with the same opening ("…; opens Fri …"): say it once.
+  const closed = c.opens !== undefined ? c.reason.replace(/; opens [^;]*$/, '') : c.reason;
   return {
-    kind: 'wait-window', group, reason: `waiting for window, ${opens} (${c.reason})`,
+    kind: 'wait-window', group, reason: `waiting for window, ${opens} (${closed})`,
     ...(c.opensAt !== undefined ? { until: c.opensAt } : {}),
     who,
   };
@@ -381,7 +383,7 @@ export interface DecisionRequest {
 export function checkDecision(s: ReleaseState, env: EnvironmentConfig, action: Action, req: DecisionRequest, now: number): PolicyAnswer {
   const answer = checkAction(s, env, action, req.identity, now);
   if (!answer.allowed) return answer;
-  if (action === Action.Override && !req.comment?.trim()) return { allowed: false, reason: 'an override of the release window needs a reason (-m "why")' };
+  if (action === Action.Override && !req.comment?.trim()) return { allowed: false, reason: `an override of the release window needs a reason (${REASON_FLAG})` };
   return answer;
 }
 
@@ -393,7 +395,7 @@ export function allowedActions(s: ReleaseState, env: EnvironmentConfig, who: Ide
   for (const action of Object.values(Action)) {
     const a = checkAction(s, env, action, who, now);
     out[action] = a.allowed
-      ? (action === Action.Override ? { allowed: true, reason: 'needs a reason (-m "why")' } : { allowed: true })
+      ? (action === Action.Override ? { allowed: true, reason: `needs a reason (${REASON_FLAG})` } : { allowed: true })
       : { allowed: false, reason: a.reason };
   }
   return out;
@@ -448,17 +450,26 @@ export function checkAction(s: ReleaseState, env: EnvironmentConfig, action: Act
   }
 }
 
+/** How a reason goes on the command line, in every hint that names one. */
+export const REASON_FLAG = '-m "<reason>"';
+
+/** The one command that overrides a release window (hints, chat notices and the console show it). */
+export function overrideCommand(app: string, env: string): string {
+  return `gantry override ${app} ${env} ${REASON_FLAG}`;
+}
+
 export function describeStep(step: Step): string {
   switch (step.kind) {
     case 'apply': return `applying group ${step.group + 1}`;
     case 'verify': return `verifying the health of group ${step.group + 1}`;
     case 'analyse': return `analysing group ${step.group + 1}`;
     case 'wait-timer': return `waiting: ${step.reason}`;
-    case 'wait-approval': return `waiting for approval: ${step.reason}`;
+    // Its reasons say what waits ("waiting for approval of group 2", "approval for group 2 overdue …").
+    case 'wait-approval': return step.reason;
     case 'hold': return step.reason;
     case 'wait-window': return step.reason;
     case 'confirm': return `confirming group ${step.group + 1}`;
-    case 'complete': return 'completing';
+    case 'complete': return 'every group done: making the new revision final on every pod';
     case 'rollback': return `rolling back: ${step.reason}`;
     case 'done': return 'finished';
   }
@@ -611,6 +622,8 @@ export function releaseStatus(s: ReleaseState, env: EnvironmentConfig, now: numb
 export interface Notice {
   /** Sent once per key. */
   key: string;
+  /** The group (0-based) it is about: the one waiting, which before group 1 applies is not s.group (-1). */
+  group?: number;
   kind: 'waiting-approval' | 'escalation' | 'waiting-window';
   message: string;
   /** Who should hear it (chat adapters map these to people and channels). */
@@ -625,22 +638,22 @@ export function noticesDue(s: ReleaseState, env: EnvironmentConfig, step: Step, 
   const name = `${s.app} → ${s.environment}`;
   const out: Notice[] = [];
   if (step.kind === 'wait-approval') {
-    out.push({ key: `waiting-approval:${step.group}:${s.stageSince}`, kind: 'waiting-approval', to: approvers,
+    out.push({ key: `waiting-approval:${step.group}:${s.stageSince}`, group: step.group, kind: 'waiting-approval', to: approvers,
       message: `${name}: group ${step.group + 1} of ${s.plan.length} waits for approval: ${step.reason} (${step.who}). gantry approve ${s.app} ${s.environment}` });
     if (a.escalateAfter && now >= s.stageSince + durationMs(a.escalateAfter)) {
-      out.push({ key: `escalation:${step.group}:${s.stageSince}`, kind: 'escalation', to: a.escalateTo ?? approvers,
+      out.push({ key: `escalation:${step.group}:${s.stageSince}`, group: step.group, kind: 'escalation', to: a.escalateTo ?? approvers,
         message: `${name}: group ${step.group + 1} has waited ${a.escalateAfter} for approval (${step.who})` });
     }
   }
   if (step.kind === 'wait-window') {
-    out.push({ key: `waiting-window:${step.group}:${step.until ?? 'never'}`, kind: 'waiting-window', to: approvers, message: `${name}: group ${step.group + 1} ${step.reason}` });
+    out.push({ key: `waiting-window:${step.group}:${step.until ?? 'never'}`, group: step.group, kind: 'waiting-window', to: approvers, message: `${name}: group ${step.group + 1} ${step.reason}` });
   }
   return out.filter((n) => !sent.has(n.key));
 }
 
 export function recordNotice(s: ReleaseState, n: Notice, delivered: boolean, now: number): void {
   (s.notices ??= []).push(n.key);
-  event(s, now, n.kind === 'escalation' ? 'escalated' : 'notice', `${delivered ? 'notified' : 'could not notify'} ${[...n.to.users, ...n.to.groups.map((g) => `group:${g}`)].join(', ') || 'the channel'}: ${n.message}`, s.group);
+  event(s, now, n.kind === 'escalation' ? 'escalated' : 'notice', `${delivered ? 'notified' : 'could not notify'} ${[...n.to.users, ...n.to.groups.map((g) => `group:${g}`)].join(', ') || 'the channel'}: ${n.message}`, n.group ?? s.group);
 }
 
 /**

@@ -106,8 +106,8 @@ describe('allowedActions: every action, for the caller, with the validators\' re
     const s = waiting(we);
     recordConfirmed(s, 'healthy', T0);
     observeCalendar(s, we, T0);
-    expect(allowedActions(s, we, alice, T0).override).toEqual({ allowed: true, reason: 'needs a reason (-m "why")' });
-    expect(checkDecision(s, we, Action.Override, req(alice), T0)).toEqual({ allowed: false, reason: 'an override of the release window needs a reason (-m "why")' });
+    expect(allowedActions(s, we, alice, T0).override).toEqual({ allowed: true, reason: 'needs a reason (-m "<reason>")' });
+    expect(checkDecision(s, we, Action.Override, req(alice), T0)).toEqual({ allowed: false, reason: 'an override of the release window needs a reason (-m "<reason>")' });
     expect(allowedActions(s, we, dave, T0).override).toEqual({ allowed: false, reason: expect.stringMatching(/dave started this release/) });
     expect(releaseAttributes(s, we, T0)).toEqual({ phase: 'waiting-window', waitingOn: 'window', approvers: ['bob', 'group:sre'], excluded: ['carol', 'dave'], weight: 25, waitingSince: s.stageSince });
   });

@@ -5,7 +5,7 @@ import { Action } from '../../core/approval.js';
 import type { EnvironmentConfig } from '../../core/config.js';
 import { environmentPlan } from '../../core/plan.js';
 import {
-  applyDecision, checkDecision, decideNext, newReleaseState, noticesDue, observeCalendar, recordApplied, recordHealth, recordNotice,
+  applyDecision, checkDecision, decideNext, newReleaseState, noticesDue, observeCalendar, overrideCommand, recordApplied, recordHealth, recordNotice,
   releaseStatus, validApprovals, wakeAt, type ReleaseState,
 } from '../../core/release.js';
 
@@ -121,6 +121,21 @@ describe('release windows', () => {
     expect(decideNext(fresh(at), e, at)).toMatchObject(want);
   });
 
+  it('a hold says when the window opens once, names the one override command, and its notice is about group 1 (not group 0)', () => {
+    const at = MON_10_BERLIN - MIN;
+    const s = fresh(at);
+    const step = decideNext(s, e, at);
+    if (step.kind !== 'wait-window') throw new Error(`expected a window hold, got ${step.kind}`);
+    expect(step.reason.match(/opens Mon 2026-11-23 10:00/g)).toHaveLength(1);
+    expect(step.who).toBe('an approver may override with a reason (gantry override shop production -m "<reason>")');
+    expect(overrideCommand('shop', 'production')).toBe('gantry override shop production -m "<reason>"');
+    const [n] = noticesDue(s, e, step, at);
+    expect(n).toMatchObject({ kind: 'waiting-window', group: 0, message: expect.stringContaining('group 1 waiting for window') });
+    recordNotice(s, n!, true, at);
+    // Nothing applied yet (s.group is -1): the notice's event is about the group it names.
+    expect(s.events.at(-1)).toMatchObject({ type: 'notice', group: 0 });
+  });
+
   it('holds only at a group boundary: a group in progress finishes', () => {
     const s = fresh(MON_10_BERLIN);
     recordApplied(s, 0, MON_10_BERLIN);
@@ -133,7 +148,7 @@ describe('release windows', () => {
   it('an approver overrides with a reason; the author cannot; no reason, no override', () => {
     const at = Date.parse('2026-11-27T15:55:00+01:00');
     const s = fresh(at);
-    expect(checkDecision(s, e, Action.Override, who('alice'), at)).toEqual({ allowed: false, reason: 'an override of the release window needs a reason (-m "why")' });
+    expect(checkDecision(s, e, Action.Override, who('alice'), at)).toEqual({ allowed: false, reason: 'an override of the release window needs a reason (-m "<reason>")' });
     const withCarol: EnvironmentConfig = { ...e, approvers: { ...e.approvers, users: [...e.approvers.users, 'carol'] } };
     expect(checkDecision(s, withCarol, Action.Override, { ...who('carol'), comment: 'hotfix' }, at)).toMatchObject({ allowed: false, reason: expect.stringMatching(/carol is the author of this change and may not override/) });
     expect(checkDecision(s, e, Action.Override, { ...who('alice'), comment: 'security hotfix' }, at)).toEqual({ allowed: true });
