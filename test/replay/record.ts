@@ -11,7 +11,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { Worker } from '@temporalio/worker';
 import { createCatalogActivities } from '../../activities/catalog.js';
+import { createGateLogActivities } from '../../activities/gate-logs.js';
+import { hostTaskQueue } from '../../workflows/gate-log.js';
 import { catalogWorkflowId } from '../../workflows/catalog.js';
 import { pipelineWorkflowId, releaseWorkflowId } from '../../workflows/messages.js';
 import type { PipelineInput } from '../../workflows/pipeline.js';
@@ -19,7 +22,7 @@ import type { TrainInput } from '../../workflows/train.js';
 import { createSampleRepo } from '../support/build-bed.js';
 import { DIGEST_A, DIGEST_B, seedConfig } from '../support/fixtures.js';
 import { caller, startHarness, waitForStatus, type Harness } from '../support/release-harness.js';
-import { unique } from '../support/temporal.js';
+import { connectNative, unique } from '../support/temporal.js';
 import { startTestServer, stopTestServer } from '../support/test-server.js';
 
 export const historiesDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'histories');
@@ -128,6 +131,28 @@ const scenarios: Record<string, Scenario> = {
     await save('release-train', handle);
     // The catalog runs on (a durable entity): its history so far, two builds signalled and queried.
     await save('build-catalog', h.client.workflow.getHandle(catalogWorkflowId(app)));
+  },
+
+  /** The console reading a gate log's tail on the host that wrote it (one activity on the host's own queue). */
+  async 'gate-log-read'(h) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-replay-logs-'));
+    const native = await connectNative();
+    const queue = hostTaskQueue(h.taskQueue, os.hostname());
+    const worker = await Worker.create({ connection: native, taskQueue: queue, activities: createGateLogActivities({ logDir: dir }) });
+    const running = worker.run();
+    try {
+      const file = path.join(dir, 'unit.log');
+      fs.writeFileSync(file, 'PASS app.greeting says hello\nFAIL app.greeting says goodbye\n');
+      const handle = await h.client.workflow.start('readGateLog', { workflowId: unique('gate-log'), taskQueue: h.taskQueue, args: [{ queue, path: file, maxBytes: 1024 }] });
+      const tail = await handle.result() as { text: string };
+      if (!tail.text.includes('says goodbye')) throw new Error(`expected the log's tail, got ${JSON.stringify(tail)}`);
+      await save('gate-log-read', handle);
+    } finally {
+      worker.shutdown();
+      await running;
+      await native.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   },
 };
 
