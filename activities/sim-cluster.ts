@@ -4,13 +4,13 @@
 // appended to an effects log so tests can prove that no group was applied twice.
 import fs from 'node:fs';
 import path from 'node:path';
-import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
+import { activityInfo, cancellationSignal, heartbeat, sleep } from '@temporalio/activity';
 import type { Measurement } from '../core/analysis.js';
 import { MAX_OBSERVED_CELLS, type ObservedState } from '../core/observed.js';
 import type { Revision } from '../core/release.js';
 import type {
   ApplyGroupRequest, ApplyGroupResult, DescribeTargetRequest, DescribeTargetResult, FinalizeRequest, HealthResult,
-  MeasureRequest, ObservedResult, ReleaseActivities, RollbackRequest, Target, WaitHealthyRequest,
+  MeasureRequest, ObserveTargetRequest, ObservedResult, ReleaseActivities, RollbackRequest, Target, WaitHealthyRequest,
 } from '../workflows/activity-types.js';
 import { fail, FailureType } from '../workflows/failures.js';
 
@@ -129,6 +129,17 @@ export function createSimClusterActivities(opts: SimOptions = {}): ReleaseActivi
         const v = opts.metrics ? opts.metrics(c.name, req) : file[c.name];
         return v === undefined ? { check: c.name, index } : { check: c.name, index, value: v };
       });
+    },
+
+    async observeTarget(req: ObserveTargetRequest): Promise<void> {
+      // Read-only: the simulated counts now and then, as heartbeat details, until cancelled (the
+      // SDK's sleep rejects with the cancellation) or `maxMs` has passed.
+      const until = Date.now() + req.maxMs;
+      const newReady = !neverReady(req.revision);
+      while (Date.now() < until && !cancellationSignal().aborted) {
+        heartbeat({ kind: 'observe', observed: { ...observedOf(req.target, load().targets[key(req.target)], newReady), by: 'observe' } });
+        await sleep(Math.min(Math.max(100, req.intervalMs ?? 2000), until - Date.now()));
+      }
     },
 
     async rollback(req: RollbackRequest): Promise<ObservedResult> {

@@ -138,6 +138,21 @@ function errorText(err: unknown): string {
   return parts.join(': ');
 }
 
+/**
+ * A query the server refused because no worker polls the workflow's task queue (FAILED_PRECONDITION
+ * "no poller seen for task queue recently": a worker that stopped since ensureWorker looked), as
+ * 'unavailable' naming the queue; undefined for any other error.
+ */
+export function noPollerError(err: unknown, taskQueue: string): GantryError | undefined {
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, i = 0; e && i < 5; e = e.cause as typeof e, i++) {
+    if (e.code === 9 /* FAILED_PRECONDITION */ && /no poller seen/i.test(String(e.message))) {
+      return new GantryError('unavailable', `no Gantry worker is polling task queue '${taskQueue}'`, [],
+        `start one: a Gantry worker with GANTRY_TASK_QUEUE=${taskQueue} (npm run worker); the workflow waits durably until one polls`);
+    }
+  }
+  return undefined;
+}
+
 function isDeadlineExceeded(err: unknown): boolean {
   const code = (err as { code?: unknown; cause?: { code?: unknown } } | undefined);
   return code?.code === 4 || code?.cause?.code === 4 || (err instanceof Error && /DEADLINE_EXCEEDED|deadline/i.test(err.message));
@@ -147,6 +162,8 @@ export class GantryService {
   private readonly pollers = new Map<string, { at: number; last: number }>();
   /** Counts decisions by action, channel and result (api/metrics.ts; set by the HTTP server). */
   metrics?: { decision(action: string, channel: string, result: 'accepted' | 'refused'): void };
+  /** false: releases started here run no observer while they wait (workflows/release.ts observeWhileWaiting; time-skipping tests). */
+  observeWhileWaiting = true;
 
   /**
    * `buildTaskQueue` (GANTRY_BUILD_TASK_QUEUE): where pipelines run repository code (checkout, gates,
@@ -185,7 +202,7 @@ export class GantryService {
     // With the search attributes when the namespace has them: the release then keeps them up to date.
     const attributes = await this.searchAttributesReady() ? { typedSearchAttributes: startAttributes(input.app, input.environment.name, input.kind ?? 'release') } : {};
     const start = (extra: typeof attributes) => this.client.workflow.start('release', {
-      workflowId, taskQueue: this.taskQueue, args: [input], memo: memo as unknown as Record<string, unknown>, ...extra,
+      workflowId, taskQueue: this.taskQueue, args: [this.observeWhileWaiting ? input : { ...input, observeWhileWaiting: false }], memo: memo as unknown as Record<string, unknown>, ...extra,
       workflowIdConflictPolicy: 'FAIL', workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     });
     try {
@@ -285,7 +302,7 @@ export class GantryService {
         throw new GantryError('unavailable', `the worker polling task queue '${taskQueue}' did not answer within ${deadlineMs / 1000} s`, [],
           'the worker may be overloaded or stuck: check its log; a release waits durably until a worker answers');
       }
-      throw err;
+      throw noPollerError(err, taskQueue) ?? err;
     }
   }
 
@@ -480,6 +497,16 @@ export class GantryService {
       if (found.length >= limit) break;
     }
     return found;
+  }
+
+  /** The memo of a release's current run (its environment's groups and checks, its trigger); undefined when there is none. */
+  async releaseRunMemo(app: string, environment: string): Promise<Partial<ReleaseMemo> | undefined> {
+    try {
+      return memoOf((await this.releaseHandle(app, environment).describe()).memo);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
   }
 
   /**

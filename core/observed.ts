@@ -38,13 +38,13 @@ export interface ObservedCell {
 /** What a cluster activity saw, and when. */
 export interface ObservedState {
   at: string;
-  /** The activity that looked: apply, health, rollback, finalize (sim: the simulated cluster). */
+  /** The activity that looked: apply, health, rollback, finalize, observe (while the release waits; sim: the simulated cluster). */
   by: ObservedBy;
   cells: ObservedCell[];
 }
 
-export type ObservedBy = 'apply' | 'health' | 'rollback' | 'finalize' | 'sim';
-const BY: readonly ObservedBy[] = ['apply', 'health', 'rollback', 'finalize', 'sim'];
+export type ObservedBy = 'apply' | 'health' | 'rollback' | 'finalize' | 'observe' | 'sim';
+const BY: readonly ObservedBy[] = ['apply', 'health', 'rollback', 'finalize', 'observe', 'sim'];
 
 /** Bounds: an observation is small, whatever a worker sends. */
 export const MAX_OBSERVED_CELLS = 64;

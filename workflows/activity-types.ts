@@ -60,6 +60,19 @@ export interface ObservedResult { observed?: ObservedState }
 
 export interface MeasureRequest { releaseId: string; target: Target; revision: Revision; group: number; checks: CheckSpec[] }
 
+/** Looks at the target while the release waits (read-only), heartbeating what it sees; see ReleaseActivities.observeTarget. */
+export interface ObserveTargetRequest {
+  releaseId: string;
+  target: Target;
+  revision: Revision;
+  /** New pods per cell of the last group applied (for the weight Gantry has set); none: nothing applied yet. */
+  canary?: Record<string, number>;
+  /** Between looks (watch events wake it sooner). Default 2000 ms. */
+  intervalMs?: number;
+  /** Returns (nothing) after this long; the workflow starts another while it still waits. */
+  maxMs: number;
+}
+
 export interface RollbackRequest { releaseId: string; target: Target; revision: Revision; stable?: Revision; reason: string }
 export interface FinalizeRequest { releaseId: string; target: Target; revision: Revision }
 
@@ -72,6 +85,12 @@ export interface ReleaseActivities {
   waitHealthy(req: WaitHealthyRequest): Promise<HealthResult>;
   /** Runs the analysis queries once and returns raw measurements (the verdict is core's). */
   measure(req: MeasureRequest): Promise<Measurement[]>;
+  /**
+   * While the release waits (approval, timer, window, pause): looks at the target now and then and
+   * heartbeats the observed state (core/observed.ts), which the API reads from the workflow's
+   * description. Read-only; runs until cancelled (or `maxMs`); never part of the release's outcome.
+   */
+  observeTarget(req: ObserveTargetRequest): Promise<void>;
   /** Capacity first, then traffic, then removes the new pods: back to `stable`. */
   rollback(req: RollbackRequest): Promise<ObservedResult | void>;
   /** The new revision becomes the stable one. */

@@ -37,6 +37,11 @@ export interface ReleaseInput {
    * starter checked). A release that started with them needs no flag.
    */
   searchAttributes?: boolean;
+  /**
+   * false: no observeTarget while the release waits. For the time-skipping test server only: a running
+   * activity's heartbeat timeout is a timer there too, so time skips to it, not to the release's own.
+   */
+  observeWhileWaiting?: boolean;
 }
 
 export interface ReleaseResult { outcome: 'succeeded'; status: ReleaseStatus }
@@ -76,6 +81,43 @@ async function stoppable<T>(s: ReleaseState, fn: () => Promise<T>): Promise<T | 
 }
 /** Notices are best effort: a few quick tries, then the release goes on (and history says so). */
 const notifier = proxyActivities<NotifyActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes } });
+/**
+ * The observer that runs while a release waits (observeTarget): a 5 s heartbeat timeout notices a dead
+ * worker (the server retries it elsewhere; retries write no history), and the SDK sends its heartbeats
+ * at most every 4 s (80% of it), so the status is that fresh. TRY_CANCEL: it only reads, so the next
+ * step need not wait for it to acknowledge (WAIT_CANCELLATION_COMPLETED would hold the step until its
+ * next heartbeat, up to 4 s).
+ */
+const observer = proxyActivities<ReleaseActivities>({
+  startToCloseTimeout: '65m', heartbeatTimeout: '5s', retry: { ...retry, maximumInterval: '10s' },
+  cancellationType: ActivityCancellationType.TRY_CANCEL,
+});
+const OBSERVE_MAX_MS = 60 * 60_000;
+
+/**
+ * Waits (`wait`) while observeTarget shows the cluster in the status (the API reads its heartbeats
+ * from the workflow's description: no history writes), cancelled when the wait ends. Informational:
+ * its failure or cancellation is swallowed here and never fails or holds the release.
+ */
+async function observing(s: ReleaseState, target: Target, enabled: boolean, wait: () => Promise<unknown>): Promise<void> {
+  if (!enabled || !patched('observe-while-waiting')) { await wait(); return; }
+  const scope = new CancellationScope();
+  const canary = s.group >= 0 ? canaryTargets(s.plan, s.group) : undefined;
+  const req = { releaseId: s.id, target, revision: s.revision, ...(canary ? { canary } : {}), maxMs: OBSERVE_MAX_MS };
+  void scope.run(async () => {
+    // It returns on its own only after maxMs: start another while the wait goes on (once per hour of waiting).
+    for (let started = Date.now(); ; started = Date.now()) {
+      await observer.observeTarget(req);
+      if (Date.now() - started < OBSERVE_MAX_MS / 2) return; // returned early (an older worker?): don't spin
+    }
+  }).catch(() => undefined);
+  try {
+    await wait();
+  } finally {
+    scope.cancel();
+  }
+}
+
 /** Rollback keeps trying: a half-rolled-back environment is worse than a slow rollback. */
 const rescue = proxyActivities<ReleaseActivities>({ startToCloseTimeout: '10m', heartbeatTimeout: '10s', retry });
 
@@ -149,7 +191,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
       const observed = await cluster.describeTarget({ target });
       if (observed.stable) s.previous = observed.stable;
     }
-    await runGroups(s, env, target, syncAttributes);
+    await runGroups(s, env, target, syncAttributes, input.observeWhileWaiting !== false);
   } catch (err) {
     if (s.outcome) throw err;
     const cancelled = isCancellation(err);
@@ -177,7 +219,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   });
 }
 
-async function runGroups(s: ReleaseState, env: EnvironmentConfig, target: Target, syncAttributes: () => void = () => undefined): Promise<void> {
+async function runGroups(s: ReleaseState, env: EnvironmentConfig, target: Target, syncAttributes: () => void = () => undefined, observe = true): Promise<void> {
   for (;;) {
     // The one place the calendar is evaluated; status and decisions read the answer from the state.
     observeCalendar(s, env, Date.now());
@@ -228,8 +270,9 @@ async function runGroups(s: ReleaseState, env: EnvironmentConfig, target: Target
         const rev = s.rev;
         const wake = wakeAt(s, env, step, Date.now());
         log.debug('release waiting', { release: s.id, step: step.kind, reason: step.reason });
-        if (wake === undefined) await condition(() => s.rev !== rev);
-        else await condition(() => s.rev !== rev, Math.max(1, wake - Date.now()));
+        await observing(s, target, observe, () => wake === undefined
+          ? condition(() => s.rev !== rev)
+          : condition(() => s.rev !== rev, Math.max(1, wake - Date.now())));
         break;
       }
       case 'complete':

@@ -13,6 +13,7 @@
 //   measure      the analysis queries against Prometheus, raw values.
 //   rollback     stable back to full size and Ready, all traffic to it, the new pods drained and removed.
 //   finalize     the stable Service and the record move to the new revision; old workloads deleted.
+//   observeTarget  read-only: while the release waits, looks now and then and heartbeats what it sees.
 import { activityInfo, cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import type { Measurement } from '../../core/analysis.js';
 import { formatDuration } from '../../core/duration.js';
@@ -24,10 +25,10 @@ import {
 import type { Revision } from '../../core/release.js';
 import type {
   ApplyGroupRequest, ApplyGroupResult, DescribeTargetRequest, DescribeTargetResult, FinalizeRequest, HealthResult,
-  MeasureRequest, ObservedResult, ReleaseActivities, RollbackRequest, Target, WaitHealthyRequest,
+  MeasureRequest, ObserveTargetRequest, ObservedResult, ReleaseActivities, RollbackRequest, Target, WaitHealthyRequest,
 } from '../../workflows/activity-types.js';
-import { ContentType, KubeClients, call, isNotFound, readOrUndefined, type KubeOptions } from './client.js';
-import { Waker, converge, sleep } from './converge.js';
+import { ContentType, KubeClients, call, isNotFound, isTransient, readOrUndefined, toFailure, type KubeOptions } from './client.js';
+import { Waker, converge, sleep, throwIfCancelled } from './converge.js';
 import { observe, scopeOf, summarize, type Observation, type Scope, type Site } from './observe.js';
 import { measureChecks, type PrometheusClientOptions } from './prometheus.js';
 import {
@@ -330,6 +331,36 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
       const sig = signal();
       return withHeartbeat({ kind: 'measure', group: req.group, startedAt: Date.now() }, (update) =>
         measureChecks(prometheus, req.checks, { ...(sig ? { signal: sig } : {}), onProgress: (check) => update({ step: check }) }));
+    },
+
+    async observeTarget(req: ObserveTargetRequest): Promise<void> {
+      const sig = signal();
+      const scope = scopeOf(req.target, clients);
+      const canary = targetRevision(req.target, req.revision);
+      const interval = Math.max(250, req.intervalMs ?? 2000);
+      const until = Date.now() + req.maxMs;
+      const waker = newWaker(scope);
+      try {
+        await withHeartbeat({ kind: 'observe', startedAt: Date.now() }, async (update) => {
+          while (!sig?.aborted && Date.now() < until) {
+            const mark = waker.mark();
+            try {
+              const { view } = await observe(scope, grace, sig);
+              update({ observed: observedFromView(view, canary, plannedWeights(view, canary, req.canary), 'observe', Date.now()) });
+            } catch (err) {
+              if (sig?.aborted) break;
+              // An unanswering cluster is looked at again (the status keeps the last look's `at`); anything else ends it.
+              if (!isTransient(err)) throw toFailure(err, `observe ${scope.target.app}/${scope.target.environment}`);
+            }
+            // Watch events wake it sooner, but at most every 500 ms: bounded load on the API server.
+            await sleep(500, sig);
+            await waker.wait(mark, interval - 500, sig);
+          }
+        }, false);
+        throwIfCancelled(sig);
+      } finally {
+        waker.close();
+      }
     },
 
     async rollback(req: RollbackRequest): Promise<ObservedResult> {
