@@ -14,7 +14,7 @@ import type { ReleaseStatus, Revision } from '../core/release.js';
 import { queryLiteral } from '../core/search-attributes.js';
 import { calendarState, describeOpening, describeWindow, type ReleaseCalendar } from '../core/windows.js';
 import { releaseWorkflowId, statusQuery, type ReleaseMemo } from '../workflows/messages.js';
-import { hostTaskQueue, MAX_GATE_LOG_TAIL, type GateLogTail } from '../workflows/gate-log.js';
+import { hostTaskQueue, logDirOf, MAX_GATE_LOG_TAIL, type GateLogTail } from '../workflows/gate-log.js';
 import { GantryKind, GantryPhase } from '../workflows/search-attributes.js';
 import type { TrainInput } from '../workflows/train.js';
 import { GantryError } from './errors.js';
@@ -309,7 +309,7 @@ export class HistoryReader {
     if (!g) throw new GantryError('not_found', `the pipeline of ${repo}@${sha} has no gate ${gate}`, [], `its gates: ${(p.gates ?? []).map((x) => x.name).join(', ') || 'none'}`);
     if (!g.log) throw new GantryError('not_found', `gate ${gate} has no log yet (${g.state})`, [], 'a gate has a log once it has run');
     await this.service.ensureWorker(this.service.taskQueue);
-    const queue = hostTaskQueue(this.service.buildTaskQueue, g.log.host);
+    const queue = hostTaskQueue(this.service.buildTaskQueue, g.log.host, logDirOf(g.log.path));
     try {
       const tail = await this.client.workflow.execute('readGateLog', {
         taskQueue: this.service.taskQueue, workflowId: `gate-log/${crypto.randomUUID()}`, workflowExecutionTimeout: '30s',

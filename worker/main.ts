@@ -10,6 +10,7 @@
 //   build task queue, no workflows; no cluster configuration is read and no token is needed.
 // A configuration problem stops it at start with the setting and the fix.
 import os from 'node:os';
+import path from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { describeAccess } from '../activities/k8s/choose.js';
 import { GITHUB_TOKEN_ENV, loadWorkerConfig, RuntimeConfigError, SLACK_TOKEN_ENV, type WorkerConfig } from '../runtime/config.js';
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
   const health = config.healthAddr ? await startHealthServer(config.healthAddr, workerHealthSource(connection, config.temporal, () => started)) : undefined;
   const roleWorkers = await workersFor(config, connection);
   // Gate logs stay on this machine's disk: a queue of this host lets the API read their tails (workflows/gate-log.ts).
-  const logQueue = hostTaskQueue(config.buildTaskQueue, os.hostname());
+  const logQueue = hostTaskQueue(config.buildTaskQueue, os.hostname(), path.normalize(config.pipeline.logDir));
   const logs = config.role === 'release' ? undefined : await Worker.create({
     connection, namespace: config.temporal.namespace, taskQueue: logQueue, identity: `gantry-logs-worker@${os.hostname()}-${process.pid}`,
     ...deploymentOptions(config.version), activities: createGateLogActivities({ logDir: config.pipeline.logDir }),

@@ -18,9 +18,25 @@ export interface GateLogTail {
 }
 export interface GateLogActivities { readGateLogTail(req: GateLogRequest): Promise<GateLogTail> }
 
-/** The task queue only the workers on `host` poll, next to the build queue they serve. */
-export function hostTaskQueue(buildTaskQueue: string, host: string): string {
-  return `${buildTaskQueue}@${host}`;
+/**
+ * The task queue only the workers on `host` with this pipeline log directory poll, next to the build
+ * queue they serve. The directory is part of it: several workers on one machine (a test bed, a
+ * laptop) each read only their own logs, so a request must reach the one that wrote the file.
+ */
+export function hostTaskQueue(buildTaskQueue: string, host: string, logDir: string): string {
+  return `${buildTaskQueue}@${host}/${fnv1a(logDir.replace(/\/+$/, ''))}`;
+}
+
+/** The log directory of a gate log path (<logDir>/<pipeline>/<gate>.log, activities/gates.ts pipelineLogPath). */
+export function logDirOf(logPath: string): string {
+  return logPath.split('/').slice(0, -2).join('/');
+}
+
+/** FNV-1a (32 bits, hex): a short stable key of a string (no Node built-ins: workflow code imports this module). */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) { h ^= text.charCodeAt(i); h = Math.imul(h, 0x01000193) >>> 0; }
+  return h.toString(16).padStart(8, '0');
 }
 
 export async function readGateLog(input: GateLogRequest & { queue: string }): Promise<GateLogTail> {

@@ -321,7 +321,8 @@ describe('pipelines: a gates-only run of a local repository', () => {
     await h.service.startPipeline({ repo, sha, revision: {}, source: { url: sample.url }, gatesOnly: true }, caller('dave'));
     // What worker/main.ts runs next to a worker that runs gates: the gate-log activity on this host's own queue.
     native = await connectNative();
-    logWorker = await Worker.create({ connection: native, taskQueue: hostTaskQueue(h.taskQueue, os.hostname()), activities: createGateLogActivities({ logDir: testWorkerConfig().pipeline.logDir }) });
+    const logDir = path.normalize(testWorkerConfig().pipeline.logDir);
+    logWorker = await Worker.create({ connection: native, taskQueue: hostTaskQueue(h.taskQueue, os.hostname(), logDir), activities: createGateLogActivities({ logDir }) });
     logRun = logWorker.run();
     await until('the gates-only run to end', async () => {
       const p = await h.service.pipelineStatus(repo, sha, { gatesOnly: true }).catch(() => undefined);

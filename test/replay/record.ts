@@ -137,7 +137,7 @@ const scenarios: Record<string, Scenario> = {
   async 'gate-log-read'(h) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-replay-logs-'));
     const native = await connectNative();
-    const queue = hostTaskQueue(h.taskQueue, os.hostname());
+    const queue = hostTaskQueue(h.taskQueue, os.hostname(), dir);
     const worker = await Worker.create({ connection: native, taskQueue: queue, activities: createGateLogActivities({ logDir: dir }) });
     const running = worker.run();
     try {
