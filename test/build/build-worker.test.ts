@@ -13,6 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { Client, Connection } from '@temporalio/client';
 import type { PipelineStatus } from '../../core/pipeline.js';
+import { HistoryReader } from '../../api/history.js';
 import { GantryService } from '../../api/service.js';
 import { loadWorkerConfig, RuntimeConfigError } from '../../runtime/config.js';
 import { BUILD_ACTIVITY_NAMES, createBuildWorkerActivities, createGantryActivities, createReleaseWorkerActivities } from '../../worker/activities.js';
@@ -216,6 +217,16 @@ current-context: c
     expect(report).toContain('KUBECONFIG UNREADABLE');
     expect(report).not.toContain('KUBECONFIG READ');
     for (const secret of [GITHUB_SECRET, KUBE_SECRET, 'GANTRY_GITHUB_TOKEN', 'GANTRY_KUBECONFIG', 'GANTRY_CLUSTER']) expect(report).not.toContain(secret);
+  });
+
+  it('the gate log is read back where it was written: the build worker polls its host and log directory queue, the release worker does not', async () => {
+    expect(build!.output()).toContain(`gate logs of this host readable through task queue ${buildTaskQueue}@${os.hostname()}/`);
+    expect(release!.output()).not.toContain('gate logs of this host');
+    const service = new GantryService(client, taskQueue, buildTaskQueue);
+    const tail = await new HistoryReader(service).gateLog(app, sample.head(), 'probe', { gatesOnly: true });
+    // Only the build worker polls that queue, and only its own data directory holds the file.
+    expect(tail.path.startsWith(path.join(dir, 'build-data') + path.sep)).toBe(true);
+    expect({ host: tail.host, shown: tail.shownBytes }).toEqual({ host: os.hostname(), shown: tail.bytes });
   });
 });
 
