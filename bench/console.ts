@@ -395,6 +395,7 @@ async function main(): Promise<void> {
       const decideMs: number[] = [];
       const afterDecide: number[] = [];
       const w0 = procCpuMs(worker.pid!);
+      const t0s = procCpuMs(temporal.pid);
       const c0 = cpuMs(await ask<CpuReply>(api, 'cpu', 'cpu'));
       const r0 = performance.now();
       for (let u = 0; u < UPDATES; u++) {
@@ -426,15 +427,18 @@ async function main(): Promise<void> {
       const runS = (performance.now() - r0) / 1000;
       const runCpu = cpuMs(await ask<CpuReply>(api, 'cpu', 'cpu')) - c0;
       const workerCpu = procCpuMs(worker.pid!) - w0;
+      const temporalCpu = procCpuMs(temporal.pid) - t0s;
       // The same K streams with nothing changing, for as long (at most 30 s): what the pollers cost anyway.
       const idleMs = Math.min(runS * 1000, 30_000);
       const i0 = cpuMs(await ask<CpuReply>(api, 'cpu', 'cpu'));
       const p0 = await ask<number>(api, 'polls', 'polls');
       const iw0 = procCpuMs(worker.pid!);
+      const it0 = procCpuMs(temporal.pid);
       await sleep(idleMs);
       const idleCpuPerS = (cpuMs(await ask<CpuReply>(api, 'cpu', 'cpu')) - i0) / (idleMs / 1000);
       const idlePollsPerS = (await ask<number>(api, 'polls', 'polls') - p0) / (idleMs / 1000);
       const idleWorkerCpuPerS = (procCpuMs(worker.pid!) - iw0) / (idleMs / 1000);
+      const idleTemporalCpuPerS = (procCpuMs(temporal.pid) - it0) / (idleMs / 1000);
       bench(`console_sse_k${k}_update_latency_ms_p50`, p50(latency), 'ms');
       bench(`console_sse_k${k}_update_latency_ms_p95`, p95(latency), 'ms');
       bench(`console_sse_k${k}_decide_ms_p50`, p50(decideMs), 'ms');
@@ -447,6 +451,8 @@ async function main(): Promise<void> {
       bench(`console_sse_k${k}_idle_api_cpu_ms_per_status_poll`, idleCpuPerS / idlePollsPerS, 'ms');
       bench(`console_sse_k${k}_worker_cpu_ms_per_s`, workerCpu / runS, 'ms/s');
       bench(`console_sse_k${k}_idle_worker_cpu_ms_per_s`, idleWorkerCpuPerS, 'ms/s');
+      bench(`console_sse_k${k}_temporal_cpu_ms_per_s`, temporalCpu / runS, 'ms/s');
+      bench(`console_sse_k${k}_idle_temporal_cpu_ms_per_s`, idleTemporalCpuPerS, 'ms/s');
       if (k === 1) {
         // The headline numbers: one browser watching one release.
         bench('console_sse_update_latency_ms_p50', p50(latency), 'ms');
