@@ -81,7 +81,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<RunningApi> 
   const logger = opts.logger ?? defaultLogger(config.logLevel);
   // The web console at /ui when a sign-in method is configured (GANTRY_UI_*: api/console/auth.ts).
   const temporalUiUrl = opts.temporalUiUrl ?? config.console?.temporalUiUrl;
-  const consoleOpts = config.console ? { console: { auth: createConsoleAuth(config.console), ...(temporalUiUrl ? { temporalUiUrl } : {}) } } : {};
+  const consoleOpts = config.console ? { console: { auth: createConsoleAuth(config.console, { identities }), ...(temporalUiUrl ? { temporalUiUrl } : {}) } } : {};
   const server = buildServer({ service, identities, logger, publicIndex: opts.publicIndex ?? config.publicIndex, triggers, ...consoleOpts });
   const { host, port } = opts.listen !== undefined ? parseListenAddress(opts.listen) : config.listen;
   try {
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
   void configParser().ready().catch(() => undefined);
   console.log(`gantry API: ${api.url} (Temporal ${describeTemporal(config.temporal)}, task queue ${api.service.taskQueue})`);
   console.log(`  try: GANTRY_API=${api.url} GANTRY_TOKEN=<token> npm run --silent gantry -- release list`);
-  if (config.console) console.log(`  console: ${config.console.publicUrl ?? api.url}/ui (sign-in: ${[config.console.proxy ? 'auth proxy' : '', config.console.oidc ? 'OIDC' : ''].filter(Boolean).join(', ')})`);
+  if (config.console) console.log(`  console: ${config.console.publicUrl ?? api.url}/ui (sign-in: ${[config.console.proxy ? 'auth proxy' : '', config.console.oidc ? 'OIDC' : '', config.console.tokenLogin ? 'API token' : ''].filter(Boolean).join(', ')})`);
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {

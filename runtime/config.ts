@@ -183,7 +183,7 @@ export interface ApiConfig extends CommonConfig {
 }
 
 /**
- * How browsers sign in to the console at /ui: an auth proxy's trusted headers, OIDC, or both. The
+ * How browsers sign in to the console at /ui: an auth proxy's trusted headers, OIDC, API tokens, or several. The
  * session secret and the OIDC client secret stay in `env` (non-enumerable), named by the *Env fields.
  */
 export interface ConsoleSettings {
@@ -203,6 +203,8 @@ export interface ConsoleSettings {
     clientSecretEnv?: 'GANTRY_UI_OIDC_CLIENT_SECRET';
     scopes: readonly string[]; userClaim: string; groupsClaim: string;
   };
+  /** GANTRY_UI_TOKEN_LOGIN: a person signs in by pasting an API token (the CLI's bearer token). */
+  tokenLogin?: true;
   readonly env: Env;
 }
 export const DEFAULT_UI_SESSION_TTL_MS = 8 * 3600_000;
@@ -234,6 +236,7 @@ const hints: Record<string, string> = {
   GANTRY_UI_OIDC_SCOPES: "space-separated scopes to request, including openid (default 'openid profile email'; add e.g. groups when your provider needs a scope for the groups claim)",
   GANTRY_UI_OIDC_USER_CLAIM: 'the claim holding the user id Gantry uses (default preferred_username; e.g. email or sub)',
   GANTRY_UI_OIDC_GROUPS_CLAIM: 'the claim holding the user\'s groups, a list of strings (default groups)',
+  GANTRY_UI_TOKEN_LOGIN: 'set true (or 1) to let people sign in to the console by pasting an API token (one of GANTRY_TOKENS / GANTRY_SERVER_CONFIG, as the CLI uses); needs GANTRY_UI_SESSION_SECRET',
   GANTRY_DATA_DIR: 'an absolute directory the worker may write (workspaces, pipeline logs, simulated cluster); in a pod, an emptyDir or volume mount',
   GANTRY_WORKSPACE_DIR: 'an absolute directory for git workspaces (default <GANTRY_DATA_DIR>/workspaces)',
   GANTRY_PIPELINE_LOG_DIR: 'an absolute directory for gate and build logs (default <GANTRY_DATA_DIR>/pipeline-logs)',
@@ -677,6 +680,7 @@ const consoleShape = {
     .refine((s) => s.every((x) => /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(x)), { error: 'expected space-separated scope names' }),
   GANTRY_UI_OIDC_USER_CLAIM: claimName,
   GANTRY_UI_OIDC_GROUPS_CLAIM: claimName,
+  GANTRY_UI_TOKEN_LOGIN: flag,
 };
 
 /** An IPv4/IPv6 address or CIDR (what net.BlockList takes). */
@@ -698,9 +702,11 @@ function consoleSettings(env: Env, errors: ConfigError[]): ConsoleSettings | und
   const proxyVars = ['GANTRY_UI_TRUSTED_PROXIES', 'GANTRY_UI_PROXY_USER_HEADER', 'GANTRY_UI_PROXY_GROUPS_HEADER'];
   const wantsOidc = oidcVars.some(set);
   const wantsProxy = proxyVars.some(set);
-  if (!wantsOidc && !wantsProxy) {
+  // An unreadable value is reported by itself, not also as "no sign-in method".
+  const wantsToken = f.GANTRY_UI_TOKEN_LOGIN ?? set('GANTRY_UI_TOKEN_LOGIN');
+  if (!wantsOidc && !wantsProxy && !wantsToken) {
     if (set('GANTRY_UI_SESSION_SECRET') || set('GANTRY_UI_SESSION_TTL')) {
-      errors.push({ path: 'GANTRY_UI_TRUSTED_PROXIES', message: 'the console has a session secret but no sign-in method', hint: 'set GANTRY_UI_TRUSTED_PROXIES (an auth proxy) or GANTRY_UI_OIDC_ISSUER and GANTRY_UI_OIDC_CLIENT_ID (OIDC); or unset GANTRY_UI_SESSION_SECRET to keep the console off' });
+      errors.push({ path: 'GANTRY_UI_TRUSTED_PROXIES', message: 'the console has a session secret but no sign-in method', hint: 'set GANTRY_UI_TRUSTED_PROXIES (an auth proxy), GANTRY_UI_OIDC_ISSUER and GANTRY_UI_OIDC_CLIENT_ID (OIDC), or GANTRY_UI_TOKEN_LOGIN=true (API tokens); or unset GANTRY_UI_SESSION_SECRET to keep the console off' });
     }
     return undefined;
   }
@@ -717,7 +723,8 @@ function consoleSettings(env: Env, errors: ConfigError[]): ConsoleSettings | und
   if (Buffer.byteLength(secret, 'utf8') < MIN_SESSION_SECRET_BYTES) {
     errors.push({
       path: 'GANTRY_UI_SESSION_SECRET',
-      message: secret ? `the console's session secret is too short (${Buffer.byteLength(secret, 'utf8')} bytes, at least ${MIN_SESSION_SECRET_BYTES})` : 'the console is on (a sign-in method is configured) but has no session secret',
+      message: secret ? `the console's session secret is too short (${Buffer.byteLength(secret, 'utf8')} bytes, at least ${MIN_SESSION_SECRET_BYTES})`
+        : `the console is on (sign-in by ${[wantsProxy ? 'GANTRY_UI_TRUSTED_PROXIES' : '', wantsOidc ? 'GANTRY_UI_OIDC_*' : '', wantsToken ? 'GANTRY_UI_TOKEN_LOGIN' : ''].filter(Boolean).join(', ')}) but has no session secret to seal its session cookies`,
       hint: hints.GANTRY_UI_SESSION_SECRET!,
     });
   }
@@ -737,6 +744,7 @@ function consoleSettings(env: Env, errors: ConfigError[]): ConsoleSettings | und
         userClaim: f.GANTRY_UI_OIDC_USER_CLAIM ?? 'preferred_username', groupsClaim: f.GANTRY_UI_OIDC_GROUPS_CLAIM ?? 'groups',
       },
     } : {}),
+    ...(wantsToken ? { tokenLogin: true as const } : {}),
   };
   return withEnv(settings, env);
 }

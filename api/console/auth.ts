@@ -1,8 +1,11 @@
-// How a browser becomes a console viewer (api/console/types.ts ConsoleAuth), by one of two methods:
+// How a browser becomes a console viewer (api/console/types.ts ConsoleAuth), by one of three methods:
 //  - an auth proxy in front of Gantry (oauth2-proxy and the like) that puts the user and groups in
 //    request headers: believed only when the TCP peer is one of GANTRY_UI_TRUSTED_PROXIES (the socket's
 //    address, never X-Forwarded-For), ignored from anyone else;
-//  - OIDC: authorization code + PKCE with openid-client, then a session cookie.
+//  - OIDC: authorization code + PKCE with openid-client, then a session cookie;
+//  - an API token (GANTRY_UI_TOKEN_LOGIN, like the Kubernetes Dashboard's token login): the person
+//    pastes the bearer token the CLI uses, the API's IdentityTable resolves it, then the same session
+//    cookie. The cookie holds the identity, never the token; a revoked token's sessions end at expiry.
 // Cookies are sealed with AES-256-GCM under a key derived from GANTRY_UI_SESSION_SECRET (tampering
 // makes them unreadable, the expiry is inside), so sessions need no server-side store and work across
 // replicas sharing the secret. CSRF tokens are HMACs bound to the viewer; a state-changing request
@@ -15,6 +18,7 @@ import formbody from '@fastify/formbody';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import * as oidc from 'openid-client';
 import type { Identity } from '../../core/approval.js';
+import { MAX_TOKEN_LENGTH, resolveToken, type IdentityTable } from '../auth.js';
 import { cap, displayLine } from '../../core/text.js';
 import { GantryError } from '../errors.js';
 import type { ConsoleSettings } from '../../runtime/config.js';
@@ -36,9 +40,12 @@ export interface ConsoleAuthOptions {
   now?: () => number;
   /** For the one-time warning about identity headers from an untrusted peer; default: the request's logger. */
   log?: FastifyBaseLogger;
+  /** The API's tokens (api/auth.ts): required for token sign-in (GANTRY_UI_TOKEN_LOGIN). */
+  identities?: IdentityTable;
 }
 
-interface Session { id: string; groups: string[]; csrf: string; exp: number }
+/** `via` absent: a session from before token sign-in existed, which was OIDC. */
+interface Session { id: string; groups: string[]; csrf: string; exp: number; via?: 'oidc' | 'token' }
 interface LoginState { state: string; nonce: string; verifier: string; exp: number; next: string }
 
 // ---------------------------------------------------------------------------------------------
@@ -175,12 +182,14 @@ export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOpti
   if (Buffer.byteLength(secret, 'utf8') < 32) {
     throw new Error(`${config.sessionSecretEnv}: the console needs a session secret of at least 32 bytes; make one with \`openssl rand -hex 32\``);
   }
+  const identities = opts.identities;
+  if (config.tokenLogin && !identities) throw new Error('GANTRY_UI_TOKEN_LOGIN: token sign-in needs the API\'s tokens: pass createConsoleAuth the IdentityTable (options.identities)');
   const { seal, open } = sealer(secret);
   const csrfKey = Buffer.from(crypto.hkdfSync('sha256', Buffer.from(secret, 'utf8'), 'gantry-console', 'csrf-v1', 32));
   const peers = config.proxy ? trustedPeers(config.proxy.trusted) : undefined;
   const secure = config.publicUrl?.startsWith('https:') ?? false;
   const redirectUri = config.publicUrl ? `${config.publicUrl}/ui/callback` : undefined;
-  const methods: ('oidc' | 'proxy')[] = [...(config.oidc ? ['oidc' as const] : []), ...(config.proxy ? ['proxy' as const] : [])];
+  const methods: ('oidc' | 'proxy' | 'token')[] = [...(config.oidc ? ['oidc' as const] : []), ...(config.proxy ? ['proxy' as const] : []), ...(config.tokenLogin ? ['token' as const] : [])];
   let warnedUntrusted = false;
 
   const csrfToken = (via: Viewer['via'], binding: string) =>
@@ -194,7 +203,7 @@ export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOpti
     if (!s || typeof s !== 'object' || !validId(s.id) || typeof s.csrf !== 'string' || typeof s.exp !== 'number') return undefined;
     if (s.exp <= now()) return undefined;
     const groups = groupsOf(s.groups);
-    return groups ? { id: s.id, groups, csrf: s.csrf, exp: s.exp } : undefined;
+    return groups ? { id: s.id, groups, csrf: s.csrf, exp: s.exp, via: s.via === 'token' ? 'token' : 'oidc' } : undefined;
   }
 
   /** Whether identity headers came in, and from whom, for the sign-in page's explanation. */
@@ -227,7 +236,7 @@ export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOpti
 
   function viewer(req: FastifyRequest): Viewer | undefined {
     const s = sessionOf(req);
-    if (s) return { identity: { id: s.id, groups: s.groups }, csrf: csrfToken('oidc', s.csrf), via: 'oidc' };
+    if (s) { const via = s.via ?? 'oidc'; return { identity: { id: s.id, groups: s.groups }, csrf: csrfToken(via, s.csrf), via }; }
     const p = proxyIdentity(req);
     if (p) return { identity: p, csrf: csrfToken('proxy', p.id), via: 'proxy' };
     return undefined;
@@ -299,6 +308,22 @@ export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOpti
   const failed = (reply: FastifyReply, status: number, message: string, hint: string) => page(reply, status, 'Sign-in failed',
     html`<p>${oneLine(message)}</p><p>${hint}</p><p><a class="button" href="/ui/login">Back to sign-in</a></p>`);
 
+  /** How a viewer signed in, for the sign-in page. */
+  function signedInBy(via: Viewer['via']): string {
+    switch (via) {
+      case 'proxy': return 'through the auth proxy';
+      case 'oidc': return 'with OIDC';
+      case 'token': return 'with an API token';
+      default: { const never: never = via; return never; }
+    }
+  }
+
+  /** The session cookie for a signed-in identity, or undefined when it does not fit in a cookie. */
+  function sessionCookie(session: Session): string | undefined {
+    const cookie = serializeCookie(SESSION_COOKIE, seal('session', session), cookieOptions('Strict', Math.floor(config.sessionTtlMs / 1000)));
+    return cookie.length > MAX_COOKIE_BYTES ? undefined : cookie;
+  }
+
   function register(app: FastifyInstance): void {
     void app.register(async (scope) => {
       // Forms are urlencoded; the parser may already be there (registerConsole), so only when missing.
@@ -309,15 +334,56 @@ export function createConsoleAuth(config: ConsoleSettings, opts: ConsoleAuthOpti
         const v = viewer(req);
         if (v) {
           const groups = v.identity.groups.length ? ` (${oneLine(v.identity.groups.join(', '))})` : '';
-          return page(reply, 200, 'Signed in', html`<p>Signed in as <b>${v.identity.id}</b>${groups} ${v.via === 'proxy' ? 'through the auth proxy' : 'with OIDC'}.</p>
+          return page(reply, 200, 'Signed in', html`<p>Signed in as <b>${v.identity.id}</b>${groups} ${signedInBy(v.via)}.</p>
 <p><a class="button" href="${next}">Open the console</a></p>
-${v.via === 'oidc' ? html`<form method="post" action="/ui/logout"><input type="hidden" name="_csrf" value="${v.csrf}"><button type="submit">Sign out</button></form>` : ''}`);
+${v.via !== 'proxy' ? html`<form method="post" action="/ui/logout"><input type="hidden" name="_csrf" value="${v.csrf}"><button type="submit">Sign out</button></form>` : ''}`);
         }
         const from = config.proxy ? proxyHeadersFrom(req) : undefined;
         return page(reply, 200, 'Sign in to Gantry', html`${config.oidc
           ? html`<p><a class="button" href="/ui/login/oidc${next === '/ui' ? '' : `?next=${encodeURIComponent(next)}`}">Sign in with ${new URL(config.oidc.issuer).host}</a></p>` : ''}${config.proxy
           ? html`<p>${config.oidc ? 'Or open' : 'Open'} Gantry through your organization's sign-in proxy, which signs you in.</p>${from && !from.trusted
-            ? html`<p>This request carried identity headers but came from ${from.peer}, which is not a trusted proxy (GANTRY_UI_TRUSTED_PROXIES): they were ignored.</p>` : ''}` : ''}`);
+            ? html`<p>This request carried identity headers but came from ${from.peer}, which is not a trusted proxy (GANTRY_UI_TRUSTED_PROXIES): they were ignored.</p>` : ''}` : ''}${config.tokenLogin
+          ? html`<form class="token-login" method="post" action="/ui/login/token">
+<input type="hidden" name="next" value="${next}">
+<p><label for="token">${config.oidc || config.proxy ? 'Or sign in with an ' : 'Sign in with an '}API token</label>
+<input id="token" name="token" type="password" autocomplete="off" spellcheck="false" required maxlength="${MAX_TOKEN_LENGTH}" aria-label="API token"></p>
+<p class="muted">The bearer token the gantry CLI uses (GANTRY_TOKEN).</p>
+<p><button type="submit">Sign in</button></p>
+</form>` : ''}`);
+      });
+
+      // Token sign-in. Login CSRF (another site posting its own token, signing the victim in as the
+      // attacker) is refused by the same-origin Origin check: SameSite cannot help, the request carries
+      // no cookie yet, and there is no viewer to bind a CSRF token to. A same-origin form is safe: the
+      // only input is the token itself, a secret the submitter has; the identity comes from the table,
+      // never from the form. Not rate-limited (an unguessable token of 16+ characters; a proxy in front
+      // may limit). The token is never logged or echoed.
+      scope.post('/ui/login/token', async (req, reply) => {
+        if (!config.tokenLogin || !identities) return failed(reply, 404, 'token sign-in is not configured', 'set GANTRY_UI_TOKEN_LOGIN=true on the API server');
+        const where = originProblem(req);
+        if (where) {
+          return page(reply, 403, 'Not signed in', html`<p>${oneLine(`refused: this sign-in was not sent by the Gantry console: ${where}`)}</p>
+<p>sign in from the console's own sign-in page${config.publicUrl ? '' : '; behind a proxy, set GANTRY_PUBLIC_URL'}</p><p><a class="button" href="/ui/login">Back to sign-in</a></p>`);
+        }
+        const body = req.body as Record<string, unknown> | undefined;
+        const raw = body && typeof body === 'object' ? body.token : undefined;
+        const next = safeNext(body && typeof body === 'object' ? body.next : undefined);
+        // resolveToken is constant-time in the token's value; nothing below depends on which entry matched.
+        const identity = resolveToken(identities, typeof raw === 'string' ? raw.trim() : undefined);
+        if (!identity) {
+          return failed(reply, 401, 'unknown or revoked token', 'paste the whole token the API server was started with (GANTRY_TOKENS or GANTRY_SERVER_CONFIG), the one the CLI uses as GANTRY_TOKEN');
+        }
+        const groups = groupsOf(identity.groups);
+        if (!validId(identity.id) || !groups) {
+          return failed(reply, 403, 'this token\'s identity cannot be a console viewer (its groups have control characters, or more than 200)', 'give the identity plain group names in GANTRY_TOKENS or GANTRY_SERVER_CONFIG');
+        }
+        const cookie = sessionCookie({ id: identity.id, groups, csrf: crypto.randomBytes(32).toString('base64url'), exp: now() + config.sessionTtlMs, via: 'token' });
+        if (!cookie) return failed(reply, 403, `your identity does not fit in a session cookie (${groups.length} groups)`, 'give the identity fewer groups');
+        req.log.info({ id: identity.id, groups: groups.length }, 'console: signed in with an API token');
+        // A 303 is fine here (unlike OIDC's callback): the POST came from our own page, so the
+        // navigation is same-site and the browser sends the new Strict cookie with the GET.
+        reply.header('set-cookie', cookie);
+        return reply.code(303).header('cache-control', 'no-store').redirect(next, 303);
       });
 
       scope.get('/ui/login/oidc', async (req, reply) => {
@@ -369,7 +435,7 @@ ${v.via === 'oidc' ? html`<form method="post" action="/ui/logout"><input type="h
             reply.header('set-cookie', clear);
             return failed(reply, 403, `the ${o.groupsClaim} claim is not a list of at most ${MAX_GROUPS} group names`, 'set GANTRY_UI_OIDC_GROUPS_CLAIM to the claim with the user\'s groups, or narrow the groups your provider sends');
           }
-          session = { id, groups, csrf: crypto.randomBytes(32).toString('base64url'), exp: now() + config.sessionTtlMs };
+          session = { id, groups, csrf: crypto.randomBytes(32).toString('base64url'), exp: now() + config.sessionTtlMs, via: 'oidc' };
         } catch (err) {
           reply.header('set-cookie', clear);
           const e = err as Error & { error?: string; error_description?: string; cause?: unknown };
@@ -382,8 +448,8 @@ ${v.via === 'oidc' ? html`<form method="post" action="/ui/logout"><input type="h
           req.log.warn({ err: { message: cap(displayLine(message), 500) } }, 'console: OIDC sign-in failed');
           return failed(reply, 400, `the sign-in provider's answer was refused: ${message}`, 'start again from the sign-in page; if it keeps failing, the API log has the details');
         }
-        const cookie = serializeCookie(SESSION_COOKIE, seal('session', session), cookieOptions('Strict', Math.floor(config.sessionTtlMs / 1000)));
-        if (cookie.length > MAX_COOKIE_BYTES) {
+        const cookie = sessionCookie(session);
+        if (!cookie) {
           reply.header('set-cookie', clear);
           return failed(reply, 403, `your identity does not fit in a session cookie (${session.groups.length} groups)`, 'have the provider send fewer groups to Gantry (a groups filter on the client), or sign in through the auth proxy');
         }

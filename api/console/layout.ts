@@ -44,7 +44,7 @@ ${v ? html`<meta name="csrf-token" content="${v.csrf}">` : ''}
 <header class="top">
   <a class="brand" href="/ui">Gantry</a>
   <nav aria-label="Main">${NAV.map((n) => html`<a href="${n.href}"${n.key === o.nav ? html` aria-current="page"` : ''}>${n.label}</a>`)}</nav>
-  ${v ? html`<form class="who" method="post" action="/ui/logout"><input type="hidden" name="_csrf" value="${v.csrf}"><span>You are <strong>${v.identity.id}</strong>${v.identity.groups.length ? html` (${v.identity.groups.join(', ')})` : ''}</span>${v.via === 'oidc' ? html` <button type="submit">Sign out</button>` : ''}</form>` : ''}
+  ${v ? html`<form class="who" method="post" action="/ui/logout"><input type="hidden" name="_csrf" value="${v.csrf}"><span>You are <strong>${v.identity.id}</strong>${v.identity.groups.length ? html` (${v.identity.groups.join(', ')})` : ''}</span>${v.via !== 'proxy' ? html` <button type="submit">Sign out</button>` : ''}</form>` : ''}
 </header>
 <main id="main">
 ${o.body}

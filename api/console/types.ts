@@ -5,18 +5,18 @@ import type { Identity } from '../../core/approval.js';
 import type { GantryService } from '../service.js';
 import type { ReleaseStreams } from '../stream.js';
 
-/** Who is looking at the console, and the CSRF token their forms must carry. */
-export interface Viewer { identity: Identity; csrf: string; via: 'oidc' | 'proxy' }
+/** Who is looking at the console, the CSRF token their forms must carry, and how they signed in (a session cookie from OIDC or an API token, or the auth proxy's headers). */
+export interface Viewer { identity: Identity; csrf: string; via: 'oidc' | 'proxy' | 'token' }
 
 export interface ConsoleAuth {
   /** The viewer of a request, or undefined when nobody is signed in (views redirect to /ui/login). */
   viewer(req: FastifyRequest): Viewer | undefined;
   /** Throws GantryError('refused', 403) unless a state-changing request carries the viewer's CSRF token and a same-origin Origin. */
   verifyCsrf(req: FastifyRequest, viewer: Viewer, token: string | undefined): void;
-  /** Sign-in and sign-out routes under /ui (login, OIDC callback, logout). */
+  /** Sign-in and sign-out routes under /ui (login, OIDC callback, API-token login, logout). */
   register(app: FastifyInstance): void;
   /** What the login page offers (for the page itself). */
-  readonly methods: readonly ('oidc' | 'proxy')[];
+  readonly methods: readonly ('oidc' | 'proxy' | 'token')[];
 }
 
 export interface ConsoleDeps {

@@ -5,6 +5,8 @@
 //  - OIDC: the whole authorization code + PKCE flow against a real oidc-provider on 127.0.0.1, its
 //    login and consent forms driven with fetch (cookies carried, redirects followed by hand); then the
 //    session cookie's attributes, tampered and expired sessions, sign-out;
+//  - API-token sign-in (GANTRY_UI_TOKEN_LOGIN): a token from the API's IdentityTable posted from the
+//    console's origin becomes the same session cookie; a wrong one or a foreign origin signs nobody in;
 //  - configuration: loadApiConfig's console settings and its errors.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import http from 'node:http';
@@ -13,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
+import { identityTable } from '../../api/auth.js';
 import { createConsoleAuth, LOGIN_COOKIE, SESSION_COOKIE } from '../../api/console/auth.js';
 import type { ConsoleAuth } from '../../api/console/types.js';
 import { GantryError } from '../../api/errors.js';
@@ -21,6 +24,9 @@ import { startOidcProvider, type RunningProvider } from '../support/oidc-provide
 import { freePort } from '../support/poll.js';
 
 const SECRET = 'f'.repeat(20) + '0123456789abcdef0123456789abcdef';
+/** The API's tokens (as GANTRY_TOKENS gives them), for token sign-in. */
+const ALICE_TOKEN = 'alice-token-5f1e2d3c4b5a69788796a5b4';
+const identities = identityTable([{ identity: { id: 'alice', groups: ['sre'] }, token: ALICE_TOKEN }, { identity: { id: 'carol', groups: ['dev'] }, token: 'carol-token-0a1b2c3d4e5f60718293a4b5' }]);
 
 interface Served { app: FastifyInstance; url: string; auth: ConsoleAuth; changes: string[]; logs: Record<string, unknown>[] }
 const servers: FastifyInstance[] = [];
@@ -36,7 +42,7 @@ function settings(env: Env): ConsoleSettings {
 async function serve(env: Env, now?: () => number, port = 0): Promise<Served> {
   const lines: Record<string, unknown>[] = [];
   const log = pino({ level: 'info' }, new Writable({ write(chunk: Buffer, _enc, cb) { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); cb(); } }));
-  const auth = createConsoleAuth(settings(env), { log, ...(now ? { now } : {}) });
+  const auth = createConsoleAuth(settings(env), { log, identities, ...(now ? { now } : {}) });
   const app = Fastify({ loggerInstance: log }) as unknown as FastifyInstance;
   servers.push(app);
   const changes: string[] = [];
@@ -452,6 +458,83 @@ describe('OIDC sign-in against a real provider (oidc-provider), authorization co
   });
 });
 
+describe('API-token sign-in (GANTRY_UI_TOKEN_LOGIN)', () => {
+  let s: Served;
+  beforeAll(async () => { s = await serve({ GANTRY_UI_TOKEN_LOGIN: 'true' }); });
+  const login = (token: string, headers: Record<string, string> = { origin: s.url }, next?: string) => fetch(`${s.url}/ui/login/token`, {
+    method: 'POST', redirect: 'manual', headers: { 'content-type': FORM, ...headers }, body: form({ token, ...(next ? { next } : {}) }),
+  });
+  const cookieOf = (r: Response) => r.headers.getSetCookie().find((c) => c.startsWith(`${SESSION_COOKIE}=`));
+
+  it('the sign-in page offers a password field for the token, posting to /ui/login/token (no identity field)', async () => {
+    const page = await (await fetch(`${s.url}/ui/login`)).text();
+    expect(page).toMatch(/<form class="token-login" method="post" action="\/ui\/login\/token">/);
+    expect(page).toMatch(/<input id="token" name="token" type="password"/);
+    expect(page).toContain('API token');
+    expect(page).not.toMatch(/name="(id|user|identity|groups)"/);
+  });
+
+  it('a known token from the console\'s origin: 303 to the page asked for, a Strict HttpOnly session cookie on /ui; whoami says alice (sre) via token', async () => {
+    const r = await login(` ${ALICE_TOKEN}\n`, { origin: s.url }, '/ui/releases/api/prod');
+    expect(r.status).toBe(303);
+    expect(r.headers.get('location')).toBe('/ui/releases/api/prod');
+    const set = cookieOf(r);
+    expect(set).toBeDefined();
+    expect(attributes(set!)).toEqual({ httponly: '', samesite: 'Strict', path: '/ui', 'max-age': String(8 * 3600) });
+    // The cookie is sealed: neither the token nor the identity in clear.
+    expect(set).not.toContain(ALICE_TOKEN);
+    expect(set).not.toContain('alice');
+    const cookie = set!.split(';')[0]!;
+    const who = await fetch(`${s.url}/ui/whoami`, { headers: { cookie } });
+    expect(who.status).toBe(200);
+    const v = (await who.json()) as { id: string; groups: string[]; via: string; csrf: string };
+    expect(v).toMatchObject({ id: 'alice', groups: ['sre'], via: 'token' });
+    // The session is a viewer like any other: its CSRF token works, and the sign-in page offers Sign out.
+    const post = await fetch(`${s.url}/ui/whoami`, { method: 'POST', headers: { cookie, origin: s.url, 'x-csrf-token': v.csrf } });
+    expect(await post.json()).toEqual({ done: true, by: 'alice' });
+    const page = await (await fetch(`${s.url}/ui/login`, { headers: { cookie } })).text();
+    expect(page).toContain('Signed in as <b>alice</b> (sre) with an API token');
+    expect(page).toContain('action="/ui/logout"');
+    const out = await fetch(`${s.url}/ui/logout`, { method: 'POST', redirect: 'manual', headers: { cookie, origin: s.url, 'content-type': FORM }, body: form({ _csrf: v.csrf }) });
+    expect(out.status).toBe(303);
+    expect(cookieOf(out)).toMatch(/^gantry_session=; Max-Age=0;/);
+    // The token never reaches the log.
+    expect(JSON.stringify(s.logs)).not.toContain(ALICE_TOKEN);
+    expect(s.logs.some((l) => l.msg === 'console: signed in with an API token' && l.id === 'alice')).toBe(true);
+  });
+
+  it('a wrong, empty or over-long token: 401 "unknown or revoked token", no cookie, nobody signed in', async () => {
+    for (const token of [`${ALICE_TOKEN}x`, '', 'x'.repeat(5000)]) {
+      const r = await login(token);
+      expect(r.status).toBe(401);
+      expect(await r.text()).toContain('unknown or revoked token');
+      expect(r.headers.getSetCookie()).toEqual([]);
+    }
+    expect(JSON.stringify(s.logs)).not.toContain(`${ALICE_TOKEN}x`);
+  });
+
+  it('a cross-origin POST (login CSRF: another site posting a token), or one with no Origin or Referer: 403, no cookie, even with a good token', async () => {
+    for (const headers of [{ origin: 'http://evil.example' }, { referer: 'http://evil.example/page' }, {}]) {
+      const r = await login(ALICE_TOKEN, headers);
+      expect(r.status).toBe(403);
+      expect(await r.text()).toMatch(/not sent by the Gantry console/);
+      expect(r.headers.getSetCookie()).toEqual([]);
+    }
+  });
+
+  it('is off unless configured: no form, and the route says how to turn it on', async () => {
+    const o = await serve({ GANTRY_UI_TRUSTED_PROXIES: '10.0.0.1' });
+    expect(await (await fetch(`${o.url}/ui/login`)).text()).not.toContain('/ui/login/token');
+    const r = await fetch(`${o.url}/ui/login/token`, { method: 'POST', headers: { 'content-type': FORM, origin: o.url }, body: form({ token: ALICE_TOKEN }) });
+    expect(r.status).toBe(404);
+    expect(await r.text()).toContain('GANTRY_UI_TOKEN_LOGIN=true');
+  });
+
+  it('createConsoleAuth refuses token sign-in without the API\'s IdentityTable', () => {
+    expect(() => createConsoleAuth(settings({ GANTRY_UI_TOKEN_LOGIN: 'true' }))).toThrow(/GANTRY_UI_TOKEN_LOGIN: token sign-in needs the API's tokens/);
+  });
+});
+
 describe('the console configuration (loadApiConfig)', () => {
   const errorsOf = (env: Env) => {
     try { loadApiConfig(env); } catch (err) { if (err instanceof RuntimeConfigError) return err.errors; throw err; }
@@ -467,6 +550,17 @@ describe('the console configuration (loadApiConfig)', () => {
     expect(errors).toEqual([{ path: 'GANTRY_UI_SESSION_SECRET', message: expect.stringMatching(/too short \(18 bytes, at least 32\)/), hint: expect.stringContaining('openssl rand -hex 32') }]);
     expect(JSON.stringify(errors)).not.toContain('short-secret-value');
     expect(errorsOf({ GANTRY_UI_TRUSTED_PROXIES: '10.0.0.1' })).toEqual([{ path: 'GANTRY_UI_SESSION_SECRET', message: expect.stringMatching(/has no session secret/), hint: expect.stringContaining('openssl rand -hex 32') }]);
+  });
+
+  it('GANTRY_UI_TOKEN_LOGIN turns the console on with token sign-in, and then needs the session secret', () => {
+    expect(loadApiConfig({ GANTRY_UI_TOKEN_LOGIN: 'true', GANTRY_UI_SESSION_SECRET: SECRET }).console).toMatchObject({ tokenLogin: true });
+    expect(loadApiConfig({ GANTRY_UI_TOKEN_LOGIN: 'false' }).console).toBeUndefined();
+    expect(errorsOf({ GANTRY_UI_TOKEN_LOGIN: 'true' })).toEqual([{
+      path: 'GANTRY_UI_SESSION_SECRET', message: 'the console is on (sign-in by GANTRY_UI_TOKEN_LOGIN) but has no session secret to seal its session cookies', hint: expect.stringContaining('openssl rand -hex 32'),
+    }]);
+    expect(errorsOf({ GANTRY_UI_TOKEN_LOGIN: 'sure', GANTRY_UI_SESSION_SECRET: SECRET })).toEqual([
+      { path: 'GANTRY_UI_TOKEN_LOGIN', message: "expected 1 or 0, got 'sure'", hint: expect.stringContaining('pasting an API token') },
+    ]);
   });
 
   it('refuses half-configured OIDC, naming each missing variable', () => {

@@ -79,10 +79,8 @@ describe('observed state while a release waits (real control plane, real API)', 
       const o = (await getStatus(app)).observed;
       const a = o?.cells.find((c) => c.cell === 'zone-a');
       return a && a.new.pods === 1 && a.new.ready === 0 && a.new.serving === 0 ? o : undefined;
-    }, 20_000, 250);
-    const seenAfterMs = Date.now() - marked;
-    console.log(`not-Ready pod shown in the status after ${seenAfterMs} ms`);
-    expect(seenAfterMs).toBeLessThan(10_000);
+    }, 15_000, 250); // a look every 2 s, heartbeats sent at most every 4 s, the EndpointSlice controller: seconds
+    console.log(`not-Ready pod shown in the status after ${Date.now() - marked} ms`);
     expect(Date.parse(down!.at)).toBeGreaterThan(Date.parse(first.observed!.at));
     expect(down!.cells.find((c) => c.cell === 'zone-b')!.new).toMatchObject({ pods: 1, ready: 1, serving: 1 });
 
@@ -110,18 +108,17 @@ describe('observed state while a release waits (real control plane, real API)', 
     const final = await h.service.waitForRelease(app, 'production');
     expect(final.phase).toBe('succeeded');
     const events = (await handle.fetchHistory()).events!;
-    const at = (e: (typeof events)[number]) => Number(e.eventTime!.seconds) * 1000 + Math.floor((e.eventTime!.nanos ?? 0) / 1e6);
-    const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => ({ id: Number(e.eventId), name: e.activityTaskScheduledEventAttributes!.activityType!.name, at: at(e) }));
+    const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => ({
+      id: Number(e.eventId), name: e.activityTaskScheduledEventAttributes!.activityType!.name, task: Number(e.activityTaskScheduledEventAttributes!.workflowTaskCompletedEventId),
+    }));
     const observer = scheduled.filter((s) => s.name === 'observeTarget');
     expect(observer).toHaveLength(1);
     const cancel = events.find((e) => Number(e.activityTaskCancelRequestedEventAttributes?.scheduledEventId) === observer[0]!.id);
     expect(cancel).toBeDefined();
-    const accepted = events.find((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
     const nextApply = scheduled.find((s) => s.name === 'applyGroup' && s.id > observer[0]!.id);
     expect(nextApply).toBeDefined();
-    // Group 2 was scheduled right with the approval: not held up by the observer's cancellation.
-    expect(nextApply!.at - at(accepted!)).toBeLessThan(2000);
-    expect(Number(cancel!.eventId)).toBeLessThan(nextApply!.id);
+    // Group 2 went out in the same workflow task as the cancel request: not held up by the observer's cancellation.
+    expect(Number(cancel!.activityTaskCancelRequestedEventAttributes!.workflowTaskCompletedEventId)).toBe(nextApply!.task);
     expect(final.observed?.by).toBe('finalize');
   });
 });
