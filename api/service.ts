@@ -17,9 +17,9 @@ import {
 } from '../workflows/messages.js';
 import type { ReleaseInput } from '../workflows/release.js';
 import type { PipelineInput } from '../workflows/pipeline.js';
-import { canUnblock, registerHint, SearchAttribute, searchAttributeTypes, unblockingAction, waitingForClause } from '../core/search-attributes.js';
+import { canUnblock, parseCellAttribute, registerHint, SearchAttribute, searchAttributeTypes, unblockingAction, waitingForClause } from '../core/search-attributes.js';
 import {
-  GantryApp, GantryApprovers, GantryEnvironment, GantryExcluded, GantryKind, GantryPhase, GantryWaitingOn, GantryWaitingSince, GantryWeight, startAttributes,
+  GantryApp, GantryApprovers, GantryCells, GantryEnvironment, GantryExcluded, GantryGroup, GantryKind, GantryPhase, GantryWaitingOn, GantryWaitingSince, GantryWeight, startAttributes,
 } from '../workflows/search-attributes.js';
 import { GantryError } from './errors.js';
 import { loadConfigOffThread } from './config-parse.js';
@@ -72,6 +72,11 @@ export interface ReleaseSummary {
   waitingSince?: string;
   /** From the memo, where the release carries one: the revision it releases and how many groups it has. */
   revision?: Revision;
+  /** Who the approvers name but may not unblock it now (GantryExcluded: author, starter, who already approved). */
+  excluded?: string[];
+  /** The group in progress, 1-based (GantryGroup), and per cell the new revision's planned pods (GantryCells). */
+  group?: number;
+  cells?: { cell: string; part: number; whole: number }[];
   groups?: number;
   startedBy?: string;
   /** What started it at most once (e.g. `tag:<owner/name>:<tag>:<sha>`), when something did. */
@@ -466,6 +471,9 @@ export class GantryService {
         ...(typeof weight === 'number' ? { canaryWeight: weight } : {}),
         ...(since instanceof Date && Number.isFinite(since.getTime()) ? { waitingSince: since.toISOString() } : {}),
         ...(m?.revision ? { revision: m.revision } : {}),
+      const excluded = sa.get(GantryExcluded) ?? [];
+      const group = sa.get(GantryGroup);
+      const cells = (sa.get(GantryCells) ?? []).map(parseCellAttribute).filter((c) => c !== undefined);
         ...(Array.isArray(m?.environment?.groups) ? { groups: m.environment.groups.length } : {}),
         ...(typeof m?.startedBy === 'string' ? { startedBy: m.startedBy } : {}),
         ...(typeof m?.trigger === 'string' ? { trigger: m.trigger } : {}),
@@ -475,6 +483,9 @@ export class GantryService {
     return out;
   }
 
+        ...(running && excluded.length ? { excluded } : {}),
+        ...(typeof group === 'number' && group > 0 ? { group } : {}),
+        ...(cells.length ? { cells } : {}),
   /**
    * "Waiting for `who`" among the running releases that carry no search attributes (started before
    * them, or by a pipeline or a train): asks each for its status as `who` and keeps those whose

@@ -4,7 +4,7 @@
 // the visibility queries over them. The release workflow upserts the values when they change.
 import { Action, mayDecide, type Identity } from './approval.js';
 import type { EnvironmentConfig } from './config.js';
-import { decideNext, phaseOf, validApprovals, type Phase, type ReleaseState } from './release.js';
+import { decideNext, phaseOf, validApprovals, type Phase, type ReleaseState, type Step } from './release.js';
 
 /** The attributes, by role. Register each with its type (searchAttributeTypes) on the namespace. */
 export const SearchAttribute = {
@@ -26,6 +26,10 @@ export const SearchAttribute = {
   Weight: 'GantryWeight',
   /** When the current wait began (absent when the release does not wait): gantry_release_waiting_seconds. */
   WaitingSince: 'GantryWaitingSince',
+  /** The group in progress, 1-based, as status shows it (the count is in the memo). */
+  Group: 'GantryGroup',
+  /** Per cell, the new revision's planned pods of all: `zone-a=3/5` (a bar per cell in the list). */
+  Cells: 'GantryCells',
 } as const;
 export type SearchAttributeName = (typeof SearchAttribute)[keyof typeof SearchAttribute];
 
@@ -34,7 +38,7 @@ export type SearchAttributeTypeName = 'Keyword' | 'KeywordList' | 'Int' | 'Datet
 export const searchAttributeTypes: Readonly<Record<SearchAttributeName, SearchAttributeTypeName>> = {
   GantryApp: 'Keyword', GantryEnvironment: 'Keyword', GantryKind: 'Keyword', GantryPhase: 'Keyword',
   GantryWaitingOn: 'Keyword', GantryApprovers: 'KeywordList', GantryExcluded: 'KeywordList',
-  GantryWeight: 'Int', GantryWaitingSince: 'Datetime',
+  GantryWeight: 'Int', GantryWaitingSince: 'Datetime', GantryGroup: 'Int', GantryCells: 'KeywordList',
 };
 
 /** `--search-attribute Name=Type` for each attribute: for `temporal server start-dev`. */
@@ -77,10 +81,31 @@ export interface ReleaseAttributes {
   weight: number;
   /** When the current wait began, ms since epoch (GantryWaitingSince); absent when not waiting. */
   waitingSince?: number;
+  /** The group in progress, 1-based, as status shows it (GantryGroup). */
+  group: number;
+  /** Per cell `<cell>=<new>/<all>`, planned pods as status shows them (GantryCells). */
+  cells: string[];
 }
 
 /** The keys added after the first four: upserted only by releases that carry them (see the release workflow). */
 export const CANARY_ATTRIBUTE_KEYS: readonly (keyof ReleaseAttributes)[] = ['weight', 'waitingSince'];
+/** Added after those (patched 'group-attributes'): upserted only by releases whose starter set GantryGroup. */
+export const GROUP_ATTRIBUTE_KEYS: readonly (keyof ReleaseAttributes)[] = ['group', 'cells'];
+
+/** The group in progress and each cell's planned new pods, as status shows them (core/release.ts releaseStatus). */
+export function groupAttributes(s: ReleaseState, step: Step): { group: number; cells: string[] } {
+  const shown = step.kind === 'apply' || step.kind === 'wait-window' ? step.group : Math.max(s.group, 0);
+  const done = s.group >= 0 ? s.plan[s.group] : undefined;
+  const rolledBack = s.outcome?.result === 'rolled-back';
+  const cells = (s.plan[0]?.perCell ?? []).map((c, i) => `${c.cell}=${rolledBack ? 0 : done?.perCell[i]?.canary ?? 0}/${c.canary + c.stable}`);
+  return { group: s.plan.length ? shown + 1 : 0, cells };
+}
+
+/** `zone-a=3/5` → { cell: 'zone-a', part: 3, whole: 5 }; undefined for anything else. */
+export function parseCellAttribute(v: string): { cell: string; part: number; whole: number } | undefined {
+  const m = /^(.+)=(\d+)\/(\d+)$/.exec(v);
+  return m ? { cell: m[1]!, part: Number(m[2]), whole: Number(m[3]) } : undefined;
+}
 
 /** The new revision's planned share of all pods now, in percent, as status shows the cells. */
 export function plannedWeight(s: ReleaseState): number {
@@ -104,24 +129,25 @@ export function releaseAttributes(s: ReleaseState, env: EnvironmentConfig, now: 
   const parties = { author: s.revision.author, startedBy: s.startedBy.id };
   const weight = plannedWeight(s);
   const since = s.stageSince;
+  const at = groupAttributes(s, step);
   // The four-eyes exclusions: a party who, were they an approver, would still be refused.
   const fourEyes = (action: Action) => [...new Set([parties.author, parties.startedBy].filter((id): id is string => !!id))]
     .filter((id) => !mayDecide({ id, groups: policy.groups }, action, { ...policy, users: [...policy.users, id] }, parties).allowed);
   switch (step.kind) {
     case 'wait-approval':
-      return { phase, waitingOn: 'approval', approvers: named, excluded: [...new Set([...fourEyes(Action.Approve), ...validApprovals(s, env, now)])].sort(), weight, waitingSince: since };
+      return { phase, waitingOn: 'approval', approvers: named, excluded: [...new Set([...fourEyes(Action.Approve), ...validApprovals(s, env, now)])].sort(), weight, waitingSince: since, ...at };
     case 'wait-window':
-      return { phase, waitingOn: 'window', approvers: named, excluded: fourEyes(Action.Override).sort(), weight, waitingSince: since };
+      return { phase, waitingOn: 'window', approvers: named, excluded: fourEyes(Action.Override).sort(), weight, waitingSince: since, ...at };
     case 'hold': {
       // Resume: approvers, the author and the starter (mayDecide's emergency-brake rule).
       const extra = [parties.author, parties.startedBy].filter((id): id is string => !!id && mayDecide({ id, groups: [] }, Action.Resume, policy, parties).allowed);
       const paused = s.paused ? Date.parse(s.paused.at) : now;
-      return { phase, waitingOn: 'resume', approvers: [...new Set([...named, ...extra])], excluded: [], weight, waitingSince: paused };
+      return { phase, waitingOn: 'resume', approvers: [...new Set([...named, ...extra])], excluded: [], weight, waitingSince: paused, ...at };
     }
     case 'wait-timer':
-      return { phase, waitingOn: 'timer', approvers: [], excluded: [], weight, waitingSince: since };
+      return { phase, waitingOn: 'timer', approvers: [], excluded: [], weight, waitingSince: since, ...at };
     case 'apply': case 'verify': case 'analyse': case 'confirm': case 'complete': case 'rollback': case 'done':
-      return { phase, waitingOn: 'none', approvers: [], excluded: [], weight };
+      return { phase, waitingOn: 'none', approvers: [], excluded: [], weight, ...at };
     default: {
       const never: never = step;
       throw new Error(`unhandled step ${JSON.stringify(never)}`);
@@ -131,7 +157,7 @@ export function releaseAttributes(s: ReleaseState, env: EnvironmentConfig, now: 
 
 /** The keys whose values differ between two attribute sets (all of them when there is no previous). */
 export function changedAttributes(prev: ReleaseAttributes | undefined, next: ReleaseAttributes): (keyof ReleaseAttributes)[] {
-  const keys: (keyof ReleaseAttributes)[] = ['phase', 'waitingOn', 'approvers', 'excluded', ...CANARY_ATTRIBUTE_KEYS];
+  const keys: (keyof ReleaseAttributes)[] = ['phase', 'waitingOn', 'approvers', 'excluded', ...CANARY_ATTRIBUTE_KEYS, ...GROUP_ATTRIBUTE_KEYS];
   if (!prev) return keys;
   return keys.filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]));
 }

@@ -13,7 +13,7 @@ import {
   type ReleaseState, type ReleaseStatus, type Revision, type StopCause,
 } from '../core/release.js';
 import { canaryTargets, environmentPlan } from '../core/plan.js';
-import { CANARY_ATTRIBUTE_KEYS, changedAttributes, releaseAttributes, type ReleaseAttributes } from '../core/search-attributes.js';
+import { CANARY_ATTRIBUTE_KEYS, changedAttributes, GROUP_ATTRIBUTE_KEYS, releaseAttributes, type ReleaseAttributes } from '../core/search-attributes.js';
 import { recordObserved } from '../core/observed.js';
 import { durationMs } from '../core/duration.js';
 import type { Channel } from '../core/approval.js';
@@ -21,7 +21,7 @@ import type { NotifyActivities, ObservedResult, ReleaseActivities, Target } from
 import { failureHintOf, nonRetryableErrorTypes } from './failures.js';
 import { decisionUpdates, FailureType, statusQuery, type DecisionArgs } from './messages.js';
 import { countRelease, countRollback, resultLabel } from './metrics.js';
-import { attributeUpdates, GantryApp, GantryEnvironment, GantryKind, GantryWeight } from './search-attributes.js';
+import { attributeUpdates, GantryApp, GantryEnvironment, GantryGroup, GantryKind, GantryWeight } from './search-attributes.js';
 
 export interface ReleaseInput {
   app: string;
@@ -141,12 +141,15 @@ function attributeSync(s: ReleaseState, env: EnvironmentConfig, flagged: boolean
   // GantryWeight and GantryWaitingSince came later: only a release whose starter set GantryWeight (or
   // flagged them all registered) upserts them, so one started before they were registered never fails on them.
   const canaryKeys = workflowInfo().typedSearchAttributes.get(GantryWeight) !== undefined || flagged;
+  // GantryGroup and GantryCells came later still: likewise, only when the starter set GantryGroup.
+  const groupKeys = workflowInfo().typedSearchAttributes.get(GantryGroup) !== undefined || flagged;
   let last: ReleaseAttributes | undefined;
   return () => {
     if ((!startedWith && !flagged) || !patched('search-attributes')) return;
     const next = releaseAttributes(s, env, Date.now());
     const withCanary = canaryKeys && patched('canary-attributes');
-    const keys = changedAttributes(last, next).filter((k) => withCanary || !CANARY_ATTRIBUTE_KEYS.includes(k));
+    const withGroup = withCanary && groupKeys && patched('group-attributes');
+    const keys = changedAttributes(last, next).filter((k) => (withCanary || !CANARY_ATTRIBUTE_KEYS.includes(k)) && (withGroup || !GROUP_ATTRIBUTE_KEYS.includes(k)));
     // The first upsert of a release that started without them names it too.
     const named = !startedWith && !last ? [{ key: GantryApp, value: s.app }, { key: GantryEnvironment, value: s.environment }, { key: GantryKind, value: s.kind }] : [];
     if (keys.length > 0) upsertSearchAttributes([...named, ...attributeUpdates(next, keys)]);

@@ -12,14 +12,17 @@ export const GantryApprovers = defineSearchAttributeKey(SearchAttribute.Approver
 export const GantryExcluded = defineSearchAttributeKey(SearchAttribute.Excluded, SearchAttributeType.KEYWORD_LIST);
 export const GantryWeight = defineSearchAttributeKey(SearchAttribute.Weight, SearchAttributeType.INT);
 export const GantryWaitingSince = defineSearchAttributeKey(SearchAttribute.WaitingSince, SearchAttributeType.DATETIME);
+export const GantryGroup = defineSearchAttributeKey(SearchAttribute.Group, SearchAttributeType.INT);
+export const GantryCells = defineSearchAttributeKey(SearchAttribute.Cells, SearchAttributeType.KEYWORD_LIST);
 
 /** The attributes a release starts with (set by whoever starts it, once it knows they are registered). */
 export function startAttributes(app: string, environment: string, kind: 'release' | 'rollback'): SearchAttributePair[] {
   return [
     { key: GantryApp, value: app }, { key: GantryEnvironment, value: environment }, { key: GantryKind, value: kind },
     { key: GantryPhase, value: 'starting' }, { key: GantryWaitingOn, value: 'none' },
-    // Also tells the release that the namespace has GantryWeight and GantryWaitingSince (added later).
-    { key: GantryWeight, value: 0 },
+    // Also tells the release that the namespace has GantryWeight and GantryWaitingSince (added later),
+    // and GantryGroup and GantryCells (later still).
+    { key: GantryWeight, value: 0 }, { key: GantryGroup, value: 0 },
   ];
 }
 
@@ -33,6 +36,8 @@ export function attributeUpdates(next: ReleaseAttributes, keys: readonly (keyof 
       case 'excluded': return { key: GantryExcluded, value: next.excluded.length ? next.excluded : null };
       case 'weight': return { key: GantryWeight, value: next.weight };
       case 'waitingSince': return { key: GantryWaitingSince, value: next.waitingSince !== undefined ? new Date(next.waitingSince) : null };
+      case 'group': return { key: GantryGroup, value: next.group };
+      case 'cells': return { key: GantryCells, value: next.cells.length ? next.cells : null };
       default: {
         const never: never = k;
         throw new Error(`unknown attribute ${String(never)}`);

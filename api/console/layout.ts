@@ -1,5 +1,8 @@
 // The console's page shell: one stylesheet, htmx and its SSE extension vendored from node_modules, the
 // console's own small script, and no inline script or style (the Content Security Policy forbids both).
+// htmx config: no indicator stylesheet (the console has no indicators), and settle delay 0, since the
+// settle step copies `style` attributes between swapped elements (htmx.js #startCSSTransitions),
+// which style-src 'self' refuses ("Applying inline style…").
 import { html, type HtmlValue, type SafeHtml } from './html.js';
 import type { Viewer } from './types.js';
 
@@ -30,7 +33,7 @@ export function page(o: PageOptions): SafeHtml {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="htmx-config" content='{"includeIndicatorStyles": false}'>
+<meta name="htmx-config" content='{"includeIndicatorCSS": false, "defaultSettleDelay": 0}'>
 ${v ? html`<meta name="csrf-token" content="${v.csrf}">` : ''}
 <title>${o.title} · Gantry</title>
 <link rel="stylesheet" href="/ui/static/console.css">

@@ -5,7 +5,9 @@
 import { describe, expect, it } from '@jest/globals';
 import type { EnvironmentConfig } from '../../core/config.js';
 import type { ReleaseStatus } from '../../core/release.js';
-import { liveBody } from '../../api/console/views/release.js';
+import { decisionText, liveBody, summaryText } from '../../api/console/views/release.js';
+import { errorBox, timeText } from '../../api/console/views/parts.js';
+import { GantryError } from '../../api/errors.js';
 import type { Viewer } from '../../api/console/types.js';
 
 const viewer: Viewer = { identity: { id: 'alice', groups: ['sre'] }, csrf: 'csrf-token-1', via: 'proxy' };
@@ -76,33 +78,43 @@ describe('the release page body', () => {
   it('a wait for the release window: the countdown, the CLI override command, override enabled with what it needs', () => {
     const b = render(status({
       phase: 'waiting-window', summary: 'waiting for the release window',
-      waiting: { on: 'window', reason: 'the window opens Mon 10:00 Europe/Berlin', since: '2026-12-02T10:00:00.000Z', until: '2026-12-07T09:00:00.000Z', who: 'group:sre' },
-      allowedActions: allowed({ override: { allowed: true, reason: 'needs a reason (-m "why")' } }),
+      waiting: { on: 'window', reason: 'the window opens Mon 10:00 Europe/Berlin', since: '2026-12-02T10:00:00.000Z', until: '2026-12-07T09:00:00.000Z', who: 'an approver may override with a reason (gantry override shop production -m "<reason>")' },
+      allowedActions: allowed({ override: { allowed: true, reason: 'needs a reason (-m "<reason>")' } }),
     }));
     expect(b).toContain('<h2 id="h-waiting">Waiting on window</h2>');
     expect(b).toContain('<span data-until="2026-12-07T09:00:00.000Z">');
-    expect(b).toContain('<dt>Who can unblock it</dt><dd>group:sre</dd>');
-    expect(b).toContain('gantry override shop production -m &quot;&lt;reason&gt;&quot;');
-    expect(b).toMatch(/data-testid="action-override" data-confirm="Override lets the release of shop in production move outside its release window[^"]*"(?! disabled)[^>]*>Override window<\/button>\s*<span class="reason" id="why-override">needs a reason \(-m &quot;why&quot;\)<\/span>/);
+    // One command, the workflow's own (core overrideCommand), said once.
+    expect(b).toContain('<dt>Who can unblock it</dt><dd>an approver may override with a reason</dd>');
+    expect(b.match(/gantry override shop production/g)).toHaveLength(1);
+    expect(b).toContain('<code data-testid="cli-command">gantry override shop production -m &quot;&lt;reason&gt;&quot;</code>');
+    expect(b).toMatch(/data-testid="action-override" data-confirm="Override lets the release of shop in production move outside its release window[^"]*"(?! disabled)[^>]*>Override window<\/button>\s*<span class="reason" id="why-override">needs a reason \(-m &quot;&lt;reason&gt;&quot;\)<\/span>/);
   });
 
-  it('a finished release: every group done, the shared reason said once, rollback enabled: it starts a rollback release to the previous revision', () => {
-    const ended = { allowed: false, reason: 'the release already ended (succeeded)' };
+  it('a finished release: every group done, "the release has ended" said once, only Roll back shown: it starts a rollback release; no full digest in prose', () => {
+    const digest = `sha256:${'b'.repeat(64)}`;
+    const ended = { allowed: false, reason: `the release already ended (succeeded: registry.local/shop/web@${digest} serves production on every pod)` };
     const done = status({
-      phase: 'succeeded', summary: 'succeeded: all groups confirmed', group: { current: 3, of: 3 }, outcome: { result: 'succeeded', reason: 'all groups confirmed', at: '2026-12-02T10:30:00.000Z' },
-      allowedActions: { approve: ended, reject: ended, pause: ended, resume: ended, promote: ended, abort: ended, override: ended, rollback: { allowed: false, reason: 'the release already ended (succeeded); a finished release is rolled back by a new rollback release' } },
+      phase: 'succeeded', summary: `succeeded: registry.local/shop/web@${digest} serves production on every pod`, group: { current: 3, of: 3 },
+      outcome: { result: 'succeeded', reason: `registry.local/shop/web@${digest} serves production on every pod`, at: '2026-12-02T10:30:00.000Z' },
+      allowedActions: { approve: ended, reject: ended, pause: ended, resume: ended, promote: ended, abort: ended, override: ended, rollback: ended },
     });
     const b = render(done);
     expect(b.match(/class="step done"/g)).toHaveLength(3);
-    expect(b).toContain('<p class="reason common" id="why-common">Not now: the release already ended (succeeded)</p>');
-    expect(b.match(/aria-describedby="why-common">/g)).toHaveLength(7);
+    expect(b).toContain('<p class="reason ended" data-testid="ended">The release has ended (succeeded at 2026-12-02 10:30:00 UTC).</p>');
+    expect(b.match(/has ended/g)).toHaveLength(1);
+    expect(b.match(/<button /g)).toHaveLength(1);
+    expect(b).not.toContain('why-common');
+    // The summary does not repeat the phase, and shortens the digest; the full one only in the revision block.
+    expect(b).toContain('<span class="summary" data-testid="summary">registry.local/shop/web@sha256:bbbbbbbbbbbb serves production on every pod</span>');
+    expect(b.match(/b{64}/g)).toHaveLength(1);
+    expect(b).toMatch(/<dt>Image<\/dt><dd><code class="wrap">registry.local\/shop\/web@sha256:b{64}<\/code>/);
     expect(b).toMatch(/data-testid="action-rollback" data-confirm="Rollback starts a rollback release of shop in production to registry.local\/shop\/web@sha256:aaaaaaaaaaaa. Roll back\?" aria-describedby="why-rollback">Roll back<\/button>\s*<span class="reason" id="why-rollback">starts a rollback release to registry.local\/shop\/web@sha256:aaaaaaaaaaaa<\/span>/);
     // Someone the policy leaves out (not an approver, author or starter): disabled with the policy's reason.
     const eve = liveBody({ status: done, memo: { environment: env }, viewer: { ...viewer, identity: { id: 'eve', groups: ['marketing'] } }, now: 0 }).toString();
-    expect(eve).toMatch(/data-testid="action-rollback"[^>]* disabled[^>]*>Roll back<\/button>\s*<span class="reason" id="why-rollback">Not now: eve may not rollback this release: only approvers \(group:sre\), the author and the starter may/);
+    expect(eve).toMatch(/data-testid="action-rollback"[^>]* disabled[^>]*>Roll back<\/button>\s*<span class="reason" id="why-rollback"><span class="not-allowed" aria-hidden="true">⊘<\/span> Not now: eve may not rollback this release: only approvers \(group:sre\), the author and the starter may/);
     // Nothing to return to: disabled, saying so.
     const { previous: _none, ...withoutPrevious } = done;
-    expect(render(withoutPrevious)).toMatch(/data-testid="action-rollback"[^>]* disabled[^>]*>Roll back<\/button>\s*<span class="reason" id="why-rollback">Not now: the release recorded no previous revision to return to/);
+    expect(render(withoutPrevious)).toMatch(/data-testid="action-rollback"[^>]* disabled[^>]*>Roll back<\/button>\s*<span class="reason" id="why-rollback"><span class="not-allowed" aria-hidden="true">⊘<\/span> Not now: the release recorded no previous revision to return to/);
   });
 
   it('without the viewer\'s permissions every button is disabled with the reason in words; comments in the timeline are text', () => {
@@ -112,11 +124,47 @@ describe('the release page body', () => {
       events: [{ at: '2026-12-02T10:00:30.000Z', type: 'applied', message: 'group 1 applied', group: 0 }],
     }));
     expect(b.match(/ disabled aria-describedby=/g)).toHaveLength(8);
+    expect(b).toContain('<span class="not-allowed" aria-hidden="true">⊘</span> Not now: not known for you');
     expect(b).toContain('Not now: not known for you');
     expect(b).not.toContain('<img src=x');
     expect(b).toContain('<strong>pause</strong> by bob via slack: “&lt;img src=x onerror=alert(1)&gt;”');
     // Newest first: the decision (10:01) above the event (10:00:30).
     expect(b.indexOf('by bob via slack')).toBeLessThan(b.indexOf('group 1 applied'));
     expect(b).toContain('<input type="hidden" name="_csrf" value="csrf-token-1">');
+  });
+});
+
+describe('text said once', () => {
+  it('the summary beside the phase badge never repeats the phase', () => {
+    expect(summaryText({ phase: 'waiting-approval', summary: 'waiting for approval of group 2' })).toBe('waiting for approval of group 2');
+    expect(summaryText({ phase: 'completing', summary: 'completing' })).toBe('');
+    expect(summaryText({ phase: 'rolled-back', summary: 'rolled-back: rejected by bob' })).toBe('rejected by bob');
+    const b = render(status({ phase: 'completing', summary: 'completing' }));
+    expect(b).toMatch(/<span class="badge run">completing<\/span> <span class="summary" data-testid="summary"><\/span>/);
+  });
+
+  it('the timeline names an event\'s group once, and a notice before group 1 applied as group 1 (not group 0)', () => {
+    const b = render(status({ events: [
+      { at: '2026-12-02T10:00:30.000Z', type: 'healthy', message: 'group 3 healthy: 6 new pod(s) ready', group: 2 },
+      { at: '2026-12-02T10:00:20.000Z', type: 'notice', message: 'notified alice: shop → production: group 1 waiting for window', group: 0 },
+      { at: '2026-12-02T10:00:10.000Z', type: 'notice', message: 'notified alice: an old event recorded before a group', group: -1 },
+      { at: '2026-12-02T10:00:00.000Z', type: 'paused', message: 'paused by bob', group: 1 },
+    ] }));
+    expect(b).toContain('<span class="badge muted">healthy</span> group 3 healthy');
+    expect(b).not.toContain('group 3 group 3');
+    expect(b).not.toContain('group 0');
+    expect(b).toContain('<span class="badge muted">notice</span> notified alice: an old');
+    expect(b).toContain('<span class="badge muted">paused</span> group 2 paused by bob');
+  });
+
+  it('a recorded decision reads its time as everywhere else on the page', () => {
+    expect(decisionText({ action: 'approve', by: 'alice', channel: 'ui', at: '2026-12-02T13:00:12.345Z', comment: 'ok' })).toBe('approve by alice via ui at 2026-12-02 13:00:12 UTC: ok');
+    expect(timeText('2026-12-02T13:00:12.345Z')).toBe('2026-12-02 13:00:12 UTC');
+  });
+
+  it('an error box says "Refused" once, and shortens digests', () => {
+    const b = errorBox(new GantryError('refused', `refused: carol may not approve sha256:${'c'.repeat(64)}`)).toString();
+    expect(b).toContain(`<strong>Refused:</strong> carol may not approve sha256:${'c'.repeat(12)}</p>`);
+    expect(b).not.toMatch(/refused: refused|Refused:<\/strong> refused/i);
   });
 });

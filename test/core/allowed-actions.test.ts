@@ -9,7 +9,7 @@ import {
   releaseStatus, type ReleaseState,
 } from '../../core/release.js';
 import {
-  canUnblock, changedAttributes, plannedWeight, queryLiteral, registerHint, releaseAttributes, searchAttributeFlags, waitingForClause,
+  canUnblock, changedAttributes, parseCellAttribute, plannedWeight, queryLiteral, registerHint, releaseAttributes, searchAttributeFlags, waitingForClause,
 } from '../../core/search-attributes.js';
 
 const T0 = Date.parse('2026-11-23T10:00:00Z');
@@ -109,7 +109,7 @@ describe('allowedActions: every action, for the caller, with the validators\' re
     expect(allowedActions(s, we, alice, T0).override).toEqual({ allowed: true, reason: 'needs a reason (-m "<reason>")' });
     expect(checkDecision(s, we, Action.Override, req(alice), T0)).toEqual({ allowed: false, reason: 'an override of the release window needs a reason (-m "<reason>")' });
     expect(allowedActions(s, we, dave, T0).override).toEqual({ allowed: false, reason: expect.stringMatching(/dave started this release/) });
-    expect(releaseAttributes(s, we, T0)).toEqual({ phase: 'waiting-window', waitingOn: 'window', approvers: ['bob', 'group:sre'], excluded: ['carol', 'dave'], weight: 25, waitingSince: s.stageSince });
+    expect(releaseAttributes(s, we, T0)).toEqual({ phase: 'waiting-window', waitingOn: 'window', approvers: ['bob', 'group:sre'], excluded: ['carol', 'dave'], weight: 25, waitingSince: s.stageSince, group: 2, cells: ['a=1/4'] });
   });
 
   it('status carries allowedActions only when asked for a caller', () => {
@@ -126,7 +126,7 @@ describe('search attribute values: who can unblock a release', () => {
   it('waiting for approval: the approvers, less the author, the starter and who already approved', () => {
     const s = waiting(e);
     // Group 1 moved 1 of 4 pods: GantryWeight 25; the wait began when it became healthy.
-    expect(releaseAttributes(s, e, T0)).toEqual({ phase: 'waiting-approval', waitingOn: 'approval', approvers: ['bob', 'group:sre'], excluded: ['carol', 'dave'], weight: 25, waitingSince: T0 });
+    expect(releaseAttributes(s, e, T0)).toEqual({ phase: 'waiting-approval', waitingOn: 'approval', approvers: ['bob', 'group:sre'], excluded: ['carol', 'dave'], weight: 25, waitingSince: T0, group: 1, cells: ['a=1/4'] });
     applyDecision(s, Action.Approve, req(alice), T0 + MIN);
     const a = releaseAttributes(s, e, T0 + MIN);
     expect(a.excluded).toEqual(['alice', 'carol', 'dave']);
@@ -147,18 +147,19 @@ describe('search attribute values: who can unblock a release', () => {
   it('paused: approvers plus the author and the starter may resume; a timer and running steps need nobody', () => {
     const s = waiting(e);
     applyDecision(s, Action.Pause, req(alice), T0 + MIN);
-    expect(releaseAttributes(s, e, T0 + 2 * MIN)).toEqual({ phase: 'paused', waitingOn: 'resume', approvers: ['bob', 'group:sre', 'carol', 'dave'], excluded: [], weight: 25, waitingSince: T0 + MIN });
+    expect(releaseAttributes(s, e, T0 + 2 * MIN)).toEqual({ phase: 'paused', waitingOn: 'resume', approvers: ['bob', 'group:sre', 'carol', 'dave'], excluded: [], weight: 25, waitingSince: T0 + MIN, group: 1, cells: ['a=1/4'] });
     const fresh = newReleaseState({ id: 'r', app: 'shop', environment: e, revision: { image: 'i' }, startedBy: { id: 'dave', channel: 'cli' }, plan: environmentPlan(e) }, T0);
     recordApplied(fresh, 0, T0);
-    expect(releaseAttributes(fresh, e, T0)).toEqual({ phase: 'verifying', waitingOn: 'none', approvers: [], excluded: [], weight: 25 });
+    expect(releaseAttributes(fresh, e, T0)).toEqual({ phase: 'verifying', waitingOn: 'none', approvers: [], excluded: [], weight: 25, group: 1, cells: ['a=1/4'] });
     const baking = waiting(env({ bake: '10m', groups: [{ name: 'only', pods: 'rest', confirm: { type: 'auto' } }] }));
     recordConfirmed(baking, 'healthy', T0);
     expect(releaseAttributes(baking, env({ bake: '10m', groups: [{ name: 'only', pods: 'rest', confirm: { type: 'auto' } }] }), T0)).toMatchObject({ phase: 'waiting', waitingOn: 'timer', approvers: [] });
   });
 
   it('changedAttributes: only what changed (so the workflow upserts rarely)', () => {
-    const a = { phase: 'waiting-approval' as const, waitingOn: 'approval' as const, approvers: ['bob'], excluded: [], weight: 25, waitingSince: T0 };
-    expect(changedAttributes(undefined, a)).toEqual(['phase', 'waitingOn', 'approvers', 'excluded', 'weight', 'waitingSince']);
+    const a = { phase: 'waiting-approval' as const, waitingOn: 'approval' as const, approvers: ['bob'], excluded: [], weight: 25, waitingSince: T0, group: 1, cells: ['a=1/4'] };
+    expect(changedAttributes(undefined, a)).toEqual(['phase', 'waitingOn', 'approvers', 'excluded', 'weight', 'waitingSince', 'group', 'cells']);
+    expect(changedAttributes(a, { ...a, group: 2, cells: ['a=4/4'] })).toEqual(['group', 'cells']);
     expect(changedAttributes(a, { ...a })).toEqual([]);
     expect(changedAttributes(a, { ...a, excluded: ['alice'] })).toEqual(['excluded']);
     expect(changedAttributes(a, { ...a, weight: 100 })).toEqual(['weight']);
@@ -175,8 +176,22 @@ describe('search attribute values: who can unblock a release', () => {
     expect(plannedWeight(fresh)).toBe(100);
     recordOutcome(fresh, 'rolled-back', 'test', T0);
     expect(plannedWeight(fresh)).toBe(0);
-    expect(releaseAttributes(fresh, e, T0)).toMatchObject({ phase: 'rolled-back', weight: 0 });
+    expect(releaseAttributes(fresh, e, T0)).toMatchObject({ phase: 'rolled-back', weight: 0, cells: ['a=0/4'] });
     expect(releaseAttributes(fresh, e, T0).waitingSince).toBeUndefined();
+  });
+
+  it('GantryGroup and GantryCells: the group in progress (1-based, as status shows it) and each cell as new/all; parsed back by the list', () => {
+    const two = env({ cells: [{ name: 'zone-a', namespace: 'shop', replicas: 5 }, { name: 'zone-b', namespace: 'shop', replicas: 3 }] });
+    const fresh = newReleaseState({ id: 'r', app: 'shop', environment: two, revision: { image: 'i' }, startedBy: { id: 'dave', channel: 'cli' }, plan: environmentPlan(two) }, T0);
+    const before = releaseAttributes(fresh, two, T0);
+    expect([before.group, before.cells]).toEqual([1, ['zone-a=0/5', 'zone-b=0/3']]);
+    recordApplied(fresh, 0, T0);
+    const st = releaseStatus(fresh, two, T0);
+    const after = releaseAttributes(fresh, two, T0);
+    expect(after.group).toBe(st.group.current);
+    expect(after.cells).toEqual(st.cells.map((c) => `${c.cell}=${c.canary}/${c.replicas}`));
+    expect(parseCellAttribute('zone-a=1/5')).toEqual({ cell: 'zone-a', part: 1, whole: 5 });
+    expect(parseCellAttribute('zone-a')).toBeUndefined();
   });
 
   it('the waiting-for query names the caller, their groups and anyone, with quotes escaped', () => {
@@ -186,8 +201,8 @@ describe('search attribute values: who can unblock a release', () => {
 
   it('the production hint registers them with the CLI, one type per command', () => {
     expect(registerHint('prod')).toBe('temporal operator search-attribute create --namespace prod --name GantryApp --name GantryEnvironment --name GantryKind --name GantryPhase --name GantryWaitingOn --type Keyword; '
-      + 'temporal operator search-attribute create --namespace prod --name GantryApprovers --name GantryExcluded --type KeywordList; '
-      + 'temporal operator search-attribute create --namespace prod --name GantryWeight --type Int; '
+      + 'temporal operator search-attribute create --namespace prod --name GantryApprovers --name GantryExcluded --name GantryCells --type KeywordList; '
+      + 'temporal operator search-attribute create --namespace prod --name GantryWeight --name GantryGroup --type Int; '
       + 'temporal operator search-attribute create --namespace prod --name GantryWaitingSince --type Datetime');
   });
 
@@ -197,6 +212,7 @@ describe('search attribute values: who can unblock a release', () => {
       '--search-attribute', 'GantryPhase=Keyword', '--search-attribute', 'GantryWaitingOn=Keyword',
       '--search-attribute', 'GantryApprovers=KeywordList', '--search-attribute', 'GantryExcluded=KeywordList',
       '--search-attribute', 'GantryWeight=Int', '--search-attribute', 'GantryWaitingSince=Datetime',
+      '--search-attribute', 'GantryGroup=Int', '--search-attribute', 'GantryCells=KeywordList',
     ]);
   });
 });

@@ -13,7 +13,7 @@ import { parse } from '../../input.js';
 import { html, type SafeHtml } from '../html.js';
 import type { ConsoleDeps, ConsoleHelpers, ConsoleRoutes, Viewer } from '../types.js';
 import { releaseParamsOf, releasePath, sendReleasePage } from './release.js';
-import { shortDigest } from './parts.js';
+import { prose, shortDigest, timeText } from './parts.js';
 
 const ORDER: readonly Action[] = [Action.Approve, Action.Reject, Action.Pause, Action.Resume, Action.Promote, Action.Abort, Action.Rollback, Action.Override];
 
@@ -75,19 +75,23 @@ function answerOf(a: Action, s: ReleaseStatus, viewer: Viewer, policy: ApproverP
 /** `policy`: the environment's approvers (the release's memo), for a rollback after success. */
 export function actionsPanel(s: ReleaseStatus, viewer: Viewer, policy?: ApproverPolicy): SafeHtml {
   const path = releasePath(s.app, s.environment);
-  const answers = new Map(ORDER.map((a) => [a, answerOf(a, s, viewer, policy)]));
+  // An ended release takes one action only (a rollback after success, which starts a new release):
+  // the others are not shown, and why is said once.
+  const shown = s.outcome ? ORDER.filter((a) => a === Action.Rollback && s.outcome?.result === 'succeeded') : ORDER;
+  const ended = s.outcome ? `the release has ended (${s.outcome.result} at ${timeText(s.outcome.at)})` : undefined;
+  const answers = new Map(shown.map((a) => [a, answerOf(a, s, viewer, policy)]));
   // A reason most buttons share (say, the release has ended) is said once, above them.
   const counts = new Map<string, number>();
   for (const x of answers.values()) if (!x.allowed && x.reason) counts.set(x.reason, (counts.get(x.reason) ?? 0) + 1);
   const common = [...counts.entries()].find(([, n]) => n >= 4)?.[0];
-  const buttons = ORDER.map((a) => {
+  const buttons = shown.map((a) => {
     const answer = answers.get(a)!;
     const confirm = confirmText(a, s);
     const shared = !answer.allowed && answer.reason === common;
     const reasonId = shared ? 'why-common' : `why-${a}`;
     return html`<li class="action ${answer.allowed ? 'allowed' : 'refused'}">
 <button type="submit" id="action-${a}" formaction="${path}/${a}" class="${DANGER.has(a) ? 'danger' : a === Action.Approve ? 'primary' : ''}" data-testid="action-${a}"${confirm ? html` data-confirm="${confirm}"` : ''}${answer.allowed ? '' : html` disabled`}${answer.reason ? html` aria-describedby="${reasonId}"` : ''}>${label(a)}</button>
-${shared ? html`<span class="reason" id="why-${a}">Not now: as above</span>` : answer.reason ? html`<span class="reason" id="${reasonId}">${answer.allowed ? answer.reason : html`Not now: ${answer.reason}`}</span>` : ''}
+${shared ? html`<span class="reason" id="why-${a}">Not now: as above</span>` : answer.reason ? html`<span class="reason" id="${reasonId}">${answer.allowed ? prose(answer.reason) : html`<span class="not-allowed" aria-hidden="true">⊘</span> Not now: ${prose(answer.reason)}`}</span>` : ''}
 </li>`;
   });
   return html`<section class="actions" aria-labelledby="h-actions" data-testid="actions"><h2 id="h-actions">Actions</h2>
@@ -96,8 +100,9 @@ ${shared ? html`<span class="reason" id="why-${a}">Not now: as above</span>` : a
 <p class="muted">You are <strong>${viewer.identity.id}</strong>${viewer.identity.groups.length ? ` (${viewer.identity.groups.join(', ')})` : ''}; what you send is recorded with your name, via ui.</p>
 <label for="action-comment">Comment (recorded with the decision; required to override a window)</label>
 <textarea id="action-comment" name="comment" rows="2" maxlength="2000"></textarea>
-${common ? html`<p class="reason common" id="why-common">Not now: ${common}</p>` : ''}
-<ul class="buttons">${buttons}</ul>
+${ended ? html`<p class="reason ended" data-testid="ended">${ended[0]!.toUpperCase()}${ended.slice(1)}${buttons.length ? '.' : ': nothing more to do here.'}</p>` : ''}
+${common ? html`<p class="reason common" id="why-common"><span class="not-allowed" aria-hidden="true">⊘</span> Not now: ${prose(common)}</p>` : ''}
+${buttons.length ? html`<ul class="buttons">${buttons}</ul>` : ''}
 </form></section>`;
 }
 

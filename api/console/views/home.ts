@@ -19,8 +19,8 @@ const POLL = '10s';
 
 /**
  * A listed release: what the one visibility list carries (api/service.ts ReleaseSummary: search
- * attributes and memo). The group in progress and the per-cell split are not there (they would need a
- * status query per row): the release page shows them.
+ * attributes and memo), never a status query per row. The group in progress (GantryGroup) and the
+ * per-cell split (GantryCells) are there for releases started since they exist.
  */
 export type Row = ReleaseSummary;
 
@@ -75,6 +75,24 @@ function waitingCell(r: Row, now: number): SafeHtml {
   return html`${r.waitingOn}${r.waitingSince ? html`<br><span class="muted">since ${time(r.waitingSince)} (${age(r.waitingSince, now)} ago)</span>` : ''}`;
 }
 
+/** "2 of 3" when the list knows the group in progress, else how many groups. */
+function groupCell(r: Row): SafeHtml {
+  if (r.group !== undefined && r.groups !== undefined) return html`<span data-testid="group">${r.group} of ${r.groups}</span>`;
+  if (r.groups !== undefined) return html`${r.groups} group${r.groups === 1 ? '' : 's'}`;
+  return html`<span class="muted">—</span>`;
+}
+
+/** The approvers less those excluded now (author, starter, who already approved), and who those are. */
+function whoCell(r: Row): SafeHtml {
+  if (!r.approvers?.length) return html`<span class="muted">—</span>`;
+  const excluded = new Set(r.excluded ?? []);
+  const may = r.approvers.filter((a) => !excluded.has(a));
+  // Whom the note names: the excluded the list names, or anyone excluded when a group or * may include them.
+  const broad = may.some((a) => a === '*' || a.startsWith('group:'));
+  const not = [...excluded].filter((id) => broad || r.approvers!.includes(id));
+  return html`${may.length ? approverWords(may) : html`<span class="muted">nobody named</span>`}${not.length ? html`<br><span class="muted">not ${not.join(', ')}</span>` : ''}`;
+}
+
 /** `quick`: a link to the release's actions (a waiting-for-me row: what to do is on that page, with its reasons). */
 function row(r: Row, now: number, quick: boolean): SafeHtml {
   const phase = r.phase ?? r.status;
@@ -82,10 +100,10 @@ function row(r: Row, now: number, quick: boolean): SafeHtml {
 <td class="app"><a href="${releaseHref(r)}">${r.app}</a>${r.kind === 'rollback' ? html` <span class="badge muted">rollback</span>` : ''}</td>
 <td>${r.environment}</td>
 <td>${phaseBadge(phase)}</td>
-<td>${r.groups !== undefined ? html`${r.groups} group${r.groups === 1 ? '' : 's'}` : html`<span class="muted">—</span>`}</td>
-<td>${r.canaryWeight !== undefined ? bar(r.canaryWeight, 100, 'new revision share of the pods', true) : html`<span class="muted">—</span>`}</td>
+<td>${groupCell(r)}</td>
+<td>${r.canaryWeight !== undefined ? bar(r.canaryWeight, 100, 'new revision share of the pods', true) : html`<span class="muted">—</span>`}${r.cells?.length ? html`<ul class="plain cells-bars">${r.cells.map((c) => html`<li><span class="cell">${c.cell}</span> ${bar(c.part, c.whole, `${c.cell}: new pods`)}</li>`)}</ul>` : ''}</td>
 <td>${waitingCell(r, now)}</td>
-<td>${r.approvers?.length ? approverWords(r.approvers) : html`<span class="muted">—</span>`}</td>
+<td data-testid="who-can-unblock">${whoCell(r)}</td>
 <td>${revisionLine(r.revision, repoOf(r.trigger))}</td>
 <td>${r.startedBy ?? html`<span class="muted">—</span>`}</td>
 <td>${time(r.startTime)}</td>
@@ -93,7 +111,7 @@ ${quick ? html`<td><a href="${releaseHref(r)}#h-actions" data-testid="decide-lin
 </tr>`;
 }
 
-const HEAD = (quick: boolean) => html`<tr><th scope="col">App</th><th scope="col">Environment</th><th scope="col">Phase</th><th scope="col">Groups</th><th scope="col">New revision</th><th scope="col">Waiting on</th><th scope="col">Who can unblock</th><th scope="col">Revision</th><th scope="col">Started by</th><th scope="col">Started</th>${quick ? html`<th scope="col">Decide</th>` : ''}</tr>`;
+const HEAD = (quick: boolean) => html`<tr><th scope="col">App</th><th scope="col">Environment</th><th scope="col">Phase</th><th scope="col">Group</th><th scope="col">New revision (per cell)</th><th scope="col">Waiting on</th><th scope="col">Who can unblock</th><th scope="col">Revision</th><th scope="col">Started by</th><th scope="col">Started</th>${quick ? html`<th scope="col">Decide</th>` : ''}</tr>`;
 
 function table(rows: Row[], now: number, caption: string, testid: string, empty: string, quick = false): SafeHtml {
   return html`<table data-testid="${testid}"><caption class="sr-only">${caption}</caption><thead>${HEAD(quick)}</thead>

@@ -30,12 +30,24 @@ export function phaseBadge(phase: string): SafeHtml {
   return html`<span class="badge ${tone}">${phase}</span>`;
 }
 
-/** 2026-12-02T12:00:00.000Z → 2026-12-02 12:00:00 UTC, in a <time> element. */
+/** 2026-12-02T12:00:00.000Z → 2026-12-02 12:00:00 UTC: the console's one way to write an instant as text. */
+export function timeText(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+}
+
+/** An instant as timeText, in a <time> element. */
 export function time(iso: string | undefined): SafeHtml {
   if (!iso) return html`<span class="muted">—</span>`;
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return html`${iso}`;
-  return html`<time datetime="${d.toISOString()}">${d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}</time>`;
+  return html`<time datetime="${d.toISOString()}">${timeText(iso)}</time>`;
+}
+
+/** Text for people: every full sha256 digest in it shortened to 12 hex digits (the full one is in the revision block). */
+export function prose(text: string): string {
+  return text.replace(/sha256:([0-9a-f]{12})[0-9a-f]{52}/g, 'sha256:$1');
 }
 
 /** How long ago, in words (3 min, 2 h 5 min). */
@@ -111,8 +123,11 @@ function errorOf(err: unknown, req: FastifyRequest): { status: number; body: Saf
 
 export function errorBox(e: GantryError): SafeHtml {
   const j = e.toJSON();
+  const title = e.code === 'refused' ? 'Refused' : 'Error';
+  // Messages often start with their own "refused: …": the title says it once.
+  const message = prose(j.message.replace(new RegExp(`^${title}:\\s*`, 'i'), ''));
   return html`<div class="error" role="alert" data-testid="error">
-<p><strong>${e.code === 'refused' ? 'Refused' : 'Error'}:</strong> ${j.message}</p>
+<p><strong>${title}:</strong> ${message}</p>
 ${j.hint ? html`<p class="hint">${j.hint}</p>` : ''}
 ${j.details?.length ? html`<ul>${j.details.map((d) => html`<li><code>${d.path}</code>: ${d.message}${d.hint ? html` — ${d.hint}` : ''}</li>`)}</ul>` : ''}
 </div>`;

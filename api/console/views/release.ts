@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CheckSpec } from '../../../core/analysis.js';
 import type { EnvironmentConfig, GroupConfig } from '../../../core/config.js';
 import type { ObservedCell, ObservedPods } from '../../../core/observed.js';
-import type { Decision, HistoryEvent, ReleaseStatus, Revision } from '../../../core/release.js';
+import { overrideCommand, type Decision, type HistoryEvent, type ReleaseStatus, type Revision } from '../../../core/release.js';
 import { unblockingAction } from '../../../core/search-attributes.js';
 import { releaseWorkflowId, type ReleaseMemo } from '../../../workflows/messages.js';
 import type { GantryError } from '../../errors.js';
@@ -17,7 +17,7 @@ import { html, type SafeHtml } from '../html.js';
 import { page } from '../layout.js';
 import type { ConsoleDeps, ConsoleHelpers, ConsoleRoutes, Viewer } from '../types.js';
 import { actionsPanel } from './actions.js';
-import { age, approverWords, errorBox, phaseBadge, repoOf, shaLink, time } from './parts.js';
+import { age, approverWords, errorBox, phaseBadge, prose, repoOf, shaLink, shortDigest, time, timeText } from './parts.js';
 
 /** How many events the page shows: as many as each live fragment (the full record: gantry release history). */
 const EVENTS = STREAM_EVENTS;
@@ -39,8 +39,7 @@ export function releaseParamsOf(req: FastifyRequest): { app: string; env: string
 
 export async function memoOf(deps: ConsoleDeps, app: string, env: string): Promise<Partial<ReleaseMemo> | undefined> {
   try {
-    const d = await deps.service.client.workflow.getHandle(releaseWorkflowId(app, env)).describe();
-    return (d.memo ?? undefined) as Partial<ReleaseMemo> | undefined;
+    return await deps.service.releaseRunMemo(app, env);
   } catch {
     // The status (asked first) reports a missing release; without the memo the page shows less.
     return undefined;
@@ -144,7 +143,9 @@ function cliCommand(s: ReleaseStatus): string | undefined {
   if (!s.waiting) return undefined;
   const action = unblockingAction(s.waiting.on);
   if (!action) return undefined;
-  return `gantry ${action} ${s.app} ${s.environment}${action === 'override' ? ' -m "<reason>"' : action === 'approve' ? ' -m "<comment>"' : ''}`;
+  // The override command is the one the workflow's own hint names (core overrideCommand).
+  if (action === 'override') return overrideCommand(s.app, s.environment);
+  return `gantry ${action} ${s.app} ${s.environment}${action === 'approve' ? ' -m "<comment>"' : ''}`;
 }
 
 function waitingPanel(s: ReleaseStatus): SafeHtml {
@@ -153,14 +154,14 @@ function waitingPanel(s: ReleaseStatus): SafeHtml {
   const a = w.approvers;
   const cmd = cliCommand(s);
   return html`<section class="waiting" aria-labelledby="h-waiting" data-testid="waiting-panel"><h2 id="h-waiting">Waiting on ${w.on}</h2>
-<p>${w.reason}</p>
+<p>${prose(w.reason)}</p>
 <dl>
 <dt>Since</dt><dd>${time(w.since)}</dd>
 ${w.until ? html`<dt>Until</dt><dd>${time(w.until)} (<span data-until="${w.until}">${w.until}</span> left)</dd>` : ''}
 ${a ? html`<dt>Approvals</dt><dd data-testid="approvals"><strong>${a.approvals.length} of ${a.required}</strong>${a.approvals.length ? html`: ${a.approvals.map((x, i) => html`${i ? ', ' : ''}${x.by} at ${time(x.at)}${x.expiresAt ? html` (counts until ${time(x.expiresAt)})` : ''}`)}` : ''}</dd>
 <dt>Who can approve</dt><dd data-testid="approvers">${a.users.length || a.groups.length ? approverWords([...a.users, ...a.groups.map((g) => `group:${g}`)]) : 'anyone signed in'}</dd>
 ${a.excluded.length ? html`<dt>May not approve</dt><dd><ul class="plain">${a.excluded.map((x) => html`<li>${x.id}: ${x.why}</li>`)}</ul></dd>` : ''}
-${a.escalation ? html`<dt>Escalation</dt><dd>${time(a.escalation.at)} to ${approverWords([...a.escalation.to.users, ...a.escalation.to.groups.map((g) => `group:${g}`)])}${a.escalation.sent ? ' (sent)' : ''}</dd>` : ''}` : html`<dt>Who can unblock it</dt><dd>${w.who}</dd>`}
+${a.escalation ? html`<dt>Escalation</dt><dd>${time(a.escalation.at)} to ${approverWords([...a.escalation.to.users, ...a.escalation.to.groups.map((g) => `group:${g}`)])}${a.escalation.sent ? ' (sent)' : ''}</dd>` : ''}` : html`<dt>Who can unblock it</dt><dd>${cmd ? w.who.replace(` (${cmd})`, '') : w.who}</dd>`}
 ${cmd ? html`<dt>From a terminal</dt><dd><code data-testid="cli-command">${cmd}</code></dd>` : ''}
 </dl></section>`;
 }
@@ -168,7 +169,19 @@ ${cmd ? html`<dt>From a terminal</dt><dd><code data-testid="cli-command">${cmd}<
 type Entry = { at: string; kind: 'event'; e: HistoryEvent } | { at: string; kind: 'decision'; d: Decision };
 
 export function decisionText(d: Decision): string {
-  return `${d.action} by ${d.by} via ${d.channel} at ${d.at}${d.comment ? `: ${d.comment}` : ''}`;
+  return `${d.action} by ${d.by} via ${d.channel} at ${timeText(d.at)}${d.comment ? `: ${d.comment}` : ''}`;
+}
+
+/** " group 2" before an event's message, unless the message names its group itself (most do). */
+function eventGroup(e: HistoryEvent): string {
+  if (e.group === undefined || e.group < 0 || new RegExp(`\\bgroup ${e.group + 1}\\b`).test(e.message)) return '';
+  return ` group ${e.group + 1}`;
+}
+
+/** The summary beside the phase badge, without saying the phase twice ("succeeded: …", "completing"). */
+export function summaryText(s: Pick<ReleaseStatus, 'phase' | 'summary'>): string {
+  if (s.summary === s.phase) return '';
+  return prose(s.summary.startsWith(`${s.phase}: `) ? s.summary.slice(s.phase.length + 2) : s.summary);
 }
 
 function timeline(s: ReleaseStatus): SafeHtml {
@@ -176,7 +189,7 @@ function timeline(s: ReleaseStatus): SafeHtml {
   entries.sort((x, y) => Date.parse(y.at) - Date.parse(x.at));
   return html`<section aria-labelledby="h-timeline"><h2 id="h-timeline">Timeline <span class="muted">(newest first; the full record: gantry release history ${s.app} ${s.environment})</span></h2>
 <ol class="timeline" data-testid="timeline">${entries.map((x) => x.kind === 'event'
-    ? html`<li>${time(x.e.at)} <span class="badge muted">${x.e.type}</span>${x.e.group !== undefined ? html` group ${x.e.group + 1}` : ''} ${x.e.message}</li>`
+    ? html`<li>${time(x.e.at)} <span class="badge muted">${x.e.type}</span>${eventGroup(x.e)} ${prose(x.e.message)}</li>`
     : html`<li class="decision" data-testid="timeline-decision">${time(x.d.at)} <span class="badge run">decision</span> <strong>${x.d.action}</strong> by ${x.d.by} via ${x.d.channel}${x.d.comment ? html`: “${x.d.comment}”` : ''}</li>`)}</ol></section>`;
 }
 
@@ -187,8 +200,8 @@ export function liveBody(c: ReleaseContext): SafeHtml {
   const repo = repoOf(c.memo?.trigger);
   return html`<section class="head" aria-labelledby="h-phase">
 <h2 id="h-phase" class="sr-only">Phase</h2>
-<p data-testid="phase">${phaseBadge(s.phase)} ${s.kind === 'rollback' ? html`<span class="badge muted">rollback release</span> ` : ''}<span class="summary">${s.summary}</span></p>
-<p class="muted">Group ${s.group.current} of ${s.group.of}${s.group.name ? html` (${s.group.name})` : ''} · started by ${s.startedBy} at ${time(s.startedAt)} (${age(s.startedAt, c.now)} ago)${s.stop ? html` · stopped: ${s.stop.cause}, ${s.stop.reason}` : ''}</p>
+<p data-testid="phase">${phaseBadge(s.phase)} ${s.kind === 'rollback' ? html`<span class="badge muted">rollback release</span> ` : ''}<span class="summary" data-testid="summary">${summaryText(s)}</span></p>
+<p class="muted">Group ${s.group.current} of ${s.group.of}${s.group.name ? html` (${s.group.name})` : ''} · started by ${s.startedBy} at ${time(s.startedAt)} (${age(s.startedAt, c.now)} ago)${s.stop ? html` · stopped: ${s.stop.cause}, ${prose(s.stop.reason)}` : ''}</p>
 ${s.outcome?.hint ?? s.stop?.hint ? html`<p class="hint">${s.outcome?.hint ?? s.stop?.hint}</p>` : ''}
 <div class="revs">${revisionBlock('Revision', s.revision, repo, 'revision')}${revisionBlock('Replaces', s.previous, repo, 'previous')}</div>
 </section>
@@ -215,7 +228,7 @@ function links(s: ReleaseStatus, memo: Partial<ReleaseMemo> | undefined, deps: C
 function flashOf(req: FastifyRequest, s: ReleaseStatus, viewer: Viewer): string | undefined {
   const q = (req.query ?? {}) as Record<string, unknown>;
   if (typeof q.started === 'string') {
-    return s.kind === 'rollback' && s.startedBy === viewer.identity.id ? `rollback by ${s.startedBy} via ui at ${s.startedAt}: a rollback release to ${s.revision.image}@${s.revision.digest ?? '(no digest)'} started` : undefined;
+    return s.kind === 'rollback' && s.startedBy === viewer.identity.id ? `rollback by ${s.startedBy} via ui at ${timeText(s.startedAt)}: a rollback release to ${s.revision.image}@${shortDigest(s.revision.digest) || '(no digest)'} started` : undefined;
   }
   if (typeof q.decided !== 'string' || typeof q.at !== 'string') return undefined;
   const d = s.decisions.find((x) => x.action === q.decided && x.at === q.at && x.by === viewer.identity.id);
