@@ -21,7 +21,6 @@ import type { Caller, GantryService } from './service.js';
 import { emptyTriggerConfig, type TriggerServerConfig } from './server-config.js';
 import { ApiMetrics } from './metrics.js';
 import { ReleaseStreams } from './stream.js';
-import { TrainService } from './trains.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerIndexRoute } from './routes/index-page.js';
 import { registerPipelineRoutes } from './routes/pipelines.js';
@@ -250,7 +249,7 @@ export function buildServer(opts: BuildServerOptions): FastifyInstance {
   registerReleaseRoutes(app, { ...deps, streams });
   registerPipelineRoutes(app, deps);
   // Release trains (api/trains.ts): Temporal Schedules per app and environment.
-  registerTrainRoutes(app, { trains: new TrainService(service.client, service.taskQueue, () => service.searchAttributesReady()), callerOf });
+  registerTrainRoutes(app, { trains: service.trains, callerOf });
   // Looking back (api/routes/history.ts): runs of a release, the audit log, an environment's calendar; train pause.
   registerHistoryRoutes(app, deps);
 

@@ -1,5 +1,8 @@
 // The command service: the one place that turns a request (from the HTTP API, chat, or a schedule)
 // into Temporal starts, Updates and Queries, with the same validation and error mapping for all.
+// Routes and console views never hold a Temporal client: they call this service, or its two parts
+// made once here, `trains` (Schedules, api/trains.ts) and `history` (bounded reads of past runs,
+// audit, calendars and gate logs, api/history.ts).
 import {
   WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError,
   type Client, type WorkflowHandle,
@@ -16,6 +19,8 @@ import {
   type DecisionResult, type ReleaseMemo,
 } from '../workflows/messages.js';
 import type { ReleaseInput } from '../workflows/release.js';
+import { TrainService } from './trains.js';
+import { HistoryReader } from './history.js';
 import type { PipelineInput } from '../workflows/pipeline.js';
 import { canUnblock, parseCellAttribute, registerHint, SearchAttribute, searchAttributeTypes, unblockingAction, waitingForClause } from '../core/search-attributes.js';
 import {
@@ -67,16 +72,16 @@ export interface ReleaseSummary {
   waitingOn?: string;
   /** Who can unblock it (user ids, group:<name>, * for anyone), when it waits on people. */
   approvers?: string[];
-  /** The new revision's planned share of the pods in percent (GantryWeight), and since when it waits (GantryWaitingSince). */
-  canaryWeight?: number;
-  waitingSince?: string;
-  /** From the memo, where the release carries one: the revision it releases and how many groups it has. */
-  revision?: Revision;
   /** Who the approvers name but may not unblock it now (GantryExcluded: author, starter, who already approved). */
   excluded?: string[];
   /** The group in progress, 1-based (GantryGroup), and per cell the new revision's planned pods (GantryCells). */
   group?: number;
   cells?: { cell: string; part: number; whole: number }[];
+  /** The new revision's planned share of the pods in percent (GantryWeight), and since when it waits (GantryWaitingSince). */
+  canaryWeight?: number;
+  waitingSince?: string;
+  /** From the memo, where the release carries one: the revision it releases and how many groups it has. */
+  revision?: Revision;
   groups?: number;
   startedBy?: string;
   /** What started it at most once (e.g. `tag:<owner/name>:<tag>:<sha>`), when something did. */
@@ -175,6 +180,13 @@ export class GantryService {
    * build, verify, tag); default the task queue, where one worker serves everything.
    */
   constructor(readonly client: Client, readonly taskQueue: string = TASK_QUEUE, readonly buildTaskQueue: string = taskQueue) {}
+
+  private trainService?: TrainService;
+  private historyReader?: HistoryReader;
+  /** Release trains (Temporal Schedules), one per service. */
+  get trains(): TrainService { return (this.trainService ??= new TrainService(this.client, this.taskQueue, () => this.searchAttributesReady())); }
+  /** Bounded reads of past runs, the audit log, calendars and gate logs, one per service. */
+  get history(): HistoryReader { return (this.historyReader ??= new HistoryReader(this)); }
 
   async startRelease(req: StartReleaseRequest, caller: Caller): Promise<Started> {
     const config = await loadConfigOffThread(req.config);
@@ -459,6 +471,9 @@ export class GantryService {
       const waitingOn = running ? sa.get(GantryWaitingOn) : undefined;
       const kind = sa.get(GantryKind);
       const weight = sa.get(GantryWeight);
+      const excluded = sa.get(GantryExcluded) ?? [];
+      const group = sa.get(GantryGroup);
+      const cells = (sa.get(GantryCells) ?? []).map(parseCellAttribute).filter((c) => c !== undefined);
       const since = running && waitingOn && waitingOn !== 'none' ? sa.get(GantryWaitingSince) : undefined;
       out.push({
         workflowId: w.workflowId, app: m?.app ?? sa.get(GantryApp) ?? ids.app ?? '?', environment: m?.environment?.name ?? sa.get(GantryEnvironment) ?? ids.environment ?? '?',
@@ -468,12 +483,12 @@ export class GantryService {
         ...(phase && phase !== 'starting' ? { phase } : {}),
         ...(waitingOn && waitingOn !== 'none' ? { waitingOn } : {}),
         ...(running && approvers.length ? { approvers } : {}),
+        ...(running && excluded.length ? { excluded } : {}),
+        ...(typeof group === 'number' && group > 0 ? { group } : {}),
+        ...(cells.length ? { cells } : {}),
         ...(typeof weight === 'number' ? { canaryWeight: weight } : {}),
         ...(since instanceof Date && Number.isFinite(since.getTime()) ? { waitingSince: since.toISOString() } : {}),
         ...(m?.revision ? { revision: m.revision } : {}),
-      const excluded = sa.get(GantryExcluded) ?? [];
-      const group = sa.get(GantryGroup);
-      const cells = (sa.get(GantryCells) ?? []).map(parseCellAttribute).filter((c) => c !== undefined);
         ...(Array.isArray(m?.environment?.groups) ? { groups: m.environment.groups.length } : {}),
         ...(typeof m?.startedBy === 'string' ? { startedBy: m.startedBy } : {}),
         ...(typeof m?.trigger === 'string' ? { trigger: m.trigger } : {}),
@@ -483,9 +498,6 @@ export class GantryService {
     return out;
   }
 
-        ...(running && excluded.length ? { excluded } : {}),
-        ...(typeof group === 'number' && group > 0 ? { group } : {}),
-        ...(cells.length ? { cells } : {}),
   /**
    * "Waiting for `who`" among the running releases that carry no search attributes (started before
    * them, or by a pipeline or a train): asks each for its status as `who` and keeps those whose

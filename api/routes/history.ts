@@ -6,9 +6,9 @@
 // POST /v1/trains/:app/:env/pause|unpause {comment?}      a train's schedule paused or running again
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { auditFilters, auditQuery, calendarQuery, HistoryReader, runsQuery } from '../history.js';
+import { auditFilters, auditQuery, calendarQuery, runsQuery } from '../history.js';
 import { parse, releaseParams, text } from '../input.js';
-import { TrainService, trainScheduleId } from '../trains.js';
+import { trainScheduleId } from '../trains.js';
 import { MAX_GATE_LOG_TAIL } from '../../workflows/gate-log.js';
 import type { RouteDeps } from './deps.js';
 
@@ -20,8 +20,8 @@ const logQuery = z.object({
 
 export function registerHistoryRoutes(app: FastifyInstance, deps: RouteDeps & { now?: () => number }): void {
   const { service, callerOf } = deps;
-  const history = new HistoryReader(service);
-  const trains = new TrainService(service.client, service.taskQueue, () => service.searchAttributesReady());
+  const history = service.history;
+  const trains = service.trains;
 
   app.get('/v1/releases/:app/:env/runs', async (req) => {
     callerOf(req);

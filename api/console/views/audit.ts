@@ -2,7 +2,7 @@
 // of human decisions across releases and trains, filterable and exportable as CSV and JSON. What it
 // reads and its bounds are api/history.ts's (HistoryReader.runs, HistoryReader.audit).
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { auditCsv, auditFilters, auditQuery, HistoryReader, runsQuery, type AuditLog, type AuditQuery, type ReleaseRun } from '../../history.js';
+import { auditCsv, auditFilters, auditQuery, runsQuery, type AuditLog, type AuditQuery, type ReleaseRun } from '../../history.js';
 import { parse, releaseParams } from '../../input.js';
 import { html, type SafeHtml } from '../html.js';
 import { page } from '../layout.js';
@@ -55,7 +55,7 @@ ${log.entries.map((e) => html`<tr data-testid="audit-row"><td>${when(e.at)}</td>
 }
 
 export const auditRoutes: ConsoleRoutes = (app, deps, h) => {
-  const history = new HistoryReader(deps.service);
+  const history = deps.service.history;
 
   app.get('/ui/releases/:app/:env/runs', async (req: FastifyRequest, reply: FastifyReply) => {
     const viewer = h.requireViewer(req, reply);

@@ -8,8 +8,8 @@ import { DateTime } from 'luxon';
 import { calendarSpans } from '../../../core/calendar-week.js';
 import { calendarState, type ReleaseCalendar } from '../../../core/windows.js';
 import { GantryError } from '../../errors.js';
-import { calendarView, HistoryReader, type CalendarView } from '../../history.js';
-import { TrainService, trainScheduleId, type TrainSummary } from '../../trains.js';
+import { calendarView, type CalendarView } from '../../history.js';
+import { trainScheduleId, type TrainSummary } from '../../trains.js';
 import { html, type SafeHtml } from '../html.js';
 import { page } from '../layout.js';
 import type { ConsoleRoutes, Viewer } from '../types.js';
@@ -115,8 +115,8 @@ ${last ? html`<div class="muted">last: ${last.action} by ${last.by} via ${last.c
 }
 
 export const calendarRoutes: ConsoleRoutes = (app, deps, h) => {
-  const history = new HistoryReader(deps.service);
-  const trains = new TrainService(deps.service.client, deps.service.taskQueue, () => deps.service.searchAttributesReady());
+  const history = deps.service.history;
+  const trains = deps.service.trains;
   const now = () => (deps.now ?? Date.now)();
 
   async function section(a: string, e: string, at: number): Promise<SafeHtml> {

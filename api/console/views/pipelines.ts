@@ -10,7 +10,7 @@ import type { GateResult } from '../../../core/gates.js';
 import type { PipelineStatus, StageStatus } from '../../../core/pipeline.js';
 import type { Revision } from '../../../core/release.js';
 import { GantryError } from '../../errors.js';
-import { HistoryReader, type EnvironmentRow } from '../../history.js';
+import { type EnvironmentRow } from '../../history.js';
 import { MAX_GATE_LOG_TAIL } from '../../../workflows/gate-log.js';
 import { html, type SafeHtml } from '../html.js';
 import { page } from '../layout.js';
@@ -88,7 +88,7 @@ ${rows.map((r) => html`<tr data-testid="env-${r.environment}">
 }
 
 export const pipelineRoutes: ConsoleRoutes = (app, deps, h) => {
-  const history = new HistoryReader(deps.service);
+  const history = deps.service.history;
 
   app.get('/ui/pipelines', async (req: FastifyRequest, reply: FastifyReply) => {
     const viewer = h.requireViewer(req, reply);
