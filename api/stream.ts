@@ -84,7 +84,9 @@ function canonical(v: unknown): string {
 }
 
 export function statusDigest(s: ReleaseStatus): string {
-  return crypto.createHash('sha256').update(canonical(s)).digest('hex');
+  // A new look that saw the same (the observer heartbeats every few seconds while a release waits) is no change.
+  const same = s.observed ? { ...s, observed: { ...s.observed, at: undefined } } : s;
+  return crypto.createHash('sha256').update(canonical(same)).digest('hex');
 }
 
 class Poller {
