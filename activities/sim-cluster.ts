@@ -137,7 +137,7 @@ export function createSimClusterActivities(opts: SimOptions = {}): ReleaseActivi
       const until = Date.now() + req.maxMs;
       const newReady = !neverReady(req.revision);
       while (Date.now() < until && !cancellationSignal().aborted) {
-        heartbeat({ kind: 'observe', observed: { ...observedOf(req.target, load().targets[key(req.target)], newReady), by: 'observe' } });
+        heartbeat({ kind: 'observe', observed: observedOf(req.target, load().targets[key(req.target)], newReady) });
         await sleep(Math.min(Math.max(100, req.intervalMs ?? 2000), until - Date.now()));
       }
     },

@@ -38,7 +38,7 @@ export interface ObservedCell {
 /** What a cluster activity saw, and when. */
 export interface ObservedState {
   at: string;
-  /** The activity that looked: apply, health, rollback, finalize, observe (while the release waits; sim: the simulated cluster). */
+  /** The activity that looked: apply, health, rollback, finalize, observe (while the release waits); sim: the simulated cluster, any activity. */
   by: ObservedBy;
   cells: ObservedCell[];
 }
