@@ -13,12 +13,18 @@
 // token variable is then used only for other GitHub API URLs. The API base URL is configurable (GitHub Enterprise:
 // https://<host>/api/v3) per call or per worker (GANTRY_GITHUB_API_URL).
 //
+// With the worker's GANTRY_PUBLIC_URL (`publicUrl`), each status links to the web console: a commit
+// status to the pipeline page (gates-only when the calling workflow is one), a deployment status to
+// the release page of its app and environment. Computed here, so workflows never carry the URL.
+//
 // Descriptions are outside text (reasons, messages) shown on GitHub: controls and bidi characters
 // escaped, on one line, cut to GitHub's 140 characters; errors echo GitHub's message capped.
 import { Octokit } from '@octokit/rest';
+import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { fail, FailureType } from '../workflows/failures.js';
 import { cap, displayLine, echo } from '../core/text.js';
+import { consolePipelinePath, consoleReleasePath, consoleUrl } from '../core/console-links.js';
 import { appOctokitAuth, describeApp, isAppTokenRequest, type GitHubAppSettings } from './github-auth.js';
 
 export const DEFAULT_GITHUB_TOKEN_ENV = 'GANTRY_GITHUB_TOKEN';
@@ -46,6 +52,8 @@ export interface CommitStatusInput extends GitHubTarget {
 export type DeploymentState = 'queued' | 'in_progress' | 'success' | 'failure' | 'error' | 'inactive';
 export interface DeploymentStatusInput extends GitHubTarget {
   environment: string;
+  /** The app released (config app.name): the status links to its release page in the console. */
+  app?: string;
   state: DeploymentState;
   description?: string;
   environmentUrl?: string;
@@ -64,6 +72,8 @@ export interface GitHubActivityOptions {
   env?: Record<string, string | undefined>;
   /** fetch for octokit (tests); default global fetch. */
   fetch?: typeof fetch;
+  /** GANTRY_PUBLIC_URL (an origin): statuses link to the console there; unset: no link. */
+  publicUrl?: string;
 }
 
 /** GitHub's limit for a status or deployment description. */
@@ -105,6 +115,14 @@ export function githubFailure(err: unknown, what: string, app?: GitHubAppSetting
     return fail(FailureType.GitHubUnavailable, message, { details, ...after });
   }
   return fail(FailureType.GitHubUnavailable, `${what}: ${cap(displayLine(err instanceof Error ? err.message : String(err)), 300)}`);
+}
+
+/** The pipeline page of a commit; gates-only when the calling workflow is a gates run (workflows/messages.ts gatesWorkflowId). */
+function pipelineLink(publicUrl: string | undefined, repo: string, sha: string): string | undefined {
+  if (!publicUrl) return undefined;
+  let workflowId = '';
+  try { workflowId = activityInfo().workflowExecution?.workflowId ?? ''; } catch { /* called outside an activity (a script): not a gates run */ }
+  return consoleUrl(publicUrl, consolePipelinePath(repo, sha, workflowId.startsWith('gates/')));
 }
 
 function splitRepo(repo: string): { owner: string; repo: string } {
@@ -158,15 +176,16 @@ export function createGitHubActivities(opts: GitHubActivityOptions = {}) {
       const { owner, repo } = splitRepo(input.repo);
       const o = client(input);
       const description = githubDescription(input.description);
+      const targetUrl = input.targetUrl ?? pipelineLink(opts.publicUrl, input.repo, input.sha);
       try {
         const { data } = await o.rest.repos.listCommitStatusesForRef({ owner, repo, ref: input.sha, per_page: 100 });
         const current = data.find((s) => s.context === input.context); // newest first
-        if (current && current.state === input.state && (current.description ?? undefined) === description && (current.target_url ?? undefined) === input.targetUrl) {
+        if (current && current.state === input.state && (current.description ?? undefined) === description && (current.target_url ?? undefined) === targetUrl) {
           return { changed: false, id: current.id };
         }
         const { data: created } = await o.rest.repos.createCommitStatus({
           owner, repo, sha: input.sha, state: input.state, context: input.context,
-          ...(description ? { description } : {}), ...(input.targetUrl ? { target_url: input.targetUrl } : {}),
+          ...(description ? { description } : {}), ...(targetUrl ? { target_url: targetUrl } : {}),
         });
         return { changed: true, id: created.id };
       } catch (err) {
@@ -180,6 +199,8 @@ export function createGitHubActivities(opts: GitHubActivityOptions = {}) {
       const { owner, repo } = splitRepo(input.repo);
       const o = client(input);
       const description = githubDescription(input.description);
+      // log_url: GitHub's name for a deployment status's target_url (it answers with both).
+      const logUrl = input.logUrl ?? (input.app ? consoleUrl(opts.publicUrl, consoleReleasePath(input.app, input.environment)) : pipelineLink(opts.publicUrl, input.repo, input.sha));
       try {
         const { data: existing } = await o.rest.repos.listDeployments({ owner, repo, sha: input.sha, environment: input.environment, task: GANTRY_DEPLOY_TASK, per_page: 10 });
         let deploymentId = existing[0]?.id;
@@ -194,10 +215,10 @@ export function createGitHubActivities(opts: GitHubActivityOptions = {}) {
         }
         const { data: statuses } = await o.rest.repos.listDeploymentStatuses({ owner, repo, deployment_id: deploymentId, per_page: 1 });
         const latest = statuses[0];
-        if (latest && latest.state === input.state && (latest.description ?? undefined) === description) return { changed: false, deploymentId, id: latest.id };
+        if (latest && latest.state === input.state && (latest.description ?? undefined) === description && (!logUrl || latest.log_url === logUrl)) return { changed: false, deploymentId, id: latest.id };
         const { data: created } = await o.rest.repos.createDeploymentStatus({
           owner, repo, deployment_id: deploymentId, state: input.state, auto_inactive: true,
-          ...(description ? { description } : {}), ...(input.environmentUrl ? { environment_url: input.environmentUrl } : {}), ...(input.logUrl ? { log_url: input.logUrl } : {}),
+          ...(description ? { description } : {}), ...(input.environmentUrl ? { environment_url: input.environmentUrl } : {}), ...(logUrl ? { log_url: logUrl } : {}),
         });
         return { changed: true, deploymentId, id: created.id };
       } catch (err) {

@@ -12,6 +12,9 @@
 // `tokenEnv` (default SLACK_BOT_TOKEN). Without a token or a channel the activity posts nothing and
 // says so (Slack is optional).
 //
+// With the worker's GANTRY_PUBLIC_URL (`publicUrl`), every notice ends with an "Open in console" link
+// to the release page (core/console-links.ts); without it, no link.
+//
 // Every text in a message is Slack text made from outside values (names, reasons, comments): controls
 // and bidi characters escaped, `&`, `<`, `>` escaped (no injected `<!channel>`, mention or link), and
 // capped so a long reason can never make Slack refuse the message (msg_too_long is not retryable).
@@ -20,6 +23,7 @@ import { fail, FailureType } from '../workflows/failures.js';
 import type { NotifyRequest } from '../workflows/activity-types.js';
 import { buttonBlockId, encodeButtonValue, SLACK_ACTIONS } from '../core/slack-protocol.js';
 import { cap, displayLine, slackText } from '../core/text.js';
+import { consoleReleasePath, consoleUrl } from '../core/console-links.js';
 import type { NoticeSink } from './notify.js';
 
 export const DEFAULT_SLACK_TOKEN_ENV = 'SLACK_BOT_TOKEN';
@@ -50,6 +54,8 @@ export interface SlackActivityOptions {
   channel?: string;
   env?: Record<string, string | undefined>;
   fetch?: typeof fetch;
+  /** GANTRY_PUBLIC_URL (an origin): notices link to the release page there; unset: no link. */
+  publicUrl?: string;
 }
 
 const NON_RETRYABLE = new Set([
@@ -61,7 +67,7 @@ const NON_RETRYABLE = new Set([
 /** The most characters of the detail of a message (Slack takes 3,000 in a section, with the title). */
 export const SLACK_DETAIL_LIMIT = 2400;
 
-export function approvalMessage(req: ApprovalRequestInput, run: string, channel: string) {
+export function approvalMessage(req: ApprovalRequestInput, run: string, channel: string, publicUrl?: string) {
   // The buttons' action ids and value: core/slack-protocol.ts (api/slack.ts decodes a press with it).
   const value = encodeButtonValue({ app: req.app, env: req.environment, group: req.group, run });
   // `group` is the 0-based index decisions record; people read groups counted from 1.
@@ -87,10 +93,14 @@ export function approvalMessage(req: ApprovalRequestInput, run: string, channel:
     },
     { type: 'context', elements: [{ type: 'mrkdwn', text: `or: \`/gantry approve ${app}/${env} &lt;comment&gt;\`` }] },
   ];
+  // A link, not a button: a URL button still sends a block_actions payload that api/slack.ts would have to ignore.
+  // The URL is an origin and encoded segments: no `|` or `>` that would end Slack's <url|text> early.
+  const url = consoleUrl(publicUrl, consoleReleasePath(req.app, req.environment));
+  const link = url ? [{ type: 'context', elements: [{ type: 'mrkdwn', text: `<${url}|Open in console>` }] }] : [];
   return {
     channel,
     text: title,
-    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `*${title}*\n${detail}` } }, ...buttons],
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `*${title}*\n${detail}` } }, ...buttons, ...link],
     metadata: { event_type: SLACK_METADATA_EVENT, event_payload: { key: `${run}/${req.group}/${kind}`, app: req.app, env: req.environment, group: req.group } },
   };
 }
@@ -136,7 +146,7 @@ export function createSlackActivities(opts: SlackActivityOptions = {}) {
       if (!channel) return { posted: false, reason: 'no Slack channel: set GANTRY_SLACK_CHANNEL on the worker' };
       const info = activityInfo();
       const run = info.workflowExecution?.runId ?? info.activityId;
-      const msg = approvalMessage(req, run, channel);
+      const msg = approvalMessage(req, run, channel, opts.publicUrl);
       if (info.attempt > 1) {
         // An earlier attempt may have posted before failing: look for its message first.
         const history = await call('conversations.history', token, new URLSearchParams({ channel, limit: '100', include_all_metadata: 'true' }));

@@ -92,13 +92,14 @@ export function createBuildWorkerActivities(config: Pick<ActivitySettings, 'pipe
 /** The release worker's activities: cluster, notify, GitHub, catalog; no repository code. */
 export function createReleaseWorkerActivities(config: ActivitySettings, overrides: Partial<ReleaseWorkerActivities> = {}): ReleaseWorkerActivities {
   const env = config.env;
+  const publicUrl = config.publicUrl ? { publicUrl: config.publicUrl } : {};
   const sinks = config.slack.enabled
-    ? [slackNoticeSink({ baseUrl: config.slack.apiUrl, tokenEnv: config.slack.tokenEnv, env, ...(config.slack.channel ? { channel: config.slack.channel } : {}) })]
+    ? [slackNoticeSink({ baseUrl: config.slack.apiUrl, tokenEnv: config.slack.tokenEnv, env, ...(config.slack.channel ? { channel: config.slack.channel } : {}), ...publicUrl })]
     : [];
   return {
     ...clusterActivities(config.cluster, env),
     ...createNotifyActivities(sinks),
-    ...createGitHubActivities({ baseUrl: config.github.apiUrl, tokenEnv: config.github.tokenEnv, env, ...(config.github.app ? { app: config.github.app } : {}) }),
+    ...createGitHubActivities({ baseUrl: config.github.apiUrl, tokenEnv: config.github.tokenEnv, env, ...(config.github.app ? { app: config.github.app } : {}), ...publicUrl }),
     ...createCatalogActivities({ taskQueue: config.taskQueue }),
     ...overrides,
   };

@@ -73,7 +73,7 @@ const githubApi = proxyActivities<GitHubActivities>({
 /** Builds that passed their gates go to the app's catalog, which release trains read. */
 const catalog = proxyActivities<CatalogActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5, nonRetryableErrorTypes } });
 
-interface GitHubReporter { stage(name: string, state: 'pending' | 'success' | 'failure', description?: string): void; flush(): Promise<void> }
+interface GitHubReporter { stage(name: string, state: 'pending' | 'success' | 'failure', description?: string, app?: string): void; flush(): Promise<void> }
 
 /** Reports stage changes to GitHub in order, best effort: GitHub being down never fails a pipeline. */
 function githubReporter(input: PipelineInput): GitHubReporter {
@@ -83,12 +83,12 @@ function githubReporter(input: PipelineInput): GitHubReporter {
     chain = chain.then(call).then(() => undefined, (err: unknown) => { log.warn('GitHub status not reported', { what, error: failureReason(err) }); });
   };
   return {
-    stage(name, state, description) {
+    stage(name, state, description, app) {
       if (!target) return;
       const desc = description ? { description: description.slice(0, 140) } : {};
       queue(`${name} ${state}`, () => githubApi.githubCommitStatus({ ...target, context: `gantry/${name}`, state, ...desc }));
       const env = /^release:(.+)$/.exec(name)?.[1];
-      if (env) queue(`deployment ${env} ${state}`, () => githubApi.githubDeploymentStatus({ ...target, environment: env, state: state === 'pending' ? 'in_progress' : state, ...desc }));
+      if (env) queue(`deployment ${env} ${state}`, () => githubApi.githubDeploymentStatus({ ...target, environment: env, ...(app ? { app } : {}), state: state === 'pending' ? 'in_progress' : state, ...desc }));
     },
     // Also when the pipeline fails or is cancelled: the last statuses still reach GitHub.
     flush: () => CancellationScope.nonCancellable(() => chain),
@@ -114,10 +114,11 @@ async function runPipeline(input: PipelineInput, gh: GitHubReporter) {
   // Every stage change is also reported to GitHub (when input.github is set).
   // And timed: gantry_pipeline_stage_duration_seconds (workflows/metrics.ts).
   const stageStarts = new Map<string, number>();
-  const startStage = (q: PipelineStatus, name: string, now: number) => { startStageCore(q, name, now); stageStarts.set(name, now); gh.stage(name, 'pending'); };
+  // The app names the release page a deployment status links to (activities/github.ts); config is known by any release stage.
+  const startStage = (q: PipelineStatus, name: string, now: number) => { startStageCore(q, name, now); stageStarts.set(name, now); gh.stage(name, 'pending', undefined, config?.app.name); };
   const endStage = (q: PipelineStatus, name: string, ok: boolean, reason: string | undefined, now: number, hint?: string) => {
     endStageCore(q, name, ok, reason, now, hint);
-    gh.stage(name, ok ? 'success' : 'failure', reason);
+    gh.stage(name, ok ? 'success' : 'failure', reason, config?.app.name);
     const began = stageStarts.get(name);
     if (began !== undefined) recordStageDuration(name, ok ? 'passed' : 'failed', (now - began) / 1000);
   };

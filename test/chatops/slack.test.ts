@@ -245,6 +245,21 @@ describe('Slack approval message and buttons (activity → message → button pr
     expect(approval!.blocks[0]!.text!.text).toContain('Who can approve: alice, group:sre');
     expect(window!.text).toBe('shop → production: group 2 waits for its release window');
     expect(window!.blocks.map((b) => b.type)).toEqual(['section']);
+    // Without GANTRY_PUBLIC_URL no notice links anywhere.
+    expect(rec.requests.map((r) => JSON.stringify(r.json))).not.toContainEqual(expect.stringMatching(/Open in console|\/ui\//));
+  });
+
+  it('with GANTRY_PUBLIC_URL, waiting-approval, escalation and window notices end with an "Open in console" link to the release page', async () => {
+    rec.requests.length = 0;
+    rec.handler = () => ({ body: { ok: true, channel: 'C0RELEASES', ts: '4.4' } });
+    const sink = slackNoticeSink({ baseUrl: slackApi(), env: { SLACK_BOT_TOKEN: BOT_TOKEN }, channel: 'C0RELEASES', publicUrl: 'https://gantry.example.com' });
+    const notice = { releaseId: 'release/shop/production', app: 'shop', environment: 'production', message: 'waiting for approval of group 2', to: { users: ['alice'], groups: [] }, group: 1 };
+    for (const kind of ['waiting-approval', 'escalation', 'waiting-window'] as const) {
+      expect(await activityEnv('run-2', 'release/shop/production').run(sink, { ...notice, kind })).toBe(true);
+    }
+    const posted = rec.requests.map((r) => r.json as { blocks: { type: string; elements?: { type: string; text?: string }[] }[] });
+    expect(posted.map((m) => m.blocks.map((b) => b.type))).toEqual([['section', 'actions', 'context', 'context'], ['section', 'actions', 'context', 'context'], ['section', 'context']]);
+    for (const m of posted) expect(m.blocks.at(-1)!.elements).toEqual([{ type: 'mrkdwn', text: '<https://gantry.example.com/ui/releases/shop/production|Open in console>' }]);
   });
 
   it('Slack errors are mapped for the retry policy; without a token nothing is posted', async () => {

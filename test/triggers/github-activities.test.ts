@@ -12,7 +12,7 @@ import { DIGEST_A, seedConfig } from '../support/fixtures.js';
 
 /** Activity context, with the SDK's "activity failed" warnings silenced (the tests assert on the failures). */
 class MockActivityEnvironment extends BaseMockEnv {
-  constructor() { super(undefined, { logger: new DefaultLogger('ERROR') }); }
+  constructor(workflowId?: string) { super(workflowId ? { workflowExecution: { workflowId, runId: 'run-1' } } : undefined, { logger: new DefaultLogger('ERROR') }); }
 }
 
 const TOKEN = 'ghp_test_token_5e4d3c2b1a';
@@ -23,7 +23,7 @@ let rec: Recorder;
 function fakeGitHub() {
   const statuses: { id: number; sha: string; context: string; state: string; description: string | null; target_url: string | null }[] = [];
   const deployments: { id: number; sha: string; environment: string; task: string }[] = [];
-  const dstatuses: { id: number; deployment: number; state: string; description: string | null }[] = [];
+  const dstatuses: { id: number; deployment: number; state: string; description: string | null; log_url: string | null }[] = [];
   let next = 100;
   const handler = (r: Recorded): Answer | undefined => {
     const p = r.path.replace(/^\/api\/v3/, '');
@@ -46,7 +46,7 @@ function fakeGitHub() {
     if ((m = /^\/repos\/acme\/shop\/deployments\/(\d+)\/statuses$/.exec(p))) {
       const id = Number(m[1]);
       if (r.method === 'GET') return { body: dstatuses.filter((s) => s.deployment === id).reverse() };
-      const s = { id: next++, deployment: id, state: body.state!, description: body.description ?? null };
+      const s = { id: next++, deployment: id, state: body.state!, description: body.description ?? null, log_url: body.log_url ?? null };
       dstatuses.push(s);
       return { status: 201, body: s };
     }
@@ -98,6 +98,40 @@ describe('GitHub status activities (local recording server as a GitHub Enterpris
     expect(created?.json).toMatchObject({ ref: SHA, environment: 'production', auto_merge: false, required_contexts: [], task: GANTRY_DEPLOY_TASK });
   });
 
+  it('with GANTRY_PUBLIC_URL: commit statuses link to the pipeline page (gates-only for a gates run), deployment statuses to the release page', async () => {
+    const gh = fakeGitHub();
+    rec.handler = gh.handler;
+    rec.requests.length = 0;
+    const a = createGitHubActivities({ baseUrl: `${rec.url}/api/v3`, env: { GANTRY_GITHUB_TOKEN: TOKEN }, publicUrl: 'https://gantry.example.com' });
+    const input = { repo: 'acme/shop', sha: SHA, context: 'gantry/gates', state: 'pending' as const };
+    const pipe = new MockActivityEnvironment(`pipeline/acme/shop/${SHA}`);
+    expect(await pipe.run(a.githubCommitStatus, input)).toEqual({ changed: true, id: 100 });
+    expect(await pipe.run(a.githubCommitStatus, input)).toEqual({ changed: false, id: 100 });
+    expect(await new MockActivityEnvironment(`gates/acme/shop/${SHA}`).run(a.githubCommitStatus, { ...input, context: 'gantry/checkout' })).toEqual({ changed: true, id: 101 });
+    expect(gh.statuses.map((s) => [s.context, s.target_url])).toEqual([
+      ['gantry/gates', `https://gantry.example.com/ui/pipelines/acme/shop/${SHA}`],
+      ['gantry/checkout', `https://gantry.example.com/ui/pipelines/acme/shop/${SHA}?gates=1`],
+    ]);
+    // The app names the release page; a segment that needs encoding is encoded.
+    const base = { repo: 'acme/shop', sha: SHA, state: 'in_progress' as const };
+    await pipe.run(a.githubDeploymentStatus, { ...base, environment: 'production', app: 'shop' });
+    expect(await pipe.run(a.githubDeploymentStatus, { ...base, environment: 'production', app: 'shop' })).toMatchObject({ changed: false });
+    await pipe.run(a.githubDeploymentStatus, { ...base, environment: 'eu west', app: 'shop' });
+    await pipe.run(a.githubDeploymentStatus, { ...base, environment: 'staging' });
+    expect(gh.dstatuses.map((s) => s.log_url)).toEqual([
+      'https://gantry.example.com/ui/releases/shop/production',
+      'https://gantry.example.com/ui/releases/shop/eu%20west',
+      `https://gantry.example.com/ui/pipelines/acme/shop/${SHA}`,
+    ]);
+    // Without it (the other tests here), nothing links: no target_url, no log_url.
+    gh.statuses.length = 0;
+    gh.dstatuses.length = 0;
+    await pipe.run(activities().githubCommitStatus, { ...input, context: 'gantry/build' });
+    await pipe.run(activities().githubDeploymentStatus, { ...base, environment: 'canary', app: 'shop' });
+    expect(writes().slice(-2).map((r) => Object.keys(r.json as object).filter((k) => k.endsWith('_url')))).toEqual([[], []]);
+    expect([gh.statuses[0]!.target_url, gh.dstatuses[0]!.log_url]).toEqual([null, null]);
+  });
+
   // The type (workflows/failures.ts) says whether to retry; the HTTP status is in the details.
   const failures: [string, Answer, boolean, string][] = [
     ['401 bad credentials', { status: 401, body: { message: 'Bad credentials' } }, true, 'GitHubRejected'],
@@ -140,7 +174,7 @@ describe('the pipeline reports to GitHub (real dev server, local GitHub)', () =>
   it('a commit status per stage and a deployment status per environment, pending then success', async () => {
     const gh = fakeGitHub();
     rec.handler = gh.handler;
-    const h = await startHarness({}, createGitHubActivities({ env: { GANTRY_GITHUB_TOKEN: TOKEN } }));
+    const h = await startHarness({}, createGitHubActivities({ env: { GANTRY_GITHUB_TOKEN: TOKEN }, publicUrl: 'https://gantry.example.com' }));
     try {
       const app = unique('ghs');
       const config = seedConfig(app, { groups: [{ pods: 'rest' }] });
@@ -149,6 +183,9 @@ describe('the pipeline reports to GitHub (real dev server, local GitHub)', () =>
       expect(gh.statuses.filter((s) => s.context === 'gantry/release:production').map((s) => s.state)).toEqual(['pending', 'success']);
       expect(gh.deployments).toEqual([expect.objectContaining({ sha: SHA, environment: 'production' })]);
       expect(gh.dstatuses.map((s) => s.state)).toEqual(['in_progress', 'success']);
+      // The worker's GANTRY_PUBLIC_URL: every status links to the console, a deployment to its release.
+      expect(new Set(gh.statuses.map((s) => s.target_url))).toEqual(new Set([`https://gantry.example.com/ui/pipelines/acme/shop/${SHA}`]));
+      expect(gh.dstatuses.map((s) => s.log_url)).toEqual([`https://gantry.example.com/ui/releases/${app}/production`, `https://gantry.example.com/ui/releases/${app}/production`]);
       expect(rec.requests.every((r) => r.headers.authorization === `token ${TOKEN}` || r.headers.authorization === `Bearer ${TOKEN}`)).toBe(true);
     } finally {
       await h.close();
