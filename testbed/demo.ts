@@ -41,7 +41,7 @@ import { createGantryActivities } from '../worker/activities.js';
 import { createWorker } from '../worker/worker.js';
 import { upBuildkit } from './buildkit.js';
 import { demoGantryYaml, prepareDemoRepo } from './demo-app.js';
-import { testbedGantryEnv } from './gantry-env.js';
+import { testbedConsoleEnv, testbedGantryEnv } from './gantry-env.js';
 import { installHadolint } from './hadolint.js';
 import { installKubernetes, upKubernetes, userKubeconfig } from './k8s/index.js';
 import { bin, kubeconfigPath } from './k8s/config.js';
@@ -163,7 +163,11 @@ async function main(): Promise<void> {
   });
   const { GANTRY_SERVER_CONFIG: _ignored, ...apiEnv } = base;
   const apiTokens = { ...tokens, [hookToken]: { id: 'git-server', groups: ['ci'] } };
-  const apiConfig = loadApiConfig({ ...apiEnv, GANTRY_TOKENS: JSON.stringify(apiTokens), GANTRY_API_ADDR: process.env.GANTRY_DEMO_API_ADDR ?? '127.0.0.1:8090' });
+  // The console: sign-in with a demo identity's token, links to the dev server's Temporal UI.
+  const apiConfig = loadApiConfig({
+    ...apiEnv, ...testbedConsoleEnv(apiEnv, { temporalUiUrl: temporal.uiUrl }),
+    GANTRY_TOKENS: JSON.stringify(apiTokens), GANTRY_API_ADDR: process.env.GANTRY_DEMO_API_ADDR ?? '127.0.0.1:8090',
+  });
   const connection = await NativeConnection.connect({ address: workerConfig.temporal.address });
   const activities = createGantryActivities(workerConfig);
   const worker = await createWorker({ connection, namespace: workerConfig.temporal.namespace, taskQueue: workerConfig.taskQueue, activities, identity: `gantry-demo@${process.pid}` });
@@ -278,6 +282,7 @@ async function main(): Promise<void> {
             console.log(`
   ┌─ group ${s.group.current} of ${s.group.of} waits for a person (${s.waiting?.who}). Approve it in the console:
   │  ${consoleUrl}
+  │  sign in with alice's token: ${tokenOf('alice')}
   │  or from another terminal:
   │  GANTRY_API=${api.url} GANTRY_TOKEN=${tokenOf('alice')} npm run --silent gantry -- approve ${APP} production -m "looks good"
   │  (or reject it, which rolls back:  ... gantry -- reject ${APP} production -m "not yet")
@@ -312,7 +317,7 @@ async function main(): Promise<void> {
   else step(`The pipeline ${p.state} (${took}): ${p.reason ?? ''}${p.hint ? ` (hint: ${p.hint})` : ''}`);
   console.log(`  pipeline: GANTRY_API=${api.url} GANTRY_TOKEN=${tokenOf('carol')} npm run --silent gantry -- pipeline status --repo ${APP} --sha ${sha}`);
   console.log(`  history:  GANTRY_API=${api.url} GANTRY_TOKEN=${tokenOf('carol')} npm run --silent gantry -- release history ${APP} production`);
-  console.log(`  console:  ${consoleUrl}`);
+  console.log(`  console:  ${consoleUrl}  (sign in with alice's token: ${tokenOf('alice')})`);
   console.log(`  the pods: ${local ? `${bin.kubectl} --kubeconfig ${kubeconfigPath}` : 'kubectl'} get pods -n ${APP} -L gantry.dev/environment,gantry.dev/revision,gantry.dev/cell,gantry.dev/serving -o wide`);
   console.log(`  roll it back: GANTRY_API=${api.url} GANTRY_TOKEN=${tokenOf('alice')} npm run --silent gantry -- rollback ${APP} production`);
   console.log(`  push another change: edit ${path.join(repo.work, 'site', 'index.html')}, then git -C ${repo.work} commit -am "…" && git -C ${repo.work} push origin HEAD:main`);

@@ -11,7 +11,7 @@ import { loadApiConfig, loadWorkerConfig } from '../runtime/config.js';
 import { describeTemporal } from '../runtime/temporal.js';
 import { taskQueueFrom } from '../workflows/messages.js';
 import { superviseWorker } from '../worker/worker.js';
-import { testbedGantryEnv } from './gantry-env.js';
+import { testbedConsoleEnv, testbedGantryEnv } from './gantry-env.js';
 import { stateDir } from './paths.js';
 import { upTemporal } from './temporal.js';
 
@@ -78,9 +78,11 @@ async function main(): Promise<void> {
   loadWorkerConfig(workerEnv);
   let tokens: Record<string, DemoIdentity> | undefined;
   if (!process.env.GANTRY_TOKENS && !process.env.GANTRY_SERVER_CONFIG) tokens = demoTokens();
-  // The API logs warnings and errors (a 500 points at this log), not every request.
+  // The API logs warnings and errors (a 500 points at this log), not every request. The console
+  // signs people in with an API token and links to the dev server's Temporal UI.
   const apiConfig = loadApiConfig({
-    ...base, GANTRY_LOG_LEVEL: process.env.GANTRY_LOG_LEVEL ?? 'warn', ...(tokens ? { GANTRY_TOKENS: JSON.stringify(tokens) } : {}),
+    ...base, ...testbedConsoleEnv(base, { temporalUiUrl: t.uiUrl }),
+    GANTRY_LOG_LEVEL: process.env.GANTRY_LOG_LEVEL ?? 'warn', ...(tokens ? { GANTRY_TOKENS: JSON.stringify(tokens) } : {}),
   });
   const worker = superviseWorker({
     entry: fileURLToPath(new URL('../worker/main.ts', import.meta.url)),
@@ -104,7 +106,7 @@ async function main(): Promise<void> {
 Gantry is running.
   Temporal   ${t.embedded ? `${t.address} (embedded dev server)  UI: ${t.uiUrl}` : describeTemporal(apiConfig.temporal)}
   API        ${api.url}
-  Cluster    SIMULATED (${simDir}): releases move numbers, not pods (npm run demo releases to the local Kubernetes test bed).
+${apiConfig.console ? `  Console    ${api.url}/ui  ${apiConfig.console.tokenLogin ? (tokens ? `sign in with alice's token: ${tokenOf('alice')}` : 'sign in with an API token') : 'sign in through your OIDC provider or auth proxy'}\n` : ''}  Cluster    SIMULATED (${simDir}): releases move numbers, not pods (npm run demo releases to the local Kubernetes test bed).
 ${tokens ? `  Tokens     ${Object.entries(tokens).map(([tok, p]) => `${p.id} (${p.groups.join(',')}): ${tok}`).join('\n             ')}\n             (demo identities, stored in ${path.join(stateDir, 'demo-tokens.json')})` : '  Tokens     from GANTRY_TOKENS / GANTRY_SERVER_CONFIG'}
 
 Try it (in another terminal):
