@@ -469,7 +469,7 @@ export function describeStep(step: Step): string {
     case 'hold': return step.reason;
     case 'wait-window': return step.reason;
     case 'confirm': return `confirming group ${step.group + 1}`;
-    case 'complete': return 'every group done: making the new revision final on every pod';
+    case 'complete': return 'completing: making the new revision final on every pod';
     case 'rollback': return `rolling back: ${step.reason}`;
     case 'done': return 'finished';
   }
@@ -639,7 +639,8 @@ export function noticesDue(s: ReleaseState, env: EnvironmentConfig, step: Step, 
   const out: Notice[] = [];
   if (step.kind === 'wait-approval') {
     out.push({ key: `waiting-approval:${step.group}:${s.stageSince}`, group: step.group, kind: 'waiting-approval', to: approvers,
-      message: `${name}: group ${step.group + 1} of ${s.plan.length} waits for approval: ${step.reason} (${step.who}). gantry approve ${s.app} ${s.environment}` });
+      // The plain reason only repeats "waits for approval": say it once, keep any other reason (overdue, inconclusive).
+      message: `${name}: group ${step.group + 1} of ${s.plan.length} waits for approval${step.reason === `waiting for approval of group ${step.group + 1}` ? '' : `: ${step.reason}`} (${step.who}). gantry approve ${s.app} ${s.environment}` });
     if (a.escalateAfter && now >= s.stageSince + durationMs(a.escalateAfter)) {
       out.push({ key: `escalation:${step.group}:${s.stageSince}`, group: step.group, kind: 'escalation', to: a.escalateTo ?? approvers,
         message: `${name}: group ${step.group + 1} has waited ${a.escalateAfter} for approval (${step.who})` });

@@ -89,10 +89,8 @@ async function open(c: BrowserContext, path: string): Promise<Page> {
   p.on('requestfailed', (r) => events.push(`failed ${r.url()} ${r.failure()?.errorText ?? ''}`));
   p.on('console', (m) => {
     if (m.type() !== 'error' || !/Content Security Policy|Refused to/i.test(m.text())) return;
-    // Known and reported (not the page's markup): htmx 4's settle step copies `style` attributes between
-    // old and new elements of a swap (setAttribute, even an empty one), which style-src 'self' blocks.
-    // Nothing the page needs is lost; every other violation (scripts, styles in the markup) fails.
-    if (/^Applying inline style/.test(m.text()) && m.location().url.endsWith('/ui/static/htmx.min.js')) return;
+    // Every violation fails, htmx's own included (layout.ts sets defaultSettleDelay 0 so its settle step
+    // never writes a style attribute).
     seen.push(`console on ${p.url()}: ${m.text()} at ${JSON.stringify(m.location())}`);
   });
   // Destructive buttons ask first (console.js, window.confirm); none of these tests sends one.
@@ -105,6 +103,16 @@ async function open(c: BrowserContext, path: string): Promise<Page> {
 const releasePath = (app: string) => `/ui/releases/${app}/production`;
 const rowOf = (p: Page, table: string, app: string) => p.locator(`[data-testid="${table}"] tr[data-release="${app}/production"]`);
 const cleanPage = (p: Page) => expect(problems.get(p) ?? []).toEqual([]);
+
+/** The WCAG contrast ratio of two computed `rgb(r, g, b)` colours. */
+function contrast(a: string, b: string): number {
+  const lum = (c: string) => {
+    const [r, g, bl] = (c.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map((x) => Number(x) / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+    return 0.2126 * r! + 0.7152 * g! + 0.0722 * bl!;
+  };
+  const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+  return (hi! + 0.05) / (lo! + 0.05);
+}
 
 /** The release page's stream is connected (console.js sets the indicator on htmx's SSE events). */
 async function live(p: Page): Promise<void> {
@@ -138,6 +146,12 @@ describe('the console in Chromium', () => {
     await reloadUntil(pa, 'the release under alice\'s "waiting for me"', async () => (await rowOf(pa, 'waiting-for-me', waiting).count()) === 1);
     await expect(rowOf(pa, 'waiting-for-me', waiting).locator('a').first().getAttribute('href')).resolves.toBe(releasePath(waiting));
     expect(await pa.locator('#h-mine').textContent()).toMatch(/waiting for me/i);
+    // Who can unblock: the approvers less carol (the author) and dave (the starter); the group in progress of how many.
+    const mine = rowOf(pa, 'waiting-for-me', waiting);
+    expect((await mine.getByTestId('who-can-unblock').innerText()).split('\n')).toEqual(['alice, bob, group sre', 'not carol, dave']);
+    expect(await mine.getByTestId('group').textContent()).toBe('2 of 3');
+    expect((await mine.locator('.cells-bars li').allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim())).toEqual(['zone-a 3/5', 'zone-b 3/5']);
+    expect(await mine.locator('.cells-bars .bar').evaluateAll((bs) => bs.map((b) => b.getAttribute('aria-label')))).toEqual(['zone-a: new pods: 3 of 5', 'zone-b: new pods: 3 of 5']);
     await screenshot(pa, 'home-alice', { docs: true });
     cleanPage(pa);
 
@@ -160,7 +174,18 @@ describe('the console in Chromium', () => {
     const approve = pc.getByTestId('action-approve');
     expect(await approve.isDisabled()).toBe(true);
     const why = pc.locator('#why-approve');
-    expect((await why.textContent())?.trim()).toBe(`Not now: ${expected!.reason!}`);
+    expect((await why.textContent())?.trim()).toBe(`⊘ Not now: ${expected!.reason!}`);
+    // Disabled looks disabled: no fill, grey text with a dashed border, a "not allowed" sign, and the
+    // text still readable (WCAG AA 4.5:1 against the white background).
+    const look = await approve.evaluate((b) => {
+      // In the page (no DOM types in this project's tsconfig).
+      const style = (globalThis as unknown as { getComputedStyle(e: unknown, pseudo?: string): Record<string, string> }).getComputedStyle;
+      const cs = style(b);
+      return { background: cs.backgroundColor!, color: cs.color!, border: cs.borderTopStyle!, before: style(b, '::before').content!, opacity: cs.opacity! };
+    });
+    expect(look).toMatchObject({ background: 'rgb(255, 255, 255)', border: 'dashed', opacity: '1' });
+    expect(look.before).toMatch(/⊘/);
+    expect(contrast(look.color, look.background)).toBeGreaterThanOrEqual(4.5);
     // The reason is tied to the button for screen readers.
     expect(await approve.getAttribute('aria-describedby')).toBe('why-approve');
     await screenshot(pc, 'release-carol', { docs: true });
@@ -230,8 +255,14 @@ describe('the console in Chromium', () => {
     const acting = await open(c, releasePath(waiting));
     await acting.locator('#action-comment').fill('looks good from the console');
     await Promise.all([acting.waitForURL(/\?decided=approve&at=/), acting.getByTestId('action-approve').click()]);
-    expect(await acting.getByTestId('decision-line').textContent()).toMatch(/^Recorded: approve by alice via ui at \S+: looks good from the console$/);
-    await screenshot(acting, 'release-approved');
+    // The console's one time format, as everywhere else on the page.
+    expect(await acting.getByTestId('decision-line').textContent()).toMatch(/^Recorded: approve by alice via ui at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: looks good from the console$/);
+    // Said once: the summary beside the phase, each event's group in the timeline.
+    const timeline = (await acting.getByTestId('timeline').innerText());
+    expect(timeline).not.toMatch(/\bgroup (\d+) group \1\b/);
+    expect(timeline).not.toMatch(/\bgroup 0\b/);
+    expect(await acting.getByTestId('summary').textContent()).not.toMatch(/waiting for approval: waiting|(\b\w+) \1\b/);
+    await screenshot(acting, 'release-approved', { docs: true });
 
     // The watching tab: the release moved past group 2 (to 3 of 3, then succeeded) without a reload.
     await watching.locator('#live [data-testid="phase"]', { hasNotText: 'waiting-approval' }).waitFor({ timeout: 20_000 });
@@ -245,7 +276,12 @@ describe('the console in Chromium', () => {
     await watching.locator('#live [data-testid="phase"]', { hasText: 'succeeded' }).waitFor({ timeout: 20_000 });
     await watching.locator('#live-indicator[data-state="ended"]').waitFor({ timeout: 20_000 });
     expect(await watching.evaluate('window.gantryMark')).toBe('same document');
-    await screenshot(watching, 'release-live-succeeded', { docs: true });
+    // Ended: said once, with when, and only what still applies (Roll back).
+    expect(await watching.getByTestId('ended').textContent()).toMatch(/^The release has ended \(succeeded at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)\.$/);
+    expect(await watching.locator('#live [data-testid="actions"] button').evaluateAll((bs) => bs.map((b) => b.id))).toEqual(['action-rollback']);
+    // No full digest in prose (only the revision block's image reference carries one).
+    expect(await watching.locator('#live .summary, #live .timeline, #live .reason').allInnerTexts()).not.toContainEqual(expect.stringMatching(/[0-9a-f]{64}/));
+    await screenshot(watching, 'release-live-succeeded');
     for (const p of [watching, carolWatching, acting]) cleanPage(p);
   });
 
@@ -276,7 +312,13 @@ environments:
       expect(await panel.locator('h2').textContent()).toBe('Waiting on window');
       const text = (await panel.textContent()) ?? '';
       expect(text).toContain(held.waiting!.reason);
-      expect(held.waiting!.reason).toMatch(/opens/);
+      // When it opens, said once; one command to override it.
+      expect(held.waiting!.reason.match(/opens/g)).toHaveLength(1);
+      expect(text.match(/gantry override/g)).toHaveLength(1);
+      expect(await p.getByTestId('cli-command').textContent()).toBe(`gantry override ${app} production -m "<reason>"`);
+      // Its notice is about group 1, as its own text says.
+      await p.locator('[data-testid="timeline"] li', { hasText: /notified|could not notify/ }).first().waitFor({ timeout: 10_000 });
+      expect(await p.getByTestId('timeline').innerText()).not.toMatch(/\bgroup 0\b/);
       // When it opens, as a time and as a countdown (console.js ticks it).
       expect(text).toContain(until.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'));
       await p.locator(`[data-until="${held.waiting!.until!}"]`, { hasText: /\d+ h \d+ min/ }).waitFor({ timeout: 5_000 });

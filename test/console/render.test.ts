@@ -138,6 +138,7 @@ describe('text said once', () => {
   it('the summary beside the phase badge never repeats the phase', () => {
     expect(summaryText({ phase: 'waiting-approval', summary: 'waiting for approval of group 2' })).toBe('waiting for approval of group 2');
     expect(summaryText({ phase: 'completing', summary: 'completing' })).toBe('');
+    expect(summaryText({ phase: 'completing', summary: 'completing: making the new revision final on every pod' })).toBe('making the new revision final on every pod');
     expect(summaryText({ phase: 'rolled-back', summary: 'rolled-back: rejected by bob' })).toBe('rejected by bob');
     const b = render(status({ phase: 'completing', summary: 'completing' }));
     expect(b).toMatch(/<span class="badge run">completing<\/span> <span class="summary" data-testid="summary"><\/span>/);

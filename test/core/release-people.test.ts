@@ -136,6 +136,19 @@ describe('release windows', () => {
     expect(s.events.at(-1)).toMatchObject({ type: 'notice', group: 0 });
   });
 
+  it('a waiting-approval notice says "waits for approval" once', () => {
+    const m = env({ groups: [{ name: 'g1', pods: 1, confirm: { type: 'manual', onTimeout: 'hold' } }, { name: 'g2', pods: 'rest', confirm: { type: 'auto' } }] });
+    const s = newReleaseState({ id: 'r', app: 'shop', environment: m, revision: { image: 'i', author: 'carol' }, startedBy: { id: 'dave', channel: 'cli' }, plan: environmentPlan(m) }, MON_10_BERLIN);
+    observeCalendar(s, m, MON_10_BERLIN);
+    recordApplied(s, 0, MON_10_BERLIN);
+    recordHealth(s, true, 'ok', MON_10_BERLIN);
+    const step = decideNext(s, m, MON_10_BERLIN);
+    expect(step.kind).toBe('wait-approval');
+    const [n] = noticesDue(s, m, step, MON_10_BERLIN);
+    expect(n!.message).toMatch(/^shop → production: group 1 of 2 waits for approval \(/);
+    expect(n!.message).not.toMatch(/waiting for approval/);
+  });
+
   it('holds only at a group boundary: a group in progress finishes', () => {
     const s = fresh(MON_10_BERLIN);
     recordApplied(s, 0, MON_10_BERLIN);

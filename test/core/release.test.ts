@@ -520,7 +520,7 @@ describe('releaseStatus', () => {
     { name: 'group 2 with analysis', env: env({ ...withAnalysis, bake: '1h' }), state: g1(), phase: 'analysing', group: { current: 2, of: 3, name: 'group 2' }, canary: [3, 3], summary: /^analysing group 2$/ },
     { name: 'group 3 healthy, confirming', state: { group: 2, stage: 'healthy' }, phase: 'confirming', group: { current: 3, of: 3, name: 'group 3' }, canary: [5, 5], summary: /^confirming group 3$/ },
     { name: 'baking', state: { group: 2, stage: 'confirmed', stageSince: T0 }, now: T0 + MIN, phase: 'waiting', group: { current: 3, of: 3, name: 'group 3' }, canary: [5, 5], summary: /^waiting: baking for 1h/ },
-    { name: 'bake done: completing', state: { group: 2, stage: 'confirmed', stageSince: T0 }, now: T0 + HOUR, phase: 'completing', group: { current: 3, of: 3, name: 'group 3' }, canary: [5, 5], summary: /^every group done: making the new revision final on every pod$/ },
+    { name: 'bake done: completing', state: { group: 2, stage: 'confirmed', stageSince: T0 }, now: T0 + HOUR, phase: 'completing', group: { current: 3, of: 3, name: 'group 3' }, canary: [5, 5], summary: /^completing: making the new revision final on every pod$/ },
     { name: 'paused', state: g1({ paused: decision(Action.Pause, 'alice', { comment: 'lunch' }) }), phase: 'paused', group: { current: 2, of: 3, name: 'group 2' }, canary: [3, 3], summary: /^paused by alice: lunch$/ },
     { name: 'rolling back: new pods still there', state: g1({ stop: { cause: 'abort', reason: 'abort by bob', at: iso(T0) } }), phase: 'rolling-back', group: { current: 2, of: 3, name: 'group 2' }, canary: [3, 3], summary: /^rolling back: abort by bob$/ },
     { name: 'succeeded', state: { group: 2, stage: 'confirmed', outcome: { result: 'succeeded', reason: 'every pod new', at: iso(T0) } }, phase: 'succeeded', group: { current: 3, of: 3, name: 'group 3' }, canary: [5, 5], summary: /^succeeded: every pod new$/ },
@@ -614,7 +614,7 @@ describe('releaseStatus', () => {
     { step: { kind: 'wait-approval', group: 0, reason: 'r', who: 'w' }, want: /^r$/ },
     { step: { kind: 'hold', group: 0, reason: 'paused by x', who: 'w' }, want: /^paused by x$/ },
     { step: { kind: 'confirm', group: 2, reason: 'r' }, want: /^confirming group 3$/ },
-    { step: { kind: 'complete' }, want: /^every group done: making the new revision final on every pod$/ },
+    { step: { kind: 'complete' }, want: /^completing: making the new revision final on every pod$/ },
     { step: { kind: 'rollback', cause: 'abort', reason: 'r' }, want: /^rolling back: r$/ },
     { step: { kind: 'done' }, want: /^finished$/ },
   ])('describeStep $step.kind', ({ step, want }) => {

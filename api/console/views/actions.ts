@@ -98,8 +98,8 @@ ${shared ? html`<span class="reason" id="why-${a}">Not now: as above</span>` : a
 <form method="post" action="${path}/approve" data-testid="actions-form">
 <input type="hidden" name="_csrf" value="${viewer.csrf}">
 <p class="muted">You are <strong>${viewer.identity.id}</strong>${viewer.identity.groups.length ? ` (${viewer.identity.groups.join(', ')})` : ''}; what you send is recorded with your name, via ui.</p>
-<label for="action-comment">Comment (recorded with the decision; required to override a window)</label>
-<textarea id="action-comment" name="comment" rows="2" maxlength="2000"></textarea>
+${[...answers.values()].some((x) => x.allowed) ? html`<label for="action-comment">Comment (recorded with the decision; required to override a window)</label>
+<textarea id="action-comment" name="comment" rows="2" maxlength="2000"></textarea>` : ''}
 ${ended ? html`<p class="reason ended" data-testid="ended">${ended[0]!.toUpperCase()}${ended.slice(1)}${buttons.length ? '.' : ': nothing more to do here.'}</p>` : ''}
 ${common ? html`<p class="reason common" id="why-common"><span class="not-allowed" aria-hidden="true">⊘</span> Not now: ${prose(common)}</p>` : ''}
 ${buttons.length ? html`<ul class="buttons">${buttons}</ul>` : ''}

@@ -159,7 +159,7 @@ function waitingPanel(s: ReleaseStatus): SafeHtml {
 <dt>Since</dt><dd>${time(w.since)}</dd>
 ${w.until ? html`<dt>Until</dt><dd>${time(w.until)} (<span data-until="${w.until}">${w.until}</span> left)</dd>` : ''}
 ${a ? html`<dt>Approvals</dt><dd data-testid="approvals"><strong>${a.approvals.length} of ${a.required}</strong>${a.approvals.length ? html`: ${a.approvals.map((x, i) => html`${i ? ', ' : ''}${x.by} at ${time(x.at)}${x.expiresAt ? html` (counts until ${time(x.expiresAt)})` : ''}`)}` : ''}</dd>
-<dt>Who can approve</dt><dd data-testid="approvers">${a.users.length || a.groups.length ? approverWords([...a.users, ...a.groups.map((g) => `group:${g}`)]) : 'anyone signed in'}</dd>
+<dt>Who can approve</dt><dd data-testid="approvers">${a.users.length || a.groups.length ? approverWords([...a.users.filter((u) => !a.excluded.some((x) => x.id === u)), ...a.groups.map((g) => `group:${g}`)]) || 'nobody named' : 'anyone signed in'}</dd>
 ${a.excluded.length ? html`<dt>May not approve</dt><dd><ul class="plain">${a.excluded.map((x) => html`<li>${x.id}: ${x.why}</li>`)}</ul></dd>` : ''}
 ${a.escalation ? html`<dt>Escalation</dt><dd>${time(a.escalation.at)} to ${approverWords([...a.escalation.to.users, ...a.escalation.to.groups.map((g) => `group:${g}`)])}${a.escalation.sent ? ' (sent)' : ''}</dd>` : ''}` : html`<dt>Who can unblock it</dt><dd>${cmd ? w.who.replace(` (${cmd})`, '') : w.who}</dd>`}
 ${cmd ? html`<dt>From a terminal</dt><dd><code data-testid="cli-command">${cmd}</code></dd>` : ''}
@@ -201,7 +201,7 @@ export function liveBody(c: ReleaseContext): SafeHtml {
   return html`<section class="head" aria-labelledby="h-phase">
 <h2 id="h-phase" class="sr-only">Phase</h2>
 <p data-testid="phase">${phaseBadge(s.phase)} ${s.kind === 'rollback' ? html`<span class="badge muted">rollback release</span> ` : ''}<span class="summary" data-testid="summary">${summaryText(s)}</span></p>
-<p class="muted">Group ${s.group.current} of ${s.group.of}${s.group.name ? html` (${s.group.name})` : ''} · started by ${s.startedBy} at ${time(s.startedAt)} (${age(s.startedAt, c.now)} ago)${s.stop ? html` · stopped: ${s.stop.cause}, ${prose(s.stop.reason)}` : ''}</p>
+<p class="muted">Group ${s.group.current} of ${s.group.of}${s.group.name && s.group.name !== `group ${s.group.current}` ? html` (${s.group.name})` : ''} · started by ${s.startedBy} at ${time(s.startedAt)} (${age(s.startedAt, c.now)} ago)${s.stop ? html` · stopped: ${s.stop.cause}, ${prose(s.stop.reason)}` : ''}</p>
 ${s.outcome?.hint ?? s.stop?.hint ? html`<p class="hint">${s.outcome?.hint ?? s.stop?.hint}</p>` : ''}
 <div class="revs">${revisionBlock('Revision', s.revision, repo, 'revision')}${revisionBlock('Replaces', s.previous, repo, 'previous')}</div>
 </section>
