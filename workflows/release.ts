@@ -38,8 +38,9 @@ export interface ReleaseInput {
    */
   searchAttributes?: boolean;
   /**
-   * false: no observeTarget while the release waits. For the time-skipping test server only: a running
-   * activity's heartbeat timeout is a timer there too, so time skips to it, not to the release's own.
+   * false: no observeTarget while the release waits. For the time-skipping test server only: it skips
+   * no time while an activity runs (seen: workflow time then follows the wall clock), so a waiting
+   * release's timers would take their real duration.
    */
   observeWhileWaiting?: boolean;
 }

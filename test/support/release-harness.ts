@@ -82,7 +82,7 @@ export async function startTimeSkippingHarness(prefix: string): Promise<TimeSkip
   });
   const running = worker.run();
   const service = new GantryService(env.client, taskQueue);
-  // A running observer's heartbeat timeout is a timer the test server skips to: none while waiting.
+  // The test server skips no time while an activity runs: no observer while a release waits.
   service.observeWhileWaiting = false;
   return {
     env, notices, service,
