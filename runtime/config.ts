@@ -150,6 +150,8 @@ export interface ActivitySettings {
   github: { apiUrl: string; tokenEnv: string; app?: GitHubAppSettings };
   /** Release notices go to Slack when the bot token is set (`enabled`). */
   slack: { apiUrl: string; tokenEnv: string; channel?: string; enabled: boolean };
+  /** GANTRY_PUBLIC_URL: the console's origin; GitHub statuses and Slack notices link to its pages. Unset: no links. */
+  publicUrl?: string;
   readonly env: Env;
 }
 
@@ -378,7 +380,13 @@ export const realProbe = (env: Env): WorkerProbe => ({
 
 const workerRole = z.string().transform((v) => v.toLowerCase()).pipe(z.enum(WORKER_ROLES, { error: 'expected one of all, release, build' }));
 
+/** GANTRY_PUBLIC_URL (API and worker): an origin only, so links are <origin>/ui/... */
+// Not a URL at all: httpUrl's own issue says so (the refinement still runs, and must not throw).
+const publicUrl = httpUrl.refine((v) => { if (!URL.canParse(v)) return true; const u = new URL(v); return (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash && !u.username && !u.password; },
+  { error: 'expected a scheme, host and optional port only' }).transform((v) => new URL(v).origin);
+
 const workerShape = {
+  GANTRY_PUBLIC_URL: publicUrl,
   GANTRY_WORKER_ROLE: workerRole,
   GANTRY_HEALTH_ADDR: listen,
   GANTRY_METRICS_ADDR: listen,
@@ -646,6 +654,7 @@ export function loadWorkerConfig(env: Env = process.env, probe: WorkerProbe = re
       apiUrl: (f.GANTRY_SLACK_API_URL ?? DEFAULT_SLACK_API_URL).replace(/\/+$/, ''), tokenEnv: SLACK_TOKEN_ENV,
       ...(f.GANTRY_SLACK_CHANNEL ? { channel: f.GANTRY_SLACK_CHANNEL } : {}), enabled: role !== 'build' && !!env[SLACK_TOKEN_ENV]?.trim(),
     },
+    ...(f.GANTRY_PUBLIC_URL ? { publicUrl: f.GANTRY_PUBLIC_URL } : {}),
   }, env);
 }
 
@@ -661,8 +670,7 @@ const apiShape = {
 const headerName = z.string().transform((v) => v.toLowerCase()).pipe(z.string().regex(/^[a-z0-9-]{1,100}$/, { error: 'expected an HTTP header name (letters, digits, -)' }));
 const claimName = z.string().regex(/^[\w.:/-]{1,100}$/, { error: 'expected a claim name' });
 const consoleShape = {
-  GANTRY_PUBLIC_URL: httpUrl.refine((v) => { const u = new URL(v); return (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash && !u.username && !u.password; },
-    { error: 'expected a scheme, host and optional port only' }).transform((v) => new URL(v).origin),
+  GANTRY_PUBLIC_URL: publicUrl,
   GANTRY_TEMPORAL_UI_URL: httpUrl.transform((v) => v.replace(/\/+$/, '')),
   GANTRY_UI_SESSION_TTL: duration.transform((v) => parseDuration(v)!).refine((ms) => ms >= 60_000 && ms <= 30 * 86400_000, { error: 'expected 1m to 30d' }),
   GANTRY_UI_TRUSTED_PROXIES: z.string().transform((v, ctx) => {

@@ -87,6 +87,21 @@ describe('the worker configuration', () => {
     }
   });
 
+  it('GANTRY_PUBLIC_URL: optional; an origin (the console links of statuses and notices), validated as for the API', () => {
+    expect(loadWorkerConfig({ GANTRY_CLUSTER: 'sim', HOME: '/h' }, bare()).publicUrl).toBeUndefined();
+    expect(loadWorkerConfig({ GANTRY_CLUSTER: 'sim', HOME: '/h', GANTRY_PUBLIC_URL: 'https://gantry.example.com/' }, bare()).publicUrl).toBe('https://gantry.example.com');
+    expect(loadWorkerConfig({ GANTRY_CLUSTER: 'sim', HOME: '/h', GANTRY_PUBLIC_URL: 'http://gantry.internal:8080' }, bare()).publicUrl).toBe('http://gantry.internal:8080');
+    for (const [value, message] of [
+      ['https://gantry.example.com/gantry', "expected a scheme, host and optional port only, got 'https://gantry.example.com/gantry'"],
+      ['gantry.example.com', "expected an http(s) URL, got 'gantry.example.com'"],
+      ['ftp://gantry.example.com', "expected an http(s) URL, got 'ftp://gantry.example.com'"],
+    ]) {
+      expect(errorsOf(() => loadWorkerConfig({ GANTRY_CLUSTER: 'sim', HOME: '/h', GANTRY_PUBLIC_URL: value! }, bare()))).toEqual([
+        { path: 'GANTRY_PUBLIC_URL', message, hint: expect.stringMatching(/^the URL browsers open Gantry at, e\.g\. https:\/\/gantry\.example\.com/) },
+      ]);
+    }
+  });
+
   it('names a directory it cannot write, and which setting put it there', () => {
     const errors = errorsOf(() => loadWorkerConfig({ GANTRY_CLUSTER: 'sim', GANTRY_DATA_DIR: '/ro', GANTRY_PIPELINE_LOG_DIR: '/logs' },
       bare({ unwritable: (d) => (d.startsWith('/ro') ? '/ro is not writable by this process' : undefined) })));
