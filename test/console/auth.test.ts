@@ -514,7 +514,7 @@ describe('API-token sign-in (GANTRY_UI_TOKEN_LOGIN)', () => {
   });
 
   it('a cross-origin POST (login CSRF: another site posting a token), or one with no Origin or Referer: 403, no cookie, even with a good token', async () => {
-    for (const headers of [{ origin: 'http://evil.example' }, { referer: 'http://evil.example/page' }, {}]) {
+    for (const headers of [{ origin: 'http://evil.example' }, { referer: 'http://evil.example/page' }, {}] as Record<string, string>[]) {
       const r = await login(ALICE_TOKEN, headers);
       expect(r.status).toBe(403);
       expect(await r.text()).toMatch(/not sent by the Gantry console/);
