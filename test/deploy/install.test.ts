@@ -276,6 +276,7 @@ describe('rendering: helm lint, helm template, kustomize', () => {
       [{ 'releaseWorker.replica': '3' }, "at '/releaseWorker': additional properties 'replica' not allowed"],
       [{ 'buildWorker.git.caKey': 'a/b' }, "at '/buildWorker/git/caKey'"],
       [{ 'workerVersioning.deploymentName': 'gantry.prod' }, "at '/workerVersioning/deploymentName'"],
+      [{ publicUrl: 'https://gantry.example.com/gantry' }, "at '/publicUrl'"],
     ];
     for (const [set, message] of cases) {
       const r = await helmTemplate('gantry', 'gantry', { ...HELM_IMAGE, ...set });
@@ -284,6 +285,17 @@ describe('rendering: helm lint, helm template, kustomize', () => {
     }
     // The shipped values and the README's install values pass it.
     expect((await helmTemplate('gantry', 'gantry', { ...HELM_IMAGE, 'temporal.address': 'temporal-frontend.temporal:7233', 'temporal.namespace': 'gantry', 'rbac.appNamespaces': '{shop}' })).code).toBe(0);
+  });
+
+  it('publicUrl: GANTRY_PUBLIC_URL in the shared ConfigMap every Deployment (API and both workers) takes its env from; unset, absent', async () => {
+    type Pod = { spec: { template: { spec: { containers: { envFrom?: { configMapRef?: { name: string } }[] }[] } } } };
+    const envFrom = (objs: Obj[]) => COMPONENTS.map((c) => (find(objs, 'Deployment', `gantry-${c}`) as unknown as Pod).spec.template.spec.containers[0]!.envFrom?.some((e) => e.configMapRef?.name === 'gantry-env'));
+    const set = parseObjects((await helmTemplate('gantry', 'gantry', { ...HELM_IMAGE, publicUrl: 'https://gantry.example.com/' })).stdout);
+    expect((find(set, 'ConfigMap', 'gantry-env').data as Record<string, string>).GANTRY_PUBLIC_URL).toBe('https://gantry.example.com');
+    expect(envFrom(set)).toEqual([true, true, true]);
+    const unset = parseObjects((await helmTemplate('gantry', 'gantry', HELM_IMAGE)).stdout);
+    expect(find(unset, 'ConfigMap', 'gantry-env').data).not.toHaveProperty('GANTRY_PUBLIC_URL');
+    expect(find(await kustomize('namespaced', { gantry: IMAGE, buildWorker: BUILD_IMAGE }), 'ConfigMap', 'gantry-env').data).not.toHaveProperty('GANTRY_PUBLIC_URL');
   });
 
   it('helm template refuses half-set file credentials, naming the values', async () => {
@@ -537,11 +549,12 @@ describe('install on the test bed kube-apiserver (server-side apply, fresh names
       'buildWorker.image.repository': 'registry.example.com/gantry-build', 'buildWorker.image.digest': `sha256:${'a'.repeat(64)}`,
       'api.publicIndex': 'true', 'api.extraEnv[0].name': 'GANTRY_DRAIN_GRACE', 'api.extraEnv[0].value': '10s', 'imagePullSecrets[0].name': 'regcred',
       'buildWorker.nodeSelector.pool': 'builds', 'buildWorker.tolerations[0].key': 'builds', 'buildWorker.tolerations[0].operator': 'Exists',
+      publicUrl: 'https://gantry.example.com',
     });
     expect(r.code).toBe(0);
     const objs = parseObjects(r.stdout);
     const env = find(objs, 'ConfigMap', `gantry-hv${id}-env`).data as Record<string, string>;
-    expect(env).toMatchObject({ TEMPORAL_TLS: 'true', TEMPORAL_TLS_SERVER_NAME: 'temporal.example.com', TEMPORAL_TLS_SERVER_CA_CERT_PATH: '/etc/gantry/temporal-tls/ca.crt', TEMPORAL_TLS_CLIENT_CERT_PATH: '/etc/gantry/temporal-tls/tls.crt', TEMPORAL_TLS_CLIENT_KEY_PATH: '/etc/gantry/temporal-tls/tls.key' });
+    expect(env).toMatchObject({ TEMPORAL_TLS: 'true', TEMPORAL_TLS_SERVER_NAME: 'temporal.example.com', TEMPORAL_TLS_SERVER_CA_CERT_PATH: '/etc/gantry/temporal-tls/ca.crt', TEMPORAL_TLS_CLIENT_CERT_PATH: '/etc/gantry/temporal-tls/tls.crt', TEMPORAL_TLS_CLIENT_KEY_PATH: '/etc/gantry/temporal-tls/tls.key', GANTRY_PUBLIC_URL: 'https://gantry.example.com' });
     const build = find(objs, 'Deployment', `gantry-hv${id}-build-worker`) as unknown as { spec: { template: { spec: { containers: { image: string; env: { name: string; value: string }[] }[] } } } };
     expect(build.spec.template.spec.containers[0]!.image).toBe(`registry.example.com/gantry-build@sha256:${'a'.repeat(64)}`);
     expect(build.spec.template.spec.containers[0]!.env).toContainEqual({ name: 'GANTRY_BUILDKIT_TLS_DIR', value: '/etc/gantry/buildkit-tls' });
