@@ -140,6 +140,8 @@ const cpuMs = (c: CpuReply) => (c.user + c.system) / 1000;
 class Live {
   readonly fragments: string[] = [];
   readonly arrived: number[] = [];
+  /** Named events other than the end: `gantry-end-error` carries the error that ended the stream. */
+  readonly events: string[] = [];
   done = false;
   private readonly abort = new AbortController();
 
@@ -163,14 +165,15 @@ class Live {
         while ((i = buf.indexOf('\n\n')) >= 0) {
           const block = buf.slice(0, i);
           buf = buf.slice(i + 2);
-          let named = false;
+          let named = '';
           const data: string[] = [];
           for (const line of block.split('\n')) {
-            if (line.startsWith('event:')) named = true;
+            if (line.startsWith('event:')) named = line.slice(6).trim();
             else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
           }
           // Unnamed messages are the fragments htmx swaps; `retry:` and heartbeats carry no data.
           if (!named && data.length) { this.fragments.push(data.join('\n')); this.arrived.push(performance.now()); }
+          if (named && named !== 'gantry-end') this.events.push(`${named}: ${data.join('\n')}`);
         }
       }
     } catch { /* aborted */ }
@@ -394,6 +397,8 @@ async function main(): Promise<void> {
       const latency: number[] = [];
       const decideMs: number[] = [];
       const afterDecide: number[] = [];
+      let missed = 0;
+      let endedWithError = 0;
       const w0 = procCpuMs(worker.pid!);
       const t0s = procCpuMs(temporal.pid);
       const c0 = cpuMs(await ask<CpuReply>(api, 'cpu', 'cpu'));
@@ -411,15 +416,26 @@ async function main(): Promise<void> {
         decideMs.push(performance.now() - s);
         if (action === 'pause') paused.add(key); else paused.delete(key);
         const at = await until(`the ${action} fragment of ${r.app}/${r.env}`, () => {
+          if (live.done) return -1;
           for (let j = seen; j < live.fragments.length; j++) {
             // The newest decision is the first one in the timeline (newest first).
             const m = /data-testid="timeline-decision">[^]*?<strong>([a-z]+)<\/strong> by ([a-z-]+)/.exec(live.fragments[j]!);
             if (m && m[1] === action && m[2] === 'bob') return live.arrived[j]!;
           }
           return undefined;
-        }, 30_000, 2);
-        latency.push(at - s);
-        afterDecide.push(at - s - decideMs.at(-1)!);
+        }, 30_000, 2).catch(() => -2);
+        if (at < 0) {
+          // The stream ended (an error event: the status query failed) or the fragment never came: a
+          // browser's htmx would reconnect; so does this reader, and the update counts as missed.
+          missed++;
+          if (live.done) endedWithError++;
+          console.error(`# k=${k}: no ${action} fragment for ${r.app}/${r.env} (${live.done ? `stream ended: ${live.events.at(-1) ?? 'no error event'}` : 'timed out after 30 s'})`);
+          live.close();
+          lives[i] = await Live.open(`${base}/ui/releases/${r.app}/${r.env}/live`);
+        } else {
+          latency.push(at - s);
+          afterDecide.push(at - s - decideMs.at(-1)!);
+        }
         // Let the poller settle so the next update's fragment is its own; a random extra wait so the
         // decisions do not lock to the poller's phase (the latency then samples the whole interval).
         await sleep(streamsPollMs + 100 + Math.random() * streamsPollMs);
@@ -439,6 +455,9 @@ async function main(): Promise<void> {
       const idlePollsPerS = (await ask<number>(api, 'polls', 'polls') - p0) / (idleMs / 1000);
       const idleWorkerCpuPerS = (procCpuMs(worker.pid!) - iw0) / (idleMs / 1000);
       const idleTemporalCpuPerS = (procCpuMs(temporal.pid) - it0) / (idleMs / 1000);
+      bench(`console_sse_k${k}_updates_missed`, missed, 'count');
+      bench(`console_sse_k${k}_streams_ended_by_error`, endedWithError + lives.filter((l) => l.done).length, 'count');
+      if (!latency.length) { for (const l of lives) l.close(); continue; }
       bench(`console_sse_k${k}_update_latency_ms_p50`, p50(latency), 'ms');
       bench(`console_sse_k${k}_update_latency_ms_p95`, p95(latency), 'ms');
       bench(`console_sse_k${k}_decide_ms_p50`, p50(decideMs), 'ms');
