@@ -224,6 +224,8 @@ describe('metrics and logs for operators', () => {
     }
     expect([...used].filter((n) => !known.has(n))).toEqual([]);
     expect(used.has('gantry_rollbacks_total')).toBe(true);
+    // The release gauges the API computes at scrape time each have a panel.
+    expect(['gantry_release_info', 'gantry_release_waiting', 'gantry_release_canary_weight', 'gantry_release_waiting_seconds'].filter((n) => !used.has(n))).toEqual([]);
     // Labels: never namespace/job/instance in Gantry's own label sets on the dashboard's by() clauses.
     for (const e of exprs) expect(e).not.toMatch(/by \([^)]*\b(namespace|job|instance)\b/);
   });
