@@ -15,6 +15,8 @@ import { CHAT_USAGE } from '../../core/chatops.js';
 import { controlCharacterIn } from '../../core/text.js';
 import type { ReleaseStatus } from '../../core/release.js';
 import { releaseWorkflowId } from '../../workflows/messages.js';
+import { loadWorkerConfig } from '../../runtime/config.js';
+import { createReleaseWorkerActivities } from '../../worker/activities.js';
 import '../api/inject-shim.js';
 import { decisionsOf, startWaitingRelease, testServer, until } from '../api/helpers.js';
 import { startHarness, type Harness } from '../support/release-harness.js';
@@ -260,6 +262,17 @@ describe('Slack approval message and buttons (activity → message → button pr
     const posted = rec.requests.map((r) => r.json as { blocks: { type: string; elements?: { type: string; text?: string }[] }[] });
     expect(posted.map((m) => m.blocks.map((b) => b.type))).toEqual([['section', 'actions', 'context', 'context'], ['section', 'actions', 'context', 'context'], ['section', 'context']]);
     for (const m of posted) expect(m.blocks.at(-1)!.elements).toEqual([{ type: 'mrkdwn', text: '<https://gantry.example.com/ui/releases/shop/production|Open in console>' }]);
+  });
+
+  it("the worker's GANTRY_PUBLIC_URL reaches the Slack sink the composition root builds", async () => {
+    rec.requests.length = 0;
+    rec.handler = () => ({ body: { ok: true, channel: 'C0RELEASES', ts: '5.5' } });
+    const probe = { exists: () => false, home: '/home/g', which: () => undefined, unwritable: () => undefined };
+    const config = loadWorkerConfig({ HOME: '/home/g', GANTRY_CLUSTER: 'sim', GANTRY_SLACK_API_URL: slackApi(), SLACK_BOT_TOKEN: BOT_TOKEN, GANTRY_SLACK_CHANNEL: 'C0RELEASES', GANTRY_PUBLIC_URL: 'https://gantry.example.com' }, probe);
+    const a = createReleaseWorkerActivities(config);
+    const notice = { releaseId: 'release/shop/staging', app: 'shop', environment: 'staging', message: 'waiting for approval of group 1', to: { users: ['alice'], groups: [] }, group: 0, kind: 'waiting-approval' as const };
+    expect(await activityEnv('run-3', 'release/shop/staging').run(a.notify, notice)).toMatchObject({ delivered: true });
+    expect(JSON.stringify(rec.requests.map((r) => r.json))).toContain('<https://gantry.example.com/ui/releases/shop/staging|Open in console>');
   });
 
   it('Slack errors are mapped for the retry policy; without a token nothing is posted', async () => {

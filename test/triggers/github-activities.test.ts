@@ -9,6 +9,8 @@ import { startRecorder, type Answer, type Recorded, type Recorder } from './reco
 import { startHarness } from '../support/release-harness.js';
 import { unique } from '../support/temporal.js';
 import { DIGEST_A, seedConfig } from '../support/fixtures.js';
+import { loadWorkerConfig } from '../../runtime/config.js';
+import { createReleaseWorkerActivities } from '../../worker/activities.js';
 
 /** Activity context, with the SDK's "activity failed" warnings silenced (the tests assert on the failures). */
 class MockActivityEnvironment extends BaseMockEnv {
@@ -130,6 +132,16 @@ describe('GitHub status activities (local recording server as a GitHub Enterpris
     await pipe.run(activities().githubDeploymentStatus, { ...base, environment: 'canary', app: 'shop' });
     expect(writes().slice(-2).map((r) => Object.keys(r.json as object).filter((k) => k.endsWith('_url')))).toEqual([[], []]);
     expect([gh.statuses[0]!.target_url, gh.dstatuses[0]!.log_url]).toEqual([null, null]);
+  });
+
+  it("the worker's GANTRY_PUBLIC_URL reaches the GitHub activities the composition root builds", async () => {
+    const gh = fakeGitHub();
+    rec.handler = gh.handler;
+    const probe = { exists: () => false, home: '/home/g', which: () => undefined, unwritable: () => undefined };
+    const config = loadWorkerConfig({ HOME: '/home/g', GANTRY_CLUSTER: 'sim', GANTRY_GITHUB_API_URL: `${rec.url}/api/v3`, GANTRY_GITHUB_TOKEN: TOKEN, GANTRY_PUBLIC_URL: 'https://gantry.example.com/' }, probe);
+    const a = createReleaseWorkerActivities(config);
+    await new MockActivityEnvironment(`pipeline/acme/shop/${SHA}`).run(a.githubCommitStatus, { repo: 'acme/shop', sha: SHA, context: 'gantry/gates', state: 'success' as const });
+    expect(gh.statuses.map((s) => s.target_url)).toEqual([`https://gantry.example.com/ui/pipelines/acme/shop/${SHA}`]);
   });
 
   // The type (workflows/failures.ts) says whether to retry; the HTTP status is in the details.
