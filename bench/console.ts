@@ -450,11 +450,15 @@ async function main(): Promise<void> {
       const p0 = await ask<number>(api, 'polls', 'polls');
       const iw0 = procCpuMs(worker.pid!);
       const it0 = procCpuMs(temporal.pid);
+      const f0 = lives.reduce((n, l) => n + l.fragments.length, 0);
       await sleep(idleMs);
       const idleCpuPerS = (cpuMs(await ask<CpuReply>(api, 'cpu', 'cpu')) - i0) / (idleMs / 1000);
       const idlePollsPerS = (await ask<number>(api, 'polls', 'polls') - p0) / (idleMs / 1000);
       const idleWorkerCpuPerS = (procCpuMs(worker.pid!) - iw0) / (idleMs / 1000);
       const idleTemporalCpuPerS = (procCpuMs(temporal.pid) - it0) / (idleMs / 1000);
+      // Fragments with no decision made: the status changes by itself while a release waits (the
+      // observed state's heartbeat, its `at`), and each change resends the whole live body.
+      const idleFragmentsPerStreamPerMin = (lives.reduce((n, l) => n + l.fragments.length, 0) - f0) / k / (idleMs / 60_000);
       bench(`console_sse_k${k}_updates_missed`, missed, 'count');
       bench(`console_sse_k${k}_streams_ended_by_error`, endedWithError + lives.filter((l) => l.done).length, 'count');
       if (!latency.length) { for (const l of lives) l.close(); continue; }
@@ -467,6 +471,7 @@ async function main(): Promise<void> {
       bench(`console_sse_k${k}_cpu_ms_per_update_over_idle`, (runCpu - idleCpuPerS * runS) / UPDATES, 'ms');
       bench(`console_sse_k${k}_idle_api_cpu_ms_per_s`, idleCpuPerS, 'ms/s');
       bench(`console_sse_k${k}_idle_status_polls_per_s`, idlePollsPerS, '1/s');
+      bench(`console_sse_k${k}_idle_fragments_per_stream_per_min`, idleFragmentsPerStreamPerMin, '1/min');
       bench(`console_sse_k${k}_idle_api_cpu_ms_per_status_poll`, idleCpuPerS / idlePollsPerS, 'ms');
       bench(`console_sse_k${k}_worker_cpu_ms_per_s`, workerCpu / runS, 'ms/s');
       bench(`console_sse_k${k}_idle_worker_cpu_ms_per_s`, idleWorkerCpuPerS, 'ms/s');
