@@ -236,7 +236,7 @@ describe('a namespace without the search attributes', () => {
       expect(await service.searchAttributesReady()).toBe(true);
       const after = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
       expect(Object.keys(after.customAttributes ?? {}).filter((k) => k.startsWith('Gantry')).sort()).toEqual(
-        ['GantryApp', 'GantryApprovers', 'GantryEnvironment', 'GantryExcluded', 'GantryKind', 'GantryPhase', 'GantryWaitingOn', 'GantryWaitingSince', 'GantryWeight']);
+        ['GantryApp', 'GantryApprovers', 'GantryCells', 'GantryEnvironment', 'GantryExcluded', 'GantryGroup', 'GantryKind', 'GantryPhase', 'GantryWaitingOn', 'GantryWaitingSince', 'GantryWeight']);
       const second = await until('a start with the attributes', async () => {
         const s = await service.startRelease({ config: cfg, environment: 'qa', revision: { digest: DIGEST_A } }, dave);
         const has = (await client.workflow.getHandle(s.workflowId).describe()).typedSearchAttributes.get(GantryApp);
