@@ -125,7 +125,12 @@ describe('worker health endpoint', () => {
       const r = await probe(`http://127.0.0.1:${port}/readyz`);
       return r.status === 200 ? r : undefined;
     }, 90_000);
-    expect(ready.body).toMatchObject({ ready: true, workers: [{ taskQueue: `${queue}-build`, state: 'RUNNING' }], temporal: { ok: true, address: testAddress() } });
+    // The build role's workers: its queue, and its gate-log queue (<queue>@<host>/<log dir hash>: reads of its own logs).
+    expect(ready.body).toMatchObject({ ready: true, temporal: { ok: true, address: testAddress() } });
+    const workers = (ready.body as { workers: { taskQueue: string; state: string }[] }).workers;
+    expect(workers.map((w) => w.state)).toEqual(['RUNNING', 'RUNNING']);
+    expect(workers[0]!.taskQueue).toBe(`${queue}-build`);
+    expect(workers[1]!.taskQueue).toMatch(new RegExp(`^${queue}-build@[^/]+/[0-9a-f]+$`));
 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
