@@ -9,10 +9,9 @@ import type { FastifyInstance } from 'fastify';
 import type { BrowserContext, Page } from 'playwright-core';
 import { createConsoleAuth } from '../../api/console/auth.js';
 import { ReleaseStreams } from '../../api/stream.js';
-import { Labels } from '../../core/rollout.js';
 import { loadApiConfig } from '../../runtime/config.js';
 import { listenOnLoopback, testServer, until } from '../api/helpers.js';
-import { V1, V2, baseline, caller, dropNamespace, k8sConfig, revisionOf, siteState, startK8sHarness, unique, type K8sHarness } from '../k8s/support/harness.js';
+import { V1, V2, baseline, caller, clusterCounts, dropNamespace, k8sConfig, revisionOf, siteState, startK8sHarness, unique, type K8sHarness } from '../k8s/support/harness.js';
 import { launchBrowser, screenshot, type TestBrowser } from '../support/browser.js';
 
 jest.setTimeout(300_000);
@@ -41,23 +40,6 @@ afterAll(async () => {
   await server?.close();
   await h?.close();
 });
-
-/** Per cell and role, pods Ready and pods listed ready in an EndpointSlice, straight from the API server. */
-async function clusterCounts(namespace: string, fresh: string): Promise<Record<string, { stable: { ready: number; serving: number }; new: { ready: number; serving: number } }>> {
-  const kube = h.clients.for();
-  const pods = (await kube.core.listNamespacedPod({ namespace })).items;
-  const slices = (await kube.discovery.listNamespacedEndpointSlice({ namespace })).items;
-  const listed = new Set(slices.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready !== false && e.targetRef?.kind === 'Pod').map((e) => e.targetRef!.uid)));
-  const out: Record<string, { stable: { ready: number; serving: number }; new: { ready: number; serving: number } }> = {};
-  for (const p of pods) {
-    const cell = p.metadata?.labels?.[Labels.cell];
-    if (!cell) continue;
-    const side = (out[cell] ??= { stable: { ready: 0, serving: 0 }, new: { ready: 0, serving: 0 } })[p.metadata?.labels?.[Labels.revision] === fresh ? 'new' : 'stable'];
-    if (!p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) side.ready++;
-    if (listed.has(p.metadata?.uid)) side.serving++;
-  }
-  return out;
-}
 
 /** The cells grid as the browser shows it: per row, the cell and the text of its columns. */
 async function grid(page: Page): Promise<{ cell: string; stable: string; fresh: string; weight: string }[]> {
@@ -93,7 +75,7 @@ describe('console on the local Kubernetes test bed (real Chromium, real control 
     expect(res?.status()).toBe(200);
 
     // What the cluster has, counted independently, and what the browser shows: equal, cell by cell.
-    const cluster = await clusterCounts(app, fresh);
+    const cluster = await clusterCounts(h, app, fresh);
     const route = await siteState(h, config);
     expect(route.weight).toBe(20);
     const shown = await grid(page);
@@ -118,7 +100,7 @@ describe('console on the local Kubernetes test bed (real Chromium, real control 
     expect(final.phase).toBe('succeeded');
     // The live view reaches the end without a reload, and the grid shows every pod on the new revision.
     await until('the live view to show succeeded', async () => ((await page.locator('[data-testid="phase"]').innerText()).toLowerCase().includes('succeeded') ? true : undefined), 60_000, 250);
-    const after = await clusterCounts(app, fresh);
+    const after = await clusterCounts(h, app, fresh);
     expect(after['zone-a']!.new).toEqual({ ready: 5, serving: 5 });
     const done = await until('the grid to show every pod on the new revision', async () => {
       const g = await grid(page);

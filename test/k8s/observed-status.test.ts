@@ -9,9 +9,8 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
 import type { ObservedState } from '../../core/observed.js';
 import type { ReleaseStatus } from '../../core/release.js';
-import { Labels } from '../../core/rollout.js';
 import { auth, listenOnLoopback, testServer, until } from '../api/helpers.js';
-import { V1, V2, baseline, caller, dropNamespace, k8sConfig, revisionOf, siteState, startK8sHarness, unique, type K8sHarness } from './support/harness.js';
+import { V1, V2, baseline, caller, clusterCounts, dropNamespace, k8sConfig, revisionOf, siteState, startK8sHarness, unique, type K8sHarness } from './support/harness.js';
 
 jest.setTimeout(300_000);
 
@@ -29,23 +28,6 @@ async function getStatus(app: string): Promise<ReleaseStatus> {
   const r = await fetch(`${base}/v1/releases/${app}/production`, { headers: auth('frank') });
   if (r.status !== 200) throw new Error(`GET status: ${r.status} ${await r.text()}`);
   return (await r.json()) as ReleaseStatus;
-}
-
-/** Per cell and role (stable: any revision but `fresh`), pods Ready and pods listed ready in an EndpointSlice, straight from the API server. */
-async function clusterCounts(namespace: string, fresh: string): Promise<Record<string, { stable: { ready: number; serving: number }; new: { ready: number; serving: number } }>> {
-  const kube = h.clients.for();
-  const pods = (await kube.core.listNamespacedPod({ namespace })).items;
-  const slices = (await kube.discovery.listNamespacedEndpointSlice({ namespace })).items;
-  const listed = new Set(slices.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready !== false && e.targetRef?.kind === 'Pod').map((e) => e.targetRef!.uid)));
-  const out: Record<string, { stable: { ready: number; serving: number }; new: { ready: number; serving: number } }> = {};
-  for (const p of pods) {
-    const cell = p.metadata?.labels?.[Labels.cell];
-    if (!cell) continue;
-    const side = (out[cell] ??= { stable: { ready: 0, serving: 0 }, new: { ready: 0, serving: 0 } })[p.metadata?.labels?.[Labels.revision] === fresh ? 'new' : 'stable'];
-    if (!p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) side.ready++;
-    if (listed.has(p.metadata?.uid)) side.serving++;
-  }
-  return out;
 }
 
 describe('observed state in the release status (real control plane, real API)', () => {
@@ -76,7 +58,7 @@ describe('observed state in the release status (real control plane, real API)', 
     expect(Date.parse(o.at)).toBeLessThanOrEqual(Date.now());
     expect(Date.parse(o.at)).toBeGreaterThanOrEqual(Date.parse(st.waiting!.since) - 60_000);
     // Ready and serving per cell and revision, as the API server has them now.
-    const cluster = await clusterCounts(app, r2);
+    const cluster = await clusterCounts(h, app, r2);
     expect(o.cells.map((c) => [c.cell, { ready: c.stable.ready, serving: c.stable.serving }, { ready: c.new.ready, serving: c.new.serving }]))
       .toEqual(['zone-a', 'zone-b'].map((z) => [z, cluster[z]!.stable, cluster[z]!.new]));
     expect(o.cells.map((c) => [c.cell, c.stable, c.new])).toEqual(['zone-a', 'zone-b'].map((z) => [z, { pods: 4, ready: 4, serving: 4, draining: 0 }, { pods: 1, ready: 1, serving: 1, draining: 0 }]));

@@ -6,7 +6,7 @@ import { createKubernetesActivities, KubeClients, observe, scopeOf, targetRevisi
 import { GantryService } from '../../../api/service.js';
 import { parseConfig, type GantryConfig, type RawConfig } from '../../../core/config.js';
 import type { Revision } from '../../../core/release.js';
-import { resourceNames } from '../../../core/rollout.js';
+import { Labels, resourceNames } from '../../../core/rollout.js';
 import type { Target } from '../../../workflows/activity-types.js';
 import { createWorker } from '../../../worker/worker.js';
 import { createGantryActivities, kubernetesOptions } from '../../../worker/activities.js';
@@ -132,3 +132,20 @@ export async function dropNamespace(h: K8sHarness, namespace: string): Promise<v
 }
 
 export { caller, unique };
+
+/** Per cell and role (stable: any revision but `fresh`), pods Ready and pods listed ready in an EndpointSlice, straight from the API server. */
+export async function clusterCounts(h: K8sHarness, namespace: string, fresh: string): Promise<Record<string, { stable: { ready: number; serving: number }; new: { ready: number; serving: number } }>> {
+  const kube = h.clients.for();
+  const pods = (await kube.core.listNamespacedPod({ namespace })).items;
+  const slices = (await kube.discovery.listNamespacedEndpointSlice({ namespace })).items;
+  const listed = new Set(slices.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready !== false && e.targetRef?.kind === 'Pod').map((e) => e.targetRef!.uid)));
+  const out: Record<string, { stable: { ready: number; serving: number }; new: { ready: number; serving: number } }> = {};
+  for (const p of pods) {
+    const cell = p.metadata?.labels?.[Labels.cell];
+    if (!cell) continue;
+    const side = (out[cell] ??= { stable: { ready: 0, serving: 0 }, new: { ready: 0, serving: 0 } })[p.metadata?.labels?.[Labels.revision] === fresh ? 'new' : 'stable'];
+    if (!p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) side.ready++;
+    if (listed.has(p.metadata?.uid)) side.serving++;
+  }
+  return out;
+}
