@@ -174,9 +174,11 @@ export function temporalConnectError(s: TemporalSettings, err: unknown): Error {
       : 'the server\'s certificate is not signed by a CA this machine trusts: set TEMPORAL_TLS_SERVER_CA_CERT_PATH to the CA that signed it';
   } else if (s.tls !== false && /NotValidForName|not valid for name|CertNotValidForName/i.test(m)) {
     fix = 'the server\'s certificate does not name this address: set TEMPORAL_TLS_SERVER_NAME to a name it carries';
-  } else if (s.tls !== false && !s.tls.clientCert && /certificate required|handshake|CertificateRequired|bad certificate|connection reset|broken pipe|unexpected eof|tls/i.test(m)) {
+  } else if (s.tls !== false && !s.tls.clientCert && /certificate required|handshake|CertificateRequired|bad certificate|connection reset|connection closed|broken pipe|unexpected eof|tls/i.test(m)) {
+    // TLS 1.3: the client finishes its side of the handshake before the server checks for a client
+    // certificate, so a refusal often arrives as the connection closing ("connection closed").
     fix = 'the server refused the TLS handshake; if it requires client certificates (mTLS), set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH';
-  } else if (s.tls !== false && /bad certificate|unknown ca|certificate unknown|decrypt|handshake|tls|ConnectionReset|connection reset|broken pipe|unexpected eof/i.test(m)) {
+  } else if (s.tls !== false && /bad certificate|unknown ca|certificate unknown|decrypt|handshake|tls|ConnectionReset|connection reset|connection closed|broken pipe|unexpected eof/i.test(m)) {
     fix = 'the server refused the client certificate: check that TEMPORAL_TLS_CLIENT_CERT_PATH is signed by the CA the server trusts for clients';
   } else if (s.tls === false && /connection reset|broken pipe|h2 protocol|frame|unexpected eof/i.test(m)) {
     fix = 'the server may require TLS: set TEMPORAL_TLS=true (and TEMPORAL_TLS_SERVER_CA_CERT_PATH when its CA is private)';

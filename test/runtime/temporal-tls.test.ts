@@ -171,6 +171,15 @@ describe('Temporal over mTLS (a frontend that requires client certificates)', ()
     expect(message).toMatch(/hint: the server refused the TLS handshake; if it requires client certificates \(mTLS\), set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH/);
   });
 
+  it('the same refusal when the server closes the connection after the client finished its TLS 1.3 handshake (seen in CI)', () => {
+    const { TEMPORAL_TLS_CLIENT_CERT_PATH: _c, TEMPORAL_TLS_CLIENT_KEY_PATH: _k, ...noCert } = mtls();
+    const config = loadWorkerConfig(workerEnv(noCert));
+    const closed = new Error('Failed to call GetSystemInfo: code: \'The operation was cancelled\', message: "operation was canceled", source: tonic::transport::Error(Transport, hyper::Error(Canceled, "connection closed"))');
+    expect(temporalConnectError(config.temporal, closed).message).toMatch(/hint: the server refused the TLS handshake; if it requires client certificates \(mTLS\), set TEMPORAL_TLS_CLIENT_CERT_PATH/);
+    const plain = loadWorkerConfig(workerEnv({ TEMPORAL_ADDRESS: '127.0.0.1:7233' }));
+    expect(temporalConnectError(plain.temporal, closed).message).toMatch(/hint: check TEMPORAL_ADDRESS/);
+  });
+
   it('a client certificate from a CA the server does not trust is refused, and said so', async () => {
     const message = await connectError({ ...mtls(), TEMPORAL_TLS_CLIENT_CERT_PATH: f('stranger.crt'), TEMPORAL_TLS_CLIENT_KEY_PATH: f('stranger.key') });
     expect(message).toMatch(/hint: the server refused the client certificate: check that TEMPORAL_TLS_CLIENT_CERT_PATH is signed by the CA the server trusts/);
