@@ -64,7 +64,7 @@ async function stepOverheadTestServer(steps: number): Promise<void> {
   }
 }
 
-async function stepOverhead(client: Client, native: NativeConnection, steps: number): Promise<void> {
+async function stepOverhead(client: Client, native: NativeConnection, steps: number, suffix = ''): Promise<void> {
   const stamps: number[] = [];
   const activities = createSimClusterActivities({ onEffect: (e) => { if (e.kind === 'apply') stamps.push(performance.now()); } });
   const worker = await createWorker({ connection: native, taskQueue: 'bench-steps', activities: testActivities('bench-steps', { ...activities, ...createNotifyActivities() }) });
@@ -88,15 +88,30 @@ async function stepOverhead(client: Client, native: NativeConnection, steps: num
     return client.workflow.execute('floorSteps', { taskQueue: 'bench-floor', workflowId: 'floor', args: [steps, 2] }) as Promise<number[]>;
   });
   const floorDeltas = floor.slice(1).map((t, i) => t - floor[i]!).sort((a, b) => a - b);
-  bench('release_step_ms_p50', percentile(deltas, 50), 'ms');
-  bench('release_step_ms_p99', percentile(deltas, 99), 'ms');
-  bench('release_step_ms_mean', total / steps, 'ms');
-  bench('release_200_steps_total_ms', total, 'ms');
-  bench('server_floor_2_activities_ms_p50', percentile(floorDeltas, 50), 'ms');
-  bench('release_step_overhead_over_floor_ms_p50', percentile(deltas, 50) - percentile(floorDeltas, 50), 'ms');
-  bench('release_step_to_floor_ratio_p50', percentile(deltas, 50) / percentile(floorDeltas, 50), 'x');
+  bench(`release_step_ms_p50${suffix}`, percentile(deltas, 50), 'ms');
+  bench(`release_step_ms_p99${suffix}`, percentile(deltas, 99), 'ms');
+  bench(`release_step_ms_mean${suffix}`, total / steps, 'ms');
+  bench(`release_200_steps_total_ms${suffix}`, total, 'ms');
+  bench(`server_floor_2_activities_ms_p50${suffix}`, percentile(floorDeltas, 50), 'ms');
+  bench(`release_step_overhead_over_floor_ms_p50${suffix}`, percentile(deltas, 50) - percentile(floorDeltas, 50), 'ms');
+  bench(`release_step_to_floor_ratio_p50${suffix}`, percentile(deltas, 50) / percentile(floorDeltas, 50), 'x');
   worker.shutdown();
   await running;
+}
+
+/** The same on a dev server with its stock dispatch settings (testbed/temporal.ts devServerFlags): the "before". */
+async function stockDevServer(steps: number): Promise<void> {
+  const stock = await startEphemeralTemporal([], { stock: true });
+  const connection = await Connection.connect({ address: stock.address });
+  const native = await NativeConnection.connect({ address: stock.address });
+  try {
+    console.log(`# the same on a stock dev server (history.transferProcessorMaxPollRPS etc. at their defaults) ${stock.address}`);
+    await stepOverhead(new Client({ connection }), native, steps, '_stock_dev_server');
+  } finally {
+    await native.close();
+    await connection.close();
+    stock.stop();
+  }
 }
 
 function rssKb(pid: number): number {
@@ -166,6 +181,7 @@ async function main(): Promise<void> {
   try {
     console.log(`# Temporal dev server ${server.address}; ${os.cpus().length} cores; node ${process.version}`);
     await stepOverhead(client, native, Number(process.env.BENCH_STEPS ?? 200));
+    await stockDevServer(Number(process.env.BENCH_STEPS ?? 200));
     await stepOverheadTestServer(Number(process.env.BENCH_STEPS ?? 200));
     await pausedReleases(client, server.address, Number(process.env.BENCH_PAUSED ?? 1000));
   } finally {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { temporalBin } from './paths.js';
 import { poll } from './proc.js';
 import { searchAttributeFlags } from '../core/search-attributes.js';
-import { temporalHealthy } from './temporal.js';
+import { devServerFlags, temporalHealthy } from './temporal.js';
 
 export interface EphemeralTemporal { address: string; pid: number; log: string; stop(): void }
 
@@ -35,6 +35,8 @@ export interface EphemeralTemporalOptions {
   dbFilename?: string;
   /** Register Gantry's search attributes at start (default true; false: a server like one set up without them). */
   searchAttributes?: boolean;
+  /** Without the dispatch tuning of devServerFlags (the benchmarks' "before"). */
+  stock?: boolean;
 }
 
 export async function startEphemeralTemporal(extraArgs: string[] = [], opts: EphemeralTemporalOptions = {}): Promise<EphemeralTemporal> {
@@ -48,13 +50,7 @@ export async function startEphemeralTemporal(extraArgs: string[] = [], opts: Eph
   const out = fs.openSync(log, opts.port === undefined ? 'w' : 'a');
   const child = spawn(temporalBin, ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort),
     '--headless', '--namespace', 'default', '--log-level', 'warn',
-    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
-    '--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true',
-    // Eager activity dispatch: a workflow task that schedules an activity gets it back in the same reply.
-    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
-    // Status is polled by several clients at once (CLI watch, API, UI): let queries queue while a workflow
-    // task is in flight instead of failing with RESOURCE_EXHAUSTED (the default buffer holds 1).
-    '--dynamic-config-value', 'history.maxBufferedQueryCount=64',
+    ...devServerFlags({ file: opts.dbFilename !== undefined, stock: opts.stock === true }),
     // Gantry's custom search attributes (release list, "waiting for me", metrics).
     ...(opts.searchAttributes === false ? [] : searchAttributeFlags()),
     ...(opts.dbFilename ? ['--db-filename', opts.dbFilename] : []),

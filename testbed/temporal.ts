@@ -83,6 +83,38 @@ export async function temporalStatus(): Promise<TemporalStatus> {
 }
 
 /**
+ * The dynamic config (and SQLite pragmas) of every dev server Gantry starts: the embedded one and the
+ * tests' and benchmarks' ephemeral ones. Measured on CLI 1.9.1 (bench/run.ts, `npm run bench`):
+ * - history.transferProcessorMaxPollRPS (default 20) rate-limits how often the one history shard of a
+ *   dev server reads its transfer queue, the queue that hands every workflow and activity task to
+ *   matching: after a burst of ~20 hops, each hop waits for the limiter (exactly 50 ms). 1000 removes
+ *   the plateau (~50 ms -> ~14 ms per hop); a production cluster has many shards and is not affected.
+ * - with a database file, SQLite's default rollback journal syncs every commit (~15-25 ms per hop);
+ *   WAL with synchronous=normal keeps commits durable across a process crash at in-memory speed.
+ */
+export function devServerFlags(opts: { file: boolean; stock?: boolean }): string[] {
+  // stock: without the dispatch tuning below (bench/run.ts measures the floor both ways in one run).
+  const tuned = !opts.stock;
+  return [
+    // Update-with-start and friends; the defaults of recent servers, stated for older ones.
+    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
+    '--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true',
+    // Eager activity dispatch: a workflow task that schedules an activity gets it back in the same reply.
+    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
+    // Status is polled by several clients at once (CLI watch, API, UI): let queries queue while a workflow
+    // task is in flight instead of failing with RESOURCE_EXHAUSTED (the default buffer holds 1).
+    '--dynamic-config-value', 'history.maxBufferedQueryCount=64',
+    // The dispatch floor (see above): the transfer, timer and visibility queue readers of the one shard.
+    ...(tuned ? [
+      '--dynamic-config-value', 'history.transferProcessorMaxPollRPS=1000',
+      '--dynamic-config-value', 'history.timerProcessorMaxPollRPS=1000',
+      '--dynamic-config-value', 'history.visibilityProcessorMaxPollRPS=1000',
+    ] : []),
+    ...(tuned && opts.file ? ['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'] : []),
+  ];
+}
+
+/**
  * Starts the embedded dev server (SQLite file in the state dir, so releases survive a restart of it)
  * unless the user pointed Gantry at their own Temporal, then polls until it serves.
  */
@@ -100,14 +132,7 @@ export async function upTemporal(log: (m: string) => void = console.log): Promis
   startDaemon(NAME, [temporalBin, 'server', 'start-dev', '--ip', embeddedTemporal.host,
     '--port', String(embeddedTemporal.port), '--ui-port', String(embeddedTemporal.uiPort), '--ui-disable-news-fetch',
     '--namespace', 'default', '--db-filename', path.join(stateDir, 'temporal.db'), '--log-level', 'warn',
-    // Update-with-start and friends; the defaults of recent servers, stated for older ones.
-    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
-    '--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true',
-    // Eager activity dispatch: a workflow task that schedules an activity gets it back in the same reply.
-    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
-    // Status is polled by several clients at once (CLI watch, API, UI): let queries queue while a workflow
-    // task is in flight instead of failing with RESOURCE_EXHAUSTED (the default buffer holds 1).
-    '--dynamic-config-value', 'history.maxBufferedQueryCount=64',
+    ...devServerFlags({ file: true }),
     // Gantry's custom search attributes (release list, "waiting for me", metrics).
     ...searchAttributeFlags(),
   ]);
