@@ -42,7 +42,11 @@ export { queryPrometheus, type PrometheusAuth, type PrometheusClientOptions } fr
 export { targetRevision, revisionHash, imageRef, ZONE_LABEL } from './render.js';
 export type { TrafficRouter } from './traffic.js';
 
-export interface DecisionEvent { activity: string; releaseId: string; at: number; decision: Decision; summary?: string }
+/**
+ * One decision of a converge loop. `observeMs`: how long the look it was made on took (the API calls);
+ * `actMs`: how long the previous decision's actions took to execute (benchmarks' time breakdown).
+ */
+export interface DecisionEvent { activity: string; releaseId: string; at: number; decision: Decision; summary?: string; observeMs?: number; actMs?: number }
 
 export interface KubernetesActivityOptions extends KubeOptions {
   /** Prometheus base URL for analysis (e.g. http://127.0.0.1:9090). Without it every check is inconclusive. */
@@ -256,15 +260,23 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
     let last: Observation | undefined;
     let observed: ObservedState | undefined;
     let looked: Observation | undefined;
+    let observeMs: number | undefined;
+    let actMs: number | undefined;
     const look = (view: Observation['view']) => observedFromView(view, ctx.canary, plannedWeights(view, ctx.canary, watch.targets), watch.by, Date.now());
     try {
       const r = await withHeartbeat(progress, (update) => converge({
         what: `${kind} ${scope.target.app}/${scope.target.environment}`,
-        observe: async () => (last = await observe(scope, grace, sig)).view,
+        observe: async () => {
+          const t = Date.now();
+          last = await observe(scope, grace, sig);
+          observeMs = Date.now() - t;
+          return last.view;
+        },
         decide,
         act: (actions, d) => {
           activityLog('info', `${kind}: ${d.step}`, { release: releaseId, reason: d.reason, actions: actions.map((x) => x.kind) });
-          return act(scope, actions, ctx, sig);
+          const t = Date.now();
+          return act(scope, actions, ctx, sig).finally(() => { actMs = Date.now() - t; });
         },
         waker,
         ...(sig ? { signal: sig } : {}),
@@ -273,7 +285,9 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
         onDecision: (d) => {
           if (last && last !== looked) { observed = look(last.view); looked = last; }
           update({ step: d.type === 'done' ? 'done' : d.type === 'act' || d.type === 'wait' || d.type === 'stuck' ? d.step : '', reason: d.reason, ...(observed ? { observed } : {}) });
-          opts.onDecision?.({ activity: kind, releaseId, at: Date.now(), decision: d, ...(last ? { summary: summarize(last) } : {}) });
+          opts.onDecision?.({ activity: kind, releaseId, at: Date.now(), decision: d, ...(last ? { summary: summarize(last) } : {}),
+            ...(observeMs !== undefined ? { observeMs } : {}), ...(actMs !== undefined ? { actMs } : {}) });
+          actMs = undefined;
         },
       }), false);
       return { ...r, observed: look(r.view) };
