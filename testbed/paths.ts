@@ -25,6 +25,7 @@ export const pins = {
   openssh: '1:9.2p1-2+deb12u10', // Debian openssh-server (+ client, sftp server): git over SSH in test/build/git-credentials.test.ts
   helm: 'v3.22.0', // helm.sh/helm/v3 cmd/helm from the Go module proxy (deploy/helm chart: template, lint)
   chromium: '156.0.8078.114-1~deb12u1', // Debian chromium-headless-shell (+ chromium-common): the console's browser tests (playwright-core)
+  argoRollouts: 'v1.10.1', // github.com/argoproj/argo-rollouts cmd/rollouts-controller from the Go module proxy (the peer in bench/peers.ts)
 } as const;
 
 export const temporalBin = path.join(venvDir, 'bin', 'temporal');
@@ -42,6 +43,7 @@ export const buildkitdBin = path.join(binDir, 'buildkitd');
 export const buildctlBin = path.join(binDir, 'buildctl');
 export const hadolintBin = path.join(venvDir, 'bin', 'hadolint');
 export const helmBin = path.join(binDir, 'helm');
+export const argoRolloutsBin = path.join(binDir, 'argo-rollouts-controller');
 export const registryBin = '/usr/bin/docker-registry';
 export const runcBin = '/usr/sbin/runc';
 export const sshdBin = '/usr/sbin/sshd';
