@@ -77,6 +77,40 @@ export function createSimClusterActivities(opts: SimOptions = {}): ReleaseActivi
     }),
   });
 
+  async function applyOnly(req: ApplyGroupRequest): Promise<ApplyGroupResult> {
+    const s = load();
+    const ts = targetState(s, req.target);
+    const done = req.target.cells.every((c) => ts.cells[c.name]!.canary === (req.canary[c.name] ?? 0));
+    if (done) return { changed: false, observed: observedOf(req.target, ts, !neverReady(req.revision)) };
+    effect({ kind: 'apply-start', releaseId: req.releaseId, group: req.group, target: key(req.target) });
+    // Simulated drain + replace time; heartbeats so a dead worker is noticed and the retry resumes.
+    const delay = opts.applyDelayMs ?? 0;
+    for (let waited = 0; waited < delay; waited += 200) { heartbeat({ group: req.group, observed: observedOf(req.target, ts) }); await sleep(Math.min(200, delay - waited)); }
+    const fresh = load();
+    const fts = targetState(fresh, req.target);
+    if (req.target.cells.every((c) => fts.cells[c.name]!.canary === (req.canary[c.name] ?? 0))) return { changed: false, observed: observedOf(req.target, fts, !neverReady(req.revision)) };
+    fts.canaryRevision = req.revision;
+    for (const c of req.target.cells) {
+      const canary = req.canary[c.name] ?? 0;
+      fts.cells[c.name] = { canary, stable: c.replicas - canary };
+    }
+    save(fresh);
+    effect({ kind: 'apply', releaseId: req.releaseId, group: req.group, target: key(req.target), cells: structuredClone(fts.cells) });
+    return { changed: true, observed: observedOf(req.target, fts, !neverReady(req.revision)) };
+  }
+
+  async function health(req: WaitHealthyRequest): Promise<HealthResult> {
+    const bad = neverReady(req.revision);
+    const wait = bad ? req.deadlineMs : Math.min(opts.readyDelayMs ?? 0, req.deadlineMs);
+    const before = load().targets[key(req.target)];
+    for (let waited = 0; waited < wait; waited += 500) { heartbeat({ group: req.group, observed: observedOf(req.target, before, false) }); await sleep(Math.min(500, wait - waited)); }
+    const ts = load().targets[key(req.target)];
+    const total = Object.values(req.canary).reduce((a, b) => a + b, 0);
+    if (bad) return { healthy: false, reason: `new pods not ready within ${req.deadlineMs} ms (simulated: revision marked broken)`, observed: observedOf(req.target, ts, false) };
+    const cells = req.target.cells.map((c) => `${c.name} ${ts?.cells[c.name]?.canary ?? 0}/${req.canary[c.name] ?? 0}`).join(', ');
+    return { healthy: true, reason: `${total} new pod(s) ready and serving (${cells}) [simulated]`, observed: observedOf(req.target, ts) };
+  }
+
   return {
     state: () => structuredClone(load()),
 
@@ -86,38 +120,14 @@ export function createSimClusterActivities(opts: SimOptions = {}): ReleaseActivi
     },
 
     async applyGroup(req: ApplyGroupRequest): Promise<ApplyGroupResult> {
-      const s = load();
-      const ts = targetState(s, req.target);
-      const done = req.target.cells.every((c) => ts.cells[c.name]!.canary === (req.canary[c.name] ?? 0));
-      if (done) return { changed: false, observed: observedOf(req.target, ts, !neverReady(req.revision)) };
-      effect({ kind: 'apply-start', releaseId: req.releaseId, group: req.group, target: key(req.target) });
-      // Simulated drain + replace time; heartbeats so a dead worker is noticed and the retry resumes.
-      const delay = opts.applyDelayMs ?? 0;
-      for (let waited = 0; waited < delay; waited += 200) { heartbeat({ group: req.group, observed: observedOf(req.target, ts) }); await sleep(Math.min(200, delay - waited)); }
-      const fresh = load();
-      const fts = targetState(fresh, req.target);
-      if (req.target.cells.every((c) => fts.cells[c.name]!.canary === (req.canary[c.name] ?? 0))) return { changed: false, observed: observedOf(req.target, fts, !neverReady(req.revision)) };
-      fts.canaryRevision = req.revision;
-      for (const c of req.target.cells) {
-        const canary = req.canary[c.name] ?? 0;
-        fts.cells[c.name] = { canary, stable: c.replicas - canary };
-      }
-      save(fresh);
-      effect({ kind: 'apply', releaseId: req.releaseId, group: req.group, target: key(req.target), cells: structuredClone(fts.cells) });
-      return { changed: true, observed: observedOf(req.target, fts, !neverReady(req.revision)) };
+      const r = await applyOnly(req);
+      // Health in the same activity when asked (workflows/activity-types.ts ApplyGroupRequest.verify).
+      if (!req.verify || r.ready === false) return r;
+      const h = await health({ releaseId: req.releaseId, target: req.target, revision: req.revision, group: req.group, canary: req.canary, deadlineMs: req.verify.deadlineMs });
+      return { ...r, health: h, ...(h.observed ? { observed: h.observed } : {}) };
     },
 
-    async waitHealthy(req: WaitHealthyRequest): Promise<HealthResult> {
-      const bad = neverReady(req.revision);
-      const wait = bad ? req.deadlineMs : Math.min(opts.readyDelayMs ?? 0, req.deadlineMs);
-      const before = load().targets[key(req.target)];
-      for (let waited = 0; waited < wait; waited += 500) { heartbeat({ group: req.group, observed: observedOf(req.target, before, false) }); await sleep(Math.min(500, wait - waited)); }
-      const ts = load().targets[key(req.target)];
-      const total = Object.values(req.canary).reduce((a, b) => a + b, 0);
-      if (bad) return { healthy: false, reason: `new pods not ready within ${req.deadlineMs} ms (simulated: revision marked broken)`, observed: observedOf(req.target, ts, false) };
-      const cells = req.target.cells.map((c) => `${c.name} ${ts?.cells[c.name]?.canary ?? 0}/${req.canary[c.name] ?? 0}`).join(', ');
-      return { healthy: true, reason: `${total} new pod(s) ready and serving (${cells}) [simulated]`, observed: observedOf(req.target, ts) };
-    },
+    waitHealthy: health,
 
     async measure(req: MeasureRequest): Promise<Measurement[]> {
       const fromFile = (): Record<string, number> => {

@@ -208,6 +208,11 @@ function approverText(env: EnvironmentConfig, s: ReleaseState, now: number): str
   return `approvers: ${list}${excluded.length ? ` (not ${[...new Set(excluded)].join(', ')})` : ''}; ${have} of ${a.required} approval${a.required === 1 ? '' : 's'}`;
 }
 
+/** How long a group's new pods have to become healthy once applied (the 'verify' step, or applyGroup's own check). */
+export function verifyDeadlineMs(env: EnvironmentConfig): number {
+  return durationMs(env.deadlines.progress);
+}
+
 /** The next step of a release, from its state, its environment's config, and the current time. */
 export function decideNext(s: ReleaseState, env: EnvironmentConfig, now: number): Step {
   if (s.outcome) return { kind: 'done' };
@@ -220,7 +225,7 @@ export function decideNext(s: ReleaseState, env: EnvironmentConfig, now: number)
     case 'pending':
       return { kind: 'apply', group: g };
     case 'applied':
-      return { kind: 'verify', group: g, deadlineMs: durationMs(env.deadlines.progress) };
+      return { kind: 'verify', group: g, deadlineMs: verifyDeadlineMs(env) };
     case 'healthy':
       if (env.analysis.length > 0) return { kind: 'analyse', group: g };
       return confirmation(s, env, now);

@@ -35,9 +35,17 @@ export interface ApplyGroupRequest {
    * the result says `ready: false` (the release then rolls back).
    */
   deadlineMs: number;
+  /**
+   * Then verify the group's health in the same activity (one dispatch and one workflow task less per
+   * group), answered in the result's `health`. A worker that predates it ignores the field and returns
+   * no `health`: the workflow then runs waitHealthy as before.
+   */
+  verify?: { deadlineMs: number };
 }
 export interface ApplyGroupResult {
   changed: boolean;
+  /** The health check `verify` asked for (absent when not asked, or when the group was not ready). */
+  health?: HealthResult;
   /** false: the new pods did not become ready and serving within the deadline; no old pod was drained. */
   ready?: boolean;
   reason?: string;

@@ -9,7 +9,7 @@ import { Action } from '../core/approval.js';
 import type { EnvironmentConfig } from '../core/config.js';
 import {
   applyDecision, checkDecision, decideNext, newReleaseState, observeCalendar, recordAnalysis, recordApplied, recordConfirmed,
-  noticesDue, recordHealth, recordNotice, recordOutcome, recordRollbackStarted, releaseStatus, revisionRef, wakeAt,
+  noticesDue, recordHealth, recordNotice, recordOutcome, recordRollbackStarted, releaseStatus, revisionRef, verifyDeadlineMs, wakeAt,
   type ReleaseState, type ReleaseStatus, type Revision, type StopCause,
 } from '../core/release.js';
 import { canaryTargets, environmentPlan } from '../core/plan.js';
@@ -231,14 +231,20 @@ async function runGroups(s: ReleaseState, env: EnvironmentConfig, target: Target
     const step = decideNext(s, env, Date.now());
     switch (step.kind) {
       case 'apply': {
+        // The health check rides along in the same activity (a worker that predates it returns no `health`).
+        const verify = patched('apply-verifies') ? { deadlineMs: verifyDeadlineMs(env) } : undefined;
         const r = await stoppable(s, () => cluster.applyGroup({
           releaseId: s.id, target, revision: s.revision, ...(s.previous ? { stable: s.previous } : {}), group: step.group,
-          canary: canaryTargets(s.plan, step.group), deadlineMs: durationMs(env.deadlines.progress),
+          canary: canaryTargets(s.plan, step.group), deadlineMs: durationMs(env.deadlines.progress), ...(verify ? { verify } : {}),
         }));
         if (!r) break;
         recordApplied(s, step.group, Date.now());
         recordObserved(s, r.observed);
         if (r.ready === false) recordHealth(s, false, r.reason ?? 'new pods not ready within the progress deadline', Date.now());
+        else if (r.health) {
+          recordObserved(s, r.health.observed);
+          recordHealth(s, r.health.healthy, r.health.reason, Date.now());
+        }
         break;
       }
       case 'verify': {

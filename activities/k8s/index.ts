@@ -14,6 +14,7 @@
 //   rollback     stable back to full size and Ready, all traffic to it, the new pods drained and removed.
 //   finalize     the stable Service and the record move to the new revision; old workloads deleted.
 //   observeTarget  read-only: while the release waits, looks now and then and heartbeats what it sees.
+import type { V1ConfigMap, V1Namespace, V1ServiceAccount, V1ServiceList } from '@kubernetes/client-node';
 import { activityInfo, cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import type { Measurement } from '../../core/analysis.js';
 import { formatDuration } from '../../core/duration.js';
@@ -27,7 +28,7 @@ import type {
   ApplyGroupRequest, ApplyGroupResult, DescribeTargetRequest, DescribeTargetResult, FinalizeRequest, HealthResult,
   MeasureRequest, ObserveTargetRequest, ObservedResult, ReleaseActivities, RollbackRequest, Target, WaitHealthyRequest,
 } from '../../workflows/activity-types.js';
-import { ContentType, KubeClients, call, isNotFound, isTransient, readOrUndefined, toFailure, type KubeOptions } from './client.js';
+import { ContentType, KubeClients, call, isNotFound, isTransient, readOrUndefined, resourcePath, toFailure, type KubeOptions, type Wire } from './client.js';
 import { Waker, converge, sleep, throwIfCancelled } from './converge.js';
 import { observe, scopeOf, summarize, type Observation, type Scope, type Site } from './observe.js';
 import { measureChecks, type PrometheusClientOptions } from './prometheus.js';
@@ -117,8 +118,8 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
   ]));
 
   async function readRecord(site: Site, scope: Scope, sig?: AbortSignal): Promise<RecordData> {
-    const cm = await readOrUndefined(`read ConfigMap ${site.namespace}/${scope.names.record}`,
-      () => site.kube.core.readNamespacedConfigMap({ name: scope.names.record, namespace: site.namespace }, site.kube.opts({ ...(sig ? { signal: sig } : {}) })));
+    const cm = await readOrUndefined(`read ConfigMap ${site.namespace}/${scope.names.record}`, () => site.kube.getJson<Wire<V1ConfigMap>>(
+      resourcePath({ group: '', version: 'v1', resource: 'configmaps', namespace: site.namespace, name: scope.names.record }), { ...(sig ? { signal: sig } : {}) }));
     return parseRecord(cm);
   }
 
@@ -135,10 +136,10 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
   async function prepareSites(scope: Scope, canary: RevisionRecord, sig?: AbortSignal): Promise<void> {
     await Promise.all(scope.sites.map(async (site) => {
       const { kube, namespace } = site;
-      const o = kube.opts({ ...(sig ? { signal: sig } : {}) });
+      const o = { ...(sig ? { signal: sig } : {}) };
       let created = false;
       try {
-        await kube.core.readNamespace({ name: namespace }, o);
+        await kube.getJson<Wire<V1Namespace>>(`/api/v1/namespaces/${encodeURIComponent(namespace)}`, o);
       } catch (err) {
         if (isNotFound(err)) {
           await call(`create Namespace ${namespace}`, () => kube.core.patchNamespace({ name: namespace, body: renderNamespace(namespace), fieldManager: FIELD_MANAGER, force: true }, kube.opts({ contentType: ContentType.apply })));
@@ -150,14 +151,16 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
       if (created) {
         // The ServiceAccount admission plugin rejects pods until the namespace's default account exists.
         for (let i = 0; i < 120; i++) {
-          const sa = await readOrUndefined('read ServiceAccount default', () => kube.core.readNamespacedServiceAccount({ name: 'default', namespace }, o));
+          const sa = await readOrUndefined('read ServiceAccount default', () => kube.getJson<Wire<V1ServiceAccount>>(
+            resourcePath({ group: '', version: 'v1', resource: 'serviceaccounts', namespace, name: 'default' }), o));
           if (sa) break;
           await sleep(250, sig);
         }
       }
       const record = await readRecord(site, scope, sig);
       const svc = renderServices(scope.names, namespace, scope.target, record.stable?.revision ?? NO_REVISION, canary.revision);
-      const existing = await call(`list Services in ${namespace}`, () => kube.core.listNamespacedService({ namespace, labelSelector: labelSelector(selectorLabels(scope.target.app, scope.target.environment)) }, o));
+      const existing = await call(`list Services in ${namespace}`, () => kube.getJson<Wire<V1ServiceList>>(resourcePath({ group: '', version: 'v1', resource: 'services', namespace }),
+        { query: { labelSelector: labelSelector(selectorLabels(scope.target.app, scope.target.environment)) }, ...o }));
       const have = new Set(existing.items.map((s) => s.metadata?.name));
       // The main Service's selector never changes: applied every time. The stable and canary Services
       // are created when missing; afterwards only the deciders re-point them.
@@ -296,6 +299,18 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
     }
   }
 
+  async function health(req: WaitHealthyRequest): Promise<HealthResult> {
+    const scope = scopeOf(req.target, clients);
+    const canary = targetRevision(req.target, req.revision);
+    const startedAt = resumeStart('health', req.group);
+    const deadline = startedAt + req.deadlineMs;
+    const ctx = { revision: req.revision, canary, releaseId: req.releaseId, canaryRec: canaryRecord(req.target, req.revision, req.releaseId) };
+    const r = await run('waitHealthy', req.releaseId, scope, { kind: 'health', group: req.group, startedAt },
+      (view, now) => decideHealth({ view, canary, targets: req.canary, now, deadline }), ctx, { by: 'health', targets: req.canary });
+    if (r.decision.type === 'stuck') return { healthy: false, reason: `not healthy within ${formatDuration(req.deadlineMs)}: ${r.decision.reason}`, observed: r.observed };
+    return { healthy: true, reason: r.decision.reason, observed: r.observed };
+  }
+
   async function stableOf(scope: Scope, sig?: AbortSignal): Promise<RevisionRecord | undefined> {
     for (const site of scope.sites) {
       const r = await readRecord(site, scope, sig);
@@ -324,20 +339,13 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
       if (r.decision.type === 'stuck') {
         return { changed: r.changed, ready: false, reason: `new pods not ready and serving within the progress deadline (${formatDuration(req.deadlineMs)}): ${r.decision.reason}`, observed: r.observed };
       }
-      return { changed: r.changed, ready: true, reason: r.decision.reason, observed: r.observed };
+      if (!req.verify) return { changed: r.changed, ready: true, reason: r.decision.reason, observed: r.observed };
+      // The health check in the same activity (ApplyGroupRequest.verify): one dispatch less per group.
+      const h = await health({ releaseId: req.releaseId, target: req.target, revision: req.revision, group: req.group, canary: req.canary, deadlineMs: req.verify.deadlineMs });
+      return { changed: r.changed, ready: true, reason: r.decision.reason, observed: h.observed ?? r.observed, health: h };
     },
 
-    async waitHealthy(req: WaitHealthyRequest): Promise<HealthResult> {
-      const scope = scopeOf(req.target, clients);
-      const canary = targetRevision(req.target, req.revision);
-      const startedAt = resumeStart('health', req.group);
-      const deadline = startedAt + req.deadlineMs;
-      const ctx = { revision: req.revision, canary, releaseId: req.releaseId, canaryRec: canaryRecord(req.target, req.revision, req.releaseId) };
-      const r = await run('waitHealthy', req.releaseId, scope, { kind: 'health', group: req.group, startedAt },
-        (view, now) => decideHealth({ view, canary, targets: req.canary, now, deadline }), ctx, { by: 'health', targets: req.canary });
-      if (r.decision.type === 'stuck') return { healthy: false, reason: `not healthy within ${formatDuration(req.deadlineMs)}: ${r.decision.reason}`, observed: r.observed };
-      return { healthy: true, reason: r.decision.reason, observed: r.observed };
-    },
+    waitHealthy: health,
 
     async measure(req: MeasureRequest): Promise<Measurement[]> {
       const prometheus = opts.prometheus ?? (opts.prometheusUrl ? { url: opts.prometheusUrl } : undefined);

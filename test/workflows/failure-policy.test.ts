@@ -127,8 +127,9 @@ describe('retry policies (real Temporal dev server)', () => {
     await client.workflow.execute('releaseTrain', { workflowId: unique('train'), taskQueue, args: [train] }).catch(() => undefined);
 
     const names = new Set(seen.map((s) => s.name));
+    // waitHealthy: only releases that started before the 'apply-verifies' patch call it (applyGroup verifies now).
     for (const name of ['checkout', 'runGate', 'buildImage', 'verifyImage', 'tagRelease', 'githubCommitStatus', 'githubDeploymentStatus',
-      'recordBuild', 'newestBuild', 'environmentRevision', 'applyGroup', 'waitHealthy', 'measure', 'finalize', 'notify', 'rollback']) {
+      'recordBuild', 'newestBuild', 'environmentRevision', 'applyGroup', 'measure', 'finalize', 'notify', 'rollback']) {
       expect({ name, called: names.has(name) }).toEqual({ name, called: true });
     }
     const expected = [...nonRetryableErrorTypes].sort();
