@@ -1,14 +1,16 @@
 // Observing a target: its cells grouped into sites (a kubeconfig context and a namespace), and per
 // site the workloads, pods, EndpointSlices, Services, the router's weight and the revision record,
 // turned into the pure views core/rollout.ts decides on.
-import type { V1Deployment, V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
+import type {
+  V1ConfigMap, V1Deployment, V1DeploymentList, V1EndpointSlice, V1EndpointSliceList, V1Pod, V1PodList, V1Service, V1ServiceList,
+} from '@kubernetes/client-node';
 import { durationMs } from '../../core/duration.js';
 import {
   Annotations, DEFAULT_DRAIN_GRACE, Labels, labelSelector, resourceNames, selectorLabels,
   type CellView, type PodView, type ResourceNames, type RolloutView, type SiteView, type WorkloadView,
 } from '../../core/rollout.js';
 import type { CellTarget, Target } from '../../workflows/activity-types.js';
-import { call, readOrUndefined, type Kube, type KubeClients } from './client.js';
+import { call, readOrUndefined, resourcePath, type Kube, type KubeClients, type Wire } from './client.js';
 import { parseRecord, type RecordData } from './render.js';
 import { routerFor, type TrafficRouter } from './traffic.js';
 
@@ -68,9 +70,10 @@ export interface SiteObservation {
   view: SiteView;
   cells: CellView[];
   record: RecordData;
-  services: Record<string, V1Service | undefined>;
-  pods: V1Pod[];
-  deployments: V1Deployment[];
+  /** As read (the API's JSON: timestamps are strings). */
+  services: Record<string, Wire<V1Service> | undefined>;
+  pods: Wire<V1Pod>[];
+  deployments: Wire<V1Deployment>[];
 }
 
 export interface Observation { view: RolloutView; sites: Map<string, SiteObservation> }
@@ -78,7 +81,7 @@ export interface Observation { view: RolloutView; sites: Map<string, SiteObserva
 const ms = (d: Date | string | undefined) => (d === undefined ? 0 : d instanceof Date ? d.getTime() : Date.parse(d));
 
 /** Services (by name) whose EndpointSlices list each pod (by uid) as ready. A missing `ready` counts as ready (the API's own rule). */
-export function listedReady(slices: readonly V1EndpointSlice[]): Map<string, Set<string>> {
+export function listedReady(slices: readonly (V1EndpointSlice | Wire<V1EndpointSlice>)[]): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   for (const s of slices) {
     const service = s.metadata?.labels?.['kubernetes.io/service-name'] ?? s.metadata?.name ?? '?';
@@ -93,7 +96,7 @@ export function listedReady(slices: readonly V1EndpointSlice[]): Map<string, Set
   return out;
 }
 
-export function podView(p: V1Pod, listed: Map<string, Set<string>>): PodView {
+export function podView(p: V1Pod | Wire<V1Pod>, listed: Map<string, Set<string>>): PodView {
   const drained = p.metadata?.annotations?.[Annotations.drainedAt];
   const waiting = (p.status?.containerStatuses ?? []).map((c) => c.state?.waiting?.reason).find(Boolean);
   return {
@@ -114,19 +117,21 @@ export async function observeSite(scope: Scope, site: Site, defaultGrace: string
   const { target, names } = scope;
   const { kube, namespace } = site;
   const sel = labelSelector(selectorLabels(target.app, target.environment));
-  const o = kube.opts({ ...(signal ? { signal } : {}) });
   const where = `${site.context ? `${site.context}:` : ''}${namespace}`;
+  const get = <T>(group: string, resource: string, o: { name?: string; labelSelector?: string } = {}) => kube.getJson<T>(
+    resourcePath({ group, version: 'v1', resource, namespace, ...(o.name !== undefined ? { name: o.name } : {}) }),
+    { query: { labelSelector: o.labelSelector }, ...(signal ? { signal } : {}) });
   const [deps, pods, slices, svcs, cm, weight] = await Promise.all([
-    call(`list Deployments in ${where}`, () => kube.apps.listNamespacedDeployment({ namespace, labelSelector: sel }, o)),
-    call(`list Pods in ${where}`, () => kube.core.listNamespacedPod({ namespace, labelSelector: sel }, o)),
+    call(`list Deployments in ${where}`, () => get<Wire<V1DeploymentList>>('apps', 'deployments', { labelSelector: sel })),
+    call(`list Pods in ${where}`, () => get<Wire<V1PodList>>('', 'pods', { labelSelector: sel })),
     // Every EndpointSlice of the namespace: a drained pod must be out of every Service, not only ours.
-    call(`list EndpointSlices in ${where}`, () => kube.discovery.listNamespacedEndpointSlice({ namespace }, o)),
-    call(`list Services in ${where}`, () => kube.core.listNamespacedService({ namespace, labelSelector: sel }, o)),
-    readOrUndefined(`read ConfigMap ${where}/${names.record}`, () => kube.core.readNamespacedConfigMap({ name: names.record, namespace }, o)),
+    call(`list EndpointSlices in ${where}`, () => get<Wire<V1EndpointSliceList>>('discovery.k8s.io', 'endpointslices')),
+    call(`list Services in ${where}`, () => get<Wire<V1ServiceList>>('', 'services', { labelSelector: sel })),
+    readOrUndefined(`read ConfigMap ${where}/${names.record}`, () => get<Wire<V1ConfigMap>>('', 'configmaps', { name: names.record })),
     site.router ? site.router.canaryWeight(signal) : Promise.resolve(undefined),
   ]);
   const listed = listedReady(slices.items);
-  const services: Record<string, V1Service | undefined> = {};
+  const services: Record<string, Wire<V1Service> | undefined> = {};
   for (const s of svcs.items) services[s.metadata?.name ?? ''] = s;
   const record = parseRecord(cm);
   const cells: CellView[] = site.cells.map((c) => {

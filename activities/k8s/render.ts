@@ -139,7 +139,7 @@ export interface RecordData { stable?: RevisionRecord; canary?: RevisionRecord; 
 
 export const HISTORY_LIMIT = 20;
 
-export function parseRecord(cm: V1ConfigMap | undefined): RecordData {
+export function parseRecord(cm: Pick<V1ConfigMap, 'data'> | undefined): RecordData {
   const parse = <T>(s: string | undefined): T | undefined => { try { return s ? JSON.parse(s) as T : undefined; } catch { return undefined; } };
   const d = cm?.data ?? {};
   return { ...(parse<RevisionRecord>(d.stable) ? { stable: parse<RevisionRecord>(d.stable)! } : {}), ...(parse<RevisionRecord>(d.canary) ? { canary: parse<RevisionRecord>(d.canary)! } : {}), history: parse<HistoryEntry[]>(d.history) ?? [] };

@@ -10,7 +10,7 @@ import {
   type ResourceNames, type RouteBackends, type RouteRule,
 } from '../../core/rollout.js';
 import { fail, FailureType } from '../../workflows/failures.js';
-import { ContentType, call, isConflict, readOrUndefined, type Kube } from './client.js';
+import { ContentType, call, isConflict, readOrUndefined, resourcePath, type Kube } from './client.js';
 
 export interface TrafficRouter {
   /** e.g. 'gateway-api' */
@@ -59,8 +59,8 @@ export class HttpRouteRouter implements TrafficRouter {
   }
 
   private read(signal?: AbortSignal): Promise<HttpRoute | undefined> {
-    return readOrUndefined(`read ${this.description}`, () => this.kube.custom.getNamespacedCustomObject(
-      { group: GROUP, version: VERSION, namespace: this.namespace, plural: PLURAL, name: this.name }, this.kube.opts({ signal })) as Promise<HttpRoute>);
+    return readOrUndefined(`read ${this.description}`, () => this.kube.getJson<HttpRoute>(
+      resourcePath({ group: GROUP, version: VERSION, namespace: this.namespace, resource: PLURAL, name: this.name }), { ...(signal ? { signal } : {}) }));
   }
 
   async canaryWeight(signal?: AbortSignal): Promise<number | undefined> {
