@@ -1,5 +1,5 @@
 // The floor the release benchmark is compared against: a bare workflow doing what one release group
-// does at minimum (two activities in a row), with nothing of Gantry's in the path.
+// does at minimum (one activity per group; older code did two in a row), with nothing of Gantry's in the path.
 import { proxyActivities } from '@temporalio/workflow';
 
 const { noop } = proxyActivities<{ noop(): Promise<number> }>({ startToCloseTimeout: '10s' });

@@ -1,6 +1,6 @@
 // Benchmarks (npm run bench). Each prints `BENCH <name> <value> <unit>` lines.
 //  1. Orchestration overhead per step: a release of 200 groups with no-op activities through a real
-//     dev server; one step = one group (apply + health activities, three workflow tasks, decisions).
+//     dev server; one step = one group (one applyGroup activity that also verifies, one workflow task).
 //  2. Paused releases one worker holds: 1,000 releases waiting for approval on one worker process;
 //     its RSS. Targets (from the issue): < 15 ms per step; 1,000 paused releases < 1 GB.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -81,18 +81,19 @@ async function stepOverhead(client: Client, native: NativeConnection, steps: num
   const total = performance.now() - t0;
   if (final.phase !== 'succeeded' || stamps.length !== steps) throw new Error(`step benchmark: ${final.phase}, ${stamps.length} groups applied`);
   const deltas = stamps.slice(1).map((t, i) => t - stamps[i]!).sort((a, b) => a - b);
-  // The floor: a bare workflow doing two activities per step, on the same server, in the same run.
+  // The floor: a bare workflow doing what a group does at minimum (one activity: applyGroup verifies
+  // the group itself), on the same server, in the same run.
   const floorWorker = await Worker.create({ connection: native, taskQueue: 'bench-floor', workflowsPath: path.join(root, 'bench', 'floor-workflows.ts'), activities: { noop: async () => performance.now() } });
   const floor = await floorWorker.runUntil(async () => {
-    await client.workflow.execute('floorSteps', { taskQueue: 'bench-floor', workflowId: 'floor-warmup', args: [5, 2] });
-    return client.workflow.execute('floorSteps', { taskQueue: 'bench-floor', workflowId: 'floor', args: [steps, 2] }) as Promise<number[]>;
+    await client.workflow.execute('floorSteps', { taskQueue: 'bench-floor', workflowId: 'floor-warmup', args: [5, 1] });
+    return client.workflow.execute('floorSteps', { taskQueue: 'bench-floor', workflowId: 'floor', args: [steps, 1] }) as Promise<number[]>;
   });
   const floorDeltas = floor.slice(1).map((t, i) => t - floor[i]!).sort((a, b) => a - b);
   bench(`release_step_ms_p50${suffix}`, percentile(deltas, 50), 'ms');
   bench(`release_step_ms_p99${suffix}`, percentile(deltas, 99), 'ms');
   bench(`release_step_ms_mean${suffix}`, total / steps, 'ms');
   bench(`release_200_steps_total_ms${suffix}`, total, 'ms');
-  bench(`server_floor_2_activities_ms_p50${suffix}`, percentile(floorDeltas, 50), 'ms');
+  bench(`server_floor_1_activity_ms_p50${suffix}`, percentile(floorDeltas, 50), 'ms');
   bench(`release_step_overhead_over_floor_ms_p50${suffix}`, percentile(deltas, 50) - percentile(floorDeltas, 50), 'ms');
   bench(`release_step_to_floor_ratio_p50${suffix}`, percentile(deltas, 50) / percentile(floorDeltas, 50), 'x');
   worker.shutdown();
