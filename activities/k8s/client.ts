@@ -49,12 +49,23 @@ export interface Kube {
    * the typed clients throw, so call()/readOrUndefined() map it the same way.
    */
   getJson<T>(path: string, o?: GetOptions): Promise<T>;
+  /**
+   * A write over the same agent: PATCH with `body` as JSON and its Content-Type (ContentType.apply or
+   * .merge), DELETE. Answered with the API's JSON; errors as getJson's. Never retried here (the
+   * activities' converge loop retries what is transient).
+   */
+  send<T = unknown>(method: 'PATCH' | 'DELETE', path: string, o?: SendOptions): Promise<T>;
 }
 
 export interface GetOptions {
-  /** Query parameters (URL-encoded here): labelSelector, fieldSelector, ... Undefined ones are left out. */
+  /** Query parameters (URL-encoded here): labelSelector, fieldSelector, fieldManager, ... Undefined ones are left out. */
   query?: Record<string, string | undefined>;
   signal?: AbortSignal;
+}
+
+export interface SendOptions extends GetOptions {
+  body?: unknown;
+  contentType?: string;
 }
 
 /** An API object as JSON carries it: client-node's model types with their Date fields as the RFC 3339 strings they are. */
@@ -114,13 +125,14 @@ export class KubeClients {
       discovery: kc.makeApiClient(DiscoveryV1Api),
       custom: kc.makeApiClient(CustomObjectsApi),
       opts: (o = {}) => requestOptions(timeoutMs, o.signal, o.contentType),
-      getJson: (path, o) => reader.get(path, o),
+      getJson: (path, o) => reader.request('GET', path, o),
+      send: (method, path, o) => reader.request(method, path, o),
     };
   }
 }
 
 /**
- * GETs over one keep-alive agent. The credentials come from the KubeConfig on every request, as
+ * Requests over one keep-alive agent. The credentials come from the KubeConfig on every request, as
  * client-node does (applyToHTTPSOptions): a bearer token it re-reads (the in-cluster token file the
  * kubelet rotates, an exec plugin's cached credential) is picked up, and TLS material that changes (an
  * exec plugin's client certificate) is part of the agent's connection key (Node pools sockets by ca,
@@ -140,7 +152,7 @@ class JsonReader {
     this.agent = this.server.protocol === 'http:' ? new http.Agent(agentOptions) : new https.Agent(agentOptions);
   }
 
-  async get<T>(path: string, o: GetOptions = {}): Promise<T> {
+  async request<T>(method: 'GET' | 'PATCH' | 'DELETE', path: string, o: SendOptions = {}): Promise<T> {
     const auth: https.RequestOptions = {};
     await this.kc.applyToHTTPSOptions(auth);
     const proxied = !!this.kc.getCurrentCluster()?.proxyUrl;
@@ -154,22 +166,23 @@ class JsonReader {
       hostname: this.server.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: this.server.port || undefined,
       path: `${this.basePath}${path}${q ? `?${q}` : ''}`,
-      method: 'GET',
-      headers: { ...auth.headers, Accept: 'application/json' },
+      method,
+      headers: { ...auth.headers, Accept: 'application/json', ...(o.contentType ? { 'Content-Type': o.contentType } : {}) },
     };
+    const body = o.body === undefined ? undefined : JSON.stringify(o.body);
     // One deadline for the request and its one retry. A timer and a listener rather than
     // AbortSignal.timeout/any: those cost more than the rest of a local request.
     const deadline = Date.now() + this.timeoutMs;
     try {
-      return await this.once<T>(req, deadline, o.signal);
+      return await this.once<T>(req, body, deadline, o.signal);
     } catch (err) {
       // A kept-alive socket the server closed just as it was reused: a GET is safe to send again, once.
-      if ((err as { reused?: boolean }).reused && !o.signal?.aborted && Date.now() < deadline) return this.once<T>(req, deadline, o.signal);
+      if (method === 'GET' && (err as { reused?: boolean }).reused && !o.signal?.aborted && Date.now() < deadline) return this.once<T>(req, body, deadline, o.signal);
       throw err;
     }
   }
 
-  private once<T>(options: https.RequestOptions, deadline: number, signal?: AbortSignal): Promise<T> {
+  private once<T>(options: https.RequestOptions, body: string | undefined, deadline: number, signal?: AbortSignal): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       // node-fetch's error, which the typed clients surface and isTransient/apiMessage know.
       const aborted = (cause: unknown) => Object.assign(new Error('The operation was aborted.'), { name: 'AbortError', cause });
@@ -194,16 +207,16 @@ class JsonReader {
           const text = Buffer.concat(chunks).toString('utf8');
           const code = res.statusCode ?? 0;
           if (code < 200 || code > 299) {
-            reject(new ApiException<string>(code, `GET ${options.path}`, text, headersOf(res.headers)));
+            reject(new ApiException<string>(code, `${options.method} ${options.path}`, text, headersOf(res.headers)));
             return;
           }
-          try { resolve(JSON.parse(text) as T); } catch { reject(new Error(`GET ${options.path}: the API server answered HTTP ${code} with a body that is not JSON: ${text.slice(0, 200)}`)); }
+          try { resolve(JSON.parse(text) as T); } catch { reject(new Error(`${options.method} ${options.path}: the API server answered HTTP ${code} with a body that is not JSON: ${text.slice(0, 200)}`)); }
         }));
       });
       const timer = setTimeout(() => stop(new Error(`no answer within ${this.timeoutMs} ms`)), Math.max(0, deadline - Date.now()));
       signal?.addEventListener('abort', onAbort, { once: true });
       req.on('error', (err) => settle(() => reject(req.reusedSocket ? Object.assign(err, { reused: true }) : err)));
-      req.end();
+      req.end(body);
     });
   }
 }
@@ -231,6 +244,16 @@ function requestOptions(timeoutMs: number, signal?: AbortSignal, contentType?: s
 }
 
 export { FIELD_MANAGER };
+
+/** Server-side apply of an object at its path, as Gantry's field manager, conflicts forced (Gantry owns these fields). */
+export function applyObject<T = unknown>(kube: Kube, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  return kube.send<T>('PATCH', path, { body, contentType: ContentType.apply, query: { fieldManager: FIELD_MANAGER, force: 'true' }, ...(signal ? { signal } : {}) });
+}
+
+/** A JSON merge patch (RFC 7386) as Gantry's field manager. */
+export function mergePatch<T = unknown>(kube: Kube, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  return kube.send<T>('PATCH', path, { body, contentType: ContentType.merge, query: { fieldManager: FIELD_MANAGER }, ...(signal ? { signal } : {}) });
+}
 
 // ---------------------------------------------------------------------------------------------
 // Errors

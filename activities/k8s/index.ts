@@ -20,7 +20,7 @@ import type { Measurement } from '../../core/analysis.js';
 import { formatDuration } from '../../core/duration.js';
 import { observedFromView, plannedWeights, type ObservedBy, type ObservedState } from '../../core/observed.js';
 import {
-  Annotations, DEFAULT_DRAIN_GRACE, FIELD_MANAGER, Labels, NO_REVISION, decideFinalize, decideGroup, decideHealth,
+  Annotations, DEFAULT_DRAIN_GRACE, Labels, NO_REVISION, decideFinalize, decideGroup, decideHealth,
   decideRollback, labelSelector, selectorLabels, workloadName, type Decision, type RolloutAction,
 } from '../../core/rollout.js';
 import type { Revision } from '../../core/release.js';
@@ -28,7 +28,7 @@ import type {
   ApplyGroupRequest, ApplyGroupResult, DescribeTargetRequest, DescribeTargetResult, FinalizeRequest, HealthResult,
   MeasureRequest, ObserveTargetRequest, ObservedResult, ReleaseActivities, RollbackRequest, Target, WaitHealthyRequest,
 } from '../../workflows/activity-types.js';
-import { ContentType, KubeClients, call, isNotFound, isTransient, readOrUndefined, resourcePath, toFailure, type KubeOptions, type Wire } from './client.js';
+import { KubeClients, applyObject, call, isNotFound, isTransient, mergePatch, readOrUndefined, resourcePath, toFailure, type KubeOptions, type Wire } from './client.js';
 import { Waker, converge, sleep, throwIfCancelled } from './converge.js';
 import { observe, scopeOf, summarize, type Observation, type Scope, type Site } from './observe.js';
 import { measureChecks, type PrometheusClientOptions } from './prometheus.js';
@@ -127,9 +127,8 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
     const next = mutate(await readRecord(site, scope, sig));
     if (!next) return;
     const body = renderRecord(scope.names.record, site.namespace, scope.target, next);
-    await call(`write ConfigMap ${site.namespace}/${scope.names.record}`, () => site.kube.core.patchNamespacedConfigMap(
-      { name: scope.names.record, namespace: site.namespace, body, fieldManager: FIELD_MANAGER, force: true },
-      site.kube.opts({ contentType: ContentType.apply, ...(sig ? { signal: sig } : {}) })));
+    await call(`write ConfigMap ${site.namespace}/${scope.names.record}`, () => applyObject(site.kube,
+      resourcePath({ group: '', version: 'v1', resource: 'configmaps', namespace: site.namespace, name: scope.names.record }), body, sig));
   }
 
   /** Namespace (created if missing; then its default ServiceAccount is waited for), the Services, the canary's record. */
@@ -142,7 +141,7 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
         await kube.getJson<Wire<V1Namespace>>(`/api/v1/namespaces/${encodeURIComponent(namespace)}`, o);
       } catch (err) {
         if (isNotFound(err)) {
-          await call(`create Namespace ${namespace}`, () => kube.core.patchNamespace({ name: namespace, body: renderNamespace(namespace), fieldManager: FIELD_MANAGER, force: true }, kube.opts({ contentType: ContentType.apply })));
+          await call(`create Namespace ${namespace}`, () => applyObject(kube, `/api/v1/namespaces/${encodeURIComponent(namespace)}`, renderNamespace(namespace)));
           created = true;
         } else if ((err as { code?: number }).code !== 403) {
           await call(`read Namespace ${namespace}`, () => Promise.reject(err));
@@ -166,8 +165,8 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
       // are created when missing; afterwards only the deciders re-point them.
       const apply = [svc.main, ...(have.has(scope.names.stable) ? [] : [svc.stable]), ...(have.has(scope.names.canary) ? [] : [svc.canary])];
       for (const s of apply) {
-        await call(`apply Service ${namespace}/${s.metadata!.name}`, () => kube.core.patchNamespacedService(
-          { name: s.metadata!.name!, namespace, body: s, fieldManager: FIELD_MANAGER, force: true }, kube.opts({ contentType: ContentType.apply, ...(sig ? { signal: sig } : {}) })));
+        await call(`apply Service ${namespace}/${s.metadata!.name}`, () => applyObject(kube,
+          resourcePath({ group: '', version: 'v1', resource: 'services', namespace, name: s.metadata!.name! }), s, sig));
       }
       if (record.canary?.revision !== canary.revision || record.canary?.releaseId !== canary.releaseId || record.canary?.run !== canary.run) {
         await writeRecord(site, scope, (r) => ({ ...r, canary }), sig);
@@ -183,21 +182,20 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
   /** Executes a decision's actions (in parallel; each is idempotent). */
   async function act(scope: Scope, actions: RolloutAction[], ctx: { revision: Revision; canary: string; releaseId: string; canaryRec: RevisionRecord }, sig?: AbortSignal): Promise<void> {
     const { target } = scope;
-    const o = (contentType?: string) => ({ ...(contentType ? { contentType } : {}), ...(sig ? { signal: sig } : {}) });
+    const path = (site: Site, group: string, resource: string, name: string) => resourcePath({ group, version: 'v1', resource, namespace: site.namespace, name });
     await Promise.all(actions.map(async (a) => {
       switch (a.kind) {
         case 'ensure-canary': {
           const { cell, site } = scope.cell(a.cell);
           const body = renderDeployment({ target, cell, revision: ctx.revision, hash: ctx.canary, replicas: a.replicas, releaseId: ctx.releaseId });
-          await call(`apply Deployment ${site.namespace}/${body.metadata!.name}`, () => site.kube.apps.patchNamespacedDeployment(
-            { name: body.metadata!.name!, namespace: site.namespace, body, fieldManager: FIELD_MANAGER, force: true }, site.kube.opts(o(ContentType.apply))));
+          await call(`apply Deployment ${site.namespace}/${body.metadata!.name}`, () => applyObject(site.kube, path(site, 'apps', 'deployments', body.metadata!.name!), body, sig));
           return;
         }
         case 'scale': {
           const { site } = scope.cell(a.cell);
           const name = workloadName(target.app, target.environment, a.cell, a.revision);
-          await readOrUndefined(`scale Deployment ${site.namespace}/${name} to ${a.replicas}`, () => site.kube.apps.patchNamespacedDeploymentScale(
-            { name, namespace: site.namespace, body: { spec: { replicas: a.replicas } }, fieldManager: FIELD_MANAGER }, site.kube.opts(o(ContentType.merge))));
+          await readOrUndefined(`scale Deployment ${site.namespace}/${name} to ${a.replicas}`, () => mergePatch(site.kube,
+            `${path(site, 'apps', 'deployments', name)}/scale`, { spec: { replicas: a.replicas } }, sig));
           return;
         }
         case 'drain':
@@ -208,8 +206,7 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
             const metadata = a.kind === 'drain'
               ? { labels: { [Labels.serving]: 'false' }, annotations: { [Annotations.deletionCost]: String(a.costs[pod] ?? -1000), ...(a.graced.includes(pod) ? { [Annotations.drainedAt]: now } : {}) } }
               : { labels: { [Labels.serving]: 'true' }, annotations: { [Annotations.deletionCost]: null, [Annotations.drainedAt]: null } };
-            return readOrUndefined(`${a.kind} Pod ${site.namespace}/${pod}`, () => site.kube.core.patchNamespacedPod(
-              { name: pod, namespace: site.namespace, body: { metadata }, fieldManager: FIELD_MANAGER }, site.kube.opts(o(ContentType.merge))));
+            return readOrUndefined(`${a.kind} Pod ${site.namespace}/${pod}`, () => mergePatch(site.kube, path(site, '', 'pods', pod), { metadata }, sig));
           }));
           return;
         }
@@ -217,8 +214,7 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
           const site = scope.site(a.site);
           const name = a.role === 'stable' ? scope.names.stable : scope.names.canary;
           const body = renderService(name, site.namespace, target, { [Labels.revision]: a.revision });
-          await call(`point Service ${site.namespace}/${name} at ${a.revision}`, () => site.kube.core.patchNamespacedService(
-            { name, namespace: site.namespace, body, fieldManager: FIELD_MANAGER, force: true }, site.kube.opts(o(ContentType.apply))));
+          await call(`point Service ${site.namespace}/${name} at ${a.revision}`, () => applyObject(site.kube, path(site, '', 'services', name), body, sig));
           return;
         }
         case 'set-weight': {
@@ -229,8 +225,8 @@ export function createKubernetesActivities(opts: KubernetesActivityOptions = {})
         case 'delete-workload': {
           const { site } = scope.cell(a.cell);
           const name = workloadName(target.app, target.environment, a.cell, a.revision);
-          await readOrUndefined(`delete Deployment ${site.namespace}/${name}`, () => site.kube.apps.deleteNamespacedDeployment(
-            { name, namespace: site.namespace, propagationPolicy: 'Background' }, site.kube.opts(o())));
+          await readOrUndefined(`delete Deployment ${site.namespace}/${name}`, () => site.kube.send('DELETE', path(site, 'apps', 'deployments', name),
+            { query: { propagationPolicy: 'Background' }, ...(sig ? { signal: sig } : {}) }));
           return;
         }
         case 'record-stable': {

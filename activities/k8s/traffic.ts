@@ -6,11 +6,11 @@
 // Without a router, traffic follows the replica ratio: the app's main Service selects every
 // serving pod of both revisions.
 import {
-  FIELD_MANAGER, Labels, SERVICE_PORT, newRouteRules, routeCanaryWeight, withCanaryWeight,
+  Labels, SERVICE_PORT, newRouteRules, routeCanaryWeight, withCanaryWeight,
   type ResourceNames, type RouteBackends, type RouteRule,
 } from '../../core/rollout.js';
 import { fail, FailureType } from '../../workflows/failures.js';
-import { ContentType, call, isConflict, readOrUndefined, resourcePath, type Kube } from './client.js';
+import { applyObject, call, isConflict, mergePatch, readOrUndefined, resourcePath, type Kube } from './client.js';
 
 export interface TrafficRouter {
   /** e.g. 'gateway-api' */
@@ -51,16 +51,17 @@ export class HttpRouteRouter implements TrafficRouter {
   readonly type = 'gateway-api';
   readonly description: string;
   private readonly backends: RouteBackends;
+  private readonly path: string;
 
   constructor(private readonly kube: Kube, private readonly name: string, private readonly namespace: string,
     names: ResourceNames, serviceNamespace: string, private readonly app: string) {
     this.description = `HTTPRoute ${namespace}/${name}`;
+    this.path = resourcePath({ group: GROUP, version: VERSION, namespace, resource: PLURAL, name });
     this.backends = { stable: names.stable, canary: names.canary, port: SERVICE_PORT, ...(serviceNamespace !== namespace ? { namespace: serviceNamespace } : {}) };
   }
 
   private read(signal?: AbortSignal): Promise<HttpRoute | undefined> {
-    return readOrUndefined(`read ${this.description}`, () => this.kube.getJson<HttpRoute>(
-      resourcePath({ group: GROUP, version: VERSION, namespace: this.namespace, resource: PLURAL, name: this.name }), { ...(signal ? { signal } : {}) }));
+    return readOrUndefined(`read ${this.description}`, () => this.kube.getJson<HttpRoute>(this.path, { ...(signal ? { signal } : {}) }));
   }
 
   async canaryWeight(signal?: AbortSignal): Promise<number | undefined> {
@@ -78,9 +79,7 @@ export class HttpRouteRouter implements TrafficRouter {
           metadata: { name: this.name, namespace: this.namespace, labels: { [Labels.app]: this.app, [Labels.managedBy]: 'gantry' } },
           spec: { rules: newRouteRules(this.backends, p) },
         };
-        await call(`create ${this.description}`, () => this.kube.custom.patchNamespacedCustomObject(
-          { group: GROUP, version: VERSION, namespace: this.namespace, plural: PLURAL, name: this.name, body, fieldManager: FIELD_MANAGER, force: true },
-          this.kube.opts({ signal, contentType: ContentType.apply })));
+        await call(`create ${this.description}`, () => applyObject(this.kube, this.path, body, signal));
         return;
       }
       const rules = route.spec?.rules ?? [];
@@ -90,10 +89,7 @@ export class HttpRouteRouter implements TrafficRouter {
         throw fail(FailureType.InvalidTarget, `${this.description} has no rule with a backendRef to Service ${this.backends.stable} or ${this.backends.canary}; add one (e.g. backendRefs: [{ name: ${this.backends.stable}, port: ${SERVICE_PORT} }])`);
       }
       try {
-        await this.kube.custom.patchNamespacedCustomObject(
-          { group: GROUP, version: VERSION, namespace: this.namespace, plural: PLURAL, name: this.name, fieldManager: FIELD_MANAGER,
-            body: { metadata: { resourceVersion: route.metadata?.resourceVersion }, spec: { rules: next } } },
-          this.kube.opts({ signal, contentType: ContentType.merge }));
+        await mergePatch(this.kube, this.path, { metadata: { resourceVersion: route.metadata?.resourceVersion }, spec: { rules: next } }, signal);
         return;
       } catch (err) {
         if (isConflict(err) && attempt < 5) continue; // changed meanwhile: re-read and recompute

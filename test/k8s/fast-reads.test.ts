@@ -1,4 +1,4 @@
-// The fast read path (Kube.getJson, issue 13) against the test bed's real API server: it reads what
+// The fast path (Kube.getJson and Kube.send, issue 13) against the test bed's real API server: it reads what
 // the typed clients read, fails with the same words (403 naming the verb, resource and namespace, 401,
 // 404), honours cancellation and the request timeout, takes credentials from the kubeconfig on every
 // request (an exec plugin's token that changes is used at once) and keeps its connections: counted at
@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { CoreV1Api, KubeConfig, type V1ConfigMap, type V1ConfigMapList, type V1PodList } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import {
-  KubeClients, apiMessage, call, isTransient, readOrUndefined, resourcePath, type Kube, type Wire,
+  ContentType, FIELD_MANAGER, KubeClients, apiMessage, applyObject, call, isConflict, isTransient, mergePatch, readOrUndefined, resourcePath,
+  type Kube, type Wire,
 } from '../../activities/k8s/client.js';
 import { SERVICE_ACCOUNT_DIR } from '../../activities/k8s/choose.js';
 import { apiserverUrl } from '../../testbed/k8s/config.js';
@@ -215,6 +216,46 @@ describe('Kube.getJson', () => {
     } finally {
       await relay.close();
     }
+  });
+});
+
+describe('Kube.send (the activities\' writes)', () => {
+  const cm = (name: string) => resourcePath({ group: '', version: 'v1', resource: 'configmaps', namespace: ns, name });
+
+  it('server-side apply creates and updates as Gantry\'s field manager; a merge patch changes one field; DELETE removes (a missing object is undefined)', async () => {
+    const body = (v: string): V1ConfigMap => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'applied', namespace: ns, labels: { 'gantry.dev/app': 'z' } }, data: { v } });
+    await applyObject(kube, cm('applied'), body('1'));
+    await applyObject(kube, cm('applied'), body('2'));
+    const patched = await mergePatch<Wire<V1ConfigMap>>(kube, cm('applied'), { metadata: { labels: { extra: 'yes' } } });
+    expect(patched.metadata!.labels).toEqual({ 'gantry.dev/app': 'z', extra: 'yes' });
+    const typed = await kube.core.readNamespacedConfigMap({ name: 'applied', namespace: ns }, kube.opts());
+    expect(typed.data).toEqual({ v: '2' });
+    expect(typed.metadata!.managedFields!.map((f) => [f.manager, f.operation]).sort()).toEqual([[FIELD_MANAGER, 'Apply'], [FIELD_MANAGER, 'Update']]);
+    await kube.send('DELETE', cm('applied'));
+    expect(await readOrUndefined('read', () => kube.getJson(cm('applied')))).toBeUndefined();
+    expect(await readOrUndefined('delete ConfigMap', () => kube.send('DELETE', cm('applied')))).toBeUndefined();
+  });
+
+  it('a stale resourceVersion is a 409 (isConflict); an invalid object is the typed client\'s InvalidSpec; a denied patch names the verb', async () => {
+    const { metadata } = await kube.getJson<Wire<V1ConfigMap>>(cm('cm-a'));
+    await mergePatch(kube, cm('cm-a'), { metadata: { resourceVersion: metadata!.resourceVersion }, data: { k: 'changed' } });
+    const stale = await mergePatch(kube, cm('cm-a'), { metadata: { resourceVersion: metadata!.resourceVersion }, data: { k: 'again' } }).then(() => undefined, (e: unknown) => e);
+    expect(isConflict(stale)).toBe(true);
+
+    const invalid: V1ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'invalid', namespace: ns, labels: { 'not a valid key!': 'x' } } };
+    const raw = await failureOf(call(`apply ConfigMap ${ns}/invalid`, () => applyObject(kube, cm('invalid'), invalid)));
+    const typed = await failureOf(call(`apply ConfigMap ${ns}/invalid`, () => kube.core.patchNamespacedConfigMap(
+      { name: 'invalid', namespace: ns, body: invalid, fieldManager: FIELD_MANAGER, force: true }, kube.opts({ contentType: ContentType.apply }))));
+    expect(raw).toEqual(typed);
+    expect(raw).toMatchObject({ type: 'InvalidSpec', nonRetryable: true });
+
+    const nobody = new KubeClients({ kubeconfig: tokenKubeconfig(tokens.nobody) }).for();
+    const what = `drain Pod ${ns}/p`;
+    const denied = await failureOf(readOrUndefined(what, () => mergePatch(nobody, resourcePath({ group: '', version: 'v1', resource: 'pods', namespace: ns, name: 'p' }), { metadata: { labels: { a: 'b' } } })));
+    const typedDenied = await failureOf(readOrUndefined(what, () => nobody.core.patchNamespacedPod(
+      { name: 'p', namespace: ns, body: { metadata: { labels: { a: 'b' } } }, fieldManager: FIELD_MANAGER }, nobody.opts({ contentType: ContentType.merge }))));
+    expect(denied).toEqual(typedDenied);
+    expect(denied.message).toMatch(new RegExp(`User "system:serviceaccount:${ns}:nobody" may not patch pods in namespace "${ns}"`));
   });
 });
 
