@@ -49,9 +49,12 @@ import { Recorder } from '../test/k8s/support/recorder.js';
 const HELP = `npm run bench -- peers: Gantry vs Argo Rollouts ${pins.argoRollouts} on the test bed (seed release, abort after
 group 1, failing analysis), runs interleaved, timed by one Pod/EndpointSlice watch. Builds the Argo Rollouts
 controller from the Go module proxy into the cache on first use (about 4-5 minutes cold). Not part of the default
-\`npm run bench\`: it takes several minutes. BENCH_ITER (default 4) runs per tool and scenario.`;
+\`npm run bench\`: it takes several minutes. BENCH_ITER (default 4) runs per tool and scenario;
+PEERS_ARGO_MAX_UNAVAILABLE (default 0, Argo's own default 25%) Argo's canary maxUnavailable.`;
 
 const ITER = Number(process.env.BENCH_ITER ?? 4);
+// Argo's canary maxUnavailable: 0 (default here) never goes below the replica count, like Gantry; Argo's own default is 25%.
+const ARGO_MAX_UNAVAILABLE = process.env.PEERS_ARGO_MAX_UNAVAILABLE ?? '0';
 const IMAGE = 'registry.local/bench/web';
 const REPLICAS = 10;
 const STEP_TIMEOUT_MS = 180_000;
@@ -200,14 +203,20 @@ function gantryConfig(app: string, env: Partial<RawConfig['environments'][number
 /** Where a Gantry release's time went, per group, from the activities' decision events. */
 interface Breakdown { wallMs: number; observeMs: number; actMs: number; waitMs: Record<string, number>; restMs: number; lines: string[] }
 
-function breakdown(events: DecisionEvent[], status: ReleaseStatus, t0: number, tEnd: number): Breakdown {
+function breakdown(events: DecisionEvent[], status: ReleaseStatus, t0: number, tEnd: number, marks: { name: string; end: number }[] = []): Breakdown {
   // The baseline release has the same id: only what happened after this release started.
   const mine = events.filter((e) => (e.releaseId === status.id || e.releaseId === `release/${status.app}/${status.environment}`) && e.at >= t0);
   // Group g ends at its last history event (applied, healthy, confirmed ...); what follows the last group is "finalize".
   const ends = new Map<number, number>();
-  for (const h of status.events) if (h.group !== undefined && h.group >= 0) ends.set(h.group, Math.max(ends.get(h.group) ?? 0, Date.parse(h.at)));
+  // Events after a mark (the abort) belong to what follows it (the rollback), not to the group.
+  const cut = Math.min(tEnd, ...marks.map((m) => m.end));
+  for (const h of status.events) {
+    const at = Date.parse(h.at);
+    if (h.group !== undefined && h.group >= 0 && at <= cut) ends.set(h.group, Math.max(ends.get(h.group) ?? 0, at));
+  }
   const bounds = [...ends.entries()].sort((a, b) => a[0] - b[0]).map(([g, at]) => ({ name: `group ${g + 1}`, end: at }));
-  bounds.push({ name: 'finalize', end: tEnd });
+  bounds.push(...marks, { name: status.phase === 'succeeded' ? 'finalize' : 'rollback', end: tEnd });
+  bounds.sort((a, b) => a.end - b.end);
   const windows = bounds.map((b, i) => ({ name: b.name, start: i === 0 ? t0 : bounds[i - 1]!.end, end: b.end, observe: 0, act: 0, wait: {} as Record<string, number> }));
   const windowOf = (at: number) => windows.find((w) => at <= w.end) ?? windows[windows.length - 1]!;
   const byActivity = new Map<string, DecisionEvent[]>();
@@ -287,8 +296,8 @@ async function gantryRun(ctx: GantryCtx, scenario: Scenario): Promise<RunResult>
       const steps = final.events.filter((e) => e.type === 'applied').map((e) => Date.parse(e.at));
       const counts = [...steps, tDone].map((at) => watch.zonesAt(at));
       r.zones = { even: counts.every(zonesEven), steps: counts.map(zonesText) };
-      r.breakdown = breakdown(ctx.decisions, final, t0, tDone);
     }
+    r.breakdown = breakdown(ctx.decisions, final, t0, tDone, tAbort !== undefined ? [{ name: 'waiting for approval (until the abort)', end: tAbort }] : []);
     if (scenario === 'fail') r.secondaryMs = settled - t0;
     return r;
   } finally {
@@ -328,7 +337,7 @@ function rolloutSpec(image: string, scenario: Scenario): unknown {
       },
     },
     // Surge first, never below the replica count: the closest to Gantry's capacity floor.
-    strategy: { canary: { maxSurge: '25%', maxUnavailable: 0, steps } },
+    strategy: { canary: { maxSurge: '25%', maxUnavailable: /^\d+$/.test(ARGO_MAX_UNAVAILABLE) ? Number(ARGO_MAX_UNAVAILABLE) : ARGO_MAX_UNAVAILABLE, steps } },
   };
 }
 
@@ -434,6 +443,7 @@ const cell = (xs: number[]) => xs.length === 0 ? 'n/a' : `${secs(median(xs))} ($
 async function main(): Promise<void> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) { console.log(HELP); return; }
   if (!Number.isInteger(ITER) || ITER < 1) throw new Error(`BENCH_ITER must be a positive integer (got ${process.env.BENCH_ITER}); e.g. BENCH_ITER=2`);
+  if (!/^(\d+|\d{1,2}%)$/.test(ARGO_MAX_UNAVAILABLE)) throw new Error(`PEERS_ARGO_MAX_UNAVAILABLE must be a pod count or a percentage (got '${ARGO_MAX_UNAVAILABLE}'); e.g. 0 or 25%`);
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const quiet = () => undefined;
   await upKubernetes(quiet);
@@ -525,8 +535,9 @@ function report(results: RunResult[]): void {
   console.log('Rollout; a topologySpreadConstraint on the zone, per revision, spreads the new pods, but which old pods its');
   console.log('ReplicaSet scale-down removes is not zone-aware); waiting for EndpointSlices (it deletes old pods once the new');
   console.log('ones are available, while the Service may still list the old ones ready). Its plan here: basic canary (no');
-  console.log('trafficRouting) setWeight 20/60/100, maxSurge 25%, maxUnavailable 0. Flagger was not run: its canary weights');
-  console.log('need a mesh or ingress provider (its kubernetes provider does blue/green only).');
+  console.log(`trafficRouting) setWeight 20/60/100, maxSurge 25%, maxUnavailable ${ARGO_MAX_UNAVAILABLE} (PEERS_ARGO_MAX_UNAVAILABLE), a Service over its`);
+  console.log('pods. Flagger was not run: its canary weights need a mesh or ingress provider (its kubernetes provider does');
+  console.log('blue/green only).');
   console.log('');
   for (const [name, v, unit] of lines) bench(name, v, unit);
   for (const tool of ['gantry', 'argo'] as const) bench(`peers_deleted_while_listed_${tool}`, sum(results.filter((r) => r.tool === tool).map((r) => r.deletedWhileListed)), 'pods');
