@@ -14,7 +14,7 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { buildTimesFile } from './buildkit.js';
-import { conditionTrue, getJson, kubectl, probe, type List } from './k8s/client.js';
+import { apiserverReady, conditionTrue, getJson, kubectl, probe, type List } from './k8s/client.js';
 import { kubeconfigPath } from './k8s/config.js';
 import { argoRolloutsBin, binDir, logDir, pins, srcDir } from './paths.js';
 import { poll, run, tryRun } from './proc.js';
@@ -122,14 +122,25 @@ export interface ArgoRollouts { pid: number; logFile: string; healthzPort: numbe
 /**
  * Runs the controller in the foreground of this process (a child, killed by stop()), namespaced to
  * `namespace`, without leader election, health and metrics on loopback free ports; resolves once
- * /healthz answers.
+ * /healthz answers. It exits at once when the apiserver does not answer (e.g. restarted by another
+ * test): then it is started again once /readyz answers, at most 3 times.
  */
 export async function startArgoRollouts(opts: { namespace: string; logLevel?: 'debug' | 'info' | 'warn' | 'error' }): Promise<ArgoRollouts> {
   if (!fs.existsSync(argoRolloutsBin)) throw new Error(`argo-rollouts: ${argoRolloutsBin} is missing; call installArgoRollouts() first`);
+  for (let attempt = 1; ; attempt++) {
+    const r = await startOnce(opts);
+    if (typeof r !== 'string') return r;
+    if (attempt >= 3) throw new Error(r);
+    await poll(apiserverReady, { timeoutMs: 120_000, what: 'the test bed kube-apiserver /readyz (argo-rollouts exited early)' });
+  }
+}
+
+/** The controller once healthy, or why it exited before. */
+async function startOnce(opts: { namespace: string; logLevel?: string }): Promise<ArgoRollouts | string> {
   const [healthzPort, metricsPort] = [await freePort(), await freePort()];
   fs.mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, `argo-rollouts-${opts.namespace}.log`);
-  const out = fs.openSync(logFile, 'w');
+  const out = fs.openSync(logFile, 'a');
   const argv = [argoRolloutsBin, `--kubeconfig=${kubeconfigPath}`, '--namespaced', `--namespace=${opts.namespace}`, '--leader-elect=false',
     `--healthzPort=${healthzPort}`, `--metricsPort=${metricsPort}`, `--loglevel=${opts.logLevel ?? 'info'}`];
   // POD_NAMESPACE: where it looks for its notification ConfigMap (none here; keeps it off other namespaces).
@@ -145,13 +156,12 @@ export async function startArgoRollouts(opts: { namespace: string; logLevel?: 'd
     if (!gone) child.kill('SIGKILL');
   };
   try {
-    await poll(async () => {
-      if (exited) throw new Error(`argo-rollouts ${exited}; see ${logFile}`);
-      return probe(`http://127.0.0.1:${healthzPort}/healthz`, { timeoutMs: 1_000 });
-    }, { timeoutMs: 60_000, intervalMs: 50, what: `argo-rollouts /healthz on 127.0.0.1:${healthzPort} (log ${logFile})` });
+    await poll(async () => exited !== undefined || await probe(`http://127.0.0.1:${healthzPort}/healthz`, { timeoutMs: 1_000 }),
+      { timeoutMs: 60_000, intervalMs: 50, what: `argo-rollouts /healthz on 127.0.0.1:${healthzPort} (log ${logFile})` });
   } catch (err) {
     await stop();
-    throw exited ? new Error(`argo-rollouts ${exited} before it was healthy; see ${logFile}`) : err;
+    throw err;
   }
+  if (exited) return `argo-rollouts ${exited} before it was healthy; see ${logFile}`;
   return { pid: child.pid, logFile, healthzPort, metricsPort, stop };
 }
