@@ -201,7 +201,7 @@ class JsonReader {
       const req = mod.request(options, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err) => settle(() => reject(err)));
+        res.on('error', (err) => settle(() => reject(ownError(err))));
         res.on('close', () => settle(() => reject(Object.assign(new Error('socket hang up (the answer was cut short)'), { code: 'ECONNRESET' }))));
         res.on('end', () => settle(() => {
           const text = Buffer.concat(chunks).toString('utf8');
@@ -215,10 +215,21 @@ class JsonReader {
       });
       const timer = setTimeout(() => stop(new Error(`no answer within ${this.timeoutMs} ms`)), Math.max(0, deadline - Date.now()));
       signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('error', (err) => settle(() => reject(req.reusedSocket ? Object.assign(err, { reused: true }) : err)));
+      req.on('error', (err) => settle(() => reject(Object.assign(ownError(err), req.reusedSocket ? { reused: true } : {}))));
       req.end(body);
     });
   }
+}
+
+/**
+ * A socket error as an Error of this module's realm, with its code, errno and syscall: Node's own
+ * errors are not `instanceof Error` inside a vm context (jest's), and isTransient/apiMessage test that.
+ */
+function ownError(err: Error & { code?: string; errno?: number; syscall?: string }): Error {
+  const { code, errno, syscall } = err;
+  return Object.assign(new Error(err.message, { cause: err }), {
+    ...(code !== undefined ? { code } : {}), ...(errno !== undefined ? { errno } : {}), ...(syscall !== undefined ? { syscall } : {}),
+  });
 }
 
 function headersOf(h: http.IncomingHttpHeaders): Record<string, string> {

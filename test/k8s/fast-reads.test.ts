@@ -120,6 +120,25 @@ describe('Kube.getJson', () => {
     expect(raw).toMatchObject({ type: 'Forbidden', nonRetryable: true });
   });
 
+  it('no API server listening: the typed client\'s retryable ClusterUnavailable failure', async () => {
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve)); // a port nothing listens on
+    const cfg = JSON.parse(admin.exportConfig()) as { clusters: { cluster: { server: string } }[] };
+    for (const c of cfg.clusters) c.cluster.server = `https://127.0.0.1:${port}`;
+    const file = path.join(tmp, 'refused-kubeconfig');
+    fs.writeFileSync(file, JSON.stringify(cfg), { mode: 0o600 });
+    const k = new KubeClients({ kubeconfig: file }).for();
+    const raw = await failureOf(call(`list Pods in ${ns}`, () => k.getJson(pods())));
+    const typed = await failureOf(call(`list Pods in ${ns}`, () => k.core.listNamespacedPod({ namespace: ns }, k.opts())));
+    expect(raw).toMatchObject({ type: 'ClusterUnavailable', nonRetryable: false });
+    expect(typed).toMatchObject({ type: raw.type, nonRetryable: raw.nonRetryable });
+    expect(raw.message).toMatch(new RegExp(`^list Pods in ${ns}: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}$`));
+    // Writes too: readOrUndefined must not take a refused connection for a missing object.
+    expect(await failureOf(readOrUndefined('drain Pod', () => mergePatch(k, `${pods()}/p`, {})))).toMatchObject({ type: 'ClusterUnavailable' });
+  });
+
   it('cancellation and the request timeout end a request that has not answered, promptly, as a transient AbortError', async () => {
     // A watch never ends by itself: only the signal or the timeout can end this GET.
     const watch = { query: { watch: 'true', labelSelector: 'gantry.dev/app=x' } };
