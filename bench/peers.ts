@@ -310,6 +310,18 @@ async function gantryRun(ctx: GantryCtx, scenario: Scenario): Promise<RunResult>
 // Argo Rollouts
 
 const ROLLOUT = 'web';
+
+/** A watch that starts again (from a fresh list: `onObject` sees the current state again) when it ends, e.g. on an apiserver restart. */
+async function keepWatching<T>(kc: KubeConfig, path: string, onObject: (o: T) => void): Promise<{ stop(): void }> {
+  let stopped = false;
+  let ctrl: AbortController | undefined;
+  const again = () => { if (!stopped) setTimeout(() => { start().catch(again); }, 500); };
+  const start = async (): Promise<void> => {
+    ctrl = await new Watch(kc).watch(path, {}, (type, o: T) => { if (type !== 'ERROR' && type !== 'BOOKMARK') onObject(o); }, () => again());
+  };
+  await start();
+  return { stop: () => { stopped = true; ctrl?.abort(); } };
+}
 const ro = (ns: string, plural: string, name = '') => `/apis/argoproj.io/v1alpha1/namespaces/${ns}/${plural}${name ? `/${name}` : ''}`;
 
 async function must(method: string, path: string, body?: unknown, contentType?: string): Promise<unknown> {
@@ -352,7 +364,7 @@ async function argoRun(namespaces: string[], zones: Map<string, string>, scenari
   let controller: ArgoRollouts | undefined;
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath);
-  const aborts: AbortController[] = [];
+  const watches: { stop(): void }[] = [];
   try {
     controller = await startArgoRollouts({ namespace: ns });
     await must('POST', `/api/v1/namespaces/${ns}/services`, { metadata: { name: ROLLOUT }, spec: { selector: { app: ROLLOUT }, ports: [{ port: 80, targetPort: 8080 }] } });
@@ -377,7 +389,7 @@ async function argoRun(namespaces: string[], zones: Map<string, string>, scenari
     let doneAt: number | undefined;
     let pausedAt: number | undefined;
     let failedAt: number | undefined;
-    aborts.push(await new Watch(kc).watch(ro(ns, 'rollouts'), {}, (_t, r: RolloutObj) => {
+    watches.push(await keepWatching(kc, ro(ns, 'rollouts'), (r: RolloutObj) => {
       const s = r.status ?? {};
       const now = Date.now();
       if (s.currentStepIndex !== undefined && s.currentPodHash !== baseHash && (steps.length === 0 || steps[steps.length - 1]!.index !== s.currentStepIndex)) {
@@ -385,11 +397,11 @@ async function argoRun(namespaces: string[], zones: Map<string, string>, scenari
       }
       if (doneAt === undefined && s.phase === 'Healthy' && s.stableRS && s.stableRS !== baseHash && s.stableRS === s.currentPodHash) doneAt = now;
       if (pausedAt === undefined && s.currentPodHash !== baseHash && (s.pauseConditions?.length ?? 0) > 0) pausedAt = now;
-    }, () => undefined));
+    }));
     if (scenario === 'fail') {
-      aborts.push(await new Watch(kc).watch(ro(ns, 'analysisruns'), {}, (_t, a: AnalysisRunObj) => {
+      watches.push(await keepWatching(kc, ro(ns, 'analysisruns'), (a: AnalysisRunObj) => {
         if (failedAt === undefined && a.status?.phase === 'Failed') failedAt = Date.now();
-      }, () => undefined));
+      }));
     }
     const watch = await RunWatch.start(ns, v1, v2, zones);
     try {
@@ -424,7 +436,7 @@ async function argoRun(namespaces: string[], zones: Map<string, string>, scenari
       watch.stop();
     }
   } finally {
-    for (const a of aborts) a.abort();
+    for (const w of watches) w.stop();
     await controller?.stop();
   }
 }
